@@ -1,0 +1,1 @@
+"""The kernel's own features, registered through the same hooks as any plugin."""

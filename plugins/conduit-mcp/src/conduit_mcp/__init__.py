@@ -1,0 +1,3 @@
+"""conduit-mcp: A Model Context Protocol server for Conduit (tools, resources, prompts)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Hook implementations of the conduit-mcp plugin (entry point `conduit`: `mcp`)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""conduit-otel: OpenTelemetry traces and metrics for Conduit."""
+
+__all__: list[str] = []

@@ -1,0 +1,32 @@
+"""The plugin is found through its `conduit` entry point and comes from this repository."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+import conduit_otel.plugin
+from conduit.plugins import create_plugin_manager, list_plugins
+from conduit.config import load_settings
+
+PLUGIN_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_entry_point_is_registered_in_the_conduit_group() -> None:
+    names = {ep.name: ep.value for ep in importlib.metadata.entry_points(group="conduit")}
+    assert names.get("otel") == "conduit_otel.plugin"
+
+
+def test_installed_distribution_is_the_one_in_this_repository() -> None:
+    module_file = Path(conduit_otel.plugin.__file__).resolve()
+    assert module_file.is_relative_to(PLUGIN_ROOT / "src"), module_file
+    assert importlib.metadata.distribution("conduit-otel").version == "0.1.0"
+
+
+def test_plugin_manager_loads_it_when_enabled_and_blocks_it_when_disabled() -> None:
+    enabled = create_plugin_manager(load_settings({"plugins": ["otel"]}, environ={}, files=[]))
+    assert enabled.get_plugin("otel") is conduit_otel.plugin
+    disabled = create_plugin_manager(load_settings({"disabled_plugins": ["otel"]}, environ={}, files=[]))
+    assert disabled.get_plugin("otel") is None
+    info = {p.name: p for p in list_plugins(disabled)}
+    assert info["otel"].enabled is False
