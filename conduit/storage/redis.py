@@ -1,0 +1,200 @@
+"""The Redis state store, on redis-py's asyncio client (``pip install conduit[redis]``).
+
+Shared by every worker and host that points at the same Redis. The sliding window and
+the counter-with-expiry are one Lua script each, run with EVALSHA (redis-py reloads a
+script the server forgot after a restart), so they are atomic across processes. Window
+timestamps come from the Redis server's clock, so hosts with skewed clocks agree.
+
+Connections are opened lazily and re-opened by the client after a failure; connect and
+socket timeouts default to one second so a dead Redis costs a request little. Every
+back-end failure raises :class:`~conduit.storage.base.StoreUnavailableError`.
+
+A redis-py asyncio client belongs to the event loop it is first used on: create the
+store where it is used (at app start-up, once per worker process).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Awaitable, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from conduit.storage.base import (
+    AcquireResult,
+    StoreError,
+    StoreUnavailableError,
+    Value,
+    check_ttl,
+    check_window_args,
+    encode_value,
+)
+
+__all__ = ["RedisStateStore", "ACQUIRE_SCRIPT", "INCR_SCRIPT"]
+
+T = TypeVar("T")
+
+# KEYS[1]: the window's sorted set (score = admission time in microseconds)
+# ARGV[1]: limit  ARGV[2]: window in microseconds  ARGV[3]: a unique member for this request
+ACQUIRE_SCRIPT = """
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+local allowed = 0
+if count < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
+  count = count + 1
+  allowed = 1
+end
+local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+local newest = tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
+local retry = 0
+if allowed == 0 then retry = oldest + window - now end
+return {allowed, count, retry, newest + window - now}
+"""
+
+# KEYS[1]: the counter  ARGV[1]: amount  ARGV[2]: ttl in milliseconds (0: none)
+INCR_SCRIPT = """
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = tonumber(ARGV[2])
+if ttl > 0 and redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return value
+"""
+
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+class RedisStateStore:
+    """A :class:`~conduit.storage.base.StateStore` on Redis.
+
+    ``client`` is a ``redis.asyncio.Redis``; most code uses :meth:`from_url`. Every key
+    is stored under ``prefix`` so several apps can share one Redis; :meth:`clear` only
+    ever deletes keys under it.
+    """
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str = "conduit:", owns_client: bool = True) -> None:
+        self.client = client
+        self.prefix = prefix
+        self._owns_client = owns_client
+        self._acquire = client.register_script(ACQUIRE_SCRIPT)
+        self._incr = client.register_script(INCR_SCRIPT)
+        kwargs = client.connection_pool.connection_kwargs
+        where = kwargs.get("path") or f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
+        self._where = f"Redis at {where}"
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "conduit:",
+        socket_timeout: float = 1.0,
+        socket_connect_timeout: float = 1.0,
+        retries: int = 2,
+        health_check_interval: int = 30,
+        **client_options: Any,
+    ) -> "RedisStateStore":
+        """Connect lazily to ``url`` (``redis://``, ``rediss://`` or ``unix://``).
+
+        A command that hits a broken connection is retried ``retries`` times with
+        jittered backoff on a fresh connection before the error surfaces. A retried
+        :meth:`acquire` whose first reply was lost may count its request twice, which
+        errs towards limiting. Other keyword arguments go to ``redis.asyncio.from_url``.
+        """
+        client = aioredis.from_url(
+            url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_connect_timeout,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries),
+            health_check_interval=health_check_interval,
+            **client_options,
+        )
+        return cls(client, prefix=prefix)
+
+    def __repr__(self) -> str:
+        return f"RedisStateStore({self._where}, prefix={self.prefix!r})"
+
+    async def _run(self, op: str, awaitable: Awaitable[T]) -> T:
+        try:
+            return await awaitable
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailableError(
+                f"{self._where} is unavailable during {op} ({type(exc).__name__}: {exc}); "
+                "check that Redis runs and CONDUIT_REDIS_URL points at it"
+            ) from exc
+        except ResponseError as exc:
+            raise StoreError(f"Redis refused {op}: {exc}") from exc
+        except RedisError as exc:
+            raise StoreUnavailableError(f"{self._where} failed during {op} ({type(exc).__name__}: {exc})") from exc
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self._run("get", self.client.get(self.prefix + key))
+        return None if value is None else bytes(value)
+
+    async def set(self, key: str, value: Value, ttl: float | None = None) -> None:
+        check_ttl(ttl)
+        data = encode_value(value)
+        px = None if ttl is None else max(1, round(ttl * 1000))
+        await self._run("set", self.client.set(self.prefix + key, data, px=px))
+
+    async def delete(self, key: str) -> bool:
+        return bool(await self._run("delete", self.client.delete(self.prefix + key)))
+
+    async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        check_ttl(ttl)
+        px = 0 if ttl is None else max(1, round(ttl * 1000))
+        return int(await self._run("incr", self._incr(keys=[self.prefix + key], args=[int(amount), px])))
+
+    async def acquire(self, key: str, limit: int, window_seconds: float) -> AcquireResult:
+        check_window_args(limit, window_seconds)
+        window_us = max(1, round(window_seconds * 1_000_000))
+        member = os.urandom(8).hex()
+        allowed, count, retry_us, reset_us = await self._run(
+            "acquire", self._acquire(keys=[self.prefix + key], args=[limit, window_us, member])
+        )
+        return AcquireResult(
+            allowed=bool(allowed),
+            limit=limit,
+            remaining=max(0, limit - int(count)),
+            retry_after=max(0.0, int(retry_us) / 1_000_000),
+            reset_after=max(0.0, int(reset_us) / 1_000_000),
+        )
+
+    async def ping(self) -> bool:
+        return bool(await self._run("ping", self.client.ping()))
+
+    async def clear(self) -> int:
+        pattern = _glob_escape(self.prefix) + "*"
+
+        async def _clear() -> int:
+            removed = 0
+            batch: list[bytes] = []
+            async for key in self.client.scan_iter(match=pattern, count=500):
+                batch.append(key)
+                if len(batch) >= 500:
+                    removed += await self.client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                removed += await self.client.unlink(*batch)
+            return removed
+
+        return await self._run("clear", _clear())
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self.client.aclose()

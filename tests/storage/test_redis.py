@@ -1,0 +1,153 @@
+"""What only the Redis store promises: shared across processes, scripts survive a
+server restart, failures surface as StoreUnavailableError and the client recovers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from conduit.framework.errors import ConfigurationError, ConduitError
+from conduit.storage import MemoryStateStore, StoreUnavailableError, create_state_store
+from conduit.storage.redis import RedisStateStore
+from conduit.storage.testing import RedisNotAvailable, RedisProcess, free_port, unique_prefix
+
+pytestmark = pytest.mark.anyio
+
+_WORKER = textwrap.dedent(
+    """
+    import asyncio, sys, time
+    from conduit.storage.redis import RedisStateStore
+
+    async def main(url, prefix, start_at):
+        store = RedisStateStore.from_url(url, prefix=prefix)
+        while time.time() < start_at:
+            await asyncio.sleep(0.005)
+        results = await asyncio.gather(*(store.acquire("shared", 25, 60) for _ in range(40)))
+        await store.close()
+        print(sum(r.allowed for r in results))
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))
+    """
+)
+
+
+@pytest.fixture
+def private_redis():
+    try:
+        with RedisProcess() as server:
+            yield server
+    except RedisNotAvailable as exc:
+        pytest.skip(str(exc))
+
+
+def test_two_processes_sharing_one_redis_admit_exactly_the_limit(redis_url: str) -> None:
+    prefix = unique_prefix("two-process")
+    start_at = time.time() + 1.5  # both interpreters are up by then
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, redis_url, prefix, str(start_at)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    counts = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        counts.append(int(out.strip()))
+    try:
+        assert sum(counts) == 25
+    finally:
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        client.delete(prefix + "shared")
+        client.close()
+
+
+async def test_keys_live_under_the_prefix_and_expire_in_redis(redis_url: str) -> None:
+    store = RedisStateStore.from_url(redis_url, prefix=unique_prefix())
+    try:
+        await store.acquire("w", 5, 2.0)
+        await store.set("v", "x", ttl=30)
+        assert await store.client.exists(store.prefix + "w", store.prefix + "v") == 2
+        assert 0 < await store.client.pttl(store.prefix + "w") <= 2000
+        assert 29_000 < await store.client.pttl(store.prefix + "v") <= 30_000
+    finally:
+        await store.clear()
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.get("k"),
+        lambda s: s.set("k", "v", ttl=1),
+        lambda s: s.delete("k"),
+        lambda s: s.incr("k", ttl=1),
+        lambda s: s.acquire("k", 1, 1),
+        lambda s: s.ping(),
+    ],
+    ids=["get", "set", "delete", "incr", "acquire", "ping"],
+)
+async def test_closed_port_raises_store_unavailable(call) -> None:
+    store = RedisStateStore.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5, retries=1)
+    try:
+        with pytest.raises(StoreUnavailableError, match="unavailable") as info:
+            await call(store)
+        assert isinstance(info.value, ConduitError)
+    finally:
+        await store.close()
+
+
+async def test_client_recovers_by_itself_when_redis_comes_back(private_redis: RedisProcess) -> None:
+    store = RedisStateStore.from_url(private_redis.url, prefix="recover:", retries=0)
+    try:
+        assert (await store.acquire("w", 10, 60)).remaining == 9
+        private_redis.stop()
+        with pytest.raises(StoreUnavailableError):
+            await store.acquire("w", 10, 60)
+        private_redis.start()
+        # A new server has no data and no cached scripts: EVALSHA is reloaded transparently.
+        assert (await store.acquire("w", 10, 60)).remaining == 9
+        assert await store.incr("n", ttl=5) == 1
+    finally:
+        await store.close()
+
+
+async def test_scripts_are_reloaded_after_script_flush(private_redis: RedisProcess) -> None:
+    store = RedisStateStore.from_url(private_redis.url, prefix="flush:")
+    try:
+        await store.acquire("w", 3, 60)
+        await store.incr("n")
+        await store.client.script_flush()
+        assert (await store.acquire("w", 3, 60)).remaining == 1
+        assert await store.incr("n") == 2
+    finally:
+        await store.close()
+
+
+def test_create_state_store_picks_the_backend_from_argument_settings_or_env(redis_url: str) -> None:
+    assert isinstance(create_state_store(environ={}), MemoryStateStore)
+    assert isinstance(create_state_store("memory://", environ={"CONDUIT_REDIS_URL": redis_url}), MemoryStateStore)
+    assert isinstance(create_state_store(environ={"CONDUIT_REDIS_URL": redis_url}), RedisStateStore)
+    assert isinstance(create_state_store(redis_url, environ={}), RedisStateStore)
+
+    class FakeSettings(dict):
+        pass
+
+    assert isinstance(create_state_store(settings=FakeSettings(redis_url=redis_url), environ={}), RedisStateStore)
+    store = create_state_store(redis_url, prefix="custom:", environ={})
+    assert store.prefix == "custom:"
+
+
+def test_unknown_url_scheme_names_the_setting_without_the_secret() -> None:
+    with pytest.raises(ConfigurationError, match="CONDUIT_REDIS_URL") as info:
+        create_state_store("memcached://user:hunter2@host:11211", environ={})
+    assert "hunter2" not in str(info.value)
