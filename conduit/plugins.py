@@ -156,7 +156,7 @@ def list_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
             PluginInfo(
                 name=name,
                 version=dist.version if dist else None,
-                distribution=dist.project_name if dist else None,
+                distribution=dist.metadata["name"] if dist else None,
                 enabled=True,
                 builtin=name in BUILTIN_PLUGINS,
                 hooks=hooks,

@@ -1,1 +1,30 @@
-"""Built-in plugin: routes."""
+"""Built-in plugin: the introspection route ``GET /-/plugins.json``."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from conduit.hookspecs import hookimpl
+
+__all__ = ["conduit_register_routes"]
+
+
+@hookimpl
+def conduit_register_routes(register: Callable[..., Any], app: Any) -> None:
+    async def plugins_json(request: Any) -> list[dict[str, Any]]:
+        """Installed plugins: name, version, enabled, hooks implemented."""
+        from conduit.plugins import list_plugins
+
+        return [
+            {
+                "name": p.name,
+                "version": p.version,
+                "distribution": p.distribution,
+                "enabled": p.enabled,
+                "builtin": p.builtin,
+                "hooks": list(p.hooks),
+            }
+            for p in list_plugins(request.app.plugin_manager)
+        ]
+
+    register("GET", "/-/plugins.json", plugins_json, tags=["introspection"], name="plugins_json")

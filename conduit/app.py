@@ -1,0 +1,390 @@
+"""The application: routes, middleware, lifecycle and the app's own plugin manager.
+
+``Conduit`` is a library object first: ``await app.handle(request)`` answers one request,
+``app.run()`` serves it over HTTP, ``conduit.testing.TestClient(app)`` drives it in-process.
+Plugins are loaded when the app is prepared (first request, server start or TestClient),
+so settings and environment are read at that point, not at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Iterable
+
+import pluggy
+
+from conduit.config import Settings, load_settings
+from conduit.framework.errors import (
+    ConfigurationError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PluginError,
+)
+from conduit.http.datastructures import State
+from conduit.http.handlers import compile_handler
+from conduit.http.middleware import as_middleware, build_chain
+from conduit.http.request import HTTPRequest
+from conduit.http.response import HTTPResponse
+from conduit.http.routing import Route, Router
+from conduit.plugins import create_plugin_manager, resolve
+
+__all__ = ["Conduit"]
+
+logger = logging.getLogger("conduit")
+
+_UNSET: Any = object()
+
+
+class Conduit:
+    """A Conduit application.
+
+    ``host``/``port`` are the seed's constructor arguments; any other setting of
+    :data:`conduit.config.KERNEL_SCHEMA` may be given as a keyword (``max_body_size=...``).
+    ``plugins`` (allowlist; ``[]`` for none) and ``disabled_plugins`` override
+    configuration; ``extra_plugins`` registers plugin objects or modules directly.
+    """
+
+    def __init__(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        *,
+        plugins: Iterable[str] | None = _UNSET,
+        disabled_plugins: Iterable[str] | None = None,
+        extra_plugins: Iterable[Any] = (),
+        plugin_manager: pluggy.PluginManager | None = None,
+        settings: Settings | None = None,
+        **overrides: Any,
+    ) -> None:
+        if host is not None:
+            overrides["host"] = host
+        if port is not None:
+            overrides["port"] = port
+        if plugins is not _UNSET:
+            overrides["plugins"] = list(plugins) if plugins is not None else None
+        if disabled_plugins is not None:
+            overrides["disabled_plugins"] = list(disabled_plugins)
+        self.settings = settings if settings is not None else load_settings(overrides)
+        self.settings.raise_for_problems()
+        self.router = Router()
+        self.state = State()
+        self.health_checks: dict[str, Callable[[], Any]] = {}
+        self.docs: Any = None
+        self._middleware: list[tuple[Any, str]] = []
+        self._startup: list[Callable[[], Any]] = []
+        self._shutdown: list[Callable[[], Any]] = []
+        self._extra_plugins = list(extra_plugins)
+        self._pm = plugin_manager
+        self._prepared = False
+        self._started = False
+        self._chain: Callable[[HTTPRequest], Any] | None = None
+        self._on_started: list[Any] = []
+        self._on_finished: list[Any] = []
+
+    # --- plugins ----------------------------------------------------------------------
+
+    @property
+    def plugin_manager(self) -> pluggy.PluginManager:
+        """This app's plugin manager, built on first use from its settings."""
+        if self._pm is None:
+            self._pm = create_plugin_manager(self.settings, extra_plugins=self._extra_plugins)
+        return self._pm
+
+    @property
+    def hook(self) -> Any:
+        return self.plugin_manager.hook
+
+    def _each_impl(self, hook_name: str, **kwargs: Any) -> Iterable[tuple[str, Any]]:
+        """Call each implementation of a hook in turn, naming the plugin on failure."""
+        caller = getattr(self.plugin_manager.hook, hook_name)
+        for impl in caller.get_hookimpls():  # registration order: built-ins first
+            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
+            try:
+                yield impl.plugin_name, impl.function(**args)
+            except (PluginError, ConfigurationError):
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
+                ) from exc
+
+    # --- routes -----------------------------------------------------------------------
+
+    def add_route(self, path: str, endpoint: Callable[..., Any], methods: Iterable[str] = ("GET",), **meta: Any) -> Route:
+        self._check_not_prepared("add a route")
+        return self.router.add_route(path, endpoint, methods, **meta)
+
+    def route(self, path: str, methods: Iterable[str] = ("GET",), **meta: Any) -> Callable[[Any], Any]:
+        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_route(path, fn, methods, **meta)
+            return fn
+
+        return decorator
+
+    def get(self, path: str, **meta: Any) -> Callable[[Any], Any]:
+        """Register a GET handler (HEAD is answered from it too)."""
+        return self.route(path, ("GET",), **meta)
+
+    def post(self, path: str, **meta: Any) -> Callable[[Any], Any]:
+        return self.route(path, ("POST",), **meta)
+
+    def put(self, path: str, **meta: Any) -> Callable[[Any], Any]:
+        return self.route(path, ("PUT",), **meta)
+
+    def patch(self, path: str, **meta: Any) -> Callable[[Any], Any]:
+        return self.route(path, ("PATCH",), **meta)
+
+    def delete(self, path: str, **meta: Any) -> Callable[[Any], Any]:
+        return self.route(path, ("DELETE",), **meta)
+
+    def options(self, path: str, **meta: Any) -> Callable[[Any], Any]:
+        return self.route(path, ("OPTIONS",), **meta)
+
+    def include(self, router: Router, prefix: str = "") -> None:
+        """Add every route of ``router`` under ``prefix`` (``app.include(api, prefix="/v1")``)."""
+        self._check_not_prepared("include a router")
+        self.router.include(router, prefix)
+
+    @property
+    def routes(self) -> list[Route]:
+        return list(self.router.routes)
+
+    # --- middleware and lifecycle ---------------------------------------------------------
+
+    def use(self, middleware: Any) -> Any:
+        """Add middleware; the first added is the outermost (see conduit.http.middleware)."""
+        self._check_not_prepared("add middleware")
+        self._middleware.append((as_middleware(middleware), "app"))
+        return middleware
+
+    def on_startup(self, fn: Callable[[], Any]) -> Callable[[], Any]:
+        """Run ``fn`` (sync or async) after plugins started, before serving."""
+        self._startup.append(fn)
+        return fn
+
+    def on_shutdown(self, fn: Callable[[], Any]) -> Callable[[], Any]:
+        """Run ``fn`` (sync or async) when the server stops, before plugins shut down."""
+        self._shutdown.append(fn)
+        return fn
+
+    def enable_docs(
+        self,
+        title: str = "API Documentation",
+        version: str = "1.0.0",
+        description: str = "API built with Conduit",
+        *,
+        openapi_path: str = "/openapi.json",
+        docs_path: str = "/docs",
+    ) -> None:
+        """Serve the OpenAPI document at ``/openapi.json`` and Swagger UI at ``/docs``."""
+        from conduit.openapi import enable_docs
+
+        enable_docs(self, title, version, description, openapi_path=openapi_path, docs_path=docs_path)
+
+    def _check_not_prepared(self, what: str) -> None:
+        if self._prepared:
+            raise ConfigurationError(f"cannot {what} after the app started serving; do it before app.run()")
+
+    # --- preparing ----------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Load plugins, collect their routes and middleware, compile the handler chain.
+
+        Idempotent; called by ``startup()``, the server and the TestClient.
+        """
+        if self._prepared:
+            return
+        pm = self.plugin_manager
+        for _, schema in self._each_impl("conduit_config_schema"):
+            if schema:
+                self.settings.extend(schema)
+        self.settings.raise_for_problems()
+        for _, _result in self._each_impl("conduit_configure", app=self, settings=self.settings):
+            pass
+        for owner, _ in self._each_impl_with_register("conduit_register_routes", self._route_registrar):
+            pass
+        plugin_mw: list[tuple[int, int, Any, str]] = []
+
+        def mw_registrar(owner: str) -> Callable[..., Any]:
+            def register(middleware: Any, order: int = 0) -> None:
+                plugin_mw.append((order, len(plugin_mw), as_middleware(middleware), owner))
+
+            return register
+
+        for _ in self._each_impl_with_register("conduit_register_middleware", mw_registrar):
+            pass
+
+        def health_registrar(owner: str) -> Callable[..., Any]:
+            def register(name: str, check: Callable[[], Any]) -> None:
+                if name in self.health_checks:
+                    raise ConfigurationError(f"health check {name!r} registered twice (second by {owner})")
+                self.health_checks[name] = check
+
+            return register
+
+        for _ in self._each_impl_with_register("conduit_register_health_checks", health_registrar):
+            pass
+        for route in self.router.routes:
+            self._compile_route(route)
+        ordered = [(mw, owner) for _, _, mw, owner in sorted(plugin_mw, key=lambda t: (t[0], t[1]))]
+        self._middleware[:0] = ordered
+        self._chain = build_chain([mw for mw, _ in self._middleware], _call_endpoint)
+        self._on_started = pm.hook.conduit_request_started.get_hookimpls()
+        self._on_finished = pm.hook.conduit_request_finished.get_hookimpls()
+        self._prepared = True
+
+    def _each_impl_with_register(
+        self, hook_name: str, registrar: Callable[[str], Callable[..., Any]]
+    ) -> Iterable[tuple[str, Any]]:
+        caller = getattr(self.plugin_manager.hook, hook_name)
+        for impl in caller.get_hookimpls():
+            args = {"register": registrar(impl.plugin_name), "app": self, "settings": self.settings}
+            try:
+                yield impl.plugin_name, impl.function(**{n: args[n] for n in impl.argnames if n in args})
+            except (PluginError, ConfigurationError):
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
+                ) from exc
+
+    def _route_registrar(self, owner: str) -> Callable[..., Any]:
+        router = self.router
+
+        def register(methods: str | Iterable[str], path: str, handler: Callable[..., Any], **meta: Any) -> Route:
+            method_list = [methods] if isinstance(methods, str) else list(methods)
+            return router.add_route(path, handler, method_list, owner=owner, **meta)
+
+        def include(other: Router, prefix: str = "") -> None:
+            router.include(other, prefix, owner=owner)
+
+        register.include = include  # type: ignore[attr-defined]
+        return register
+
+    def _compile_route(self, route: Route) -> None:
+        invoke = compile_handler(route.endpoint, set(route.param_converters))
+        route_mw = getattr(route.endpoint, "__conduit_middleware__", ())
+        if route_mw:
+            invoke = build_chain(route_mw, invoke)
+        route.invoke = invoke
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Prepare, then run plugins' ``conduit_startup`` and ``on_startup`` callbacks."""
+        if self._started:
+            return
+        self.prepare()
+        for name, result in self._each_impl("conduit_startup", app=self):
+            try:
+                await resolve(result)
+            except Exception as exc:
+                raise PluginError(f"plugin {name!r} failed to start: {type(exc).__name__}: {exc}") from exc
+        for fn in self._startup:
+            await resolve(fn)
+        self._started = True
+
+    async def shutdown(self) -> None:
+        """Run ``on_shutdown`` callbacks, then plugins' ``conduit_shutdown``; log, never raise."""
+        if not self._started:
+            return
+        self._started = False
+        for fn in reversed(self._shutdown):
+            try:
+                await resolve(fn)
+            except Exception:
+                logger.exception("shutdown callback %r failed", fn)
+        caller = self.plugin_manager.hook.conduit_shutdown
+        for impl in caller.get_hookimpls():
+            try:
+                await resolve(impl.function(**({"app": self} if "app" in impl.argnames else {})))
+            except Exception:
+                logger.exception("plugin %r failed to shut down", impl.plugin_name)
+
+    # --- serving ------------------------------------------------------------------------
+
+    async def handle(self, request: HTTPRequest) -> HTTPResponse:
+        """Route ``request``, run it through middleware and its handler; never raises."""
+        request.app = self
+        match = self.router.match(request.method, request.raw_path)
+        route = match.route
+        if route is not None:
+            request.route = route
+            request.params = match.params
+            request.endpoint = route.invoke
+        elif match.allowed:
+            request.endpoint = _options if request.method == "OPTIONS" else _method_not_allowed(match.allowed)
+        else:
+            request.endpoint = _not_found
+        if not (self._on_started or self._on_finished):
+            return await self._chain(request)  # type: ignore[misc]
+        hook = self.plugin_manager.hook
+        if self._on_started:
+            hook.conduit_request_started(request=request)
+        start = time.perf_counter()
+        response = await self._chain(request)  # type: ignore[misc]
+        if self._on_finished:
+            hook.conduit_request_finished(request=request, response=response, duration=time.perf_counter() - start)
+        return response
+
+    def run(
+        self,
+        host: str = "",
+        port: int = 0,
+        *,
+        workers: int | None = None,
+        http: str | None = None,
+        loop: str | None = None,
+        banner: bool = True,
+    ) -> None:
+        """Serve until SIGINT/SIGTERM (blocks). Empty ``host``/zero ``port`` keep the settings'."""
+        from conduit.server.runner import serve_forever
+
+        serve_forever(
+            self,
+            host=host or self.settings.host,
+            port=port or self.settings.port,
+            workers=workers or self.settings.workers,
+            http=http or self.settings.http,
+            loop=loop or self.settings.loop,
+            banner=banner,
+        )
+
+    def __repr__(self) -> str:
+        return f"<Conduit {len(self.router.routes)} routes>"
+
+
+async def _call_endpoint(request: HTTPRequest) -> HTTPResponse:
+    route = request.route
+    if route is not None and request._body is None and not route.stream:  # noqa: SLF001
+        await request._read()  # noqa: SLF001 - bodies are read for the handler unless it streams
+    return await request.endpoint(request)
+
+
+async def _not_found(request: HTTPRequest) -> HTTPResponse:
+    raise NotFoundError("Not Found", f"no route matches {request.method} {request.path}", code="route_not_found")
+
+
+async def _options(request: HTTPRequest) -> HTTPResponse:
+    allowed = _allow_header(request.app.router.match("OPTIONS", request.raw_path).allowed)
+    response = HTTPResponse(204)
+    response.headers["Allow"] = allowed
+    return response
+
+
+def _allow_header(methods: Iterable[str]) -> str:
+    return ", ".join(sorted(methods))
+
+
+def _method_not_allowed(allowed: frozenset[str]) -> Callable[[HTTPRequest], Any]:
+    async def endpoint(request: HTTPRequest) -> HTTPResponse:
+        raise MethodNotAllowedError(
+            "Method Not Allowed",
+            f"{request.path} does not support {request.method}; allowed: {_allow_header(allowed)}",
+            headers={"Allow": _allow_header(allowed)},
+            code="method_not_allowed",
+        )
+
+    return endpoint
+

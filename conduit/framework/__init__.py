@@ -1,0 +1,1 @@
+"""The production kit: errors, monitoring, security, edge cases (the seed's import paths)."""

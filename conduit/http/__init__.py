@@ -1,0 +1,1 @@
+"""HTTP building blocks: requests, responses, routing, middleware (the seed's import paths)."""

@@ -1,0 +1,228 @@
+"""Running a server: sockets, the event loop, signals, graceful drain, worker processes.
+
+``Server(app, ...)`` serves one app on one socket inside an anyio event loop (uvloop when
+installed). ``serve_forever`` is what ``app.run()`` and ``conduit run`` call: it binds the
+socket, forks ``workers`` processes that share it when asked, and stops on SIGINT/SIGTERM:
+stop accepting, let in-flight requests finish up to ``shutdown_timeout``, run shutdown
+hooks, exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from typing import Any
+
+import anyio
+
+from conduit.server.transport import ConnectionLimits, HTTPConnection, ServerState
+
+__all__ = ["Server", "bind_socket", "serve_forever", "use_uvloop", "print_banner"]
+
+logger = logging.getLogger("conduit.server")
+
+
+def use_uvloop(choice: str = "auto") -> bool:
+    """Whether to run on uvloop: ``auto`` means when it is installed."""
+    if choice == "asyncio" or sys.platform == "win32":
+        return False
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        if choice == "uvloop":
+            from conduit.framework.errors import ConfigurationError
+
+            raise ConfigurationError("loop='uvloop' but uvloop is not installed; pip install 'conduit[speed]'") from None
+        return False
+    return True
+
+
+def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A listening TCP socket (IPv6 when ``host`` contains ':')."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        from conduit.framework.errors import ConfigurationError
+
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another port or host") from None
+    sock.listen(backlog)
+    sock.setblocking(False)
+    return sock
+
+
+class Server:
+    """One app served on one listening socket."""
+
+    def __init__(self, app: Any, sock: socket.socket, *, install_signal_handlers: bool = True) -> None:
+        self.app = app
+        self.sock = sock
+        self.install_signal_handlers = install_signal_handlers
+        settings = app.settings
+        self.limits = ConnectionLimits(
+            max_header_size=settings.max_header_size,
+            max_body_size=settings.max_body_size,
+            header_timeout=settings.header_timeout,
+            keepalive_timeout=settings.keepalive_timeout,
+        )
+        self.shutdown_timeout: float = settings.shutdown_timeout
+        self.started = threading.Event()
+        self._stop: anyio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.state: ServerState | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+    def request_stop(self) -> None:
+        """Ask a running server to shut down gracefully (thread-safe)."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            loop.call_soon_threadsafe(stop.set)
+
+    async def serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = anyio.Event()
+        await self.app.startup()
+        state = self.state = ServerState(self.app, self.limits)
+        server = await self._loop.create_server(lambda: HTTPConnection(state), sock=self.sock)
+        self.started.set()
+        try:
+            async with anyio.create_task_group() as tg:
+                if self.install_signal_handlers and threading.current_thread() is threading.main_thread():
+                    tg.start_soon(self._watch_signals)
+                await self._stop.wait()
+                tg.cancel_scope.cancel()
+        finally:
+            await self._drain(server, state)
+            await self.app.shutdown()
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                logger.info("received %s; shutting down gracefully", signal.Signals(signum).name)
+                assert self._stop is not None
+                self._stop.set()
+                return
+
+    async def _drain(self, server: asyncio.AbstractServer, state: ServerState) -> None:
+        """Stop accepting; close idle connections; wait for in-flight ones up to the deadline."""
+        state.shutting_down = True
+        server.close()
+        for conn in list(state.connections):
+            conn.close_if_idle()
+        pending = [t for t in state.tasks if not t.done()]
+        if pending:
+            done, still = await asyncio.wait(pending, timeout=self.shutdown_timeout)
+            if still:
+                logger.warning("%d request(s) still running after %.1fs; cancelling them", len(still), self.shutdown_timeout)
+                for task in still:
+                    task.cancel()
+                await asyncio.wait(still, timeout=1.0)
+        for conn in list(state.connections):
+            if conn.transport is not None:
+                conn.transport.close()
+        try:
+            await asyncio.wait_for(server.wait_closed(), timeout=1.0)
+        except (asyncio.TimeoutError, Exception):  # noqa: BLE001
+            pass
+
+    def run(self, loop: str = "auto") -> None:
+        """Run :meth:`serve` in a new event loop until stopped (blocks)."""
+        anyio.run(self.serve, backend="asyncio", backend_options={"use_uvloop": use_uvloop(loop)})
+
+
+def print_banner(app: Any, host: str, port: int, workers: int) -> None:
+    line = "=" * 70
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    count = len(app.router.routes)
+    print(line)
+    print("Conduit Framework")
+    print(line)
+    print()
+    print(f"Server running at http://{host}:{port}" + (f"  (open http://{shown}:{port})" if shown != host else ""))
+    if workers > 1:
+        print(f"Workers: {workers} processes sharing the port")
+    print()
+    print("Registered routes:")
+    print(f"  {count} route(s) registered")
+    print()
+    print("Press Ctrl+C to stop", flush=True)
+
+
+def serve_forever(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    http: str = "auto",
+    loop: str = "auto",
+    banner: bool = True,
+) -> None:
+    """Bind, optionally fork workers, serve until SIGINT/SIGTERM."""
+    logging.basicConfig(level=str(app.settings.log_level).upper(), format="%(levelname)s %(name)s: %(message)s")
+    app.prepare()
+    sock = bind_socket(host, port, app.settings.backlog)
+    actual_port = sock.getsockname()[1]
+    if banner:
+        print_banner(app, host, actual_port, workers)
+    if workers <= 1:
+        try:
+            Server(app, sock).run(loop)
+        finally:
+            sock.close()
+        return
+    _run_workers(app, sock, workers, loop)
+
+
+def _run_workers(app: Any, sock: socket.socket, workers: int, loop: str) -> None:
+    """Fork ``workers`` children sharing ``sock``; forward SIGINT/SIGTERM; wait for them."""
+    children: list[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # child
+            code = 0
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                Server(app, sock).run(loop)
+            except BaseException:  # noqa: BLE001
+                logger.exception("worker %d failed", os.getpid())
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    sock.close()
+
+    def forward(signum: int, _frame: Any) -> None:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    status = 0
+    for pid in children:
+        while True:
+            try:
+                _, code = os.waitpid(pid, 0)
+                status = status or (os.waitstatus_to_exitcode(code) if code else 0)
+                break
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                break
+    if status:
+        raise SystemExit(status)
