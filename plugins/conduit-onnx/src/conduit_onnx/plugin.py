@@ -1,3 +1,42 @@
-"""Hook implementations of the conduit-onnx plugin (entry point `conduit`: `onnx`)."""
+"""Hook implementations of the conduit-onnx plugin (entry point `conduit`: `onnx`).
+
+Only hookimpls live here; the work is in the modules beside it. Nothing heavy is
+imported until a hook asks for it, so `conduit plugins` stays fast.
+"""
 
 from __future__ import annotations
+
+from typing import Any, Callable
+
+from conduit import hookimpl
+
+__all__ = ["conduit_register_model_loaders", "conduit_execution_providers", "conduit_register_embedders"]
+
+
+def _load_onnx(path: Any, **options: Any) -> Any:
+    from conduit_onnx.loader import load_onnx_model
+
+    return load_onnx_model(path, **options)
+
+
+def _default_embedder() -> Any:
+    from conduit_onnx.embedder import default_embedder
+
+    return default_embedder()
+
+
+@hookimpl
+def conduit_register_model_loaders(register: Callable[..., Any]) -> None:
+    register("onnx", _load_onnx, suffixes=(".onnx",))
+
+
+@hookimpl
+def conduit_execution_providers() -> list[str]:
+    from conduit_onnx.providers import working_providers
+
+    return working_providers()
+
+
+@hookimpl
+def conduit_register_embedders(register: Callable[..., Any]) -> None:
+    register("all-MiniLM-L6-v2", _default_embedder, dimension=384, default=True)
