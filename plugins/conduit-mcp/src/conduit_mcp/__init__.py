@@ -1,3 +1,20 @@
-"""conduit-mcp: A Model Context Protocol server for Conduit (tools, resources, prompts)."""
+"""conduit-mcp: a Model Context Protocol server for Conduit (tools, resources, prompts).
 
-__all__: list[str] = []
+``from conduit.mcp import MCPServer`` reaches this package through the kernel's facade.
+"""
+
+from conduit_mcp.context import Context
+from conduit_mcp.errors import MCPError
+from conduit_mcp.prompts import Message
+from conduit_mcp.protocol import LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, ServerSession
+from conduit_mcp.server import MCPServer
+
+__all__ = [
+    "MCPServer",
+    "Context",
+    "Message",
+    "MCPError",
+    "ServerSession",
+    "LATEST_PROTOCOL_VERSION",
+    "SUPPORTED_PROTOCOL_VERSIONS",
+]

@@ -1,3 +1,17 @@
 """Hook implementations of the conduit-mcp plugin (entry point `conduit`: `mcp`)."""
 
 from __future__ import annotations
+
+from typing import Any, Callable
+
+from conduit import hookimpl
+
+__all__ = ["conduit_register_commands"]
+
+
+@hookimpl
+def conduit_register_commands(register: Callable[..., Any]) -> None:
+    """``conduit mcp stdio|http module:server``."""
+    from conduit_mcp import cli  # noqa: PLC0415 - keep `conduit --help` light
+
+    register("mcp", cli.cmd_mcp, help="serve an MCPServer over stdio or Streamable HTTP", arguments=cli.ARGUMENTS)

@@ -1,0 +1,380 @@
+"""MCPServer: the registry of tools, resources and prompts, and its decorators.
+
+::
+
+    from conduit.mcp import MCPServer
+
+    server = MCPServer(name="my-tools", version="1.0.0", description="My MCP server")
+
+    @server.tool()
+    def calculate(a: float, b: float, operation: Literal["add", "multiply"]) -> float:
+        \"\"\"Perform a calculation.
+
+        Args:
+            a: The first operand.
+            b: The second operand.
+            operation: What to do with them.
+        \"\"\"
+        return a + b if operation == "add" else a * b
+
+    server.run()  # stdio
+
+Adding or removing a tool, resource or prompt while clients are connected sends them
+the matching ``notifications/*/list_changed``.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar, overload
+
+from conduit_mcp.context import Context
+from conduit_mcp.prompts import Prompt
+from conduit_mcp.protocol import ServerSession
+from conduit_mcp.resources import Resource, ResourceTemplate
+from conduit_mcp.schema import describe_function
+from conduit_mcp.tools import Tool, validate_tool_name
+from conduit_mcp.uritemplate import UriTemplate
+
+__all__ = ["MCPServer"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_INJECTABLE = (Context,)
+
+
+class MCPServer:
+    """A Model Context Protocol server: register functions, then serve them.
+
+    ``page_size`` (None: everything in one page) splits ``*/list`` answers into pages
+    linked by ``nextCursor``. ``instructions`` is sent to clients in ``initialize``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        version: str = "0.1.0",
+        description: str | None = None,
+        *,
+        title: str | None = None,
+        instructions: str | None = None,
+        website_url: str | None = None,
+        page_size: int | None = None,
+    ) -> None:
+        if not name:
+            raise ValueError("MCPServer needs a name (it is sent to clients as serverInfo.name)")
+        if page_size is not None and page_size < 1:
+            raise ValueError(f"page_size must be a positive number of items or None, got {page_size}")
+        self.name = name
+        self.version = version
+        self.description = description
+        self.title = title
+        self.instructions = instructions
+        self.website_url = website_url
+        self.page_size = page_size
+        self.tools: dict[str, Tool] = {}
+        self.resources: dict[str, Resource] = {}
+        self.resource_templates: dict[str, ResourceTemplate] = {}
+        self.prompts: dict[str, Prompt] = {}
+        self._sessions: weakref.WeakSet[ServerSession] = weakref.WeakSet()
+
+    def __repr__(self) -> str:
+        return (
+            f"MCPServer({self.name!r}, {self.version!r}: {len(self.tools)} tools, "
+            f"{len(self.resources) + len(self.resource_templates)} resources, {len(self.prompts)} prompts)"
+        )
+
+    # -- protocol ---------------------------------------------------------------------
+
+    def capabilities(self) -> dict[str, Any]:
+        """What this server offers, as sent in ``initialize``."""
+        return {
+            "tools": {"listChanged": True},
+            "resources": {"subscribe": False, "listChanged": True},
+            "prompts": {"listChanged": True},
+            "logging": {},
+        }
+
+    def initialize_result(self, version: str) -> dict[str, Any]:
+        info: dict[str, Any] = {"name": self.name, "version": self.version}
+        if self.title and version >= "2025-06-18":
+            info["title"] = self.title
+        if self.description and version >= "2025-11-25":
+            info["description"] = self.description
+        if self.website_url and version >= "2025-11-25":
+            info["websiteUrl"] = self.website_url
+        result: dict[str, Any] = {"protocolVersion": version, "capabilities": self.capabilities(), "serverInfo": info}
+        if self.instructions:
+            result["instructions"] = self.instructions
+        return result
+
+    def create_session(self, send: Callable[[dict[str, Any]], Any] | None = None) -> ServerSession:
+        """A new client session; ``send`` delivers server-initiated messages to it."""
+        session = ServerSession(self, send)
+        self._sessions.add(session)
+        return session
+
+    def _forget(self, session: ServerSession) -> None:
+        self._sessions.discard(session)
+
+    def _list_changed(self, kind: str) -> None:
+        message = {"jsonrpc": "2.0", "method": f"notifications/{kind}/list_changed"}
+        for session in list(self._sessions):
+            if session.initialized:
+                session.post(message)
+
+    # -- tools ------------------------------------------------------------------------
+
+    @overload
+    def tool(self, name: F) -> F: ...
+
+    @overload
+    def tool(
+        self,
+        name: str | None = None,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: Mapping[str, Any] | None = None,
+        structured_output: bool | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Callable[[F], F]: ...
+
+    def tool(
+        self,
+        name: Any = None,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: Mapping[str, Any] | None = None,
+        structured_output: bool | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Register a function as a tool (``@server.tool()`` or ``@server.tool``).
+
+        The name defaults to the function's, the description to its docstring; the
+        input schema comes from the type hints. ``annotations`` are MCP tool hints
+        (``{"readOnlyHint": True}``); ``structured_output=False`` sends no output schema.
+        """
+        if callable(name):
+            self.add_tool(name)
+            return name
+
+        def decorator(fn: F) -> F:
+            self.add_tool(
+                fn,
+                name=name,
+                title=title,
+                description=description,
+                annotations=annotations,
+                structured_output=structured_output,
+                meta=meta,
+            )
+            return fn
+
+        return decorator
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: Mapping[str, Any] | None = None,
+        structured_output: bool | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Tool:
+        """Register ``fn`` as a tool and return it; a name already taken is refused."""
+        if name is not None:
+            validate_tool_name(name)
+        signature = describe_function(
+            fn,
+            kind="tool",
+            name=name,
+            description=description,
+            injectable=_INJECTABLE,
+            structured_output=structured_output,
+        )
+        if signature.name in self.tools:
+            raise ValueError(
+                f"tool {signature.name!r} is already registered on MCP server {self.name!r}; "
+                "pass name= to register it under another name, or remove_tool() first"
+            )
+        tool = Tool(fn, signature, title=title, annotations=annotations, meta=meta)
+        self.tools[tool.name] = tool
+        self._list_changed("tools")
+        return tool
+
+    def remove_tool(self, name: str) -> None:
+        """Unregister a tool; connected clients are told the list changed."""
+        if self.tools.pop(name, None) is None:
+            raise KeyError(f"no tool named {name!r} on MCP server {self.name!r}")
+        self._list_changed("tools")
+
+    # -- resources --------------------------------------------------------------------
+
+    def resource(
+        self,
+        uri: str,
+        name: str | None = None,
+        mime_type: str | None = None,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: Mapping[str, Any] | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Callable[[F], F]:
+        """Register a function that returns a resource's contents.
+
+        A ``uri`` with ``{variables}`` (``doc://{id}``) registers a resource template;
+        the function then takes one parameter per variable.
+        """
+
+        def decorator(fn: F) -> F:
+            self.add_resource(
+                fn,
+                uri,
+                name=name,
+                mime_type=mime_type,
+                title=title,
+                description=description,
+                annotations=annotations,
+                meta=meta,
+            )
+            return fn
+
+        return decorator
+
+    def add_resource(
+        self,
+        fn: Callable[..., Any],
+        uri: str,
+        *,
+        name: str | None = None,
+        mime_type: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: Mapping[str, Any] | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Resource | ResourceTemplate:
+        """Register ``fn`` as the resource (or template) ``uri`` and return it."""
+        if not uri or ":" not in uri:
+            raise ValueError(f"resource URI {uri!r} needs a scheme, as in 'doc://readme' or 'file:///notes.txt'")
+        signature = describe_function(fn, kind="resource", injectable=_INJECTABLE, structured_output=False)
+        common: dict[str, Any] = {
+            "name": name or signature.name,
+            "title": title,
+            "description": description if description is not None else signature.description,
+            "mime_type": mime_type,
+            "annotations": annotations,
+            "meta": meta,
+        }
+        if UriTemplate.is_template(uri):
+            if uri in self.resource_templates:
+                raise ValueError(f"resource template {uri!r} is already registered on MCP server {self.name!r}")
+            template = ResourceTemplate(fn, signature, template=UriTemplate(uri), **common)
+            self.resource_templates[uri] = template
+            self._list_changed("resources")
+            return template
+        if signature.parameters:
+            names = ", ".join(p.name for p in signature.parameters)
+            raise ValueError(
+                f"resource {uri!r}: the function takes parameters ({names}) but the URI has no "
+                "{variables}; use a URI template such as 'doc://{id}'"
+            )
+        if uri in self.resources:
+            raise ValueError(f"resource {uri!r} is already registered on MCP server {self.name!r}")
+        resource = Resource(fn, signature, uri=uri, **common)
+        self.resources[uri] = resource
+        self._list_changed("resources")
+        return resource
+
+    def remove_resource(self, uri: str) -> None:
+        """Unregister a resource or template by its URI (template)."""
+        if self.resources.pop(uri, None) is None and self.resource_templates.pop(uri, None) is None:
+            raise KeyError(f"no resource {uri!r} on MCP server {self.name!r}")
+        self._list_changed("resources")
+
+    # -- prompts ----------------------------------------------------------------------
+
+    @overload
+    def prompt(self, name: F) -> F: ...
+
+    @overload
+    def prompt(
+        self,
+        name: str | None = None,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Callable[[F], F]: ...
+
+    def prompt(
+        self,
+        name: Any = None,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Register a function that renders a prompt (``@server.prompt()``)."""
+        if callable(name):
+            self.add_prompt(name)
+            return name
+
+        def decorator(fn: F) -> F:
+            self.add_prompt(fn, name=name, title=title, description=description, meta=meta)
+            return fn
+
+        return decorator
+
+    def add_prompt(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Prompt:
+        signature = describe_function(
+            fn, kind="prompt", name=name, description=description, injectable=_INJECTABLE, structured_output=False
+        )
+        if signature.name in self.prompts:
+            raise ValueError(f"prompt {signature.name!r} is already registered on MCP server {self.name!r}")
+        prompt = Prompt(fn, signature, title=title, meta=meta)
+        self.prompts[prompt.name] = prompt
+        self._list_changed("prompts")
+        return prompt
+
+    def remove_prompt(self, name: str) -> None:
+        if self.prompts.pop(name, None) is None:
+            raise KeyError(f"no prompt named {name!r} on MCP server {self.name!r}")
+        self._list_changed("prompts")
+
+    # -- running ----------------------------------------------------------------------
+
+    def run(self, transport: Literal["stdio"] = "stdio") -> None:
+        """Serve over ``transport`` until the client goes away (stdio: stdin closes)."""
+        if transport != "stdio":
+            raise ValueError(
+                f"transport {transport!r} is not run by MCPServer.run(); serve Streamable HTTP by "
+                "mounting the server on a Conduit app: conduit_mcp.mount_mcp(app, '/mcp', server)"
+            )
+        import anyio  # noqa: PLC0415
+
+        from conduit_mcp.stdio import serve_stdio  # noqa: PLC0415
+
+        try:
+            anyio.run(serve_stdio, self)
+        except KeyboardInterrupt:
+            sys.stderr.write(f"MCP server {self.name!r} stopped\n")
+
+    async def run_stdio_async(self) -> None:
+        """:meth:`run` for callers already inside an event loop."""
+        from conduit_mcp.stdio import serve_stdio  # noqa: PLC0415
+
+        await serve_stdio(self)
