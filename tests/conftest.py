@@ -9,3 +9,8 @@ import pytest
 def _no_entry_point_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     """An app built in a kernel test loads only built-ins unless the test says otherwise."""
     monkeypatch.setenv("CONDUIT_PLUGINS", "")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -163,7 +163,8 @@ class _Writer:
         self.response = response
         self.decided = asyncio.Event()
         self.started = False
-        self._send, self._recv = anyio.create_memory_object_stream[bytes](max_buffer_size=8)
+        self._send: Any = None
+        self._recv: Any = None
 
     def write(self, data: str | bytes) -> Any:
         chunk = data.encode("utf-8") if isinstance(data, str) else bytes(data)
@@ -173,14 +174,16 @@ class _Writer:
         return None
 
     async def _write_async(self, chunk: bytes) -> None:
-        if not self.started:
+        if not self.started:  # created on first use: most (req, res) handlers never write
+            self._send, self._recv = anyio.create_memory_object_stream[bytes](max_buffer_size=8)
             self.started = True
             self.decided.set()
         await self._send.send(chunk)
 
     def finish(self) -> None:
         self.decided.set()
-        self._send.close()
+        if self._send is not None:
+            self._send.close()
 
     def streaming_response(self, task: asyncio.Future[Any]) -> StreamingResponse:
         recv = self._recv

@@ -10,6 +10,7 @@ with h11's status hint, and the connection is then closed.
 from __future__ import annotations
 
 import time
+from http import HTTPStatus
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote
@@ -82,6 +83,13 @@ def split_target(target: bytes) -> tuple[str, str]:
     return path or "/", query
 
 
+_REASONS = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
+
+
+def _reason(status: int) -> bytes:
+    return _REASONS.get(status, b"")
+
+
 _date_cache: list[Any] = [0, b""]
 
 
@@ -97,10 +105,11 @@ def date_header() -> bytes:
 class H11Protocol:
     """One connection's HTTP state: bytes in, events and bytes out."""
 
-    __slots__ = ("conn", "max_body_size", "body_received", "request_method", "closing")
+    __slots__ = ("conn", "max_header_size", "max_body_size", "body_received", "request_method", "closing")
 
     def __init__(self, max_header_size: int = 16384, max_body_size: int = 16 * 1024 * 1024) -> None:
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_header_size)
+        self.max_header_size = max_header_size
         self.max_body_size = max_body_size
         self.body_received = 0
         self.request_method = b""
@@ -126,6 +135,12 @@ class H11Protocol:
         if event is NEED_DATA:
             return NEED_DATA
         if type(event) is h11.Request:
+            # h11 bounds only heads that arrive in pieces; one that arrives whole is measured here.
+            size = len(event.target) + sum(len(n) + len(v) + 4 for n, v in event.headers)
+            if size > self.max_header_size:
+                raise ProtocolError(431, f"the request head exceeds {self.max_header_size} bytes")
+            if event.http_version not in (b"1.1", b"1.0"):
+                raise ProtocolError(505, "only HTTP/1.0 and HTTP/1.1 are supported")
             self.body_received = 0
             self.request_method = event.method
             try:
@@ -199,14 +214,15 @@ class H11Protocol:
         else:
             extra = [(b"content-length", str(len(body)).encode("ascii"))]
         conn = self.conn
-        out = conn.send(h11.Response(status_code=status, headers=self._headers(response, extra)))
+        out = conn.send(h11.Response(status_code=status, headers=self._headers(response, extra), reason=_reason(status)))
         if body and not no_body:
             out += conn.send(h11.Data(data=body))
         return out + conn.send(h11.EndOfMessage())
 
     def stream_head(self, response: HTTPResponse) -> bytes:
         """Head of a streamed response (h11 picks chunked, or close-delimited for HTTP/1.0)."""
-        return self.conn.send(h11.Response(status_code=response.status_code, headers=self._headers(response, [])))
+        status = response.status_code
+        return self.conn.send(h11.Response(status_code=status, headers=self._headers(response, []), reason=_reason(status)))
 
     def stream_chunk(self, data: bytes) -> bytes:
         if self.request_method == b"HEAD" or not data:

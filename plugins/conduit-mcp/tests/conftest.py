@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -19,3 +21,18 @@ def anyio_backend() -> str:
 def demo_command() -> list[str]:
     """argv that runs tests/demo_server.py as a stdio MCP server."""
     return [sys.executable, str(TESTS / "demo_server.py")]
+
+
+def _load_demo() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("conduit_mcp_demo_server", TESTS / "demo_server.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve string annotations through it
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def demo() -> ModuleType:
+    """tests/demo_server.py imported in this process (for the HTTP tests)."""
+    return _load_demo()

@@ -22,7 +22,6 @@ server = MCPServer(
     version="1.2.3",
     description="Tools, resources and prompts for the interop tests",
     instructions="Use calculate for arithmetic.",
-    page_size=int(sys.argv[1]) if len(sys.argv) > 1 else None,
 )
 
 
@@ -116,4 +115,6 @@ def explain(topic: str, depth: int = 1) -> list[Message]:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1:  # a page size, to exercise pagination cursors
+        server.page_size = int(sys.argv[1])
     server.run()

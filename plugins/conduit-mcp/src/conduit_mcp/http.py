@@ -1,0 +1,315 @@
+"""The Streamable HTTP transport, mounted on a Conduit app at one path.
+
+``mount_mcp(app, "/mcp", server)`` adds one route answering:
+
+- ``POST`` one JSON-RPC message (or a 2025-03-26 batch). ``initialize`` opens a
+  session whose id comes back in ``Mcp-Session-Id``; every later request carries it
+  (400 when missing, 404 when unknown, expired or deleted). Notifications and client
+  responses get 202 with no body. Requests get an SSE stream (``event: message``) on
+  which the request's own progress and log messages precede its response, or, with
+  ``json_response=True``, one ``application/json`` body.
+- ``GET`` the session's stream of server-initiated messages (``list_changed``, logs
+  outside a request), kept open with SSE comments; one per session (409 for a second).
+  ``get_stream=False`` answers 405 instead.
+- ``DELETE`` ends the session.
+
+The checks the MCP specification asks for: ``Accept`` must list ``application/json``
+and ``text/event-stream`` (406), ``Content-Type`` must be ``application/json`` (400),
+an ``MCP-Protocol-Version`` header must name a served revision (400), an ``Origin``
+that is not allowed gets 403, and a loopback client naming a non-loopback ``Host``
+(DNS rebinding) gets 421. Because it is an ordinary route, the app's middleware (auth,
+rate limits, telemetry, CORS) applies to it like to any other.
+
+Sessions live in this process's memory: behind a load balancer with several workers,
+route a session to one worker (sticky sessions on ``Mcp-Session-Id``).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import orjson
+
+from conduit.http.request import HTTPRequest
+from conduit.http.response import EventSourceResponse, HTTPResponse
+
+from conduit_mcp.convert import dumps
+from conduit_mcp.errors import INVALID_REQUEST, PARSE_ERROR, MCPError
+from conduit_mcp.protocol import SUPPORTED_PROTOCOL_VERSIONS, ServerSession, error_response
+from conduit_mcp.server import MCPServer
+
+__all__ = ["mount_mcp", "StreamableHTTPTransport", "SESSION_HEADER"]
+
+logger = logging.getLogger("conduit.mcp")
+
+SESSION_HEADER = "Mcp-Session-Id"
+VERSION_HEADER = "MCP-Protocol-Version"
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
+_JSON = {"Content-Type": "application/json"}
+
+
+def _hostname(authority: str) -> str:
+    """``host[:port]`` (or ``[v6]:port``) -> host, lower-cased."""
+    authority = authority.strip().lower()
+    if authority.startswith("["):
+        return authority[: authority.find("]") + 1]
+    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
+
+
+def _rpc_error(status: int, code: int, message: str, request_id: Any = None, **headers: str) -> HTTPResponse:
+    body = dumps(error_response(request_id, MCPError(code, message)))
+    return HTTPResponse(status, body, {**_JSON, **headers})
+
+
+@dataclass(eq=False)
+class _HttpSession:
+    session_id: str
+    session: ServerSession
+    last_seen: float
+    stream: Any = None  # the GET stream's send side, while one is open
+    done: anyio.Event = field(default_factory=anyio.Event)
+
+
+class StreamableHTTPTransport:
+    """The state behind one mounted endpoint: its sessions and its policy."""
+
+    def __init__(
+        self,
+        server: MCPServer,
+        *,
+        json_response: bool = False,
+        get_stream: bool = True,
+        allowed_origins: Iterable[str] | None = None,
+        allowed_hosts: Iterable[str] | None = None,
+        session_ttl: float = 3600.0,
+        keepalive: float = 15.0,
+    ) -> None:
+        self.server = server
+        self.json_response = json_response
+        self.get_stream = get_stream
+        self.allowed_origins = None if allowed_origins is None else {o.rstrip("/").lower() for o in allowed_origins}
+        self.allowed_hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
+        self.session_ttl = session_ttl
+        self.keepalive = keepalive
+        self.sessions: dict[str, _HttpSession] = {}
+
+    # -- policy -------------------------------------------------------------------------
+
+    def _check_origin_and_host(self, request: HTTPRequest) -> HTTPResponse | None:
+        host = _hostname(request.get_header("host"))
+        if self.allowed_hosts is not None:
+            if "*" not in self.allowed_hosts and host not in self.allowed_hosts:
+                return _rpc_error(421, INVALID_REQUEST, f"Misdirected Request: host {host!r} is not served here")
+        elif host and request.client is not None and request.client[0] in _LOOPBACK and host not in _LOOPBACK:
+            return _rpc_error(421, INVALID_REQUEST, "Misdirected Request: a local client must name a local host")
+        origin = request.get_header("origin")
+        if not origin:
+            return None
+        origin = origin.rstrip("/").lower()
+        if self.allowed_origins is not None:
+            allowed = "*" in self.allowed_origins or origin in self.allowed_origins
+        else:
+            origin_host = _hostname(urlsplit(origin).netloc)
+            allowed = origin_host in _LOOPBACK or origin_host == host
+        if not allowed:
+            return _rpc_error(403, INVALID_REQUEST, "Forbidden: this Origin may not use the MCP endpoint")
+        return None
+
+    def _find_session(self, request: HTTPRequest, request_id: Any = None) -> _HttpSession | HTTPResponse:
+        session_id = request.get_header(SESSION_HEADER)
+        if not session_id:
+            return _rpc_error(400, INVALID_REQUEST, f"Bad Request: the {SESSION_HEADER} header is required; "
+                              "send initialize first", request_id)
+        self._expire()
+        entry = self.sessions.get(session_id)
+        if entry is None:
+            return _rpc_error(404, INVALID_REQUEST, "Session not found: it expired or was deleted; initialize again",
+                              request_id)
+        entry.last_seen = time.monotonic()
+        return entry
+
+    def _expire(self) -> None:
+        deadline = time.monotonic() - self.session_ttl
+        for session_id in [sid for sid, e in self.sessions.items() if e.last_seen < deadline and e.stream is None]:
+            self._end(session_id)
+
+    def _end(self, session_id: str) -> None:
+        entry = self.sessions.pop(session_id, None)
+        if entry is not None:
+            entry.session.close()
+            entry.done.set()
+            if entry.stream is not None:
+                entry.stream.close()
+
+    def close(self) -> None:
+        """End every session (the app's shutdown does this, so open streams finish)."""
+        for session_id in list(self.sessions):
+            self._end(session_id)
+
+    # -- requests -----------------------------------------------------------------------
+
+    async def __call__(self, request: HTTPRequest) -> HTTPResponse:
+        refused = self._check_origin_and_host(request)
+        if refused is not None:
+            return refused
+        version = request.get_header(VERSION_HEADER)
+        if version and version not in SUPPORTED_PROTOCOL_VERSIONS:
+            return _rpc_error(400, INVALID_REQUEST, f"Bad Request: unsupported {VERSION_HEADER} {version}; "
+                              f"this server speaks {', '.join(SUPPORTED_PROTOCOL_VERSIONS)}")
+        if request.method == "POST":
+            return await self._post(request)
+        if request.method == "GET":
+            return self._get(request)
+        if request.method == "DELETE":
+            found = self._find_session(request)
+            if isinstance(found, HTTPResponse):
+                return found
+            self._end(found.session_id)
+            return HTTPResponse(200, b"", {})
+        return HTTPResponse(405, b"", {"Allow": "GET, POST, DELETE"})
+
+    async def _post(self, request: HTTPRequest) -> HTTPResponse:
+        accept = request.get_header("accept").lower()
+        if "*/*" not in accept and not ("application/json" in accept and "text/event-stream" in accept):
+            return _rpc_error(406, INVALID_REQUEST, "Not Acceptable: Accept must list application/json and "
+                              "text/event-stream")
+        if request.get_header("content-type").split(";")[0].strip().lower() != "application/json":
+            return _rpc_error(400, INVALID_REQUEST, "Bad Request: Content-Type must be application/json")
+        try:
+            message = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return _rpc_error(400, PARSE_ERROR, "Parse error: the body is not valid JSON")
+        items = message if isinstance(message, list) else [message]
+        first_id = items[0].get("id") if items and isinstance(items[0], dict) else None
+        is_initialize = any(isinstance(m, dict) and m.get("method") == "initialize" for m in items)
+        headers: dict[str, str] = {}
+        if is_initialize:
+            if len(items) != 1:
+                return _rpc_error(400, INVALID_REQUEST, "Bad Request: initialize must be sent alone", first_id)
+            entry = self._open_session()
+        else:
+            found = self._find_session(request, first_id)
+            if isinstance(found, HTTPResponse):
+                return found
+            entry = found
+        session_id = entry.session_id
+        headers[SESSION_HEADER] = session_id
+        has_requests = any(isinstance(m, dict) and "method" in m and "id" in m for m in items)
+        if not has_requests:
+            await entry.session.handle(message)
+            return HTTPResponse(202, b"", headers)
+        if self.json_response:
+            reply = await entry.session.handle(message)
+            if is_initialize and (reply is None or "error" in reply):
+                self._end(session_id)
+                headers.pop(SESSION_HEADER)
+            return HTTPResponse(200, dumps(reply), {**_JSON, **headers})
+        return EventSourceResponse(self._answer_stream(entry, message), headers=headers)
+
+    def _open_session(self) -> _HttpSession:
+        session_id = secrets.token_hex(16)
+
+        async def to_get_stream(message: dict[str, Any]) -> None:
+            stream = entry.stream
+            if stream is not None:
+                try:
+                    stream.send_nowait(message)
+                except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                    logger.debug("MCP session %s: GET stream full or gone; dropped %s", session_id,
+                                 message.get("method"))
+
+        entry = _HttpSession(session_id, self.server.create_session(to_get_stream), time.monotonic())
+        self.sessions[session_id] = entry
+        return entry
+
+    async def _answer_stream(self, entry: _HttpSession, message: Any) -> AsyncIterator[bytes]:
+        send, receive = anyio.create_memory_object_stream[Any](64)
+
+        async def work() -> None:
+            async with send:
+                reply = await entry.session.handle(message, send.send)
+                if reply is not None:
+                    await send.send(reply)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(work)
+            async with receive:
+                async for item in receive:
+                    yield b"event: message\ndata: " + dumps(item) + b"\n\n"
+
+    def _get(self, request: HTTPRequest) -> HTTPResponse:
+        if not self.get_stream or "text/event-stream" not in request.get_header("accept").lower():
+            return HTTPResponse(405, b"", {"Allow": "POST, DELETE"})
+        found = self._find_session(request)
+        if isinstance(found, HTTPResponse):
+            return found
+        if found.stream is not None:
+            return _rpc_error(409, INVALID_REQUEST, "Conflict: this session already has a GET stream open")
+        send, receive = anyio.create_memory_object_stream[Any](256)
+        found.stream = send
+        return EventSourceResponse(self._server_stream(found, receive),
+                                   headers={SESSION_HEADER: request.get_header(SESSION_HEADER)})
+
+    async def _server_stream(self, entry: _HttpSession, receive: Any) -> AsyncIterator[bytes]:
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(entry.session.run_outbox)
+                yield b": stream open\n\n"
+                async with receive:
+                    while not entry.done.is_set():
+                        with anyio.move_on_after(self.keepalive):
+                            try:
+                                item = await receive.receive()
+                            except anyio.EndOfStream:
+                                break
+                            yield b"event: message\ndata: " + dumps(item) + b"\n\n"
+                            continue
+                        yield b": keep-alive\n\n"
+                tg.cancel_scope.cancel()
+        finally:
+            if entry.stream is not None:
+                entry.stream.close()
+                entry.stream = None
+
+
+def mount_mcp(
+    app: Any,
+    path: str,
+    server: MCPServer,
+    *,
+    json_response: bool = False,
+    get_stream: bool = True,
+    allowed_origins: Iterable[str] | None = None,
+    allowed_hosts: Iterable[str] | None = None,
+    session_ttl: float = 3600.0,
+    keepalive: float = 15.0,
+) -> StreamableHTTPTransport:
+    """Serve ``server`` over Streamable HTTP at ``path`` of the Conduit ``app``.
+
+    ``allowed_origins``/``allowed_hosts`` (``"*"`` for any) replace the default policy:
+    same-origin or loopback origins, and loopback ``Host`` names for loopback clients.
+    ``session_ttl`` is how long an idle session lives.
+    """
+    transport = StreamableHTTPTransport(
+        server,
+        json_response=json_response,
+        get_stream=get_stream,
+        allowed_origins=allowed_origins,
+        allowed_hosts=allowed_hosts,
+        session_ttl=session_ttl,
+        keepalive=keepalive,
+    )
+
+    async def mcp_endpoint(request: HTTPRequest) -> HTTPResponse:
+        return await transport(request)
+
+    app.add_route(path, mcp_endpoint, methods=("GET", "POST", "DELETE"), include_in_schema=False, stream=True)
+    app.on_shutdown(transport.close)
+    return transport

@@ -1,0 +1,151 @@
+"""Streamable HTTP, in process: status codes, sessions, Origin/Host checks, JSON and SSE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from conduit import Conduit
+from conduit.testing import TestClient
+from conduit_mcp import MCPServer
+from conduit_mcp.http import mount_mcp
+
+URL = "http://localhost/mcp"
+HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+
+
+def make_app(**options: Any) -> Conduit:
+    server = MCPServer("http-unit", "1.0.0")
+
+    @server.tool()
+    def echo(text: str) -> str:
+        return text
+
+    app = Conduit()
+    mount_mcp(app, "/mcp", server, **options)
+    return app
+
+
+def post(client: TestClient, message: Any, session: str | None = None, **headers: str) -> Any:
+    hdrs = {**HEADERS, **headers}
+    if session:
+        hdrs["mcp-session-id"] = session
+    return client.post(URL, content=orjson.dumps(message), headers=hdrs)
+
+
+def sse_messages(text: str) -> list[Any]:
+    return [orjson.loads(line[len("data: "):]) for line in text.splitlines() if line.startswith("data: ")]
+
+
+def open_session(client: TestClient) -> str:
+    response = post(client, INIT)
+    assert response.status_code == 200
+    session = response.headers["mcp-session-id"]
+    assert post(client, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session).status_code == 202
+    return session
+
+
+def test_initialize_opens_a_session_and_requests_answer_as_sse_events() -> None:
+    with TestClient(make_app()) as client:
+        response = post(client, INIT)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert sse_messages(response.text)[0]["result"]["protocolVersion"] == "2025-06-18"
+        session = response.headers["mcp-session-id"]
+        assert len(session) == 32
+        call = post(client, {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                             "params": {"name": "echo", "arguments": {"text": "hi"}}}, session)
+        assert call.headers["mcp-session-id"] == session
+        assert "event: message\ndata: " in call.text
+        assert sse_messages(call.text) == [{"jsonrpc": "2.0", "id": 2, "result": {
+            "content": [{"type": "text", "text": "hi"}], "structuredContent": {"result": "hi"}}}]
+
+
+def test_json_response_mode_answers_application_json() -> None:
+    with TestClient(make_app(json_response=True)) as client:
+        session = open_session(client)
+        response = post(client, {"jsonrpc": "2.0", "id": 2, "method": "ping"}, session)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert response.json() == {"jsonrpc": "2.0", "id": 2, "result": {}}
+
+
+def test_missing_session_is_400_unknown_is_404_and_delete_ends_it() -> None:
+    with TestClient(make_app(json_response=True)) as client:
+        ping = {"jsonrpc": "2.0", "id": 3, "method": "ping"}
+        missing = post(client, ping)
+        assert missing.status_code == 400
+        assert missing.json()["error"]["code"] == -32600
+        assert missing.json()["id"] == 3
+        assert post(client, ping, "0" * 32).status_code == 404
+        session = open_session(client)
+        assert client.delete(URL, headers={"mcp-session-id": session}).status_code == 200
+        assert post(client, ping, session).status_code == 404
+        assert client.delete(URL, headers={"mcp-session-id": session}).status_code == 404
+
+
+def test_idle_sessions_expire() -> None:
+    with TestClient(make_app(json_response=True, session_ttl=0.0)) as client:
+        session = post(client, INIT).headers["mcp-session-id"]
+        assert post(client, {"jsonrpc": "2.0", "id": 2, "method": "ping"}, session).status_code == 404
+
+
+def test_notifications_and_responses_get_202_with_an_empty_body() -> None:
+    with TestClient(make_app()) as client:
+        session = open_session(client)
+        for message in ({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9}},
+                        {"jsonrpc": "2.0", "id": 7, "result": {}}):
+            response = post(client, message, session)
+            assert (response.status_code, response.content) == (202, b"")
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"accept": "application/json"}, 406),
+        ({"accept": "text/event-stream"}, 406),
+        ({"content-type": "text/plain"}, 400),
+        ({"mcp-protocol-version": "1999-01-01"}, 400),
+        ({"origin": "https://evil.example"}, 403),
+        ({"host": "evil.example"}, 421),
+    ],
+)
+def test_transport_checks_refuse_with_the_specified_status(headers: dict[str, str], status: int) -> None:
+    with TestClient(make_app()) as client:
+        response = post(client, INIT, **headers)
+        assert response.status_code == status
+        assert response.json()["error"]["code"] == -32600
+        assert "mcp-session-id" not in response.headers
+
+
+def test_local_and_allowed_origins_pass() -> None:
+    with TestClient(make_app(json_response=True)) as client:
+        assert post(client, INIT, origin="http://localhost:3000").status_code == 200
+    with TestClient(make_app(json_response=True, allowed_origins=["https://app.example"],
+                             allowed_hosts=["mcp.example"])) as client:
+        ok = client.post("http://mcp.example/mcp", content=orjson.dumps(INIT),
+                         headers={**HEADERS, "origin": "https://app.example"})
+        assert ok.status_code == 200
+        assert post(client, INIT, origin="http://localhost:3000").status_code == 421
+
+
+def test_invalid_json_body_is_a_parse_error() -> None:
+    with TestClient(make_app()) as client:
+        response = client.post(URL, content=b"{nope", headers=HEADERS)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == -32700
+
+
+def test_get_without_an_event_stream_accept_or_when_disabled_is_405() -> None:
+    with TestClient(make_app()) as client:
+        session = open_session(client)
+        assert client.get(URL, headers={"mcp-session-id": session, "accept": "application/json"}).status_code == 405
+    with TestClient(make_app(get_stream=False)) as client:
+        session = open_session(client)
+        response = client.get(URL, headers={"mcp-session-id": session, "accept": "text/event-stream"})
+        assert response.status_code == 405
+        assert response.headers["allow"] == "POST, DELETE"

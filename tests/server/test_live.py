@@ -1,0 +1,160 @@
+"""The server over real sockets: keep-alive, pipelining, bodies, limits, timeouts, drain."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from conduit.testing import LiveServer
+
+from .conftest import RawClient, build_app
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(raw: RawClient) -> None:
+    for _ in range(3):
+        response, body = raw.request("GET", "/")
+        assert response.status_code == 200 and body == b'{"hello":"world"}'
+    headers = dict(response.headers)
+    assert headers[b"server"] == b"conduit" and b"date" in headers
+
+
+def test_pipelined_requests_are_answered_in_order(raw: RawClient) -> None:
+    raw.send(
+        b"GET /sleep/0.2 HTTP/1.1\r\nHost: t\r\n\r\n"
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nfirst"
+        b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+    )
+    results = raw.responses(3)
+    assert [body for _, body in results] == [b'{"slept":0.2}', b"first", b'{"hello":"world"}']
+
+
+def test_chunked_request_body_is_streamed_to_the_handler(raw: RawClient) -> None:
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in [b"a" * 1000, b"b" * 70000, b"c"])
+    raw.send(b"POST /count HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n")
+    (response, body), = raw.responses(1)
+    assert response.status_code == 200 and body == b'{"bytes":71001}'
+
+
+def test_expect_100_continue_gets_a_continue_before_the_body(raw: RawClient) -> None:
+    raw.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+    raw.sock.settimeout(3)
+    interim = raw.sock.recv(1024)
+    assert interim.startswith(b"HTTP/1.1 100 ")
+    raw.send(b"ping")
+    (response, body), = raw.responses(1)
+    assert response.status_code == 200 and body == b"ping"
+
+
+def test_declared_oversized_body_gets_413_and_a_closed_connection(raw: RawClient) -> None:
+    raw.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n")
+    data = raw.raw_response()
+    assert data.startswith(b"HTTP/1.1 413 ") and b'"status":413' in data and b"2000000" in data
+
+
+def test_streamed_oversized_body_gets_413(raw: RawClient) -> None:
+    raw.send(b"POST /count HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+    block = b"%x\r\n%s\r\n" % (100000, b"z" * 100000)
+    try:
+        for _ in range(12):
+            raw.send(block)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    assert raw.raw_response().startswith(b"HTTP/1.1 413 ")
+
+
+def test_oversized_headers_get_431(raw: RawClient) -> None:
+    raw.send(b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 8000 + b"\r\n\r\n")
+    assert raw.raw_response().startswith(b"HTTP/1.1 431 ")
+
+
+def test_slow_header_gets_408_and_is_cut(raw: RawClient) -> None:
+    raw.send(b"GET / HTTP/1.1\r\nHost: t\r\n")  # never finished
+    start = time.monotonic()
+    data = raw.raw_response(timeout=5)
+    assert data.startswith(b"HTTP/1.1 408 ") and time.monotonic() - start < 3
+
+
+def test_idle_keep_alive_connection_is_closed_quietly(raw: RawClient) -> None:
+    response, _ = raw.request("GET", "/")
+    assert response.status_code == 200
+    assert raw.raw_response(timeout=3) == b""  # closed after keepalive_timeout, no 408
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"NONSENSE\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", b"\x00\xff\r\n\r\n",
+     b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: nope\r\n\r\n"],
+)
+def test_malformed_requests_get_400_and_the_server_keeps_serving(server: LiveServer, garbage: bytes) -> None:
+    bad = RawClient(server.port)
+    bad.send(garbage)
+    data = bad.raw_response()
+    bad.close()
+    assert re.match(rb"HTTP/1\.1 (4\d\d|505) ", data) and b"Traceback" not in data
+    assert b"connection: close" in data.lower()
+    assert httpx.get(server.url + "/").status_code == 200
+
+
+def test_streamed_responses_are_chunked(server: LiveServer) -> None:
+    with httpx.stream("GET", server.url + "/stream") as r:
+        assert r.headers["transfer-encoding"] == "chunked"
+        assert r.read() == b"part0;part1;part2;part3;part4;"
+
+
+def test_a_blocked_sync_handler_does_not_stall_other_connections(server: LiveServer) -> None:
+    result: dict[str, int] = {}
+    t = threading.Thread(target=lambda: result.setdefault("blocked", httpx.get(server.url + "/blocking", timeout=10).status_code))
+    t.start()
+    time.sleep(0.2)
+    start = time.monotonic()
+    assert httpx.get(server.url + "/").status_code == 200
+    assert time.monotonic() - start < 1.0 and "blocked" not in result
+    server.app.state.release.set()
+    t.join(10)
+    assert result["blocked"] == 200
+
+
+def test_graceful_shutdown_finishes_in_flight_requests_and_refuses_new_ones() -> None:
+    app = build_app()
+    events: list[str] = []
+    app.on_shutdown(lambda: events.append("shutdown hook"))
+    live = LiveServer(app).start()
+    results: list[int] = []
+
+    def slow() -> None:
+        results.append(httpx.get(live.url + "/sleep/0.8", timeout=10).status_code)
+
+    threads = [threading.Thread(target=slow) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    port = live.port
+    stopper = threading.Thread(target=live.stop)
+    stopper.start()
+    for t in threads:
+        t.join(10)
+    stopper.join(10)
+    assert results == [200, 200, 200, 200]  # none lost
+    assert events == ["shutdown hook"]
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).recv(1) or (_ for _ in ()).throw(OSError("closed"))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(min_size=1, max_size=300))
+def test_random_bytes_never_crash_the_server(server: LiveServer, data: bytes) -> None:
+    client = RawClient(server.port, timeout=2)
+    try:
+        client.send(data + b"\r\n\r\n")
+        reply = client.raw_response(timeout=2)
+    finally:
+        client.close()
+    assert reply == b"" or reply.startswith(b"HTTP/1.1 ")
+    assert b"Traceback" not in reply
+    assert httpx.get(server.url + "/", timeout=5).status_code == 200
