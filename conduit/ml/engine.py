@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -138,6 +139,11 @@ class InferenceEngine:
         self._threads: list[threading.Thread] = []
         self._closed = False
         self._last_batch = 0
+        # Waking async callers means a (blocking) call into their event loop; a separate
+        # thread does it so the model never waits for a busy loop, and close() called on
+        # that very loop cannot deadlock with it.
+        self._wakeups: queue.SimpleQueue[tuple[Any, list[anyio.Event]] | None] = queue.SimpleQueue()
+        self._waker: threading.Thread | None = None
 
     def __repr__(self) -> str:
         return f"InferenceEngine({self.name!r}, max_batch_size={self.max_batch_size}, queued={self.queue_depth})"
@@ -214,13 +220,18 @@ class InferenceEngine:
         return results
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the workers after the batch in progress; queued callers get 503."""
+        """Stop the workers after the batch in progress (waiting up to ``timeout``); queued callers get 503."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        self._wakeups.put(None)
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """:meth:`close` without blocking the event loop (use it in app shutdown)."""
+        await anyio.to_thread.run_sync(self.close, timeout)
 
     def __enter__(self) -> InferenceEngine:
         return self
@@ -232,7 +243,7 @@ class InferenceEngine:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await anyio.to_thread.run_sync(self.close)
+        await self.aclose()
 
     # --- queueing -------------------------------------------------------------------
 
@@ -258,6 +269,9 @@ class InferenceEngine:
             self._queue.append(item)
             if len(self._threads) < self._workers:
                 self._start_worker()
+            if item.event is not None and self._waker is None:
+                self._waker = threading.Thread(target=self._wake, name=f"conduit-inference-{self.name}-waker", daemon=True)
+                self._waker.start()
             self._cond.notify()
 
     def _start_worker(self) -> None:
@@ -372,6 +386,11 @@ class InferenceEngine:
             elif item.event is not None:
                 by_token.setdefault(id(item.token.native_token), (item.token, []))[1].append(item.event)
         for token, events in by_token.values():
+            self._wakeups.put((token, events))
+
+    def _wake(self) -> None:
+        while (job := self._wakeups.get()) is not None:
+            token, events = job
             try:
                 anyio.from_thread.run_sync(_set_all, events, token=token)
             except Exception:  # noqa: BLE001 - that event loop has finished; nobody is waiting

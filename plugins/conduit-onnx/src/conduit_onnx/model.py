@@ -93,14 +93,15 @@ def _coerce(spec: TensorSpec, value: Any, *, batched: bool) -> np.ndarray:
             f"input {spec.name!r} has the wrong number of dimensions",
             f"expected {len(want)} ({_describe(want)}), got {arr.ndim} (shape {list(arr.shape)})",
         )
-    for axis, (dim, size) in enumerate(zip(want, arr.shape)):
+    offset = 0 if batched else 1
+    for axis, (dim, size) in enumerate(zip(want, arr.shape), start=offset):
         if isinstance(dim, int) and dim != size:
             raise ValidationError(
                 f"input {spec.name!r} has the wrong shape",
-                f"axis {axis} must have {dim} values ({_describe(want)}), got {size}",
+                f"axis {axis} of {_describe(spec.shape)} must have {dim} values, got {size}",
             )
         if size == 0:
-            raise ValidationError(f"input {spec.name!r} is empty", f"axis {axis} has no values")
+            raise ValidationError(f"input {spec.name!r} is empty", f"axis {axis} of {_describe(spec.shape)} has no values")
     return arr
 
 

@@ -54,6 +54,10 @@ def available_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
+def _options(provider: str, device_id: int) -> dict[str, Any]:
+    return {"device_id": device_id} if provider in GPU_PROVIDERS else {}
+
+
 def _probe(provider: str, device_id: int) -> bool:
     import onnxruntime as ort
 
@@ -63,7 +67,7 @@ def _probe(provider: str, device_id: int) -> bool:
     try:
         with contextlib.redirect_stdout(printed):
             session = ort.InferenceSession(
-                _PROBE_MODEL, sess_options=options, providers=[(provider, {"device_id": device_id}), CPU]
+                _PROBE_MODEL, sess_options=options, providers=[(provider, _options(provider, device_id)), CPU]
             )
     except Exception as exc:  # noqa: BLE001 - any failure means "does not work here"
         logger.debug("execution provider %s failed to start: %s", provider, exc)
@@ -79,7 +83,8 @@ def _working(device_id: int) -> tuple[str, ...]:
 
     listed = available_providers()
     working: list[str] = []
-    candidates = [p for p in GPU_PROVIDERS if p in listed]
+    gpu_first = [p for p in GPU_PROVIDERS if p in listed]
+    candidates = gpu_first + [p for p in listed if p not in GPU_PROVIDERS and p != CPU]
     if candidates:
         # A provider whose shared libraries are missing logs an error on the default
         # logger for every attempt; the probe expects that, so silence it meanwhile.
@@ -88,7 +93,7 @@ def _working(device_id: int) -> tuple[str, ...]:
             working = [p for p in candidates if _probe(p, device_id)]
         finally:
             ort.set_default_logger_severity(_ORT_DEFAULT_SEVERITY)
-        failed = sorted(set(candidates) - set(working))
+        failed = sorted(set(gpu_first) - set(working))
         if failed:
             logger.info(
                 "onnxruntime lists %s but they do not start on this machine (no GPU, or CUDA/cuDNN "
@@ -96,15 +101,14 @@ def _working(device_id: int) -> tuple[str, ...]:
                 ", ".join(failed),
                 ", ".join(working + [CPU]),
             )
-    others = [p for p in listed if p not in GPU_PROVIDERS and p != CPU]
-    return tuple(working + others + [CPU])
+    return tuple(working + [CPU])
 
 
 def working_providers(device_id: int = 0) -> list[str]:
     """Providers that really start on this machine for ``device_id``, best first; CPU last.
 
-    GPU providers are proved by creating a session; other non-CPU providers that the wheel
-    lists (OpenVINO, DirectML ...) are reported as listed. Cached per device id.
+    Every listed provider but CPU is proved by creating a session (GPU providers first,
+    then others the wheel lists, such as OpenVINO or Azure). Cached per device id.
     """
     with _lock:
         return list(_working(device_id))

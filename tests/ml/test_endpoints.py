@@ -1,0 +1,200 @@
+"""model_endpoint: JSON in/out, 422 for malformed input, 503 on overload, SSE streaming, OpenAPI."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import anyio
+import pytest
+
+from conduit import Conduit
+from conduit.framework.errors import ValidationError
+from conduit.ml import InferenceEngine
+from conduit.ml.endpoints import model_endpoint
+from conduit.testing import AsyncTestClient, TestClient
+
+
+class Mean:
+    """Seed-style model: features -> [mean]; validates one row of 3 numbers."""
+
+    name = "mean"
+
+    def validate_input(self, x: Any) -> Any:
+        if not isinstance(x, list) or len(x) != 3 or not all(isinstance(v, (int, float)) for v in x):
+            raise ValidationError("features must be a list of 3 numbers", f"got {x!r}"[:80])
+        return x
+
+    def predict(self, features: list[float]) -> list[float]:
+        return [sum(features) / len(features)]
+
+    def predict_batch(self, rows: list[list[float]]) -> list[list[float]]:
+        return [self.predict(r) for r in rows]
+
+
+class Tracker:
+    def __init__(self) -> None:
+        self.inferences: list[tuple[str, bool]] = []
+        self.batches: list[tuple[str, int]] = []
+
+    def track_inference(self, model_name: str, duration: float, success: bool) -> None:
+        self.inferences.append((model_name, success))
+
+    def track_batch_inference(self, model_name: str, batch_size: int, duration: float) -> None:
+        self.batches.append((model_name, batch_size))
+
+
+def make_app(model: Any = None, **kwargs: Any) -> tuple[Conduit, InferenceEngine]:
+    app = Conduit(plugins=[])
+    engine = model_endpoint(app, "/predict", model if model is not None else Mean(), **kwargs)
+    return app, engine
+
+
+def test_one_sample_in_one_prediction_out() -> None:
+    tracker = Tracker()
+    app, _ = make_app(metrics=tracker)
+    with TestClient(app) as client:
+        r = client.post("/predict", json={"features": [1.0, 2.0, 3.0]})
+        assert r.status_code == 200
+        body = r.json()
+        assert body["prediction"] == [2.0] and body["model"] == "mean" and body["duration_ms"] >= 0
+        r = client.post("/predict", json={"instances": [[1, 1, 1], [0, 3, 6]]})
+        assert r.json()["predictions"] == [[1.0], [3.0]]
+    assert tracker.inferences == [("mean", True), ("mean", True)]
+    assert sum(size for _, size in tracker.batches) == 3
+
+
+@pytest.mark.parametrize(
+    "payload, error",
+    [
+        ({"features": [1, 2]}, "features must be a list of 3 numbers"),
+        ({"features": "abc"}, "features must be a list of 3 numbers"),
+        ({"instances": [[1, 2, 3], [1]]}, "instance 1: features must be a list of 3 numbers"),
+        ({"instances": []}, "'instances' must be a non-empty list of samples"),
+        ({"inputs": [1, 2, 3]}, "the body names no input"),
+        ([1, 2, 3], "the body must be a JSON object"),
+    ],
+)
+def test_malformed_input_is_422_and_the_server_keeps_serving(payload: Any, error: str) -> None:
+    app, _ = make_app()
+    with TestClient(app) as client:
+        r = client.post("/predict", json=payload)
+        assert r.status_code == 422
+        assert r.json()["error"] == error
+        assert client.post("/predict", json={"features": [3, 3, 3]}).json()["prediction"] == [3.0]
+
+
+def test_too_many_instances_is_422_naming_the_limit() -> None:
+    app, _ = make_app(max_instances=2)
+    with TestClient(app) as client:
+        r = client.post("/predict", json={"instances": [[1, 2, 3]] * 3})
+    assert r.status_code == 422
+    assert r.json()["error"] == "too many instances in one request (limit 2)"
+
+
+def test_invalid_json_is_400() -> None:
+    app, _ = make_app()
+    with TestClient(app) as client:
+        r = client.post("/predict", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+
+
+@pytest.mark.anyio
+async def test_full_queue_is_503_with_retry_after() -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    class Slow(Mean):
+        def predict_batch(self, rows: list[list[float]]) -> list[list[float]]:
+            started.set()
+            release.wait(10)
+            return super().predict_batch(rows)
+
+    app, engine = make_app(Slow(), max_batch_size=1, max_queue=1, max_wait_ms=0)
+    try:
+        async with AsyncTestClient(app) as client:
+            statuses: list[int] = []
+
+            async def call() -> None:
+                statuses.append((await client.post("/predict", json={"features": [1, 2, 3]})).status_code)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call)  # runs and blocks the worker
+                await anyio.to_thread.run_sync(started.wait, 5)
+                tg.start_soon(call)  # waits in the queue
+                await anyio.sleep(0.05)
+                r = await client.post("/predict", json={"features": [1, 2, 3]})
+                release.set()
+            assert r.status_code == 503
+            assert r.headers["retry-after"] == "1"
+            assert r.json()["error"] == "inference queue is full"
+            assert sorted(statuses) == [200, 200]
+    finally:
+        release.set()
+        engine.close()
+
+
+def test_timeout_is_504() -> None:
+    release = threading.Event()
+
+    class Stuck(Mean):
+        def predict_batch(self, rows: list[list[float]]) -> list[list[float]]:
+            release.wait(10)
+            return super().predict_batch(rows)
+
+    app, engine = make_app(Stuck(), timeout=0.05)
+    try:
+        with TestClient(app) as client:
+            r = client.post("/predict", json={"features": [1, 2, 3]})
+            release.set()
+        assert r.status_code == 504
+        assert r.json()["error"] == "inference timed out"
+    finally:
+        release.set()
+        engine.close()
+
+
+def test_stream_sends_one_event_per_chunk_then_end() -> None:
+    app, _ = make_app(chunk_size=2)
+    with TestClient(app) as client:
+        r = client.post("/predict/stream", json={"instances": [[1, 1, 1], [2, 2, 2], [3, 3, 3]]})
+        bad = client.post("/predict/stream", json={"instances": [[1, 1, 1], "x"]})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/event-stream")
+    assert r.text == (
+        'event: predictions\ndata: {"index":0,"predictions":[[1.0],[2.0]]}\n\n'
+        'event: predictions\ndata: {"index":1,"predictions":[[3.0]]}\n\n'
+        'event: end\ndata: {"chunks":2,"count":3}\n\n'
+    )
+    assert bad.status_code == 422 and bad.json()["error"].startswith("instance 1:")
+
+
+def test_metadata_reports_the_engine() -> None:
+    app, _ = make_app(max_batch_size=8)
+    with TestClient(app) as client:
+        client.post("/predict", json={"features": [1, 2, 3]})
+        info = client.get("/predict/metadata").json()
+    assert info["name"] == "mean"
+    assert info["engine"]["max_batch_size"] == 8 and info["engine"]["requests"] == 1
+
+
+def test_openapi_describes_the_endpoint_and_its_errors() -> None:
+    from conduit.openapi import build_openapi
+
+    app, _ = make_app()
+    doc = build_openapi(app, "t", "1", "d")
+    op = doc["paths"]["/predict"]["post"]
+    assert set(op["responses"]) >= {"200", "422", "503", "504"}
+    schema = doc["components"]["schemas"]["PredictRequest"]
+    assert set(schema["properties"]) == {"features", "instances"}
+    assert "post" in doc["paths"]["/predict/stream"] and "get" in doc["paths"]["/predict/metadata"]
+
+
+def test_a_given_engine_is_used_as_is() -> None:
+    engine = InferenceEngine(Mean(), max_batch_size=4)
+    app = Conduit(plugins=[])
+    assert model_endpoint(app, "/m", engine, stream=False) is engine
+    with TestClient(app) as client:
+        assert client.post("/m", json={"features": [2, 2, 2]}).json()["prediction"] == [2.0]
+        assert client.post("/m/stream", json={"instances": [[1, 2, 3]]}).status_code == 404
+    engine.close()
