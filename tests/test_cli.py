@@ -1,0 +1,106 @@
+"""The conduit command: run, routes, plugins, check, and plugin-added commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conduit.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_routes_lists_app_and_plugin_routes(capsys, monkeypatch) -> None:
+    monkeypatch.chdir(REPO)
+    assert main(["routes", "examples.hello:app"]) == 0
+    out = capsys.readouterr().out
+    assert "GET      /users/:id" in out and "/-/plugins.json" in out and "conduit._builtins.routes" in out
+
+
+def test_plugins_lists_installed_plugins_with_hooks(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("CONDUIT_PLUGINS")
+    from conduit.plugins import reset_default_plugin_manager
+
+    reset_default_plugin_manager()
+    try:
+        assert main(["plugins", "--json"]) == 0
+    finally:
+        reset_default_plugin_manager()
+    listing = {p["name"]: p for p in json.loads(capsys.readouterr().out)}
+    assert listing["hello"]["enabled"] and listing["hello"]["version"] == "0.1.0"
+    assert "conduit_register_routes" in listing["hello"]["hooks"]
+    assert {"onnx", "mcp", "router", "otel"} <= set(listing)
+
+
+def test_check_reports_problems_and_exits_1(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("CONDUIT_PORT", "not-a-port")
+    assert main(["check"]) == 1
+    assert "'port' from $CONDUIT_PORT must be an integer" in capsys.readouterr().out
+
+
+def test_check_passes_on_a_good_app(capsys, monkeypatch) -> None:
+    monkeypatch.chdir(REPO)
+    assert main(["check", "examples.hello:app"]) == 0
+    assert "configuration OK" in capsys.readouterr().out
+
+
+def test_bad_app_target_is_a_clear_error(capsys) -> None:
+    assert main(["routes", "nonexistent_module_xyz:app"]) == 1
+    assert "cannot import module 'nonexistent_module_xyz'" in capsys.readouterr().err
+    assert main(["routes", "no-colon"]) == 1
+    assert "module:attribute" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError("server did not become ready")
+
+
+@pytest.mark.slow
+def test_run_prints_the_banner_serves_with_two_workers_and_stops_on_sigterm() -> None:
+    port = _free_port()
+    env = {**os.environ, "CONDUIT_PLUGINS": ""}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conduit.cli", "run", "examples.hello:app", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url + "/health", proc)
+        pids = set()
+        for _ in range(40):
+            with httpx.Client() as c:  # a new connection each time, spread over workers
+                r = c.get(url + "/users/2")
+                assert r.json() == {"id": "2", "name": "Bob"}
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "Conduit Framework" in out and f"Server running at http://127.0.0.1:{port}" in out
+    assert "Workers: 2 processes sharing the port" in out and "route(s) registered" in out
+    del pids

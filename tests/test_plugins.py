@@ -1,0 +1,188 @@
+"""Plugin discovery through real entry points, enabling/disabling, failures named."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+import conduit
+from conduit import Conduit
+from conduit.config import load_settings
+from conduit.framework.errors import ConfigurationError, PluginError
+from conduit.plugins import create_plugin_manager, list_plugins
+from conduit.testing import TestClient
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_example_plugin_is_found_through_its_installed_entry_point(monkeypatch) -> None:
+    monkeypatch.setenv("CONDUIT_PLUGINS", "hello")
+    app = Conduit()
+    with TestClient(app) as c:
+        r = c.get("/hello-plugin/ann")
+    assert r.json() == {"message": "Hello, ann!"} and r.headers["x-hello-plugin"] == "1"
+    info = {p.name: p for p in list_plugins(app.plugin_manager)}["hello"]
+    assert info.enabled and info.distribution == "conduit-hello-plugin"
+    assert info.hooks == ("conduit_config_schema", "conduit_register_middleware", "conduit_register_routes")
+
+
+def test_disabling_the_plugin_in_config_removes_its_route_and_middleware(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("CONDUIT_PLUGINS")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.conduit]\ndisabled_plugins = ["hello"]\nplugins = ["hello"]\n')
+    app = Conduit()
+
+    @app.get("/")
+    def index(r):
+        return {}
+
+    with TestClient(app) as c:
+        assert c.get("/hello-plugin/ann").status_code == 404
+        assert "x-hello-plugin" not in c.get("/").headers
+    assert app.plugin_manager.is_blocked("hello")
+
+
+def test_plugin_settings_come_from_conduit_toml(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("CONDUIT_PLUGINS", "hello")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "conduit.toml").write_text('hello_greeting = "Howdy"\n')
+    with TestClient(Conduit()) as c:
+        assert c.get("/hello-plugin/bo").json() == {"message": "Howdy, bo!"}
+
+
+def test_allowlist_env_empty_string_means_no_plugins(monkeypatch) -> None:
+    monkeypatch.setenv("CONDUIT_PLUGINS", "")
+    pm = create_plugin_manager(load_settings())
+    names = {name for name, plugin in pm.list_name_plugin() if plugin is not None}
+    assert not names & {ep.name for ep in importlib.metadata.entry_points(group="conduit")}
+    assert "conduit._builtins.routes" in names
+
+
+def test_builtins_register_through_the_same_hooks() -> None:
+    with TestClient(Conduit()) as c:
+        listing = c.get("/-/plugins.json").json()
+    builtin = {p["name"]: p for p in listing if p["builtin"]}
+    assert builtin["conduit._builtins.routes"]["hooks"] == ["conduit_register_routes"]
+    hello = next(p for p in listing if p["name"] == "hello")
+    assert hello["enabled"] is False and hello["hooks"] == []
+
+
+def test_a_plugin_failing_at_import_is_reported_by_name(monkeypatch, tmp_path) -> None:
+    dist = tmp_path / "broken_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[conduit]\nbroken = broken_plugin_mod\n")
+    (tmp_path / "broken_plugin_mod.py").write_text("raise RuntimeError('boom at import')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    with pytest.raises(PluginError, match=r"plugin 'broken' .*broken-plugin 1.0.*boom at import.*CONDUIT_DISABLED_PLUGINS=broken"):
+        create_plugin_manager(load_settings({"plugins": ["broken"]}, environ={}, files=[]))
+    # disabled, it is never imported
+    pm = create_plugin_manager(load_settings({"disabled_plugins": ["broken"]}, environ={}, files=[]))
+    assert pm.is_blocked("broken")
+
+
+def test_a_hookimpl_with_a_typo_is_caught_at_startup() -> None:
+    plugin = types.ModuleType("typo_plugin")
+
+    @conduit.hookimpl
+    def conduit_register_rutes(register):  # noqa: ANN001 - the typo is the point
+        pass
+
+    plugin.conduit_register_rutes = conduit_register_rutes
+    with pytest.raises(PluginError, match="conduit_register_rutes"):
+        Conduit(extra_plugins=[plugin]).prepare()
+
+
+def test_a_plugin_failing_in_a_hook_is_named() -> None:
+    class Bad:
+        __conduit_name__ = "bad-plugin"
+
+        @conduit.hookimpl
+        def conduit_register_routes(self, register):
+            raise KeyError("missing thing")
+
+    with pytest.raises(PluginError, match="'bad-plugin' failed in conduit_register_routes"):
+        Conduit(extra_plugins=[Bad()]).prepare()
+
+
+def test_two_plugins_registering_one_route_is_an_error_naming_both() -> None:
+    def make(name: str):
+        class P:
+            __conduit_name__ = name
+
+            @conduit.hookimpl
+            def conduit_register_routes(self, register):
+                register("GET", "/same", lambda r: {})
+
+        return P()
+
+    with pytest.raises(ConfigurationError, match="by first.*and by second"):
+        Conduit(extra_plugins=[make("first"), make("second")]).prepare()
+
+
+def test_lifecycle_hooks_sync_and_async_run_in_order() -> None:
+    events: list[str] = []
+
+    class P:
+        __conduit_name__ = "life"
+
+        @conduit.hookimpl
+        def conduit_configure(self, app, settings):
+            events.append(f"configure port={settings.port}")
+
+        @conduit.hookimpl
+        async def conduit_startup(self, app):
+            events.append("startup")
+
+        @conduit.hookimpl
+        def conduit_shutdown(self, app):
+            async def later():
+                events.append("shutdown")
+
+            return later()
+
+    app = Conduit(port=9999, extra_plugins=[P()])
+    app.on_startup(lambda: events.append("app startup"))
+    app.on_shutdown(lambda: events.append("app shutdown"))
+    with TestClient(app):
+        pass
+    assert events == ["configure port=9999", "startup", "app startup", "app shutdown", "shutdown"]
+
+
+def test_installed_plugin_distributions_come_from_this_repository() -> None:
+    for dist_name, folder in [
+        ("conduit", REPO),
+        ("conduit-hello-plugin", REPO / "examples" / "conduit-hello-plugin"),
+        *[(f"conduit-{x}", REPO / "plugins" / f"conduit-{x}") for x in ("onnx", "vector", "mcp", "router", "otel")],
+    ]:
+        try:
+            dist = importlib.metadata.distribution(dist_name)
+        except importlib.metadata.PackageNotFoundError:
+            pytest.fail(f"{dist_name} is not installed; install it from {folder.relative_to(REPO) or '.'}")
+        direct = dist.read_text("direct_url.json") or ""
+        assert folder.as_uri() in direct, f"{dist_name} was not installed from {folder}: {direct}"
+
+
+@pytest.mark.slow
+def test_the_example_plugin_installs_from_a_built_wheel(tmp_path) -> None:
+    """Build the example plugin, install it into a fresh target, discover it there."""
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO / "examples" / "conduit-hello-plugin")],
+        check=True,
+    )
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), *map(str, wheels.glob("*.whl"))], check=True)
+    code = (
+        "import importlib.metadata as m, conduit_hello_plugin as p;"
+        "eps=[e for e in m.entry_points(group='conduit') if e.name=='hello'];"
+        "print(eps[0].dist.name, p.__file__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(target), "PATH": ""}, capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("conduit-hello-plugin " + str(target))
