@@ -1,0 +1,51 @@
+"""Telemetry seams the kernel and plugins call; a tracing plugin fills them in.
+
+``with span("inference", {"model": name}):`` opens whatever spans the installed plugins
+return from ``conduit_span`` (none without a telemetry plugin: the cost is one hook call
+with no implementations). ``plugin_metrics(app)`` gathers the ``conduit_metrics`` samples
+for ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+import pluggy
+
+__all__ = ["span", "plugin_metrics", "MetricSample"]
+
+MetricSample = tuple[str, str, dict[str, str], float]
+
+
+@contextlib.contextmanager
+def span(name: str, attributes: dict[str, Any] | None = None, *, pm: pluggy.PluginManager | None = None) -> Iterator[None]:
+    """Run the block inside every span the plugins open for ``name``.
+
+    ``pm`` defaults to the process-wide plugin manager (``conduit.plugins``).
+    """
+    if pm is None:
+        from conduit.plugins import default_plugin_manager
+
+        pm = default_plugin_manager()
+    caller = pm.hook.conduit_span
+    if not caller.get_hookimpls():
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        for cm in caller(name=name, attributes=dict(attributes or {})):
+            if cm is not None:
+                stack.enter_context(cm)
+        yield
+
+
+def plugin_metrics(app: Any) -> list[MetricSample]:
+    """Every ``(name, type, labels, value)`` sample the plugins contribute, validated."""
+    samples: list[MetricSample] = []
+    for answer in app.plugin_manager.hook.conduit_metrics(app=app):
+        for sample in answer or ():
+            name, kind, labels, value = sample
+            if kind not in ("counter", "gauge"):
+                raise ValueError(f"metric {name!r}: type must be 'counter' or 'gauge', got {kind!r}")
+            samples.append((str(name), kind, {str(k): str(v) for k, v in labels.items()}, float(value)))
+    return samples
