@@ -17,7 +17,15 @@ import time
 import uuid
 from typing import Callable
 
-__all__ = ["RedisNotAvailable", "RedisProcess", "ensure_redis", "free_port", "redis_answers", "unique_prefix"]
+__all__ = [
+    "RedisNotAvailable",
+    "RedisProcess",
+    "ensure_redis",
+    "free_port",
+    "redis_answers",
+    "redis_url",
+    "unique_prefix",
+]
 
 
 class RedisNotAvailable(RuntimeError):
@@ -122,3 +130,22 @@ class RedisProcess:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         self._dir.cleanup()
+
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover - pytest is only needed by test suites
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+
+    @pytest.fixture(scope="session")
+    def redis_url() -> str:
+        """A pytest fixture: the URL of a real Redis (started if needed), or a skip saying why.
+
+        Use it from a conftest: ``from conduit.storage.testing import redis_url``.
+        """
+        try:
+            return ensure_redis()
+        except RedisNotAvailable as exc:
+            pytest.skip(str(exc))

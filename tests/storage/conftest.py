@@ -15,20 +15,12 @@ import anyio
 import pytest
 
 from conduit.storage import MemoryStateStore, StateStore
-from conduit.storage.testing import RedisNotAvailable, ensure_redis, unique_prefix
+from conduit.storage.testing import redis_url, unique_prefix  # noqa: F401 - redis_url is a fixture
 
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"  # redis-py's asyncio client needs asyncio
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    try:
-        return ensure_redis()
-    except RedisNotAvailable as exc:
-        pytest.skip(str(exc))
 
 
 class FakeClock:
