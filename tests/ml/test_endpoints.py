@@ -198,3 +198,26 @@ def test_a_given_engine_is_used_as_is() -> None:
         assert client.post("/m", json={"features": [2, 2, 2]}).json()["prediction"] == [2.0]
         assert client.post("/m/stream", json={"instances": [[1, 2, 3]]}).status_code == 404
     engine.close()
+
+
+@pytest.mark.anyio
+async def test_seed_sync_handler_calling_engine_predict_serves_concurrent_requests() -> None:
+    engine = InferenceEngine(Mean(), max_batch_size=8, max_wait_ms=10)
+    app = Conduit(plugins=[])
+
+    @app.post("/predict")
+    def predict(req: Any, res: Any) -> None:
+        data = req.json()
+        res.json({"prediction": engine.predict(data["features"])})
+
+    answers: dict[int, Any] = {}
+    async with AsyncTestClient(app) as client:
+
+        async def call(i: int) -> None:
+            answers[i] = (await client.post("/predict", json={"features": [i, i, i]})).json()["prediction"]
+
+        async with anyio.create_task_group() as tg:
+            for i in range(16):
+                tg.start_soon(call, i)
+    engine.close()
+    assert answers == {i: [float(i)] for i in range(16)}
