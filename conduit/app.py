@@ -18,6 +18,7 @@ from conduit.config import Settings, load_settings
 from conduit.framework.errors import (
     ConfigurationError,
     MethodNotAllowedError,
+    MissingPluginError,
     NotFoundError,
     PluginError,
 )
@@ -181,6 +182,44 @@ class Conduit:
         from conduit.openapi import enable_docs
 
         enable_docs(self, title, version, description, openapi_path=openapi_path, docs_path=docs_path)
+
+    @property
+    def asgi(self) -> Any:
+        """This app as an ASGI 3 application (``uvicorn mymodule:app.asgi``)."""
+        from conduit.asgi import ASGIAdapter
+
+        return ASGIAdapter(self)
+
+    def mount(self, prefix: str, asgi_app: Any, *, name: str | None = None) -> None:
+        """Serve an ASGI application under ``prefix`` (it sees ``prefix`` as its root_path)."""
+        from conduit.asgi import mount
+
+        self._check_not_prepared("mount an app")
+        mount(self, prefix, asgi_app, name=name)
+
+    # --- one-call capabilities (each resolves its module or plugin at call time) ------------
+
+    def model_endpoint(self, path: str, model: Any, **options: Any) -> Any:
+        """Serve ``model`` at ``path`` (micro-batched; see :func:`conduit.ml.endpoints.model_endpoint`)."""
+        from conduit.ml.endpoints import model_endpoint
+
+        return model_endpoint(self, path, model, **options)
+
+    def mount_mcp(self, path: str, server: Any, **options: Any) -> Any:
+        """Serve an MCP server over Streamable HTTP at ``path`` (needs conduit-mcp)."""
+        from conduit.mcp import mount_mcp
+
+        return mount_mcp(self, path, server, **options)
+
+    def vector_endpoints(self, db: Any, prefix: str = "/vectors", **options: Any) -> Any:
+        """Serve a vector database's add/upsert/search/delete/count under ``prefix`` (needs conduit-vector)."""
+        try:
+            from conduit_vector.http import vector_endpoints
+        except ModuleNotFoundError as exc:
+            if exc.name and not exc.name.startswith("conduit_vector"):
+                raise
+            raise MissingPluginError("Vector endpoints", "vector") from None
+        return vector_endpoints(self, db, prefix, **options)
 
     def _check_not_prepared(self, what: str) -> None:
         if self._prepared:
