@@ -152,3 +152,13 @@ def test_commands_registered_twice_are_refused(monkeypatch) -> None:
             cli.build_parser()
     finally:
         reset_default_plugin_manager()
+
+
+def test_builtin_state_stores_are_registered_through_the_stores_hook() -> None:
+    from conduit.ml.vector import store_factories
+    from conduit.storage import MemoryStateStore, RedisStateStore
+
+    factories = store_factories("state", conduit.Conduit().plugin_manager)
+    assert factories["memory"][0] == "conduit._builtins.stores"
+    assert isinstance(factories["memory"][1](), MemoryStateStore)
+    assert isinstance(factories["redis"][1]("redis://127.0.0.1:6379/0"), RedisStateStore)

@@ -12,14 +12,14 @@ __all__ = ["conduit_register_stores"]
 @hookimpl
 def conduit_register_stores(register: Callable[..., Any], settings: Any) -> None:
     def memory(**options: Any) -> Any:
-        from conduit.storage.memory import MemoryStore
+        from conduit.storage.memory import MemoryStateStore
 
-        return MemoryStore(**options)
+        return MemoryStateStore(**options)
 
-    def redis(**options: Any) -> Any:
-        from conduit.storage.redis import RedisStore
+    def redis(url: str = "redis://127.0.0.1:6379/0", **options: Any) -> Any:
+        from conduit.storage import RedisStateStore
 
-        return RedisStore(**options)
+        return RedisStateStore.from_url(url, **options)
 
     register("state", "memory", memory)
     register("state", "redis", redis)
