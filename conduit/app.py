@@ -27,7 +27,7 @@ from conduit.http.handlers import compile_handler
 from conduit.http.middleware import as_middleware, build_chain
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse
-from conduit.http.routing import Route, Router
+from conduit.http.routing import Route, RouteDecorators, Router
 from conduit.plugins import create_plugin_manager, resolve
 
 __all__ = ["Conduit"]
@@ -37,7 +37,7 @@ logger = logging.getLogger("conduit")
 _UNSET: Any = object()
 
 
-class Conduit:
+class Conduit(RouteDecorators):
     """A Conduit application.
 
     ``host``/``port`` are the seed's constructor arguments; any other setting of
@@ -115,32 +115,6 @@ class Conduit:
     def add_route(self, path: str, endpoint: Callable[..., Any], methods: Iterable[str] = ("GET",), **meta: Any) -> Route:
         self._check_not_prepared("add a route")
         return self.router.add_route(path, endpoint, methods, **meta)
-
-    def route(self, path: str, methods: Iterable[str] = ("GET",), **meta: Any) -> Callable[[Any], Any]:
-        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self.add_route(path, fn, methods, **meta)
-            return fn
-
-        return decorator
-
-    def get(self, path: str, **meta: Any) -> Callable[[Any], Any]:
-        """Register a GET handler (HEAD is answered from it too)."""
-        return self.route(path, ("GET",), **meta)
-
-    def post(self, path: str, **meta: Any) -> Callable[[Any], Any]:
-        return self.route(path, ("POST",), **meta)
-
-    def put(self, path: str, **meta: Any) -> Callable[[Any], Any]:
-        return self.route(path, ("PUT",), **meta)
-
-    def patch(self, path: str, **meta: Any) -> Callable[[Any], Any]:
-        return self.route(path, ("PATCH",), **meta)
-
-    def delete(self, path: str, **meta: Any) -> Callable[[Any], Any]:
-        return self.route(path, ("DELETE",), **meta)
-
-    def options(self, path: str, **meta: Any) -> Callable[[Any], Any]:
-        return self.route(path, ("OPTIONS",), **meta)
 
     def include(self, router: Router, prefix: str = "") -> None:
         """Add every route of ``router`` under ``prefix`` (``app.include(api, prefix="/v1")``)."""

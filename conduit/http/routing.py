@@ -21,6 +21,7 @@ from conduit.framework.errors import ConfigurationError
 __all__ = [
     "Route",
     "Router",
+    "RouteDecorators",
     "RouteMatch",
     "Converter",
     "CONVERTERS",
@@ -156,7 +157,42 @@ class _Node:
         self.routes: dict[str, Route] = {}
 
 
-class Router:
+class RouteDecorators:
+    """``route``/``get``/``post``/... decorators over a class's ``add_route`` (Router and Conduit)."""
+
+    def add_route(self, path: str, endpoint: Callable[..., Any], methods: Iterable[str] = ("GET",), **meta: Any) -> Any:
+        raise TypeError(f"{type(self).__name__} must define add_route")  # pragma: no cover
+
+    def route(self, path: str, methods: Iterable[str] = ("GET",), **meta: Any) -> Callable[[Any], Any]:
+        """Register the decorated handler for ``methods`` at ``path``."""
+
+        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_route(path, fn, methods, **meta)
+            return fn
+
+        return decorator
+
+    def get(self, path: str, **meta: Any) -> Callable[[Any], Any]:
+        """Register a GET handler (HEAD is answered from it too)."""
+        return self.route(path, ("GET",), **meta)
+
+    def post(self, path: str, **meta: Any) -> Callable[[Any], Any]:
+        return self.route(path, ("POST",), **meta)
+
+    def put(self, path: str, **meta: Any) -> Callable[[Any], Any]:
+        return self.route(path, ("PUT",), **meta)
+
+    def patch(self, path: str, **meta: Any) -> Callable[[Any], Any]:
+        return self.route(path, ("PATCH",), **meta)
+
+    def delete(self, path: str, **meta: Any) -> Callable[[Any], Any]:
+        return self.route(path, ("DELETE",), **meta)
+
+    def options(self, path: str, **meta: Any) -> Callable[[Any], Any]:
+        return self.route(path, ("OPTIONS",), **meta)
+
+
+class Router(RouteDecorators):
     """A set of routes with decorators; apps include routers under a prefix."""
 
     def __init__(self, prefix: str = "", *, tags: Iterable[str] = ()) -> None:
@@ -249,28 +285,6 @@ class Router:
         if all_static:
             self._static["/" + "/".join(t for t, _, _ in segments)] = node
         return node
-
-    def route(self, path: str, methods: Iterable[str] = ("GET",), **meta: Any) -> Callable[[Any], Any]:
-        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self.add_route(path, fn, methods, **meta)
-            return fn
-
-        return decorator
-
-    def get(self, path: str, **meta: Any) -> Callable[[Any], Any]:
-        return self.route(path, ("GET",), **meta)
-
-    def post(self, path: str, **meta: Any) -> Callable[[Any], Any]:
-        return self.route(path, ("POST",), **meta)
-
-    def put(self, path: str, **meta: Any) -> Callable[[Any], Any]:
-        return self.route(path, ("PUT",), **meta)
-
-    def patch(self, path: str, **meta: Any) -> Callable[[Any], Any]:
-        return self.route(path, ("PATCH",), **meta)
-
-    def delete(self, path: str, **meta: Any) -> Callable[[Any], Any]:
-        return self.route(path, ("DELETE",), **meta)
 
     def include(self, other: Router, prefix: str = "", *, owner: str | None = None) -> None:
         """Copy ``other``'s routes in under ``prefix`` (plus ``other.prefix``, already applied)."""

@@ -11,9 +11,10 @@
 - ``GET /predict/metadata``: the model's inputs, outputs, providers and the engine's counters.
 
 Malformed input answers 422 naming the problem (and the server keeps serving), a full
-queue 503 with Retry-After, a request that waits past ``timeout`` 504. ``metrics``
-(an object with the seed's MLMetrics methods ``track_inference`` and
-``track_batch_inference``) is told about every request and batch.
+queue 503 with Retry-After, a request that waits past ``timeout`` 504. Every request and
+batch is recorded in ``metrics``: by default an :class:`conduit.framework.ml_metrics.MLMetrics`
+on the process-wide metrics (``ml_inferences_total{model=...}`` ...); pass another object
+with ``track_inference`` / ``track_batch_inference``, or ``metrics=False`` for none.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import time
 from typing import Any, TypedDict
 
-from conduit.framework.errors import ValidationError
+from conduit.framework.errors import HTTPError, ValidationError
 from conduit.ml.engine import InferenceEngine
 from conduit.ml.streaming import StreamingInferenceEngine
 
@@ -115,6 +116,12 @@ def model_endpoint(
         )
         app.on_shutdown(engine.aclose)
     model_name = name or engine.name
+    if metrics is None:
+        from conduit.framework.ml_metrics import MLMetrics
+
+        metrics = MLMetrics()  # the process-wide metrics that /metrics exposes
+    elif metrics is False:
+        metrics = None
     if metrics is not None and engine.on_batch is None and hasattr(metrics, "track_batch_inference"):
         engine.on_batch = lambda size, seconds: metrics.track_batch_inference(
             model_name=model_name, batch_size=size, duration=seconds
@@ -137,7 +144,11 @@ def model_endpoint(
                 answer: dict[str, Any] = {"prediction": await engine.predict_async(samples[0])}
             else:
                 answer = {"predictions": await engine.predict_many_async(samples)}
-        except BaseException:
+        except HTTPError as exc:
+            if exc.status_code >= 500:  # a client's malformed sample is not a model failure
+                track(started, False)
+            raise
+        except Exception:
             track(started, False)
             raise
         answer["model"] = model_name

@@ -221,3 +221,16 @@ async def test_seed_sync_handler_calling_engine_predict_serves_concurrent_reques
                 tg.start_soon(call, i)
     engine.close()
     assert answers == {i: [float(i)] for i in range(16)}
+
+
+def test_requests_and_batches_are_recorded_in_mlmetrics_by_default() -> None:
+    from conduit.framework.ml_metrics import MLMetrics
+
+    before = MLMetrics().model_stats("mean-default")["predictions"]
+    app = Conduit(plugins=[])
+    model_endpoint(app, "/predict", Mean(), name="mean-default")
+    with TestClient(app) as client:
+        client.post("/predict", json={"features": [1, 2, 3]})
+        client.post("/predict", json={"features": [1, 2]})
+    stats = MLMetrics().model_stats("mean-default")
+    assert stats["predictions"] - before == 1  # the 422 was refused before inference

@@ -81,3 +81,17 @@ async def test_embedder_through_the_engine_with_length_buckets(onnx_pm) -> None:
     alone = embedder.embed(texts)
     np.testing.assert_allclose(np.asarray(vectors), np.asarray(alone), atol=1e-4)
     assert engine.stats.max_batch_size > 1
+
+
+def test_resilient_model_wraps_an_onnx_model_inside_the_engine(onnx_pm, classifier) -> None:
+    from conduit.ml.resilience import ResilientMLModel
+
+    resilient = ResilientMLModel(load_model(classifier.path, use_gpu=False), max_retries=2)
+    rows = [r.tolist() for r in classifier.X[:12]]
+    expected = classifier.estimator.predict(classifier.X[:12]).tolist()
+    assert resilient.predict(rows) == expected
+    with InferenceEngine(resilient, max_batch_size=4) as engine:
+        assert [engine.predict(r) for r in rows] == expected
+        with pytest.raises(ValidationError):  # a 4xx passes through, never retried or hidden
+            engine.predict([1.0])
+    assert resilient.circuit_breaker.state == "closed"
