@@ -11,6 +11,7 @@ from conduit_mcp.server import MCPServer
 
 __all__ = [
     "MCPServer",
+    "mount_mcp",
     "Context",
     "Message",
     "MCPError",
@@ -18,3 +19,12 @@ __all__ = [
     "LATEST_PROTOCOL_VERSION",
     "SUPPORTED_PROTOCOL_VERSIONS",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The HTTP transport needs the Conduit kernel; stdio servers never import it.
+    if name == "mount_mcp":
+        from conduit_mcp.http import mount_mcp
+
+        return mount_mcp
+    raise AttributeError(f"module 'conduit_mcp' has no attribute {name!r}")

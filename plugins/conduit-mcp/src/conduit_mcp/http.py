@@ -183,7 +183,7 @@ class StreamableHTTPTransport:
         if request.get_header("content-type").split(";")[0].strip().lower() != "application/json":
             return _rpc_error(400, INVALID_REQUEST, "Bad Request: Content-Type must be application/json")
         try:
-            message = orjson.loads(await request.read())
+            message = orjson.loads(request.content)
         except orjson.JSONDecodeError:
             return _rpc_error(400, PARSE_ERROR, "Parse error: the body is not valid JSON")
         items = message if isinstance(message, list) else [message]
@@ -279,37 +279,20 @@ class StreamableHTTPTransport:
                 entry.stream = None
 
 
-def mount_mcp(
-    app: Any,
-    path: str,
-    server: MCPServer,
-    *,
-    json_response: bool = False,
-    get_stream: bool = True,
-    allowed_origins: Iterable[str] | None = None,
-    allowed_hosts: Iterable[str] | None = None,
-    session_ttl: float = 3600.0,
-    keepalive: float = 15.0,
-) -> StreamableHTTPTransport:
+def mount_mcp(app: Any, path: str, server: MCPServer, **options: Any) -> StreamableHTTPTransport:
     """Serve ``server`` over Streamable HTTP at ``path`` of the Conduit ``app``.
 
-    ``allowed_origins``/``allowed_hosts`` (``"*"`` for any) replace the default policy:
-    same-origin or loopback origins, and loopback ``Host`` names for loopback clients.
-    ``session_ttl`` is how long an idle session lives.
+    ``options`` are :class:`StreamableHTTPTransport`'s: ``json_response``,
+    ``get_stream``, ``allowed_origins``/``allowed_hosts`` (``"*"`` for any; the default
+    allows same-origin or loopback origins, and loopback ``Host`` names for loopback
+    clients), ``session_ttl`` (seconds an idle session lives) and ``keepalive``.
+    The app's shutdown ends every session, so open GET streams finish.
     """
-    transport = StreamableHTTPTransport(
-        server,
-        json_response=json_response,
-        get_stream=get_stream,
-        allowed_origins=allowed_origins,
-        allowed_hosts=allowed_hosts,
-        session_ttl=session_ttl,
-        keepalive=keepalive,
-    )
+    transport = StreamableHTTPTransport(server, **options)
 
     async def mcp_endpoint(request: HTTPRequest) -> HTTPResponse:
         return await transport(request)
 
-    app.add_route(path, mcp_endpoint, methods=("GET", "POST", "DELETE"), include_in_schema=False, stream=True)
+    app.add_route(path, mcp_endpoint, methods=("GET", "POST", "DELETE"), include_in_schema=False)
     app.on_shutdown(transport.close)
     return transport
