@@ -135,8 +135,8 @@ def conduit_register_stores(register: Callable[..., Any], settings: Settings) ->
     """Offer storage back-ends.
 
     ``register(kind, name, factory)``: ``kind`` is ``"state"`` (key/value and counters,
-    see :mod:`conduit.storage`) or ``"vector"`` (see ``conduit.ml.create_vector_db``);
-    ``factory(**options)`` builds one. The kernel registers ``state/memory`` and, when
+    see :mod:`conduit.storage`), ``"vector"`` (see ``conduit.ml.create_vector_db``) or
+    ``"rag"`` (see ``conduit.ml.create_rag_pipeline``); ``factory(**options)`` builds one. The kernel registers ``state/memory`` and, when
     redis-py is installed, ``state/redis``.
     """
 

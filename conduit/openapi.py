@@ -37,6 +37,8 @@ def type_schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     """A JSON Schema (2020-12, as OpenAPI 3.1 uses) for a Python type annotation."""
     if tp is Any:
         return {}
+    if isinstance(tp, dict):  # an explicit JSON Schema
+        return dict(tp)
     if tp is None or tp is type(None):
         return {"type": "null"}
     simple = {str: "string", int: "integer", float: "number", bool: "boolean", bytes: "string"}

@@ -40,6 +40,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "conduit._builtins.routes",
     "conduit._builtins.stores",
     "conduit._builtins.commands",
+    "conduit.ml.sklearn_models",
 )
 
 

@@ -6,10 +6,8 @@ to that plugin's name, so a duplicate can be reported naming both plugins.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
-from types import ModuleType
-from typing import Any, Sequence
+from typing import Any
 
 import pluggy
 
@@ -32,26 +30,15 @@ def plugin_manager(pm: pluggy.PluginManager | None = None) -> pluggy.PluginManag
     return pm if pm is not None else default_plugin_manager()
 
 
-def collect(
-    pm: pluggy.PluginManager,
-    hook_name: str,
-    *,
-    builtins: Sequence[ModuleType] = (),
-    **hook_kwargs: Any,
-) -> list[Registration]:
+def collect(pm: pluggy.PluginManager, hook_name: str, **hook_kwargs: Any) -> list[Registration]:
     """Call every implementation of ``hook_name`` (in pluggy's call order) and record its registrations.
 
     ``hook_kwargs`` are the hook's arguments other than ``register``; each hookimpl gets only
-    the ones it declares. ``builtins`` are kernel modules implementing the hook that are
-    consulted too when ``pm`` does not already hold them (a manager built without them).
+    the ones it declares.
     """
     caller = getattr(pm.hook, hook_name)
     found: list[Registration] = []
     calls = [(impl.plugin_name, impl.function, impl.argnames) for impl in reversed(caller.get_hookimpls())]
-    for module in builtins:
-        function = getattr(module, hook_name, None)
-        if function is not None and pm.get_plugin(module.__name__) is None:
-            calls.append((module.__name__, function, tuple(inspect.signature(function).parameters)))
     for plugin_name, function, argnames in calls:
 
         def register(*args: Any, _plugin: str = plugin_name, **kwargs: Any) -> None:

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 import pluggy
 
 from conduit.framework.errors import ConfigurationError, MissingPluginError, ModelNotFoundError, PluginError
-from conduit.ml import sklearn_models
 from conduit.ml._registry import collect, plugin_manager
 
 __all__ = ["ModelLoader", "UnsupportedModelFormatError", "model_loaders", "load_model"]
@@ -72,7 +71,7 @@ def model_loaders(pm: pluggy.PluginManager | None = None) -> dict[str, ModelLoad
     Two plugins claiming the same suffix or scheme is a :class:`PluginError` naming both.
     """
     pm = plugin_manager(pm)
-    registrations = collect(pm, "conduit_register_model_loaders", builtins=(sklearn_models,))
+    registrations = collect(pm, "conduit_register_model_loaders")
     table: dict[str, ModelLoader] = {}
     for reg in registrations:
         loader = _entry(reg.plugin, reg.args, reg.kwargs)
