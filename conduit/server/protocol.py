@@ -21,7 +21,17 @@ from conduit.framework.errors import BadRequestError, HTTPError, PayloadTooLarge
 from conduit.http.datastructures import Headers
 from conduit.http.response import HTTPResponse
 
-__all__ = ["H11Protocol", "RequestHead", "NEED_DATA", "ProtocolError", "split_target", "date_header"]
+__all__ = [
+    "H11Protocol",
+    "RequestHead",
+    "NEED_DATA",
+    "ProtocolError",
+    "split_target",
+    "date_header",
+    "reason_phrase",
+    "body_too_large",
+    "closing_error",
+]
 
 NEED_DATA = h11.NEED_DATA
 SERVER_HEADER = (b"server", b"conduit")
@@ -42,17 +52,18 @@ class RequestHead:
     __slots__ = ("method", "path", "raw_path", "query_string", "headers", "http_version", "has_body",
                  "content_length", "expects_continue", "keep_alive")
 
-    def __init__(self, event: h11.Request) -> None:
-        self.method = event.method.decode("ascii")
-        self.raw_path, self.query_string = split_target(event.target)
+    def __init__(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], http_version: bytes) -> None:
+        """From the parser's parts; header names are lower-case, values stripped."""
+        self.method = method.decode("ascii")
+        self.raw_path, self.query_string = split_target(target)
         self.path = unquote(self.raw_path) if "%" in self.raw_path else self.raw_path
-        self.headers = Headers(event.headers)
-        self.http_version = event.http_version.decode("ascii")
+        self.headers = Headers(headers)
+        self.http_version = http_version.decode("ascii")
         length = None
         chunked = False
         expect = False
         keep_alive = self.http_version == "1.1"
-        for name, value in event.headers:
+        for name, value in headers:
             if name == b"content-length":
                 length = int(value)
             elif name == b"transfer-encoding":
@@ -86,8 +97,27 @@ def split_target(target: bytes) -> tuple[str, str]:
 _REASONS = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
 
 
-def _reason(status: int) -> bytes:
+def reason_phrase(status: int) -> bytes:
+    """The standard reason phrase for ``status`` (empty for unknown codes)."""
     return _REASONS.get(status, b"")
+
+
+def body_too_large(limit: int, declared: int | None = None) -> PayloadTooLargeError:
+    """The 413 for a body over ``limit``: declared by Content-Length, or found while reading."""
+    if declared is not None:
+        detail = f"the body is {declared} bytes; the limit is {limit} bytes"
+    else:
+        detail = f"the body exceeds the limit of {limit} bytes"
+    return PayloadTooLargeError("Payload Too Large", detail, code="body_too_large")
+
+
+def closing_error(exc: HTTPError) -> HTTPResponse:
+    """The JSON error response for ``exc`` (its headers included), with ``Connection: close``."""
+    response = HTTPResponse(exc.status_code).json(exc.to_dict())
+    for name, value in exc.headers.items():
+        response.headers[name] = value
+    response.headers["Connection"] = "close"
+    return response
 
 
 _date_cache: list[Any] = [0, b""]
@@ -144,15 +174,11 @@ class H11Protocol:
             self.body_received = 0
             self.request_method = event.method
             try:
-                head = RequestHead(event)
+                head = RequestHead(event.method, event.target, event.headers, event.http_version)
             except (ValueError, UnicodeDecodeError):
                 raise ProtocolError(400, "malformed request head") from None
             if head.content_length is not None and head.content_length > self.max_body_size:
-                raise PayloadTooLargeError(
-                    "Payload Too Large",
-                    f"the body is {head.content_length} bytes; the limit is {self.max_body_size} bytes",
-                    code="body_too_large",
-                )
+                raise body_too_large(self.max_body_size, head.content_length)
             return head
         if type(event) is h11.ConnectionClosed:
             return None
@@ -170,11 +196,7 @@ class H11Protocol:
         if t is h11.Data:
             self.body_received += len(event.data)
             if self.body_received > self.max_body_size:
-                raise PayloadTooLargeError(
-                    "Payload Too Large",
-                    f"the body exceeds the limit of {self.max_body_size} bytes",
-                    code="body_too_large",
-                )
+                raise body_too_large(self.max_body_size)
             return bytes(event.data)
         if t is h11.EndOfMessage:
             return b""
@@ -189,7 +211,7 @@ class H11Protocol:
         return self.conn.they_are_waiting_for_100_continue
 
     def continue_bytes(self) -> bytes:
-        return self.conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
+        return self.conn.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")) or b""
 
     # --- output -----------------------------------------------------------------------
 
@@ -214,7 +236,7 @@ class H11Protocol:
         else:
             extra = [(b"content-length", str(len(body)).encode("ascii"))]
         conn = self.conn
-        out = conn.send(h11.Response(status_code=status, headers=self._headers(response, extra), reason=_reason(status)))
+        out = conn.send(h11.Response(status_code=status, headers=self._headers(response, extra), reason=reason_phrase(status)))
         if body and not no_body:
             out += conn.send(h11.Data(data=body))
         return out + conn.send(h11.EndOfMessage())
@@ -222,7 +244,7 @@ class H11Protocol:
     def stream_head(self, response: HTTPResponse) -> bytes:
         """Head of a streamed response (h11 picks chunked, or close-delimited for HTTP/1.0)."""
         status = response.status_code
-        return self.conn.send(h11.Response(status_code=status, headers=self._headers(response, []), reason=_reason(status)))
+        return self.conn.send(h11.Response(status_code=status, headers=self._headers(response, []), reason=reason_phrase(status)))
 
     def stream_chunk(self, data: bytes) -> bytes:
         if self.request_method == b"HEAD" or not data:
@@ -236,22 +258,15 @@ class H11Protocol:
         """A JSON error response that also closes the connection, if one can still be sent."""
         if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return None
-        error = HTTPError(message, detail, status_code=status)
-        response = HTTPResponse(status).json(error.to_dict())
-        response.headers["Connection"] = "close"
         try:
-            return self.response_bytes(response)
+            return self.response_bytes(closing_error(HTTPError(message, detail, status_code=status)))
         except h11.LocalProtocolError:
             return None
 
     def error_from(self, exc: HTTPError) -> bytes | None:
         if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return None
-        response = HTTPResponse(exc.status_code).json(exc.to_dict())
-        for k, v in exc.headers.items():
-            response.headers[k] = v
-        response.headers["Connection"] = "close"
-        return self.response_bytes(response)
+        return self.response_bytes(closing_error(exc))
 
     # --- cycle ------------------------------------------------------------------------
 

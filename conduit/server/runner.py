@@ -20,9 +20,10 @@ from typing import Any
 
 import anyio
 
+from conduit.server.protocol import H11Protocol
 from conduit.server.transport import ConnectionLimits, HTTPConnection, ServerState
 
-__all__ = ["Server", "bind_socket", "serve_forever", "use_uvloop", "print_banner"]
+__all__ = ["Server", "bind_socket", "serve_forever", "use_uvloop", "http_protocol", "print_banner"]
 
 logger = logging.getLogger("conduit.server")
 
@@ -40,6 +41,23 @@ def use_uvloop(choice: str = "auto") -> bool:
             raise ConfigurationError("loop='uvloop' but uvloop is not installed; pip install 'conduit[speed]'") from None
         return False
     return True
+
+
+def http_protocol(choice: str = "auto") -> type:
+    """The protocol class for ``http``: ``auto`` means httptools when installed, else h11."""
+    if choice == "h11":
+        return H11Protocol
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        if choice == "httptools":
+            from conduit.framework.errors import ConfigurationError
+
+            raise ConfigurationError("http='httptools' but httptools is not installed; pip install 'conduit[speed]'") from None
+        return H11Protocol
+    from conduit.server.httptools_protocol import HttpToolsProtocol
+
+    return HttpToolsProtocol
 
 
 def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
@@ -62,11 +80,14 @@ def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
 class Server:
     """One app served on one listening socket."""
 
-    def __init__(self, app: Any, sock: socket.socket, *, install_signal_handlers: bool = True) -> None:
+    def __init__(
+        self, app: Any, sock: socket.socket, *, install_signal_handlers: bool = True, http: str | None = None
+    ) -> None:
         self.app = app
         self.sock = sock
         self.install_signal_handlers = install_signal_handlers
         settings = app.settings
+        self.protocol = http_protocol(http or settings.http)
         self.limits = ConnectionLimits(
             max_header_size=settings.max_header_size,
             max_body_size=settings.max_body_size,
@@ -93,7 +114,7 @@ class Server:
         self._loop = asyncio.get_running_loop()
         self._stop = anyio.Event()
         await self.app.startup()
-        state = self.state = ServerState(self.app, self.limits)
+        state = self.state = ServerState(self.app, self.limits, protocol=self.protocol)
         server = await self._loop.create_server(lambda: HTTPConnection(state), sock=self.sock)
         self.started.set()
         try:
@@ -178,14 +199,14 @@ def serve_forever(
         print_banner(app, host, actual_port, workers)
     if workers <= 1:
         try:
-            Server(app, sock).run(loop)
+            Server(app, sock, http=http).run(loop)
         finally:
             sock.close()
         return
-    _run_workers(app, sock, workers, loop)
+    _run_workers(app, sock, workers, http, loop)
 
 
-def _run_workers(app: Any, sock: socket.socket, workers: int, loop: str) -> None:
+def _run_workers(app: Any, sock: socket.socket, workers: int, http: str, loop: str) -> None:
     """Fork ``workers`` children sharing ``sock``; forward SIGINT/SIGTERM; wait for them."""
     children: list[int] = []
     for _ in range(workers):
@@ -195,7 +216,7 @@ def _run_workers(app: Any, sock: socket.socket, workers: int, loop: str) -> None
             try:
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                Server(app, sock).run(loop)
+                Server(app, sock, http=http).run(loop)
             except BaseException:  # noqa: BLE001
                 logger.exception("worker %d failed", os.getpid())
                 code = 1

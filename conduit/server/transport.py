@@ -1,4 +1,7 @@
-"""The hot path: an ``asyncio.Protocol`` per connection driving :class:`H11Protocol`.
+"""The hot path: an ``asyncio.Protocol`` per connection driving the protocol state.
+
+The state is :class:`~conduit.server.protocol.H11Protocol` or, with httptools installed,
+:class:`~conduit.server.httptools_protocol.HttpToolsProtocol` (the same interface).
 
 anyio gives the server its structure (task groups, signals, worker threads), but its
 stream ``receive()`` costs about 70 µs a request here, so bytes arrive through
@@ -46,10 +49,11 @@ class ConnectionLimits:
 class ServerState:
     """What every connection of one server shares: the app, limits, live connections."""
 
-    def __init__(self, app: Any, limits: ConnectionLimits, scheme: str = "http") -> None:
+    def __init__(self, app: Any, limits: ConnectionLimits, scheme: str = "http", protocol: type = H11Protocol) -> None:
         self.app = app
         self.handle = app.handle
         self.limits = limits
+        self.protocol = protocol  # H11Protocol, or HttpToolsProtocol (same interface)
         self.scheme = scheme
         self.connections: set[HTTPConnection] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -81,7 +85,7 @@ class HTTPConnection(asyncio.Protocol):
         self.state = state
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
-        self.proto = H11Protocol(state.limits.max_header_size, state.limits.max_body_size)
+        self.proto = state.protocol(state.limits.max_header_size, state.limits.max_body_size)
         self.client: Address | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None

@@ -62,9 +62,31 @@ def build_app(**settings) -> Conduit:
     return app
 
 
+def _protocols() -> list:
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return ["h11", pytest.param("httptools", marks=pytest.mark.skip(reason="httptools is not installed"))]
+    return ["h11", "httptools"]
+
+
+@pytest.fixture(params=_protocols())
+def http(request: pytest.FixtureRequest) -> str:
+    """The conformance parameter: each live test runs on h11 (the reference) and httptools."""
+    return request.param
+
+
 @pytest.fixture
-def server() -> Iterator[LiveServer]:
-    app = build_app()
+def protocol_class(http: str) -> type:
+    """The protocol state class behind ``http``, for the raw-byte tests."""
+    from conduit.server.runner import http_protocol
+
+    return http_protocol(http)
+
+
+@pytest.fixture
+def server(http: str) -> Iterator[LiveServer]:
+    app = build_app(http=http)
     with LiveServer(app) as live:
         yield live
     app.state.release.set()

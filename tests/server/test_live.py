@@ -120,8 +120,8 @@ def test_a_blocked_sync_handler_does_not_stall_other_connections(server: LiveSer
     assert result["blocked"] == 200
 
 
-def test_graceful_shutdown_finishes_in_flight_requests_and_refuses_new_ones() -> None:
-    app = build_app()
+def test_graceful_shutdown_finishes_in_flight_requests_and_refuses_new_ones(http: str) -> None:
+    app = build_app(http=http)
     events: list[str] = []
     app.on_shutdown(lambda: events.append("shutdown hook"))
     live = LiveServer(app).start()
