@@ -29,10 +29,10 @@ def url(request: pytest.FixtureRequest, demo: ModuleType) -> Iterator[str]:
         yield live.url + "/mcp"
 
 
-@pytest.mark.parametrize("mode", ["legacy", "auto"])
-async def test_official_client_lists_calls_reads_and_prompts(url: str, mode: str) -> None:
+@pytest.mark.parametrize(("mode", "version"), [("legacy", "2025-11-25"), ("auto", "2026-07-28")])
+async def test_official_client_lists_calls_reads_and_prompts(url: str, mode: str, version: str) -> None:
     async with Client(url, mode=mode) as client:
-        assert client.protocol_version == "2025-11-25"
+        assert client.protocol_version == version
         assert client.server_info is not None and client.server_info.name == "demo"
         tools = {tool.name for tool in (await client.list_tools()).tools}
         assert {"calculate", "weather", "explode"} <= tools

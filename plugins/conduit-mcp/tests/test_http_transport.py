@@ -149,3 +149,27 @@ def test_get_without_an_event_stream_accept_or_when_disabled_is_405() -> None:
         response = client.get(URL, headers={"mcp-session-id": session, "accept": "text/event-stream"})
         assert response.status_code == 405
         assert response.headers["allow"] == "POST, DELETE"
+
+
+MODERN = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
+
+
+@pytest.mark.parametrize("json_response", [True, False])
+def test_2026_07_28_requests_need_no_session(json_response: bool) -> None:
+    with TestClient(make_app(json_response=json_response)) as client:
+        message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                   "params": {"name": "echo", "arguments": {"text": "x"}, "_meta": MODERN}}
+        response = post(client, message, **{"mcp-protocol-version": "2026-07-28"})
+        assert response.status_code == 200
+        assert "mcp-session-id" not in response.headers
+        reply = response.json() if json_response else sse_messages(response.text)[0]
+        assert reply["result"]["resultType"] == "complete"
+        assert reply["result"]["structuredContent"] == {"result": "x"}
+
+
+def test_2026_07_28_header_that_disagrees_with_the_body_is_refused() -> None:
+    with TestClient(make_app()) as client:
+        message = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": MODERN}}
+        response = post(client, message, **{"mcp-protocol-version": "2025-11-25"})
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == -32020

@@ -258,3 +258,47 @@ def test_registration_errors_say_what_to_change() -> None:
         server.add_resource(lambda id: id, "doc://fixed")
     with pytest.raises(ValueError, match="needs a scheme"):
         server.add_resource(lambda: "x", "readme")
+
+
+MODERN_META = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+               "io.modelcontextprotocol/clientCapabilities": {}}
+
+
+async def test_2026_07_28_discover_lists_both_eras_without_a_handshake() -> None:
+    session = make_server().create_session()
+    reply = await session.handle(request("server/discover", {"_meta": MODERN_META}))
+    result = reply["result"]
+    assert result["supportedVersions"] == ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"]
+    assert result["capabilities"]["tools"] == {"listChanged": True}
+    assert result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "unit"
+    assert (result["resultType"], result["ttlMs"], result["cacheScope"]) == ("complete", 0, "private")
+
+
+async def test_2026_07_28_requests_are_served_per_request_with_result_fields() -> None:
+    session = make_server().create_session()
+    listed = await session.handle(request("tools/list", {"_meta": MODERN_META}))
+    assert listed["result"]["resultType"] == "complete" and listed["result"]["ttlMs"] == 0
+    called = await session.handle(request("tools/call", {"name": "add", "arguments": {"a": 1}, "_meta": MODERN_META}))
+    assert called["result"] == {"content": [{"type": "text", "text": "2"}], "structuredContent": {"result": 2},
+                                "resultType": "complete"}
+    assert session.initialized is False
+
+
+async def test_2026_07_28_envelope_errors() -> None:
+    session = make_server().create_session()
+    unsupported = {**MODERN_META, "io.modelcontextprotocol/protocolVersion": "2099-01-01"}
+    reply = await session.handle(request("tools/list", {"_meta": unsupported}))
+    assert reply["error"] == {"code": -32022, "message": "Unsupported protocol version",
+                              "data": {"supported": ["2026-07-28"], "requested": "2099-01-01"}}
+    no_capabilities = {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}
+    assert await error_code(session, request("tools/list", {"_meta": no_capabilities})) == -32602
+
+
+async def test_2026_07_28_logs_only_reach_requests_that_opt_in() -> None:
+    outbox = Outbox()
+    session = make_server().create_session(outbox)
+    await session.handle(request("tools/call", {"name": "chatty", "_meta": MODERN_META}))
+    assert outbox.messages == []
+    opted = {**MODERN_META, "io.modelcontextprotocol/logLevel": "error"}
+    await session.handle(request("tools/call", {"name": "chatty", "_meta": opted}, id=2))
+    assert [m["params"]["data"] for m in outbox.messages] == ["error"]

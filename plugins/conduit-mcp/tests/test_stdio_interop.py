@@ -191,9 +191,36 @@ async def test_pagination_cursors_walk_every_tool() -> None:
         assert names == ["calculate", "weather", "explode", "count_to", "sleep"]
 
 
-async def test_client_in_legacy_and_auto_mode_connects() -> None:
-    for mode in ("legacy", "auto"):
-        async with Client(_params(), mode=mode) as client:
-            assert client.protocol_version == "2025-11-25"
-            result = await client.call_tool("calculate", {"a": 1, "b": 2})
-            assert result.structured_content == {"result": 3.0}
+async def test_client_in_legacy_mode_uses_the_handshake() -> None:
+    async with Client(_params(), mode="legacy") as client:
+        assert client.protocol_version == "2025-11-25"
+        result = await client.call_tool("calculate", {"a": 1, "b": 2})
+        assert result.structured_content == {"result": 3.0}
+
+
+async def test_client_in_auto_mode_discovers_and_speaks_2026_07_28() -> None:
+    progress: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    async with Client(_params(), mode="auto") as client:
+        assert client.protocol_version == "2026-07-28"
+        assert client.server_info is not None and client.server_info.name == "demo"
+        assert {tool.name for tool in (await client.list_tools()).tools} >= {"calculate", "weather"}
+        result = await client.call_tool("weather", {"city": "Rome"})
+        assert result.structured_content == {"city": "Rome", "degrees": 21.5, "unit": "celsius"}
+        failed = await client.call_tool("explode", {"reason": "modern"})
+        assert failed.is_error is True
+        counted = await client.call_tool("count_to", {"n": 2}, progress_callback=on_progress)
+        assert counted.content[0].text == "counted to 2"
+        assert progress == [1, 2]
+        assert (await client.read_resource("doc://5")).contents[0].text == "document number 5"
+        prompt = await client.get_prompt("explain", {"topic": "MCP"})
+        assert prompt.messages[0].content.text == "Explain MCP at depth 1."
+
+
+async def test_client_pinned_to_2026_07_28_skips_discovery() -> None:
+    async with Client(_params(), mode="2026-07-28") as client:
+        templates = (await client.list_resource_templates()).resource_templates
+        assert templates[0].uri_template == "doc://{doc_id}"

@@ -41,6 +41,7 @@ from conduit.http.request import HTTPRequest
 from conduit.http.response import EventSourceResponse, HTTPResponse
 
 from conduit_mcp.convert import dumps
+from conduit_mcp import modern
 from conduit_mcp.errors import INVALID_REQUEST, PARSE_ERROR, MCPError
 from conduit_mcp.protocol import SUPPORTED_PROTOCOL_VERSIONS, ServerSession, error_response
 from conduit_mcp.server import MCPServer
@@ -53,6 +54,8 @@ SESSION_HEADER = "Mcp-Session-Id"
 VERSION_HEADER = "MCP-Protocol-Version"
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _JSON = {"Content-Type": "application/json"}
+_SERVED = (*modern.MODERN_PROTOCOL_VERSIONS, *SUPPORTED_PROTOCOL_VERSIONS)
+HEADER_MISMATCH = -32020
 
 
 def _hostname(authority: str) -> str:
@@ -66,6 +69,32 @@ def _hostname(authority: str) -> str:
 def _rpc_error(status: int, code: int, message: str, request_id: Any = None, **headers: str) -> HTTPResponse:
     body = dumps(error_response(request_id, MCPError(code, message)))
     return HTTPResponse(status, body, {**_JSON, **headers})
+
+
+async def _sse_answer(session: ServerSession, message: Any) -> AsyncIterator[bytes]:
+    """The SSE events answering ``message``: its progress and logs, then its response."""
+    send, receive = anyio.create_memory_object_stream[Any](64)
+
+    async def work() -> None:
+        async with send:
+            reply = await session.handle(message, send.send)
+            if reply is not None:
+                await send.send(reply)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(work)
+        async with receive:
+            async for item in receive:
+                yield b"event: message\ndata: " + dumps(item) + b"\n\n"
+
+
+async def _one_shot(session: ServerSession, message: Any) -> AsyncIterator[bytes]:
+    """:func:`_sse_answer` for a session that lives for this one request (2026-07-28)."""
+    try:
+        async for event in _sse_answer(session, message):
+            yield event
+    finally:
+        session.close()
 
 
 @dataclass(eq=False)
@@ -160,9 +189,9 @@ class StreamableHTTPTransport:
         if refused is not None:
             return refused
         version = request.get_header(VERSION_HEADER)
-        if version and version not in SUPPORTED_PROTOCOL_VERSIONS:
+        if version and version not in _SERVED:
             return _rpc_error(400, INVALID_REQUEST, f"Bad Request: unsupported {VERSION_HEADER} {version}; "
-                              f"this server speaks {', '.join(SUPPORTED_PROTOCOL_VERSIONS)}")
+                              f"this server speaks {', '.join(_SERVED)}")
         if request.method == "POST":
             return await self._post(request)
         if request.method == "GET":
@@ -190,6 +219,10 @@ class StreamableHTTPTransport:
         first_id = items[0].get("id") if items and isinstance(items[0], dict) else None
         is_initialize = any(isinstance(m, dict) and m.get("method") == "initialize" for m in items)
         headers: dict[str, str] = {}
+        if not is_initialize and not request.get_header(SESSION_HEADER) and isinstance(message, dict):
+            stateless = await self._stateless(request, message)
+            if stateless is not None:
+                return stateless
         if is_initialize:
             if len(items) != 1:
                 return _rpc_error(400, INVALID_REQUEST, "Bad Request: initialize must be sent alone", first_id)
@@ -213,6 +246,29 @@ class StreamableHTTPTransport:
             return HTTPResponse(200, dumps(reply), {**_JSON, **headers})
         return EventSourceResponse(self._answer_stream(entry, message), headers=headers)
 
+    async def _stateless(self, request: HTTPRequest, message: dict[str, Any]) -> HTTPResponse | None:
+        """Serve a 2026-07-28 request (no session), or None when it is not one."""
+        params = message.get("params")
+        meta = params.get("_meta") if isinstance(params, dict) else None
+        method = message.get("method")
+        if not isinstance(method, str) or modern.envelope_version(method, meta, SUPPORTED_PROTOCOL_VERSIONS) is None:
+            return None
+        body_version = meta.get(modern.PROTOCOL_VERSION_KEY) if isinstance(meta, dict) else None
+        if body_version is not None and request.get_header(VERSION_HEADER) != body_version:
+            return _rpc_error(400, HEADER_MISMATCH, f"{VERSION_HEADER} header does not match the request's "
+                              "protocol version", message.get("id"))
+        session = self.server.create_session(None)
+        if "id" not in message:
+            session.close()
+            return HTTPResponse(202, b"", {})
+        if self.json_response:
+            try:
+                reply = await session.handle(message)
+            finally:
+                session.close()
+            return HTTPResponse(200, dumps(reply), _JSON)
+        return EventSourceResponse(_one_shot(session, message))
+
     def _open_session(self) -> _HttpSession:
         session_id = secrets.token_hex(16)
 
@@ -230,19 +286,8 @@ class StreamableHTTPTransport:
         return entry
 
     async def _answer_stream(self, entry: _HttpSession, message: Any) -> AsyncIterator[bytes]:
-        send, receive = anyio.create_memory_object_stream[Any](64)
-
-        async def work() -> None:
-            async with send:
-                reply = await entry.session.handle(message, send.send)
-                if reply is not None:
-                    await send.send(reply)
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(work)
-            async with receive:
-                async for item in receive:
-                    yield b"event: message\ndata: " + dumps(item) + b"\n\n"
+        async for event in _sse_answer(entry.session, message):
+            yield event
 
     def _get(self, request: HTTPRequest) -> HTTPResponse:
         if not self.get_stream or "text/event-stream" not in request.get_header("accept").lower():

@@ -28,6 +28,7 @@ import anyio.from_thread
 import anyio.lowlevel
 import orjson
 
+from conduit_mcp import modern
 from conduit_mcp.context import LOG_LEVELS, Context
 from conduit_mcp.convert import ArgumentError, dumps
 from conduit_mcp.errors import (
@@ -223,27 +224,40 @@ class ServerSession:
         handler = _METHODS.get(method)
         if handler is None:
             return error_response(request_id, MCPError(METHOD_NOT_FOUND, f"Method not found: {method}"))
-        if not self.initialized and method not in ("initialize", "ping"):
-            return error_response(
-                request_id, MCPError(INVALID_REQUEST, f"Invalid Request: {method} before initialize; initialize first")
-            )
+        meta = params.get("_meta")
+        version = modern.envelope_version(method, meta, SUPPORTED_PROTOCOL_VERSIONS)
+        if version is not None:  # 2026-07-28: no handshake, the version rides on the request
+            problem = modern.check_envelope(meta, method)
+            if problem is not None:
+                return error_response(request_id, problem)
+            opted_in = meta.get(modern.LOG_LEVEL_KEY) if isinstance(meta, dict) else None
+            log_level: Callable[[], str | None] = lambda: opted_in if opted_in in LOG_LEVELS else None  # noqa: E731
+        else:
+            if not self.initialized and method not in ("initialize", "ping"):
+                return error_response(
+                    request_id,
+                    MCPError(INVALID_REQUEST, f"Invalid Request: {method} before initialize; initialize first"),
+                )
+            version = self.protocol_version
+            log_level = lambda: self.log_level  # noqa: E731
         if request_id in self._in_flight:
             return error_response(
                 request_id, MCPError(INVALID_REQUEST, f"Invalid Request: id {request_id!r} is already in use")
             )
-        meta = params.get("_meta")
         context = Context(
             request_id=request_id,
             meta=meta if isinstance(meta, dict) else None,
             send=send or self.send,
-            log_level=lambda: self.log_level,
-            protocol_version=self.protocol_version,
+            log_level=log_level,
+            protocol_version=version,
         )
         scope = anyio.CancelScope()
         self._in_flight[request_id] = scope
         try:
             with scope:
                 result = await handler(self, params, context)
+                if version in modern.MODERN_PROTOCOL_VERSIONS:
+                    result = modern.complete(method, result)
                 return {"jsonrpc": "2.0", "id": request_id, "result": result}
             return None  # cancelled by notifications/cancelled: no response is sent
         except MCPError as exc:
@@ -330,12 +344,18 @@ async def _initialize(session: ServerSession, params: dict[str, Any], context: C
     return session.server.initialize_result(version)
 
 
+async def _discover(session: ServerSession, params: dict[str, Any], context: Context) -> dict[str, Any]:
+    server = session.server
+    info = server.initialize_result(LATEST_PROTOCOL_VERSION)["serverInfo"]
+    return modern.discover_result(server.capabilities(), info, SUPPORTED_PROTOCOL_VERSIONS, server.instructions)
+
+
 async def _ping(session: ServerSession, params: dict[str, Any], context: Context) -> dict[str, Any]:
     return {}
 
 
 async def _tools_list(session: ServerSession, params: dict[str, Any], context: Context) -> dict[str, Any]:
-    version = session.protocol_version or LATEST_PROTOCOL_VERSION
+    version = context.protocol_version or LATEST_PROTOCOL_VERSION
     tools = [tool.to_wire(version) for tool in session.server.tools.values()]
     return _page(session, tools, params, "tools")
 
@@ -405,6 +425,7 @@ async def _set_level(session: ServerSession, params: dict[str, Any], context: Co
 
 _METHODS: dict[str, Handler] = {
     "initialize": _initialize,
+    "server/discover": _discover,
     "ping": _ping,
     "tools/list": _tools_list,
     "tools/call": _tools_call,
