@@ -20,11 +20,9 @@ _PLUGIN = "mcp"
 
 
 def _plugin_module() -> Any:
-    from conduit.config import load_settings
+    from conduit.plugins import is_enabled
 
-    settings = load_settings()
-    allowed = settings.get("plugins")
-    if _PLUGIN in (settings.get("disabled_plugins") or []) or (allowed is not None and _PLUGIN not in allowed):
+    if not is_enabled(_PLUGIN):
         raise MissingPluginError("The MCP server", _PLUGIN)
     try:
         return importlib.import_module("conduit_mcp")

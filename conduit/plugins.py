@@ -31,6 +31,7 @@ __all__ = [
     "list_plugins",
     "resolve",
     "plugin_name_of",
+    "is_enabled",
 ]
 
 logger = logging.getLogger("conduit.plugins")
@@ -59,7 +60,9 @@ def _entry_points() -> list[importlib.metadata.EntryPoint]:
     return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
 
 
-def _allowed(name: str, settings: Settings) -> bool:
+def is_enabled(name: str, settings: Settings | None = None) -> bool:
+    """Whether configuration lets the plugin ``name`` load (allowlist and disabled list)."""
+    settings = settings if settings is not None else load_settings()
     allow = settings.get("plugins")
     if name in (settings.get("disabled_plugins") or []):
         return False
@@ -87,7 +90,7 @@ def create_plugin_manager(
     pm.conduit_disabled = set()  # type: ignore[attr-defined]
     if load_entrypoints:
         for ep in _entry_points():
-            if not _allowed(ep.name, settings):
+            if not is_enabled(ep.name, settings):
                 pm.set_blocked(ep.name)
                 pm.conduit_disabled.add(ep.name)  # type: ignore[attr-defined]
                 continue

@@ -70,7 +70,15 @@ class _PostProcessor:
 
 
 def as_middleware(obj: Any) -> Middleware:
-    """Normalise what ``app.use`` accepts into a ``(request, call_next)`` middleware."""
+    """Normalise what ``app.use`` accepts into a ``(request, call_next)`` middleware.
+
+    Accepted: an async ``(request, call_next)`` callable; an object whose async
+    ``dispatch(request, call_next)`` does the work (so its ``__call__`` can serve as a
+    route decorator, as ``rate_limit`` does); an object with ``apply(request, response)``.
+    """
+    dispatch = getattr(obj, "dispatch", None)
+    if dispatch is not None and inspect.iscoroutinefunction(dispatch):
+        return dispatch
     if hasattr(obj, "apply") and not _takes_call_next(obj):
         return _PostProcessor(obj)
     if callable(obj):

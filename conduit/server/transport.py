@@ -28,6 +28,8 @@ __all__ = ["ConnectionLimits", "HTTPConnection", "ServerState"]
 logger = logging.getLogger("conduit.server")
 
 HIGH_WATER = 256 * 1024
+DRAIN_LIMIT = 1024 * 1024  # bytes of an unread request body drained to keep the connection
+DRAIN_SECONDS = 1.0
 
 
 class ConnectionLimits:
@@ -79,6 +81,7 @@ class HTTPConnection(asyncio.Protocol):
         "_write_paused",
         "_drain_waiter",
         "_idle",
+        "_stream_task",
     )
 
     def __init__(self, state: ServerState) -> None:
@@ -94,6 +97,7 @@ class HTTPConnection(asyncio.Protocol):
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._idle = True
+        self._stream_task: asyncio.Task[Any] | None = None
 
     # --- asyncio.Protocol callbacks ---------------------------------------------------------
 
@@ -131,6 +135,8 @@ class HTTPConnection(asyncio.Protocol):
         self._wake(_Closed())
         if self._drain_waiter is not None and not self._drain_waiter.done():
             self._drain_waiter.set_exception(_Closed())
+        if self._stream_task is not None:  # stop producing a body nobody will read
+            self._stream_task.cancel()
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -306,7 +312,36 @@ class HTTPConnection(asyncio.Protocol):
             await _run_background(response.background)
         if not head.keep_alive or self._closed:
             return False
-        return proto.finish_body()
+        return proto.finish_body() or await self._discard_body()
+
+    async def _discard_body(self) -> bool:
+        """Read and drop a request body the handler left unread, within bounds.
+
+        Closing a socket with unread input makes the kernel send RST, which can destroy
+        the response the client has not read yet; a small leftover is drained instead and
+        the connection stays usable. Past DRAIN_LIMIT bytes or DRAIN_SECONDS, close.
+        """
+        proto = self.proto
+        if proto.wants_continue:  # the client never sent the body; it will not now
+            return False
+        deadline = self.loop.time() + DRAIN_SECONDS
+        drained = 0
+        while True:
+            try:
+                chunk = proto.next_body_chunk()
+            except HTTPError:
+                return False
+            if chunk is NEED_DATA:
+                try:
+                    await self._wait_data(deadline)
+                except (TimeoutError, _Closed):
+                    return False
+                continue
+            if not chunk:
+                return proto.finish_body()
+            drained += len(chunk)
+            if drained > DRAIN_LIMIT:
+                return False
 
     async def _send_stream(self, response: HTTPResponse, request: HTTPRequest) -> None:
         proto = self.proto
@@ -314,6 +349,7 @@ class HTTPConnection(asyncio.Protocol):
         assert transport is not None
         transport.write(proto.stream_head(response))
         agen = response.iter_bytes()  # type: ignore[attr-defined]
+        self._stream_task = asyncio.current_task()
         try:
             async for chunk in agen:
                 out = proto.stream_chunk(chunk)
@@ -323,11 +359,19 @@ class HTTPConnection(asyncio.Protocol):
                         await self._drain()
         except _Closed:
             raise
+        except asyncio.CancelledError:
+            if not self._closed:  # cancelled from outside (shutdown): let it propagate
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            raise _Closed() from None  # the client went away mid-stream
         except Exception:
             logger.exception("streamed response for %s %s failed mid-body; closing", request.method, request.path)
             transport.close()
             raise _Closed() from None
         finally:
+            self._stream_task = None
             aclose = getattr(agen, "aclose", None)
             if aclose is not None:
                 await aclose()

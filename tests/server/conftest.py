@@ -41,6 +41,10 @@ def build_app(**settings) -> Conduit:
             total += len(chunk)
         return {"bytes": total}
 
+    @app.post("/ignore-body", stream=True)
+    async def ignore_body(request):
+        return HTTPResponse(202).json({"ignored": True})
+
     @app.get("/sleep/{seconds:float}")
     async def sleep(request, seconds: float):
         await anyio.sleep(seconds)

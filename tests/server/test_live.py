@@ -158,3 +158,40 @@ def test_random_bytes_never_crash_the_server(server: LiveServer, data: bytes) ->
     assert reply == b"" or reply.startswith(b"HTTP/1.1 ")
     assert b"Traceback" not in reply
     assert httpx.get(server.url + "/", timeout=5).status_code == 200
+
+
+def test_client_disconnect_stops_an_endless_stream() -> None:
+    import anyio
+
+    from conduit import Conduit, EventSourceResponse
+
+    app = Conduit()
+    cleaned = threading.Event()
+
+    @app.get("/events")
+    async def events(request):
+        async def gen():
+            try:
+                while True:
+                    yield {"data": "tick"}
+                    await anyio.sleep(0.05)
+            finally:
+                cleaned.set()
+
+        return EventSourceResponse(gen())
+
+    with LiveServer(app) as live:
+        client = RawClient(live.port)
+        client.send(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert client.sock.recv(4096).startswith(b"HTTP/1.1 200 ")
+        client.close()
+        assert cleaned.wait(3), "the generator kept running after the client left"
+
+
+def test_unread_body_of_a_streaming_route_is_drained_and_the_connection_reused(raw: RawClient, server: LiveServer) -> None:
+    body = b"q" * 300_000
+    raw.send(b"POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    (response, payload), = raw.responses(1)
+    assert response.status_code == 202 and payload == b'{"ignored":true}'
+    second, _ = raw.request("GET", "/")
+    assert second.status_code == 200
