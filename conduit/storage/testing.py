@@ -15,13 +15,14 @@ import subprocess
 import tempfile
 import time
 import uuid
-from typing import Callable
+from typing import Callable, Iterator
 
 __all__ = [
     "RedisNotAvailable",
     "RedisProcess",
     "ensure_redis",
     "free_port",
+    "private_redis",
     "redis_answers",
     "redis_url",
     "unique_prefix",
@@ -147,5 +148,15 @@ if pytest is not None:
         """
         try:
             return ensure_redis()
+        except RedisNotAvailable as exc:
+            pytest.skip(str(exc))
+
+    @pytest.fixture
+    def private_redis() -> Iterator[RedisProcess]:
+        """A pytest fixture: a throw-away redis-server on a free port (stop and start it
+        at will), or a skip saying why there is none."""
+        try:
+            with RedisProcess() as server:
+                yield server
         except RedisNotAvailable as exc:
             pytest.skip(str(exc))

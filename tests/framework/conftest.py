@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from conduit.storage.testing import redis_url  # noqa: F401 - a fixture
+from conduit.storage.testing import private_redis, redis_url  # noqa: F401 - fixtures

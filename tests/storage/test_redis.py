@@ -13,7 +13,7 @@ import pytest
 from conduit.framework.errors import ConfigurationError, ConduitError
 from conduit.storage import MemoryStateStore, StoreUnavailableError, create_state_store
 from conduit.storage.redis import RedisStateStore
-from conduit.storage.testing import RedisNotAvailable, RedisProcess, free_port, unique_prefix
+from conduit.storage.testing import RedisProcess, free_port, private_redis, unique_prefix  # noqa: F401
 
 pytestmark = pytest.mark.anyio
 
@@ -33,15 +33,6 @@ _WORKER = textwrap.dedent(
     asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))
     """
 )
-
-
-@pytest.fixture
-def private_redis():
-    try:
-        with RedisProcess() as server:
-            yield server
-    except RedisNotAvailable as exc:
-        pytest.skip(str(exc))
 
 
 def test_two_processes_sharing_one_redis_admit_exactly_the_limit(redis_url: str) -> None:

@@ -1,0 +1,216 @@
+"""Sliding-window rate limiting, app-wide or per route, on a state store.
+
+``rate_limit(max_requests, window_seconds)`` is the seed's API, used two ways::
+
+    app.use(rate_limit(max_requests=100, window_seconds=60))      # every request
+
+    @app.post("/api/data")
+    @rate_limit(max_requests=10, window_seconds=60)              # this route only
+    def process_data(req, res): ...
+
+Clients are told apart by a hash of their API key (``X-API-Key`` or ``Authorization:
+Bearer``) or else their IP address; the address from a proxy header is used only when
+``trusted_proxy_header`` names it. Every limited response carries
+``X-RateLimit-Limit/Remaining/Reset`` and the IETF ``RateLimit-Policy`` / ``RateLimit``
+fields; a refused one is a 429 with ``Retry-After``. When the store (Redis) cannot be
+reached the limiter fails open (or closed, ``fail_open=False``: 503) with one warning per
+outage, and resumes by itself when the store answers again.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import math
+from typing import Any, Callable
+
+from conduit.framework.errors import ServiceUnavailableError, TooManyRequestsError
+from conduit.http.middleware import route_middleware
+from conduit.http.request import HTTPRequest
+from conduit.http.response import HTTPResponse
+from conduit.storage import AcquireResult, StateStore, StoreUnavailableError, create_state_store
+
+__all__ = ["RateLimiter", "rate_limit", "client_key", "path_matches", "DEFAULT_EXEMPT_PATHS"]
+
+logger = logging.getLogger("conduit.ratelimit")
+
+DEFAULT_EXEMPT_PATHS: tuple[str, ...] = ("/health",)
+_STORE_ATTR = "state_store"
+
+
+def path_matches(path: str, prefixes: tuple[str, ...]) -> bool:
+    """True when ``path`` is one of ``prefixes`` or below one (segment-aware: ``/health``
+    covers ``/health/ready`` but not ``/healthz``)."""
+    for prefix in prefixes:
+        base = prefix.rstrip("/")
+        if not base or path == base or path.startswith(base + "/"):
+            return True
+    return False
+
+
+def _api_key(request: HTTPRequest, header_name: str) -> str | None:
+    key = request.headers.get(header_name)
+    if key:
+        return key
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def client_key(
+    request: HTTPRequest,
+    *,
+    header_name: str = "X-API-Key",
+    trusted_proxy_header: str | None = None,
+    trusted_hops: int = 1,
+) -> str:
+    """Who is asking: ``key:<sha256 of the API key>``, else ``ip:<address>``.
+
+    With ``trusted_proxy_header`` (e.g. ``X-Forwarded-For``), the address is the entry
+    ``trusted_hops`` from the right of that header, the one your own proxy appended;
+    entries further left are client-supplied and never trusted.
+    """
+    key = _api_key(request, header_name)
+    if key:
+        return "key:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    if trusted_proxy_header:
+        hops = [h.strip() for h in ",".join(request.headers.getlist(trusted_proxy_header)).split(",") if h.strip()]
+        if len(hops) >= trusted_hops:
+            return "ip:" + hops[-trusted_hops]
+    client = request.client
+    return "ip:" + (client.host if client is not None else "unknown")
+
+
+class RateLimiter:
+    """A sliding-window limiter; see the module docstring.
+
+    ``store`` is a :class:`~conduit.storage.StateStore`; by default the app's shared
+    ``app.state.state_store``, created on first use from the app's settings (memory, or
+    Redis when ``CONDUIT_REDIS_URL`` / ``redis_url`` is set). ``key_func(request)`` replaces
+    :func:`client_key`. ``exempt_paths`` (health probes by default) are never limited.
+    """
+
+    def __init__(
+        self,
+        max_requests: int,
+        window_seconds: float = 60.0,
+        *,
+        store: StateStore | None = None,
+        key_func: Callable[[HTTPRequest], str] | None = None,
+        trusted_proxy_header: str | None = None,
+        fail_open: bool = True,
+        exempt_paths: tuple[str, ...] = DEFAULT_EXEMPT_PATHS,
+        policy_name: str = "default",
+        prefix: str = "ratelimit",
+    ) -> None:
+        if isinstance(max_requests, bool) or not isinstance(max_requests, int) or max_requests < 1:
+            raise ValueError(f"max_requests must be an integer >= 1, got {max_requests!r}")
+        if not window_seconds > 0:
+            raise ValueError(f"window_seconds must be > 0, got {window_seconds!r}")
+        self.max_requests = max_requests
+        self.window_seconds = float(window_seconds)
+        self.store = store
+        self.key_func = key_func or (lambda r: client_key(r, trusted_proxy_header=trusted_proxy_header))
+        self.fail_open = fail_open
+        self.exempt_paths = exempt_paths
+        self.policy_name = policy_name
+        self.prefix = prefix
+        self._per_route = False
+        self._outage = False
+        self._policy = f'"{policy_name}";q={max_requests};w={math.ceil(self.window_seconds)}'
+
+    def __repr__(self) -> str:
+        return f"rate_limit({self.max_requests}/{self.window_seconds:g}s)"
+
+    def __call__(self, *args: Any) -> Any:
+        """``limiter(request, call_next)`` as middleware; ``limiter(handler)`` as a route decorator."""
+        if len(args) == 1 and callable(args[0]) and not isinstance(args[0], HTTPRequest):
+            limiter = copy.copy(self)
+            limiter._per_route = True  # keyed by method and route pattern as well as client
+            return route_middleware(limiter.dispatch)(args[0])
+        return self.dispatch(*args)
+
+    def _store_for(self, request: HTTPRequest) -> StateStore:
+        if self.store is not None:
+            return self.store
+        app = request.app
+        state = getattr(app, "state", None)
+        store = state.get(_STORE_ATTR) if state is not None else None
+        if store is None:
+            store = create_state_store(settings=getattr(app, "settings", None))
+            if state is not None:
+                setattr(state, _STORE_ATTR, store)
+                app.on_shutdown(store.close)  # the app owns the store it shares
+        self.store = store
+        return store
+
+    def _key(self, request: HTTPRequest) -> str:
+        scope = "app"
+        if self._per_route:
+            route = request.route
+            scope = f"{request.method}:{route.path if route is not None else request.path}"
+        return f"{self.prefix}:{scope}:{self.key_func(request)}"
+
+    def _headers(self, result: AcquireResult) -> dict[str, str]:
+        reset = math.ceil(result.reset_after)
+        return {
+            "X-RateLimit-Limit": str(result.limit),
+            "X-RateLimit-Remaining": str(result.remaining),
+            "X-RateLimit-Reset": str(reset),
+            "RateLimit-Policy": self._policy,
+            "RateLimit": f'"{self.policy_name}";r={result.remaining};t={reset}',
+        }
+
+    async def dispatch(self, request: HTTPRequest, call_next: Any) -> HTTPResponse:
+        if path_matches(request.path, self.exempt_paths):
+            return await call_next(request)
+        try:
+            result = await self._store_for(request).acquire(self._key(request), self.max_requests, self.window_seconds)
+        except StoreUnavailableError as exc:
+            if not self._outage:
+                self._outage = True
+                logger.warning(
+                    "rate limiting is failing %s: the state store is unavailable (%s)",
+                    "open (requests are allowed)" if self.fail_open else "closed (503)",
+                    exc,
+                )
+            if self.fail_open:
+                return await call_next(request)
+            raise ServiceUnavailableError(
+                "Service temporarily unavailable",
+                "the rate limiter cannot reach its store; retry shortly",
+                headers={"Retry-After": "1"},
+                code="rate_limiter_unavailable",
+            ) from None
+        if self._outage:
+            self._outage = False
+            logger.warning("rate limiting recovered: the state store answers again")
+        headers = self._headers(result)
+        if not result.allowed:
+            headers["Retry-After"] = str(max(1, math.ceil(result.retry_after)))
+            raise TooManyRequestsError(
+                "Too Many Requests",
+                f"the limit is {self.max_requests} requests per {self.window_seconds:g}s; "
+                f"retry in {headers['Retry-After']}s",
+                headers=headers,
+                code="rate_limited",
+            )
+        response = await call_next(request)
+        for name, value in headers.items():
+            response.headers[name] = value
+        return response
+
+
+def rate_limit(
+    max_requests: int = 100,
+    window_seconds: float = 60.0,
+    **options: Any,
+) -> RateLimiter:
+    """The seed's ``rate_limit``: middleware for ``app.use`` and a route decorator.
+
+    ``options`` are those of :class:`RateLimiter` (``store=``, ``key_func=``,
+    ``trusted_proxy_header=``, ``fail_open=``, ``exempt_paths=``, ``policy_name=``).
+    """
+    return RateLimiter(max_requests, window_seconds, **options)
