@@ -1,0 +1,212 @@
+"""What conduit-otel does, read from the standard ``OTEL_*`` variables and Conduit settings.
+
+Enabled or not, in this order: ``OTEL_SDK_DISABLED=true`` always turns it off; else an
+explicit ``conduit_otel.instrument(app)`` or the ``otel_enabled`` setting decides; else the
+seed's ``OTEL_ENABLED``; else it is off, so installing the plugin costs nothing until
+asked for. Exporters, endpoints, headers and the resource come from the variables the
+OpenTelemetry specification defines; a bad value is a :class:`ConfigurationError`
+naming the variable and what it accepts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import unquote
+
+from conduit.config import Setting
+from conduit.framework.errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_EXCLUDED_PATHS",
+    "OtelConfig",
+    "OtlpTarget",
+    "SETTINGS_SCHEMA",
+    "parse_key_values",
+]
+
+DEFAULT_EXCLUDED_PATHS: tuple[str, ...] = ("/health", "/health/*", "/metrics", "/v1/metrics")
+
+TRACES_EXPORTERS = ("otlp", "console", "none")
+METRICS_EXPORTERS = ("otlp", "console", "prometheus", "none")
+PROTOCOLS = ("http/protobuf", "grpc")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _check_paths(paths: Any) -> str | None:
+    bad = [p for p in paths if not isinstance(p, str) or not p.startswith("/")]
+    return f"every path must start with '/', got {bad!r}" if bad else None
+
+
+SETTINGS_SCHEMA: dict[str, Setting] = {
+    "otel_enabled": Setting(
+        (bool, type(None)), None,
+        "turn conduit-otel on or off; unset: $OTEL_ENABLED, else off ($OTEL_SDK_DISABLED=true always wins)",
+    ),
+    "otel_excluded_paths": Setting(
+        list, list(DEFAULT_EXCLUDED_PATHS),
+        "request paths neither traced nor measured; a trailing '*' matches a prefix",
+        check=_check_paths,
+    ),
+    "otel_set_global_providers": Setting(
+        bool, True,
+        "also install this app's tracer and meter providers as OpenTelemetry's global ones "
+        "(only when no other was set), so other instrumentation joins the same pipeline",
+    ),
+}
+
+
+def _flag(environ: Mapping[str, str], name: str, default: bool | None) -> bool | None:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    text = raw.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigurationError(f"${name} must be true or false, got {raw!r}")
+
+
+def parse_key_values(raw: str, name: str) -> dict[str, str]:
+    """``k1=v1,k2=v2`` with percent-encoded values (OTEL_RESOURCE_ATTRIBUTES, *_HEADERS)."""
+    out: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"${name} must be a comma-separated list of key=value pairs; bad item {item!r}")
+        out[unquote(key.strip())] = unquote(value.strip())
+    return out
+
+
+def _names(environ: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    raw = environ.get(name, default)
+    names = tuple(dict.fromkeys(n.strip().lower() for n in raw.split(",") if n.strip()))
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        raise ConfigurationError(f"${name}: unknown exporter {unknown[0]!r}; use one or more of {', '.join(allowed)}")
+    if "none" in names:
+        return ()
+    return names
+
+
+@dataclass(frozen=True)
+class OtlpTarget:
+    """Where one signal goes over OTLP: full endpoint URL, protocol, extra headers."""
+
+    endpoint: str
+    protocol: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _otlp_target(environ: Mapping[str, str], signal: str) -> OtlpTarget:
+    upper = signal.upper()
+    proto_var = f"OTEL_EXPORTER_OTLP_{upper}_PROTOCOL"
+    protocol_name = proto_var if proto_var in environ else "OTEL_EXPORTER_OTLP_PROTOCOL"
+    protocol = environ.get(protocol_name, "http/protobuf").strip().lower()
+    if protocol not in PROTOCOLS:
+        raise ConfigurationError(f"${protocol_name}: unsupported protocol {protocol!r}; use http/protobuf or grpc")
+    specific = environ.get(f"OTEL_EXPORTER_OTLP_{upper}_ENDPOINT")
+    if specific:
+        endpoint = specific.strip()
+    else:
+        base = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+        if protocol == "grpc":
+            endpoint = base or "http://localhost:4317"
+        else:
+            endpoint = (base or "http://localhost:4318").rstrip("/") + f"/v1/{signal}"
+    if not re.match(r"^https?://[^/]+", endpoint):
+        raise ConfigurationError(
+            f"OTLP {signal} endpoint {endpoint!r} must be an http:// or https:// URL "
+            "(set $OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://localhost:4318)"
+        )
+    headers: dict[str, str] = {}
+    for name in ("OTEL_EXPORTER_OTLP_HEADERS", f"OTEL_EXPORTER_OTLP_{upper}_HEADERS"):
+        if environ.get(name):
+            headers.update(parse_key_values(environ[name], name))
+    return OtlpTarget(endpoint, protocol, headers)
+
+
+@dataclass(frozen=True)
+class OtelConfig:
+    """Everything the plugin needs to know, parsed once per app."""
+
+    enabled: bool
+    traces_enabled: bool = True
+    metrics_enabled: bool = True
+    service_name: str = "conduit"
+    resource_attributes: dict[str, str] = field(default_factory=dict)
+    traces_exporters: tuple[str, ...] = ("otlp",)
+    metrics_exporters: tuple[str, ...] = ("otlp",)
+    traces_otlp: OtlpTarget | None = None
+    metrics_otlp: OtlpTarget | None = None
+    metric_export_interval_ms: int = 60_000
+    propagators: tuple[str, ...] = ("tracecontext", "baggage")
+    excluded_paths: tuple[str, ...] = DEFAULT_EXCLUDED_PATHS
+    excluded_urls: tuple[str, ...] = ()
+    set_global_providers: bool = True
+
+    @classmethod
+    def from_sources(
+        cls,
+        settings: Any = None,
+        environ: Mapping[str, str] | None = None,
+        *,
+        explicit: bool | None = None,
+    ) -> OtelConfig:
+        """Read ``environ`` (default ``os.environ``) and the app's ``settings``.
+
+        ``explicit`` is the in-code decision (``instrument(app, enabled=...)``).
+        """
+        env = os.environ if environ is None else environ
+        get = settings.get if settings is not None else (lambda name, default=None: default)
+        setting_enabled = get("otel_enabled", None)
+        if _flag(env, "OTEL_SDK_DISABLED", False):
+            enabled = False
+        elif explicit is not None:
+            enabled = explicit
+        elif setting_enabled is not None:
+            enabled = bool(setting_enabled)
+        else:
+            enabled = bool(_flag(env, "OTEL_ENABLED", False))
+        excluded = tuple(get("otel_excluded_paths", list(DEFAULT_EXCLUDED_PATHS)))
+        set_global = bool(get("otel_set_global_providers", True))
+        if not enabled:
+            return cls(enabled=False, excluded_paths=excluded, set_global_providers=set_global)
+
+        resource = parse_key_values(env.get("OTEL_RESOURCE_ATTRIBUTES", ""), "OTEL_RESOURCE_ATTRIBUTES")
+        service = env.get("OTEL_SERVICE_NAME", "").strip() or resource.get("service.name") or "conduit"
+        resource["service.name"] = service
+        traces_exporters = _names(env, "OTEL_TRACES_EXPORTER", "otlp", TRACES_EXPORTERS)
+        metrics_exporters = _names(env, "OTEL_METRICS_EXPORTER", "otlp", METRICS_EXPORTERS)
+        interval_raw = env.get("OTEL_METRIC_EXPORT_INTERVAL", "60000").strip()
+        if not interval_raw.isdigit() or int(interval_raw) <= 0:
+            raise ConfigurationError(f"$OTEL_METRIC_EXPORT_INTERVAL must be a positive number of milliseconds, got {interval_raw!r}")
+        propagators = tuple(p.strip() for p in env.get("OTEL_PROPAGATORS", "tracecontext,baggage").split(",") if p.strip())
+        excluded_urls = tuple(u.strip() for u in env.get("OTEL_PYTHON_EXCLUDED_URLS", "").split(",") if u.strip())
+        for pattern in excluded_urls:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigurationError(f"$OTEL_PYTHON_EXCLUDED_URLS: {pattern!r} is not a regular expression ({exc})") from None
+        return cls(
+            enabled=True,
+            traces_enabled=bool(_flag(env, "OTEL_TRACES_ENABLED", True)),
+            metrics_enabled=bool(_flag(env, "OTEL_METRICS_ENABLED", True)),
+            service_name=service,
+            resource_attributes=resource,
+            traces_exporters=traces_exporters,
+            metrics_exporters=metrics_exporters,
+            traces_otlp=_otlp_target(env, "traces") if "otlp" in traces_exporters else None,
+            metrics_otlp=_otlp_target(env, "metrics") if "otlp" in metrics_exporters else None,
+            metric_export_interval_ms=int(interval_raw),
+            propagators=propagators,
+            excluded_paths=excluded,
+            excluded_urls=excluded_urls,
+            set_global_providers=set_global,
+        )

@@ -1,0 +1,135 @@
+"""The metric instruments conduit-otel creates, and the router's recording API.
+
+HTTP server metrics follow the stable conventions (``http.server.request.duration`` in
+seconds with the advised buckets, ``http.server.active_requests``, request and response
+body sizes). ``conduit.operation.duration`` times every ``conduit.telemetry.span`` block
+(inference, vector search, MCP tool calls, routing). The seed's router metrics are made
+here and recorded by the router plugin::
+
+    from conduit_otel.instruments import router_metrics
+    router_metrics().record_decision(model="gpt-4o-mini", domain="code", cost_usd=0.0004,
+                                     latency_ms=812.0, confidence=0.91)
+
+``router_metrics()`` answers for the app whose request is running (or the last app
+started); with no enabled app it returns a recorder that drops everything at no cost,
+so callers never check whether telemetry is on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.metrics import Meter, NoOpMeter
+
+from conduit_otel.semconv import DURATION_BUCKETS
+
+__all__ = ["HttpServerInstruments", "OperationInstruments", "RouterMetrics", "router_metrics"]
+
+_SIZE_UNIT = "By"
+_CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+_COST_BUCKETS = (0.00001, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0)
+_LATENCY_MS_BUCKETS = (50, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000, 30000, 60000)
+
+
+class HttpServerInstruments:
+    """``http.server.*`` instruments of one meter."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.duration = meter.create_histogram(
+            "http.server.request.duration",
+            unit="s",
+            description="Duration of HTTP server requests.",
+            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+        )
+        self.active_requests = meter.create_up_down_counter(
+            "http.server.active_requests",
+            unit="{request}",
+            description="Number of active HTTP server requests.",
+        )
+        self.request_body_size = meter.create_histogram(
+            "http.server.request.body.size", unit=_SIZE_UNIT, description="Size of HTTP server request bodies."
+        )
+        self.response_body_size = meter.create_histogram(
+            "http.server.response.body.size", unit=_SIZE_UNIT, description="Size of HTTP server response bodies."
+        )
+
+
+class OperationInstruments:
+    """``conduit.operation.duration``: each ``conduit.telemetry.span`` block, by name."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.duration = meter.create_histogram(
+            "conduit.operation.duration",
+            unit="s",
+            description="Duration of instrumented Conduit operations (inference, vector search, tool calls).",
+            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+        )
+
+
+class RouterMetrics:
+    """The seed's routing metrics; attributes name the model, domain, feedback type and source."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.decisions = meter.create_counter(
+            "conduit.routing.decisions", unit="{decision}", description="Routing decisions by model and domain."
+        )
+        self.cost = meter.create_histogram(
+            "conduit.routing.cost", unit="USD", description="Cost of routed requests in US dollars.",
+            explicit_bucket_boundaries_advisory=list(_COST_BUCKETS),
+        )
+        self.latency = meter.create_histogram(
+            "conduit.routing.latency", unit="ms", description="Latency of routed requests in milliseconds.",
+            explicit_bucket_boundaries_advisory=[float(b) for b in _LATENCY_MS_BUCKETS],
+        )
+        self.confidence = meter.create_histogram(
+            "conduit.routing.confidence", unit="1", description="Thompson-sampling confidence of routing decisions.",
+            explicit_bucket_boundaries_advisory=list(_CONFIDENCE_BUCKETS),
+        )
+        self.cache_hits = meter.create_counter("conduit.cache.hits", unit="{hit}", description="Cache hits.")
+        self.cache_misses = meter.create_counter("conduit.cache.misses", unit="{miss}", description="Cache misses.")
+        self.feedback_submissions = meter.create_counter(
+            "conduit.feedback.submissions", unit="{submission}", description="Feedback submissions by type and source."
+        )
+
+    def record_decision(
+        self,
+        model: str,
+        domain: str = "general",
+        *,
+        cost_usd: float | None = None,
+        latency_ms: float | None = None,
+        confidence: float | None = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
+        """One routing decision: counted, and its cost, latency and confidence when known."""
+        attrs = {"conduit.model": model, "conduit.domain": domain, **(attributes or {})}
+        self.decisions.add(1, attrs)
+        if cost_usd is not None:
+            self.cost.record(cost_usd, attrs)
+        if latency_ms is not None:
+            self.latency.record(latency_ms, attrs)
+        if confidence is not None:
+            self.confidence.record(confidence, attrs)
+
+    def record_cache_hit(self, cache: str = "response", count: int = 1) -> None:
+        self.cache_hits.add(count, {"conduit.cache": cache})
+
+    def record_cache_miss(self, cache: str = "response", count: int = 1) -> None:
+        self.cache_misses.add(count, {"conduit.cache": cache})
+
+    def record_feedback(self, feedback_type: str, source: str = "explicit") -> None:
+        self.feedback_submissions.add(1, {"conduit.feedback.type": feedback_type, "conduit.feedback.source": source})
+
+
+_DROPPING = RouterMetrics(NoOpMeter("conduit_otel"))
+
+
+def router_metrics(app: Any = None) -> RouterMetrics:
+    """The router metrics of ``app``, or of the running (else last started) app; a
+    recorder that drops everything when telemetry is off."""
+    from conduit_otel.runtime import current_runtime, runtime_for
+
+    runtime = runtime_for(app) if app is not None else current_runtime()
+    if runtime is None or runtime.router is None:
+        return _DROPPING
+    return runtime.router
