@@ -15,7 +15,7 @@ from conduit.testing import TestClient
 
 def app_with(limiter, **settings) -> Conduit:
     app = Conduit(plugins=[], **settings)
-    app.use(limiter.dispatch)
+    app.use(limiter)
 
     @app.get("/items")
     def items(request):
@@ -29,7 +29,8 @@ def app_with(limiter, **settings) -> Conduit:
 
 
 def test_rate_limit_returns_429_with_retry_after_and_headers_on_every_response() -> None:
-    with TestClient(app_with(rate_limit(3, 60, store=MemoryStateStore()))) as client:
+    frozen = MemoryStateStore(clock=lambda: 1000.0)  # no time passes, so every reset is 60
+    with TestClient(app_with(rate_limit(3, 60, store=frozen))) as client:
         responses = [client.get("/items") for _ in range(4)]
     assert [r.status_code for r in responses] == [200, 200, 200, 429]
     assert [r.headers["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0", "0"]

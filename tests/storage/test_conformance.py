@@ -31,9 +31,9 @@ async def test_set_overwrites_and_drops_the_old_ttl(backend) -> None:
 
 
 async def test_value_with_ttl_expires(backend) -> None:
-    await backend.store.set("k", "v", ttl=0.3)
+    await backend.store.set("k", "v", ttl=0.6)
     assert await backend.store.get("k") == b"v"
-    await backend.advance(0.5)
+    await backend.advance(0.8)
     assert await backend.store.get("k") is None
 
 
@@ -79,15 +79,15 @@ async def test_acquire_admits_limit_then_denies_with_retry_after(store: StateSto
 
 async def test_window_slides_one_slot_frees_when_the_oldest_expires(backend) -> None:
     store = backend.store
-    assert (await store.acquire("w", 2, 1.0)).allowed
-    await backend.advance(0.4)
-    assert (await store.acquire("w", 2, 1.0)).allowed
-    denied = await store.acquire("w", 2, 1.0)
+    assert (await store.acquire("w", 2, 2.0)).allowed
+    await backend.advance(0.8)
+    assert (await store.acquire("w", 2, 2.0)).allowed
+    denied = await store.acquire("w", 2, 2.0)
     assert not denied.allowed
-    assert 0.0 < denied.retry_after <= 0.6 + 1e-9
-    assert denied.retry_after < denied.reset_after <= 1.0
+    assert 0.0 < denied.retry_after <= 1.2 + 1e-9
+    assert denied.retry_after < denied.reset_after <= 2.0
     await backend.advance(denied.retry_after + 0.05)
-    again = await store.acquire("w", 2, 1.0)
+    again = await store.acquire("w", 2, 2.0)
     assert again.allowed and again.remaining == 0  # the second request is still in the window
 
 
