@@ -35,7 +35,7 @@ class _AppMiddleware:
 def test_installed_but_not_enabled_registers_no_middleware_and_no_runtime(otel_env) -> None:
     app = app_with_a_route(plugins=["otel"])
     assert app.plugin_manager.get_plugin("otel") is not None
-    assert middleware_owners(app) == ["app"]
+    assert "otel" not in middleware_owners(app)
     assert conduit_otel.telemetry(app) is None
     with TestClient(app) as client:
         assert client.get("/").json() == {"ok": True}
@@ -45,7 +45,7 @@ def test_otel_sdk_disabled_beats_an_explicit_instrument_call(otel_env) -> None:
     otel_env.setenv("OTEL_SDK_DISABLED", "true")
     app = app_with_a_route(plugins=[])
     conduit_otel.instrument(app)
-    assert middleware_owners(app) == ["app"]
+    assert "otel" not in middleware_owners(app)
     assert conduit_otel.telemetry(app) is None
 
 
@@ -54,7 +54,8 @@ def test_otel_enabled_from_the_environment_puts_the_plugin_outermost(otel_env) -
     otel_env.setenv("OTEL_TRACES_EXPORTER", "none")
     otel_env.setenv("OTEL_METRICS_EXPORTER", "none")
     app = app_with_a_route(plugins=["otel"], otel_set_global_providers=False)
-    assert middleware_owners(app) == ["otel", "app"]
+    owners = middleware_owners(app)
+    assert owners[0] == "otel" and owners.count("otel") == 1 and owners[-1] == "app"
     with TestClient(app) as client:
         runtime = conduit_otel.telemetry(app)
         assert runtime.started and runtime.tracer is not None

@@ -147,6 +147,7 @@ def test_the_kernel_metrics_registry_is_bridged_through_observable_instruments(i
     registry.set_gauge("queue_depth", 7)
     registry.observe_histogram("batch_seconds", 0.2)
     registry.record_cache_hit(4)
+    registry.record_request(0.01, method="GET", route="/", status=200)  # what the kernel's own middleware records
 
     @t.app.get("/")
     def index(request):
@@ -165,3 +166,19 @@ def test_the_kernel_metrics_registry_is_bridged_through_observable_instruments(i
     assert metrics["conduit.kernel.cache_hits"].data.data_points[0].value == 4
     assert metrics["conduit.kernel.late"].data.data_points[0].value == 5
     assert metrics["conduit.kernel.uptime"].data.data_points[0].value > 0
+    # The registry's per-request families are measured natively, not bridged twice.
+    assert not [name for name in metrics if name.startswith("conduit.kernel.http_")]
+
+
+def test_body_size_metrics_can_be_turned_off_for_hot_endpoints(instrumented) -> None:
+    t = instrumented(otel_body_size_metrics=False)
+
+    @t.app.post("/echo")
+    def echo(request):
+        return request.body
+
+    with TestClient(t.app) as client:
+        client.post("/echo", content=b"hello")
+        metrics = t.metrics()
+    assert "http.server.request.duration" in metrics
+    assert not {"http.server.request.body.size", "http.server.response.body.size"} & set(metrics)

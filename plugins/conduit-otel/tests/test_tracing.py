@@ -202,18 +202,24 @@ def test_inject_puts_the_current_span_on_outgoing_headers(instrumented) -> None:
     assert conduit_otel.inject() == {}  # no current span, nothing to propagate
 
 
-def test_a_streamed_response_span_ends_after_its_last_chunk(instrumented) -> None:
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_a_streamed_response_span_ends_after_its_last_chunk(instrumented, kind) -> None:
     t = instrumented()
     seen: list[int] = []
+    parts = (b"alpha,", "beta,", b"gamma")
+
+    def sync_body():
+        for part in parts:
+            seen.append(len(t.finished()))  # the server span is still open while sending
+            yield part
+
+    async def async_body():
+        for part in sync_body():
+            yield part
 
     @t.app.get("/stream")
     async def stream(request):
-        async def body():
-            for part in (b"alpha,", b"beta,", b"gamma"):
-                seen.append(len(t.finished()))  # the server span is still open while sending
-                yield part
-
-        return StreamingResponse(body(), media_type="text/plain")
+        return StreamingResponse(async_body() if kind == "async" else sync_body(), media_type="text/plain")
 
     with TestClient(t.app) as client:
         assert client.get("/stream").content == b"alpha,beta,gamma"

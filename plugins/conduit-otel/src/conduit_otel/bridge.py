@@ -7,6 +7,10 @@ observable gauges, a histogram as ``<name>.count`` and ``<name>.sum`` counters (
 observable histogram does not exist). Values are read when a reader collects, never
 copied on the request path.
 
+The registry's own per-request families (``http_requests_total``,
+``http_request_duration_seconds``, filled by the kernel's monitoring middleware) are
+left out: the ``http.server.*`` instruments measure the same requests the standard way.
+
 Instruments cannot be created while a collection runs, so families that first appear
 later are picked up by :meth:`KernelMetricsBridge.sync`, which the middleware calls at
 most every ``resync_seconds``.
@@ -20,9 +24,12 @@ from typing import Any, Iterable
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-__all__ = ["KernelMetricsBridge", "otel_name"]
+__all__ = ["SKIPPED", "KernelMetricsBridge", "otel_name"]
 
 logger = logging.getLogger("conduit_otel")
+
+# Already measured natively by http.server.request.duration; bridging would count twice.
+SKIPPED = frozenset({"conduit.kernel.http_requests", "conduit.kernel.http_request_duration_seconds", "conduit.kernel.uptime_seconds"})
 
 
 def otel_name(family_name: str, kind: str, namespace: str) -> str:
@@ -59,6 +66,8 @@ class KernelMetricsBridge:
         values: dict[str, list[tuple[dict[str, str], float]]] = {}
         namespace = getattr(self.metrics, "namespace", "")
         for family in self.metrics.families():
+            if otel_name(family.name, family.type, namespace) in SKIPPED:
+                continue
             if family.type in ("counter", "gauge"):
                 name = otel_name(family.name, family.type, namespace)
                 values.setdefault(name, []).extend((dict(s.labels), s.value) for s in family.samples)
@@ -74,6 +83,8 @@ class KernelMetricsBridge:
     def _kinds(self) -> Iterable[tuple[str, str, str]]:
         namespace = getattr(self.metrics, "namespace", "")
         for family in self.metrics.families():
+            if otel_name(family.name, family.type, namespace) in SKIPPED:
+                continue
             if family.type in ("counter", "gauge"):
                 yield otel_name(family.name, family.type, namespace), family.type, family.help
             elif family.type == "histogram":
@@ -86,7 +97,7 @@ class KernelMetricsBridge:
         added = 0
         with self._lock:
             for name, kind, help_text in self._kinds():
-                if name in self._known or name == "conduit.kernel.uptime_seconds":
+                if name in self._known:
                     continue
                 self._known.add(name)
                 callback = self._observer(name)

@@ -51,6 +51,11 @@ SETTINGS_SCHEMA: dict[str, Setting] = {
         "request paths neither traced nor measured; a trailing '*' matches a prefix",
         check=_check_paths,
     ),
+    "otel_body_size_metrics": Setting(
+        bool, True,
+        "record http.server.request.body.size / response.body.size (two SDK measurements a request; "
+        "turn off on very hot endpoints)",
+    ),
     "otel_set_global_providers": Setting(
         bool, True,
         "also install this app's tracer and meter providers as OpenTelemetry's global ones "
@@ -150,6 +155,7 @@ class OtelConfig:
     excluded_paths: tuple[str, ...] = DEFAULT_EXCLUDED_PATHS
     excluded_urls: tuple[str, ...] = ()
     set_global_providers: bool = True
+    body_size_metrics: bool = True
 
     @classmethod
     def from_sources(
@@ -209,4 +215,5 @@ class OtelConfig:
             excluded_paths=excluded,
             excluded_urls=excluded_urls,
             set_global_providers=set_global,
+            body_size_metrics=bool(get("otel_body_size_metrics", True)),
         )

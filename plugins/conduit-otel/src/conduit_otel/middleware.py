@@ -62,6 +62,7 @@ class OtelMiddleware:
     def __init__(self, runtime: OtelRuntime, path_filter: PathFilter) -> None:
         self.runtime = runtime
         self.filter = path_filter
+        self.body_sizes = runtime.config.body_size_metrics
         self._w3c_only = tuple(runtime.config.propagators) in (("tracecontext", "baggage"), ("tracecontext",))
         self._next_sync = 0.0
 
@@ -87,8 +88,7 @@ class OtelMiddleware:
             metric_attrs[sc.HTTP_ROUTE] = template
         http = runtime.http
         if http is not None:
-            active_attrs = {sc.HTTP_REQUEST_METHOD: method, sc.URL_SCHEME: scheme}
-            http.active_requests.add(1, active_attrs)
+            http.active_requests.add(method, scheme, 1)
             bridge = runtime.bridge
             if bridge is not None and start >= self._next_sync:
                 self._next_sync = start + bridge.resync_seconds
@@ -168,14 +168,13 @@ class OtelMiddleware:
         http = self.runtime.http
         if http is not None:
             http.duration.record(duration, metric_attrs)
-            http.active_requests.add(
-                -1, {sc.HTTP_REQUEST_METHOD: metric_attrs[sc.HTTP_REQUEST_METHOD], sc.URL_SCHEME: metric_attrs[sc.URL_SCHEME]}
-            )
-            length = request.headers.get("content-length")
-            if length is not None and length.isdigit():
-                http.request_body_size.record(int(length), metric_attrs)
-            if response_size is not None:
-                http.response_body_size.record(response_size, metric_attrs)
+            http.active_requests.add(metric_attrs[sc.HTTP_REQUEST_METHOD], metric_attrs[sc.URL_SCHEME], -1)
+            if self.body_sizes:
+                length = request.headers.get("content-length")
+                if length is not None and length.isdigit():
+                    http.request_body_size.record(int(length), metric_attrs)
+                if response_size is not None:
+                    http.response_body_size.record(response_size, metric_attrs)
 
     def _watch_stream(
         self, response: Any, span: Any, start: float, metric_attrs: dict[str, Any], request: HTTPRequest
