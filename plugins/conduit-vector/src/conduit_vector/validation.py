@@ -1,0 +1,222 @@
+"""Checking what goes into a vector database before anything reaches Chroma.
+
+Every check raises :class:`conduit.framework.errors.ValidationError` (HTTP 422) whose
+message names the problem and whose detail says what to send instead. Batches are
+checked whole before a single row is written, so a bad row never leaves half a batch
+behind.
+
+Metadata follows what chromadb 1.5 stores: a flat ``dict`` of string keys to ``str``,
+``int``, ``float`` or ``bool`` values, or non-empty lists of one of those types. ``None``
+values are refused (Chroma 1.5's writer rejects them), as are non-finite floats and keys
+starting with ``chroma:`` (reserved by Chroma). An empty dict means "no metadata".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from conduit.framework.errors import ValidationError
+
+__all__ = [
+    "Document",
+    "MetadataValue",
+    "validate_id",
+    "validate_embedding",
+    "validate_metadata",
+    "validate_text",
+    "validate_top_k",
+    "validate_where",
+    "validate_batch",
+]
+
+MetadataValue = str | int | float | bool | list[str] | list[int] | list[float] | list[bool]
+_SCALARS = (str, int, float, bool)
+MAX_ID_LENGTH = 1024
+
+
+@dataclass(frozen=True)
+class Document:
+    """One row to write: an id, its vector, optional metadata and optional source text."""
+
+    id: str
+    embedding: list[float]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
+
+
+def _where(index: int | None, doc_id: Any = None) -> str:
+    if index is None:
+        return ""
+    return f"document {index} ({doc_id!r}): " if isinstance(doc_id, str) else f"document {index}: "
+
+
+def validate_id(doc_id: Any, *, index: int | None = None) -> str:
+    """A document id: a non-empty string of at most 1024 characters."""
+    if not isinstance(doc_id, str):
+        raise ValidationError(f"{_where(index)}the document id must be a string", f"got {type(doc_id).__name__}")
+    if not doc_id.strip():
+        raise ValidationError(f"{_where(index)}the document id is empty", "send a non-blank string id")
+    if len(doc_id) > MAX_ID_LENGTH:
+        raise ValidationError(
+            f"{_where(index)}the document id is too long", f"ids hold at most {MAX_ID_LENGTH} characters; got {len(doc_id)}"
+        )
+    return doc_id
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    # numpy scalars without importing numpy: they expose a dtype kind
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    return kind in ("f", "i", "u")
+
+
+def validate_embedding(embedding: Any, dimension: int, *, what: str = "embedding", prefix: str = "") -> list[float]:
+    """A vector of ``dimension`` finite real numbers, returned as ``list[float]``.
+
+    Accepts a list or tuple of numbers or a one-dimensional numpy array; refuses
+    strings, booleans, nested lists, NaN and infinities.
+    """
+    if hasattr(embedding, "tolist") and hasattr(embedding, "ndim"):
+        if embedding.ndim != 1:
+            raise ValidationError(
+                f"{prefix}the {what} must be one vector", f"got an array of shape {tuple(embedding.shape)}"
+            )
+        if getattr(embedding.dtype, "kind", None) not in ("f", "i", "u"):
+            raise ValidationError(f"{prefix}the {what} must hold numbers", f"got an array of dtype {embedding.dtype}")
+        embedding = embedding.tolist()
+    if isinstance(embedding, (str, bytes)) or not isinstance(embedding, Sequence):
+        raise ValidationError(
+            f"{prefix}the {what} must be a list of numbers", f"got {type(embedding).__name__}"
+        )
+    if len(embedding) != dimension:
+        raise ValidationError(
+            f"{prefix}the {what} has {len(embedding)} dimensions; this database holds {dimension}-dimensional vectors",
+            f"send exactly {dimension} numbers",
+        )
+    vector: list[float] = []
+    for position, value in enumerate(embedding):
+        if not _is_number(value):
+            raise ValidationError(
+                f"{prefix}the {what} must hold only numbers",
+                f"position {position} holds {type(value).__name__} {value!r:.40}",
+            )
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValidationError(
+                f"{prefix}the {what} holds a non-finite number", f"position {position} is {number}; send finite values"
+            )
+        vector.append(number)
+    return vector
+
+
+def _metadata_value(key: str, value: Any, prefix: str) -> Any:
+    if isinstance(value, list):
+        if not value:
+            raise ValidationError(f"{prefix}metadata {key!r} is an empty list", "send a non-empty list or leave the key out")
+        kinds = {bool if isinstance(item, bool) else type(item) for item in value}
+        if len(kinds) != 1 or next(iter(kinds)) not in _SCALARS:
+            raise ValidationError(
+                f"{prefix}metadata {key!r} must be a list of one type (str, int, float or bool)",
+                f"got items of type {', '.join(sorted(k.__name__ for k in kinds))}",
+            )
+        for item in value:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValidationError(f"{prefix}metadata {key!r} holds a non-finite number", f"got {item}")
+        return list(value)
+    if value is None:
+        raise ValidationError(
+            f"{prefix}metadata {key!r} is null", "Chroma cannot store null metadata values; leave the key out instead"
+        )
+    if not isinstance(value, _SCALARS):
+        raise ValidationError(
+            f"{prefix}metadata {key!r} must be a str, int, float, bool or a list of one of those",
+            f"got {type(value).__name__}",
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(f"{prefix}metadata {key!r} is a non-finite number", f"got {value}")
+    return value
+
+
+def validate_metadata(metadata: Any, *, prefix: str = "") -> dict[str, Any]:
+    """A flat mapping Chroma can store (see the module docstring); ``None`` means empty."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise ValidationError(f"{prefix}metadata must be an object", f"got {type(metadata).__name__}")
+    clean: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key:
+            raise ValidationError(f"{prefix}metadata keys must be non-empty strings", f"got {key!r}")
+        if key.startswith("chroma:"):
+            raise ValidationError(f"{prefix}metadata key {key!r} is reserved", "keys starting with 'chroma:' belong to Chroma")
+        clean[key] = _metadata_value(key, value, prefix)
+    return clean
+
+
+def validate_text(text: Any, *, prefix: str = "", what: str = "text") -> str:
+    """A non-blank string."""
+    if not isinstance(text, str):
+        raise ValidationError(f"{prefix}the {what} must be a string", f"got {type(text).__name__}")
+    if not text.strip():
+        raise ValidationError(f"{prefix}the {what} is empty", "send at least one non-blank character")
+    return text
+
+
+def validate_top_k(top_k: Any, maximum: int | None = None) -> int:
+    """A positive integer, at most ``maximum`` when given."""
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        raise ValidationError("top_k must be an integer", f"got {type(top_k).__name__}")
+    if top_k < 1:
+        raise ValidationError("top_k must be at least 1", f"got {top_k}")
+    if maximum is not None and top_k > maximum:
+        raise ValidationError(f"top_k must be at most {maximum}", f"got {top_k}")
+    return top_k
+
+
+def validate_where(where: Any) -> dict[str, Any] | None:
+    """A Chroma metadata filter (``{"field": value}``, ``{"field": {"$gte": 3}}``,
+    ``{"$and": [...]}``) or None. Its operators are checked by Chroma at query time."""
+    if where is None:
+        return None
+    if not isinstance(where, Mapping):
+        raise ValidationError("where must be an object", f"got {type(where).__name__}")
+    return dict(where) or None
+
+
+def validate_batch(
+    documents: Iterable[Any], dimension: int, *, require_text: bool = False
+) -> list[Document]:
+    """Check a whole batch: each item a :class:`Document` or a mapping with ``id``,
+    ``embedding``, optional ``metadata`` and ``text``. Duplicate ids are refused."""
+    checked: list[Document] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(documents):
+        if isinstance(item, Document):
+            raw_id, embedding, metadata, text = item.id, item.embedding, item.metadata, item.text
+        elif isinstance(item, Mapping):
+            unknown = set(item) - {"id", "embedding", "metadata", "text"}
+            if unknown:
+                raise ValidationError(
+                    f"document {index}: unknown fields {sorted(unknown)}", "send id, embedding, metadata and text"
+                )
+            raw_id, embedding, metadata, text = item.get("id"), item.get("embedding"), item.get("metadata"), item.get("text")
+        else:
+            raise ValidationError(
+                f"document {index} must be an object with id and embedding", f"got {type(item).__name__}"
+            )
+        doc_id = validate_id(raw_id, index=index)
+        prefix = _where(index, doc_id)
+        if doc_id in seen:
+            raise ValidationError(f"{prefix}the id appears twice in the batch", f"also at document {seen[doc_id]}")
+        seen[doc_id] = index
+        vector = validate_embedding(embedding, dimension, prefix=prefix)
+        clean = validate_metadata(metadata, prefix=prefix)
+        if text is not None or require_text:
+            text = validate_text(text, prefix=prefix)
+        checked.append(Document(doc_id, vector, clean, text))
+    return checked

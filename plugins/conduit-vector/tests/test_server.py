@@ -1,0 +1,62 @@
+"""Client/server: a real `chroma run` server on 127.0.0.1, shared by several clients."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from conduit import Conduit
+from conduit.framework.errors import ServiceUnavailableError
+from conduit.testing import TestClient
+from conduit_vector.store import create_vector_db
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_clients_share_one_server_collection(chroma_server: Any) -> None:
+    with create_vector_db(dimension=3, metric="cosine", url=chroma_server.url, collection="shared") as one:
+        assert one.mode == "http"
+        one.add_documents([{"id": "a", "embedding": [1.0, 0.0, 0.0], "metadata": {"tag": "x"}, "text": "alpha"}, {"id": "b", "embedding": [0.0, 1.0, 0.0]}])
+        with create_vector_db(dimension=3, metric="cosine", url=chroma_server.url, collection="shared") as two:
+            assert two.get_document_count() == 2
+            hit = two.search([0.9, 0.1, 0.0], top_k=1, where={"tag": "x"})[0]
+            assert (hit.id, hit.document) == ("a", "alpha") and hit.score > 0.95
+            assert two.delete_document("a") is True
+        assert one.get_document_count() == 1
+        one.drop()
+
+
+def test_an_app_serves_a_server_collection_over_http(chroma_server: Any) -> None:
+    app = Conduit(plugins=[])
+    app.vector_endpoints(create_vector_db(dimension=2, metric="dot", url=chroma_server.url, collection="served-http"))
+    with TestClient(app) as client:
+        assert client.put("/vectors/documents", json={"documents": [{"id": "p", "embedding": [1.0, 2.0]}]}).status_code == 200
+        found = client.post("/vectors/search", json={"embedding": [1.0, 0.0]}).json()["results"]
+        assert found[0]["id"] == "p" and found[0]["score"] == pytest.approx(1.0)
+    with create_vector_db(dimension=2, metric="dot", url=chroma_server.url, collection="served-http") as check:
+        assert check.list_ids() == ["p"]
+        check.drop()
+
+
+def test_no_server_at_the_url_is_a_503_naming_how_to_start_one(unused_port: int) -> None:
+    port = unused_port
+    with pytest.raises(ServiceUnavailableError, match="the vector store is unreachable") as info:
+        create_vector_db(dimension=2, url=f"http://127.0.0.1:{port}")
+    assert info.value.status_code == 503 and f"chroma run --path DIR --host 127.0.0.1 --port {port}" in info.value.detail
+
+
+def test_a_server_that_goes_away_gives_503_not_500(tmp_path: Path, start_chroma: Callable[[Path], Any]) -> None:
+    server = start_chroma(tmp_path / "data")
+    try:
+        db = create_vector_db(dimension=2, url=server.url, collection="going-away")
+        db.add_document("a", [1.0, 0.0], None)
+    finally:
+        server.stop()
+    try:
+        with pytest.raises(ServiceUnavailableError, match="the vector store is unreachable") as info:
+            db.search([1.0, 0.0])
+        assert "searching failed" in info.value.detail
+    finally:
+        db.close()
