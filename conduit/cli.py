@@ -154,8 +154,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         for schema in pm.hook.conduit_config_schema():
             if schema:
                 settings.extend(schema)
-    problems.extend(settings.problems)
-    problems.extend(f"unknown setting {name}" for name in settings.unknown())
+    from conduit.framework.validation import ConfigValidator
+
+    report = ConfigValidator(settings=settings).validate_all_config()
+    problems.extend(report["errors"])
+    for warning in report["warnings"]:
+        print(f"warning: {warning}")
     if args.app:
         try:
             app = load_app(args.app)

@@ -41,6 +41,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "conduit._builtins.routes",
     "conduit._builtins.stores",
     "conduit._builtins.commands",
+    "conduit._builtins.monitoring",
     "conduit.ml.sklearn_models",
 )
 

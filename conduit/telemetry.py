@@ -9,11 +9,16 @@ for ``/metrics``.
 from __future__ import annotations
 
 import contextlib
+import inspect
+import logging
 from typing import Any, Iterator
 
+import anyio.from_thread
 import pluggy
 
 __all__ = ["span", "plugin_metrics", "MetricSample"]
+
+logger = logging.getLogger("conduit.telemetry")
 
 MetricSample = tuple[str, str, dict[str, str], float]
 
@@ -40,12 +45,33 @@ def span(name: str, attributes: dict[str, Any] | None = None, *, pm: pluggy.Plug
 
 
 def plugin_metrics(app: Any) -> list[MetricSample]:
-    """Every ``(name, type, labels, value)`` sample the plugins contribute, validated."""
+    """Every ``(name, type, labels, value)`` sample the plugins contribute, validated.
+
+    Called from the (sync) metrics endpoint in a worker thread; a hookimpl that returns a
+    coroutine is awaited on the event loop from there.
+    """
     samples: list[MetricSample] = []
     for answer in app.plugin_manager.hook.conduit_metrics(app=app):
+        answer = _resolve_in_worker(answer)
         for sample in answer or ():
             name, kind, labels, value = sample
             if kind not in ("counter", "gauge"):
                 raise ValueError(f"metric {name!r}: type must be 'counter' or 'gauge', got {kind!r}")
             samples.append((str(name), kind, {str(k): str(v) for k, v in labels.items()}, float(value)))
     return samples
+
+
+def _resolve_in_worker(value: Any) -> Any:
+    if not inspect.isawaitable(value):
+        return value
+
+    async def wait() -> Any:
+        return await value
+
+    try:
+        return anyio.from_thread.run(wait)
+    except RuntimeError:
+        if inspect.iscoroutine(value):
+            value.close()
+        logger.warning("a conduit_metrics hookimpl returned a coroutine outside a worker thread; skipped")
+        return None

@@ -15,7 +15,7 @@ import asyncio
 import threading
 from typing import Any
 
-from conduit.framework.errors import GatewayTimeoutError, PayloadTooLargeError, ServiceUnavailableError
+from conduit.framework.errors import GatewayTimeoutError, ServiceUnavailableError
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse
 
@@ -48,33 +48,8 @@ class RequestSizeLimit:
     def __repr__(self) -> str:
         return f"request_size_limit({_size(self.max_bytes)})"
 
-    def _too_large(self, detail: str) -> PayloadTooLargeError:
-        return PayloadTooLargeError("Payload Too Large", detail, code="body_too_large")
-
     async def __call__(self, request: HTTPRequest, call_next: Any) -> HTTPResponse:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_bytes:
-            raise self._too_large(
-                f"the request body is {_size(int(declared))}; the limit is {_size(self.max_bytes)}"
-            )
-        body = request._body  # noqa: SLF001 - None until the body is read
-        if body is not None:
-            if len(body) > self.max_bytes:
-                raise self._too_large(f"the request body is {_size(len(body))}; the limit is {_size(self.max_bytes)}")
-            return await call_next(request)
-        receive = request._receive  # noqa: SLF001 - counted here, so a chunked body cannot dodge the limit
-        seen = 0
-        limit = self.max_bytes
-
-        async def counted() -> bytes:
-            nonlocal seen
-            chunk = await receive()
-            seen += len(chunk)
-            if seen > limit:
-                raise self._too_large(f"the request body exceeds the limit of {_size(limit)}")
-            return chunk
-
-        request._receive = counted  # noqa: SLF001
+        request.limit_body(self.max_bytes)
         return await call_next(request)
 
 

@@ -14,12 +14,10 @@ endpoints at ``/health``, ``/health/live|ready|startup`` and ``/metrics``, ``/v1
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from typing import Any, Iterable
 
-import anyio.from_thread
 
 from conduit.framework.errors import BadRequestError
 from conduit.framework.exposition import CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE
@@ -27,6 +25,7 @@ from conduit.framework.health import CheckResult, HealthCheck, HealthReport
 from conduit.framework.metrics import HistogramStats, Metrics, MetricsError, PluginSample
 from conduit.framework.ml_metrics import MLMetrics
 from conduit.http.response import HTTPResponse
+from conduit.telemetry import plugin_metrics
 
 __all__ = [
     "CheckResult",
@@ -135,23 +134,6 @@ def logging_middleware(logger: logging.Logger | None = None, *, level: int = log
 # --- /metrics ------------------------------------------------------------------------------------
 
 
-def _resolve_from_worker(value: Any) -> Any:
-    """Await a hook's coroutine result from a sync handler's worker thread."""
-    if not inspect.isawaitable(value):
-        return value
-
-    async def wait() -> Any:
-        return await value
-
-    try:
-        return anyio.from_thread.run(wait)
-    except RuntimeError:
-        if inspect.iscoroutine(value):
-            value.close()
-        logger.warning("a conduit_metrics hookimpl returned a coroutine outside a worker thread; skipped")
-        return None
-
-
 class MetricsEndpoint:
     """Serves seed 003's JSON document, or Prometheus text for ``?format=prometheus``
     or an ``Accept`` that asks for ``text/plain`` / OpenMetrics (as Prometheus does).
@@ -184,12 +166,7 @@ class MetricsEndpoint:
         app = getattr(request, "app", None)
         if not self.include_plugins or app is None or not hasattr(app, "plugin_manager"):
             return []
-        samples: list[PluginSample] = []
-        for result in app.plugin_manager.hook.conduit_metrics(app=app):
-            result = _resolve_from_worker(result)
-            if result:
-                samples.extend(result)
-        return samples
+        return plugin_metrics(app)
 
     def __call__(self, request: Any, response: HTTPResponse | None = None) -> HTTPResponse:
         response = response if response is not None else HTTPResponse()

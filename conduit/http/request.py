@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Itera
 
 import orjson
 
-from conduit.framework.errors import BadRequestError
+from conduit.framework.errors import BadRequestError, PayloadTooLargeError
 from conduit.http.datastructures import Address, Headers, QueryParams, State, parse_cookies
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -228,6 +228,29 @@ class HTTPRequest:
             ) from None
         return self._json
 
+    def limit_body(self, max_bytes: int) -> None:
+        """Refuse a body over ``max_bytes`` with a 413: now when it is declared or already
+        read, otherwise while it streams in (so a chunked body cannot dodge the limit)."""
+        declared = self.headers.get("content-length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
+            raise _too_large(f"the request body is {int(declared)} bytes; the limit is {max_bytes} bytes")
+        if self._body is not None:
+            if len(self._body) > max_bytes:
+                raise _too_large(f"the request body is {len(self._body)} bytes; the limit is {max_bytes} bytes")
+            return
+        receive = self._receive
+        seen = 0
+
+        async def counted() -> bytes:
+            nonlocal seen
+            chunk = await receive()
+            seen += len(chunk)
+            if seen > max_bytes:
+                raise _too_large(f"the request body exceeds the limit of {max_bytes} bytes")
+            return chunk
+
+        self._receive = counted
+
     def stream(self) -> _BodyStream:
         """The body in chunks as they arrive: ``async for`` in async code, ``for`` in sync."""
         if self._stream_started:
@@ -262,6 +285,10 @@ class HTTPRequest:
 
     def __repr__(self) -> str:
         return f"<HTTPRequest {self.method} {self.path}>"
+
+
+def _too_large(detail: str) -> PayloadTooLargeError:
+    return PayloadTooLargeError("Payload Too Large", detail, code="body_too_large")
 
 
 class _Unset:

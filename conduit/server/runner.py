@@ -193,6 +193,15 @@ def serve_forever(
     """Bind, optionally fork workers, serve until SIGINT/SIGTERM."""
     logging.basicConfig(level=str(app.settings.log_level).upper(), format="%(levelname)s %(name)s: %(message)s")
     app.prepare()
+    from conduit.framework.validation import ConfigValidator
+
+    report = ConfigValidator(settings=app.settings).validate_all_config()
+    for warning in report["warnings"]:
+        logger.warning("configuration: %s", warning)
+    if report["errors"]:
+        from conduit.framework.errors import ConfigurationError
+
+        raise ConfigurationError("invalid configuration:\n  - " + "\n  - ".join(report["errors"]))
     sock = bind_socket(host, port, app.settings.backlog)
     actual_port = sock.getsockname()[1]
     if banner:
