@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -60,3 +61,28 @@ def test_a_server_that_goes_away_gives_503_not_500(tmp_path: Path, start_chroma:
         assert "searching failed" in info.value.detail
     finally:
         db.close()
+
+
+def test_concurrent_clients_adding_and_searching_lose_nothing(chroma_server: Any) -> None:
+    errors: list[BaseException] = []
+
+    def client(worker: int) -> None:
+        try:
+            with create_vector_db(dimension=4, url=chroma_server.url, collection="concurrent") as db:
+                for batch in range(5):
+                    rows = [{"id": f"{worker}-{batch}-{i}", "embedding": [1.0, worker, batch, i]} for i in range(10)]
+                    db.add_documents(rows)
+                    assert db.search(rows[-1]["embedding"], top_k=1)[0].id == rows[-1]["id"]
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with create_vector_db(dimension=4, url=chroma_server.url, collection="concurrent") as db:
+        assert db.get_document_count() == 200
+        assert sorted(db.list_ids()) == sorted(f"{w}-{b}-{i}" for w in range(4) for b in range(5) for i in range(10))
+        db.drop()

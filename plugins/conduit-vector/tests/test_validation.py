@@ -28,6 +28,7 @@ def db() -> Iterator[VectorDB]:
         ([1.0, 2.0, 3.0, 4.0], "the embedding has 4 dimensions"),
         ([1.0, math.nan, 0.0], "the embedding holds a non-finite number"),
         ([1.0, math.inf, 0.0], "the embedding holds a non-finite number"),
+        ([1.0, 10**400, 0.0], "the embedding holds a non-finite number"),
         ([1.0, "2", 0.0], "the embedding must hold only numbers"),
         ([1.0, True, 0.0], "the embedding must hold only numbers"),
         ([[1.0], [2.0], [3.0]], "the embedding must hold only numbers"),
@@ -58,7 +59,9 @@ def test_numpy_vectors_and_numpy_scalars_are_accepted(db: VectorDB) -> None:
         ({"k": []}, "metadata 'k' is an empty list"),
         ({"k": [1, "a"]}, "metadata 'k' must be a list of one type"),
         ({"k": [1, True]}, "metadata 'k' must be a list of one type"),
-        ({"k": math.nan}, "metadata 'k' is a non-finite number"),
+        ({"k": math.nan}, "metadata 'k' holds a non-finite number"),
+        ({"k": [1.0, math.inf]}, "metadata 'k' holds a non-finite number"),
+        ({"k": 2**70}, "metadata 'k' holds an integer outside 64 bits"),
         ({1: "v"}, "metadata keys must be non-empty strings"),
         ({"chroma:document": "v"}, "metadata key 'chroma:document' is reserved"),
         (["k", "v"], "metadata must be an object"),
@@ -144,7 +147,7 @@ def test_validate_embedding_accepts_exactly_the_finite_numeric_vectors(values: l
             validate_embedding(values, 4)
 
 
-scalar = st.one_of(st.text(max_size=5), st.integers(), finite, st.booleans())
+scalar = st.one_of(st.text(max_size=5), st.integers(min_value=-(2**63), max_value=2**63 - 1), finite, st.booleans())
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=5).filter(lambda k: not k.startswith("chroma:")), scalar, max_size=4))

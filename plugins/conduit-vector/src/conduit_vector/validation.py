@@ -7,7 +7,8 @@ behind.
 
 Metadata follows what chromadb 1.5 stores: a flat ``dict`` of string keys to ``str``,
 ``int``, ``float`` or ``bool`` values, or non-empty lists of one of those types. ``None``
-values are refused (Chroma 1.5's writer rejects them), as are non-finite floats and keys
+values are refused (Chroma 1.5's writer rejects them), as are non-finite floats, integers
+outside 64 bits and keys
 starting with ``chroma:`` (reserved by Chroma). An empty dict means "no metadata".
 """
 
@@ -34,6 +35,7 @@ __all__ = [
 MetadataValue = str | int | float | bool | list[str] | list[int] | list[float] | list[bool]
 _SCALARS = (str, int, float, bool)
 MAX_ID_LENGTH = 1024
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,10 @@ def validate_embedding(embedding: Any, dimension: int, *, what: str = "embedding
                 f"{prefix}the {what} must hold only numbers",
                 f"position {position} holds {type(value).__name__} {value!r:.40}",
             )
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
         if not math.isfinite(number):
             raise ValidationError(
                 f"{prefix}the {what} holds a non-finite number", f"position {position} is {number}; send finite values"
@@ -125,8 +130,7 @@ def _metadata_value(key: str, value: Any, prefix: str) -> Any:
                 f"got items of type {', '.join(sorted(k.__name__ for k in kinds))}",
             )
         for item in value:
-            if isinstance(item, float) and not math.isfinite(item):
-                raise ValidationError(f"{prefix}metadata {key!r} holds a non-finite number", f"got {item}")
+            _check_number(key, item, prefix)
         return list(value)
     if value is None:
         raise ValidationError(
@@ -137,9 +141,15 @@ def _metadata_value(key: str, value: Any, prefix: str) -> Any:
             f"{prefix}metadata {key!r} must be a str, int, float, bool or a list of one of those",
             f"got {type(value).__name__}",
         )
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValidationError(f"{prefix}metadata {key!r} is a non-finite number", f"got {value}")
+    _check_number(key, value, prefix)
     return value
+
+
+def _check_number(key: str, value: Any, prefix: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(f"{prefix}metadata {key!r} holds a non-finite number", f"got {value}")
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+        raise ValidationError(f"{prefix}metadata {key!r} holds an integer outside 64 bits", f"got {value}")
 
 
 def validate_metadata(metadata: Any, *, prefix: str = "") -> dict[str, Any]:
