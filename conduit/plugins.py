@@ -8,6 +8,7 @@ kernel's own features are registered as built-in plugins through the same hooks.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import inspect
 import logging
@@ -30,6 +31,7 @@ __all__ = [
     "reset_default_plugin_manager",
     "list_plugins",
     "resolve",
+    "resolve_sync",
     "plugin_name_of",
     "is_enabled",
 ]
@@ -182,6 +184,34 @@ def list_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
             )
         )
     return sorted(infos, key=lambda i: (i.builtin, i.name))
+
+
+def resolve_sync(value: Any) -> Any:
+    """Await-me-maybe from sync code: the value of ``value`` if it is awaitable.
+
+    From a worker thread of the app (a sync handler), the awaitable runs on the app's
+    event loop; from a thread with no loop, on a fresh one. On an event-loop thread it
+    cannot wait without blocking the loop: it closes the coroutine and raises
+    ``RuntimeError`` (callers offer an async variant there).
+    """
+    if not inspect.isawaitable(value):
+        return value
+
+    async def wait() -> Any:
+        return await value
+
+    import anyio
+    import anyio.from_thread
+
+    try:
+        return anyio.from_thread.run(wait)
+    except RuntimeError:
+        pass
+    if asyncio._get_running_loop() is None:
+        return anyio.run(wait)
+    if inspect.iscoroutine(value):
+        value.close()
+    raise RuntimeError("an awaitable was resolved synchronously on the event-loop thread; await it instead")
 
 
 async def resolve(value: Any) -> Any:

@@ -9,12 +9,12 @@ for ``/metrics``.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 from typing import Any, Iterator
 
-import anyio.from_thread
 import pluggy
+
+from conduit.plugins import resolve_sync
 
 __all__ = ["span", "plugin_metrics", "MetricSample"]
 
@@ -62,16 +62,8 @@ def plugin_metrics(app: Any) -> list[MetricSample]:
 
 
 def _resolve_in_worker(value: Any) -> Any:
-    if not inspect.isawaitable(value):
-        return value
-
-    async def wait() -> Any:
-        return await value
-
     try:
-        return anyio.from_thread.run(wait)
+        return resolve_sync(value)
     except RuntimeError:
-        if inspect.iscoroutine(value):
-            value.close()
-        logger.warning("a conduit_metrics hookimpl returned a coroutine outside a worker thread; skipped")
+        logger.warning("a conduit_metrics hookimpl returned a coroutine on the event-loop thread; skipped")
         return None

@@ -186,3 +186,22 @@ def test_the_example_plugin_installs_from_a_built_wheel(tmp_path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(target), "PATH": ""}, capture_output=True, text=True, check=True)
     assert out.stdout.startswith("conduit-hello-plugin " + str(target))
+
+
+def test_resolve_sync_awaits_from_a_worker_thread_or_a_fresh_loop_and_refuses_on_the_loop() -> None:
+    import anyio
+
+    from conduit.plugins import resolve_sync
+
+    async def answer() -> int:
+        return 42
+
+    assert resolve_sync(7) == 7
+    assert resolve_sync(answer()) == 42  # no loop in this thread: a fresh one
+
+    async def on_loop() -> None:
+        assert await anyio.to_thread.run_sync(lambda: resolve_sync(answer())) == 42  # worker thread
+        with pytest.raises(RuntimeError, match="await it instead"):
+            resolve_sync(answer())
+
+    anyio.run(on_loop)

@@ -30,7 +30,6 @@ reads ``(no documents found)``.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import threading
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ import anyio.from_thread
 import anyio.to_thread
 
 from conduit.framework.errors import ConfigurationError, InferenceError
-
+from conduit.plugins import resolve_sync
 from conduit_vector.store import SearchResult
 from conduit_vector.validation import validate_text, validate_top_k, validate_where
 
@@ -217,25 +216,14 @@ class RAGPipeline:
 
 
 def _resolve(value: Any) -> Any:
-    """The value of an awaitable from sync code: on the app's loop from a worker thread,
-    else on a fresh loop; inside a running loop, a ConfigurationError pointing to aquery."""
-    if not inspect.isawaitable(value):
-        return value
-
-    async def wait() -> Any:
-        return await value
-
+    """The value of an awaitable from sync code (see conduit.plugins.resolve_sync); inside a
+    running loop, a ConfigurationError pointing to aquery."""
     try:
-        return anyio.from_thread.run(wait)
+        return resolve_sync(value)
     except RuntimeError:
-        pass
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:  # no loop runs in this thread: start one
-        return anyio.run(wait)
-    if inspect.iscoroutine(value):
-        value.close()
-    raise ConfigurationError("the llm is async and query() was called inside an event loop; use await rag.aquery(text)")
+        raise ConfigurationError(
+            "the llm is async and query() was called inside an event loop; use await rag.aquery(text)"
+        ) from None
 
 
 def create_rag_pipeline(
