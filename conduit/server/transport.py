@@ -28,6 +28,7 @@ __all__ = ["ConnectionLimits", "HTTPConnection", "ServerState"]
 logger = logging.getLogger("conduit.server")
 
 HIGH_WATER = 256 * 1024
+_TIMER_SLACK = 0.001  # a timer may fire this early (loop clock resolution); count it as due
 DRAIN_LIMIT = 1024 * 1024  # bytes of an unread request body drained to keep the connection
 DRAIN_SECONDS = 1.0
 
@@ -82,6 +83,7 @@ class HTTPConnection(asyncio.Protocol):
         "_drain_waiter",
         "_idle",
         "_stream_task",
+        "_deadline",
     )
 
     def __init__(self, state: ServerState) -> None:
@@ -98,6 +100,7 @@ class HTTPConnection(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._idle = True
         self._stream_task: asyncio.Task[Any] | None = None
+        self._deadline: float | None = None  # of the current wait for data (loop time)
 
     # --- asyncio.Protocol callbacks ---------------------------------------------------------
 
@@ -131,6 +134,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
+        self._cancel_timer()
         self.state.connections.discard(self)
         self._wake(_Closed())
         if self._drain_waiter is not None and not self._drain_waiter.done():
@@ -165,20 +169,37 @@ class HTTPConnection(asyncio.Protocol):
             self._reading_paused = False
             self.transport.resume_reading()  # type: ignore[union-attr]
         waiter = self._waiter = self.loop.create_future()
-        timer = None
+        self._deadline = deadline
         if deadline is not None:
-            timer = self.loop.call_at(deadline, self._on_timeout, waiter)
+            # One lazily re-armed timer per connection, not one per wait: arming and
+            # cancelling a TimerHandle for every request costs microseconds on the hot path.
+            timer = self._timer
+            if timer is None or timer.when() > deadline:
+                if timer is not None:
+                    timer.cancel()
+                self._timer = self.loop.call_at(deadline, self._on_timer)
         try:
             await waiter
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
+            self._deadline = None
 
-    @staticmethod
-    def _on_timeout(waiter: asyncio.Future[None]) -> None:
-        if not waiter.done():
+    def _on_timer(self) -> None:
+        """The timer fired: time out the current wait if its deadline passed, else re-arm."""
+        self._timer = None
+        deadline = self._deadline
+        waiter = self._waiter
+        if deadline is None or waiter is None or waiter.done():
+            return
+        if deadline - self.loop.time() <= _TIMER_SLACK:
             waiter.set_exception(TimeoutError())
+        else:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     async def _drain(self) -> None:
         if self._write_paused and not self._closed:
@@ -233,6 +254,7 @@ class HTTPConnection(asyncio.Protocol):
         except Exception:  # noqa: BLE001 - a connection never takes the server down
             logger.exception("connection handler failed; closing the connection")
         finally:
+            self._cancel_timer()
             if not self._closed:
                 transport.close()
 
