@@ -108,7 +108,7 @@ class H11Protocol(ResponseWriter):
     carries on with the bytes already received.
     """
 
-    __slots__ = ("conn", "max_header_size", "max_body_size", "body_received")
+    __slots__ = ("conn", "max_header_size", "max_body_size", "body_received", "_bodiless")
 
     def __init__(self, max_header_size: int = 16384, max_body_size: int = 16 * 1024 * 1024) -> None:
         super().__init__()
@@ -116,6 +116,7 @@ class H11Protocol(ResponseWriter):
         self.max_header_size = max_header_size
         self.max_body_size = max_body_size
         self.body_received = 0
+        self._bodiless = False  # the current request has no body: complete at its head
 
     # --- input ------------------------------------------------------------------------
 
@@ -150,6 +151,7 @@ class H11Protocol(ResponseWriter):
             except (ValueError, UnicodeDecodeError):
                 raise ProtocolError(400, "malformed request head") from None
             self._begin(event.method, event.http_version == b"1.1", asks_to_close(headers), head.expects_continue)
+            self._bodiless = not head.has_body
             if head.content_length is not None and head.content_length > self.max_body_size:
                 raise body_too_large(self.max_body_size, head.content_length)
             return head
@@ -189,6 +191,8 @@ class H11Protocol(ResponseWriter):
         Returns True when the request is complete (their side DONE) so the connection
         can be reused; False when unread body remains.
         """
+        if self._bodiless:
+            return True  # h11 would only report its end of message; the next cycle starts afresh
         conn = self.conn
         while conn.their_state is h11.SEND_BODY:
             try:
@@ -206,7 +210,9 @@ class H11Protocol(ResponseWriter):
     def start_next_cycle(self) -> bool:
         """Prepare for the next request on this connection; False if it must close."""
         old = self.conn
-        if self.closing or not self._keep_alive or not self._response_complete or old.their_state not in _COMPLETE:
+        if self.closing or not self._keep_alive or not self._response_complete:
+            return False
+        if not self._bodiless and old.their_state not in _COMPLETE:
             return False
         data, closed = old.trailing_data
         conn = self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.max_header_size)

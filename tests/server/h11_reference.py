@@ -77,6 +77,7 @@ class ReferenceH11Protocol(H11Protocol):
         return self.response_bytes(closing_error(exc))
 
     def finish_body(self) -> bool:
+        self._bodiless = False  # h11 must see the end of every request here
         super().finish_body()
         return self.conn.their_state is h11.DONE
 
