@@ -8,6 +8,7 @@ so settings and environment are read at that point, not at import.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from typing import Any, Callable, Iterable
@@ -213,8 +214,14 @@ class Conduit(RouteDecorators):
             if schema:
                 self.settings.extend(schema)
         self.settings.raise_for_problems()
-        for _, _result in self._each_impl("conduit_configure", app=self, settings=self.settings):
-            pass
+        for name, result in self._each_impl("conduit_configure", app=self, settings=self.settings):
+            if inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise PluginError(
+                    f"plugin {name!r}: conduit_configure must be synchronous (routes are collected right "
+                    "after it); do asynchronous set-up in conduit_startup"
+                )
         for owner, _ in self._each_impl_with_register("conduit_register_routes", self._route_registrar):
             pass
         plugin_mw: list[tuple[int, int, Any, str]] = []
@@ -343,15 +350,19 @@ class Conduit(RouteDecorators):
 
     def run(
         self,
-        host: str = "",
-        port: int = 0,
+        host: str | None = "",
+        port: int | None = 0,
         *,
         workers: int | None = None,
         http: str | None = None,
         loop: str | None = None,
         banner: bool = True,
     ) -> None:
-        """Serve until SIGINT/SIGTERM (blocks). Empty ``host``/zero ``port`` keep the settings'."""
+        """Serve until SIGINT/SIGTERM (blocks).
+
+        As in the seed, an empty ``host`` and a zero ``port`` keep the configured ones; for a
+        free port configure ``port=0`` (``Conduit(port=0)``, ``CONDUIT_PORT=0``, ``--port 0``).
+        """
         from conduit.server.runner import serve_forever
 
         serve_forever(

@@ -98,9 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     app = load_app(args.app)
+    if args.port is not None:  # the command line wins, 0 (a free port) included
+        app.settings.values["port"] = args.port
     app.run(
         host=args.host or "",
-        port=args.port or 0,
         workers=args.workers,
         http=args.http,
         loop=args.loop,

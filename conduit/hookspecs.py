@@ -46,7 +46,8 @@ def conduit_configure(app: Conduit, settings: Settings) -> Any:
     """The app is being prepared; read ``settings`` and set the plugin up.
 
     Fires once per app, before routes and middleware are collected. ``settings`` is the
-    validated :class:`conduit.config.Settings`. Return nothing (or a coroutine).
+    validated :class:`conduit.config.Settings`. Synchronous: return nothing (a coroutine
+    is refused with an error; do asynchronous set-up in ``conduit_startup``).
     """
 
 

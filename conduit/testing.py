@@ -120,6 +120,10 @@ async def _collect(app: Conduit, request: HTTPRequest) -> TestResponse:
         content = b"".join(chunks)
     else:
         content = response.body
+    if response.background:
+        from conduit.server.transport import _run_background
+
+        await _run_background(response.background)
     if request.method == "HEAD":
         content = b""
     headers = MutableHeaders()
@@ -291,9 +295,11 @@ class LiveServer:
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
+        if self._thread is None:
+            return
         self.server.request_stop()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._thread.join(timeout)
+        self._thread = None
         self.sock.close()
 
     def __enter__(self) -> LiveServer:
@@ -323,6 +329,12 @@ if pytest is not None:
 
         def register(plugin: Any, name: str | None = None) -> Any:
             from conduit.plugins import plugin_name_of
+
+            if app._prepared:  # noqa: SLF001
+                raise RuntimeError(
+                    "the app already started, so a plugin registered now would be ignored: "
+                    "call register_plugin before the client fixture is used (request it first)"
+                )
 
             app.plugin_manager.register(plugin, name=name or plugin_name_of(plugin))
             return plugin

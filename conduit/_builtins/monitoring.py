@@ -1,5 +1,7 @@
 """Built-in plugin: request metrics, the health probes and the metrics endpoint, on by default.
 
+``access_log = true`` adds one log line per request (``conduit.framework.monitoring.logging_middleware``).
+
 Settings: ``monitoring`` (default true) turns all of it off; ``health_prefix``
 (``/health``: ``/health``, ``/health/live``, ``/health/ready``, ``/health/startup``) and
 ``metrics_paths`` (``/metrics``, ``/v1/metrics``) move them. A path the app already routes
@@ -54,3 +56,7 @@ def conduit_register_middleware(register: Callable[..., Any], app: Any) -> None:
         from conduit.framework.monitoring import request_metrics_middleware
 
         register(request_metrics_middleware(), order=-1000)
+    if app.settings.access_log:
+        from conduit.framework.monitoring import logging_middleware
+
+        register(logging_middleware(), order=-999)

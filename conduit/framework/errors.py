@@ -189,14 +189,10 @@ class ErrorHandlerMiddleware:
         self.expose_type = expose_type
 
     async def __call__(self, request: Any, call_next: Any) -> Any:
-        from conduit.http.response import error_response
-
-        try:
-            return await call_next(request)
-        except HTTPError as exc:
-            return error_response(exc, request)
-        except Exception as exc:  # noqa: BLE001 - this is the catch-all by design
-            return error_response(exc, request, expose_type=self.expose_type)
+        # Inner boundaries render errors before they reach this layer; they read this flag.
+        if self.expose_type:
+            request.state.expose_error_type = True
+        return await call_next(request)
 
 
 def error_handler(expose_type: bool = False) -> ErrorHandlerMiddleware:

@@ -41,7 +41,7 @@ def to_response(result: Any, filled: HTTPResponse | None = None) -> HTTPResponse
         return result
     if result is None:
         return filled if filled is not None else HTTPResponse(204)
-    if isinstance(result, tuple) and 2 <= len(result) <= 3 and isinstance(result[1], int):
+    if type(result) is tuple and 2 <= len(result) <= 3 and isinstance(result[1], int):  # not NamedTuples
         response = to_response(result[0], filled)
         response.status_code = result[1]
         if len(result) == 3:

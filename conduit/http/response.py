@@ -321,7 +321,8 @@ def error_response(exc: BaseException, request: Any = None, *, expose_type: bool
         where = f"{request.method} {request.path}" if request is not None else "request"
         logger.error("unhandled %s in %s [request_id=%s]", type(exc).__name__, where, request_id, exc_info=exc)
         detail = "an unexpected error occurred; quote the request_id when reporting it"
-        if expose_type:
+        state = getattr(request, "_state", None)
+        if expose_type or (state is not None and state.get("expose_error_type")):
             detail = f"{type(exc).__name__}: {detail}"
         error = InternalServerError("Internal Server Error", detail)
     body = error.to_dict()

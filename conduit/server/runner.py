@@ -86,6 +86,8 @@ class Server:
         self.app = app
         self.sock = sock
         self.install_signal_handlers = install_signal_handlers
+        # Worker processes listen to SIGTERM only: the parent is their one source of signals.
+        self.signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
         settings = app.settings
         self.protocol = http_protocol(http or settings.http)
         self.limits = ConnectionLimits(
@@ -97,6 +99,7 @@ class Server:
         self.shutdown_timeout: float = settings.shutdown_timeout
         self.started = threading.Event()
         self._stop: anyio.Event | None = None
+        self._force: anyio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.state: ServerState | None = None
 
@@ -105,35 +108,42 @@ class Server:
         return int(self.sock.getsockname()[1])
 
     def request_stop(self) -> None:
-        """Ask a running server to shut down gracefully (thread-safe)."""
+        """Ask a running server to shut down gracefully (thread-safe; no-op once stopped)."""
         loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None:
+        if loop is not None and stop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(stop.set)
 
     async def serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = anyio.Event()
+        self._force = anyio.Event()
         await self.app.startup()
         state = self.state = ServerState(self.app, self.limits, protocol=self.protocol)
         server = await self._loop.create_server(lambda: HTTPConnection(state), sock=self.sock)
         self.started.set()
-        try:
-            async with anyio.create_task_group() as tg:
-                if self.install_signal_handlers and threading.current_thread() is threading.main_thread():
-                    tg.start_soon(self._watch_signals)
+        async with anyio.create_task_group() as tg:
+            if self.install_signal_handlers and threading.current_thread() is threading.main_thread():
+                tg.start_soon(self._watch_signals)  # keeps listening during the drain
+            try:
                 await self._stop.wait()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self._drain(server, state)
+                    await self.app.shutdown()
                 tg.cancel_scope.cancel()
-        finally:
-            await self._drain(server, state)
-            await self.app.shutdown()
 
     async def _watch_signals(self) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        """First signal: graceful shutdown. A second one: stop waiting for in-flight requests."""
+        assert self._stop is not None and self._force is not None
+        with anyio.open_signal_receiver(*self.signals) as signals:
             async for signum in signals:
-                logger.info("received %s; shutting down gracefully", signal.Signals(signum).name)
-                assert self._stop is not None
-                self._stop.set()
-                return
+                name = signal.Signals(signum).name
+                if not self._stop.is_set():
+                    logger.info("received %s; shutting down gracefully (send it again to force)", name)
+                    self._stop.set()
+                else:
+                    logger.warning("received %s again; cancelling in-flight requests", name)
+                    self._force.set()
 
     async def _drain(self, server: asyncio.AbstractServer, state: ServerState) -> None:
         """Stop accepting; close idle connections; wait for in-flight ones up to the deadline."""
@@ -143,9 +153,20 @@ class Server:
             conn.close_if_idle()
         pending = [t for t in state.tasks if not t.done()]
         if pending:
-            done, still = await asyncio.wait(pending, timeout=self.shutdown_timeout)
+            assert self._force is not None
+            forced = asyncio.ensure_future(self._force.wait())
+            deadline = asyncio.get_running_loop().time() + self.shutdown_timeout
+            still = set(pending)
+            while still and not self._force.is_set():
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    break
+                await asyncio.wait([*still, forced], timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                still = {t for t in still if not t.done()}
+            forced.cancel()
             if still:
-                logger.warning("%d request(s) still running after %.1fs; cancelling them", len(still), self.shutdown_timeout)
+                why = "on a second signal" if self._force.is_set() else f"after {self.shutdown_timeout:.1f}s"
+                logger.warning("%d request(s) still running %s; cancelling them", len(still), why)
                 for task in still:
                     task.cancel()
                 await asyncio.wait(still, timeout=1.0)
@@ -218,21 +239,6 @@ def serve_forever(
 def _run_workers(app: Any, sock: socket.socket, workers: int, http: str, loop: str) -> None:
     """Fork ``workers`` children sharing ``sock``; forward SIGINT/SIGTERM; wait for them."""
     children: list[int] = []
-    for _ in range(workers):
-        pid = os.fork()
-        if pid == 0:  # child
-            code = 0
-            try:
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                Server(app, sock, http=http).run(loop)
-            except BaseException:  # noqa: BLE001
-                logger.exception("worker %d failed", os.getpid())
-                code = 1
-            finally:
-                os._exit(code)
-        children.append(pid)
-    sock.close()
 
     def forward(signum: int, _frame: Any) -> None:
         for pid in children:
@@ -241,8 +247,28 @@ def _run_workers(app: Any, sock: socket.socket, workers: int, http: str, loop: s
             except ProcessLookupError:
                 pass
 
-    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGINT, forward)  # before forking: no window where Ctrl+C kills the parent
     signal.signal(signal.SIGTERM, forward)
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # child
+            code = 0
+            try:
+                # Ctrl+C reaches the whole process group; only the parent acts on it and
+                # forwards one SIGTERM, so a worker sees one signal and drains gracefully.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                worker = Server(app, sock, http=http)
+                worker.signals = (signal.SIGTERM,)
+                worker.run(loop)
+            except BaseException:  # noqa: BLE001
+                logger.exception("worker %d failed", os.getpid())
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    sock.close()
+
     status = 0
     for pid in children:
         while True:
