@@ -23,7 +23,13 @@ import pytest
 from conduit import Conduit
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = ["getting-started.md", "http.md", "middleware.md", "errors.md"]
+PAGES = [
+    "getting-started.md",
+    "http.md",
+    "middleware.md",
+    "errors.md",
+    *(f"production/{p.name}" for p in sorted((DOCS / "production").glob("*.md"))),
+]
 SKIP_MARK = "<!-- docs: no-run -->"
 _FENCE = re.compile(r"^```python\n(.*?)^```\n", re.S | re.M)
 
