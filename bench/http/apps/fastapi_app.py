@@ -1,0 +1,10 @@
+"""FastAPI, served by uvicorn."""
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/")
+async def hello():
+    return {"message": "Hello, World!"}
