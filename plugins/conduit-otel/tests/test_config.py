@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conduit_otel.config import SETTINGS_SCHEMA, OtelConfig
+from conduit_otel.exporters import build_metric_readers, build_span_processors
 
 from conduit.config import load_settings
 from conduit.framework.errors import ConfigurationError
-from conduit_otel.config import SETTINGS_SCHEMA, OtelConfig
-from conduit_otel.exporters import build_metric_readers, build_span_processors
 
 
 def settings(**values):
@@ -98,6 +98,9 @@ def test_grpc_protocol_uses_the_grpc_exporter() -> None:
         ({"OTEL_ENABLED": "1", "OTEL_EXPORTER_OTLP_HEADERS": "novalue"}, r"\$OTEL_EXPORTER_OTLP_HEADERS must be .* key=value"),
         ({"OTEL_ENABLED": "1", "OTEL_METRIC_EXPORT_INTERVAL": "soon"}, r"\$OTEL_METRIC_EXPORT_INTERVAL must be a positive"),
         ({"OTEL_ENABLED": "1", "OTEL_PYTHON_EXCLUDED_URLS": "(unclosed"}, r"not a regular expression"),
+        ({"OTEL_ENABLED": "1", "OTEL_TRACES_SAMPLER": "sometimes"}, r"\$OTEL_TRACES_SAMPLER: unknown sampler 'sometimes'"),
+        ({"OTEL_ENABLED": "1", "OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"},
+         r"\$OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1"),
     ],
 )
 def test_bad_values_are_configuration_errors_naming_the_variable(env, message) -> None:
@@ -112,3 +115,14 @@ def test_excluded_paths_setting_is_validated() -> None:
     from_env = load_settings(environ={"CONDUIT_OTEL_EXCLUDED_PATHS": "/a,/b/*"}, files=[])
     from_env.extend(SETTINGS_SCHEMA)
     assert from_env.otel_excluded_paths == ["/a", "/b/*"]
+
+
+def test_the_sampler_comes_from_the_given_environment() -> None:
+    from conduit_otel.runtime import build_sampler
+
+    env = {"OTEL_ENABLED": "1", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"}
+    sampler = build_sampler(OtelConfig.from_sources(None, env))
+    assert sampler.get_description() == "ParentBased{root:TraceIdRatioBased{0.25},remoteParentSampled:AlwaysOnSampler,remoteParentNotSampled:AlwaysOffSampler,localParentSampled:AlwaysOnSampler,localParentNotSampled:AlwaysOffSampler}"
+    assert build_sampler(OtelConfig.from_sources(None, {"OTEL_ENABLED": "1"})).get_description().startswith(
+        "ParentBased{root:AlwaysOnSampler"
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import conduit_otel
 import pytest
 from opentelemetry import trace
 
 import conduit.telemetry
-import conduit_otel
 from conduit import Conduit
 from conduit.framework.errors import ConfigurationError, PluginError
 from conduit.testing import TestClient
@@ -17,7 +17,7 @@ from conduit.testing import TestClient
 
 def middleware_owners(app: Conduit) -> list[str]:
     app.prepare()
-    return [owner for _, owner in app._middleware]  # noqa: SLF001 - the kernel has no public listing
+    return [owner for _, owner in app._middleware]
 
 
 def app_with_a_route(**settings) -> Conduit:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import conduit.telemetry
 import conduit_otel
-from conduit.testing import TestClient
 from conduit_otel.instruments import router_metrics
+
+import conduit.telemetry
+from conduit.testing import TestClient
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
@@ -111,7 +112,7 @@ def test_kernel_span_blocks_are_timed_into_operation_duration(instrumented) -> N
 
 def test_router_metrics_record_the_seed_instruments(instrumented) -> None:
     t = instrumented()
-    with TestClient(t.app) as client:
+    with TestClient(t.app):
         router = router_metrics(t.app)
         assert router is conduit_otel.router_metrics()  # the last started app answers outside requests
         router.record_decision("gpt-4o-mini", "code", cost_usd=0.0004, latency_ms=812.0, confidence=0.91)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import conduit_otel
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 import conduit.telemetry
-import conduit_otel
 from conduit import HTTPResponse
 from conduit.http.response import StreamingResponse
 from conduit.testing import TestClient
@@ -266,3 +266,13 @@ def test_excluded_urls_follow_otel_python_excluded_urls(instrumented) -> None:
         for path in ("/ping", "/static/a.css", "/static/a.js", "/work"):
             client.get(path)
     assert sorted(s.attributes["url.path"] for s in t.finished()) == ["/static/a.js", "/work"]
+
+
+def test_a_sampled_out_request_has_no_span_but_is_still_measured(instrumented) -> None:
+    t = instrumented({"OTEL_TRACES_SAMPLER": "always_off"})
+    t.app.get("/")(lambda request: {})
+    with TestClient(t.app) as client:
+        client.get("/")
+        (point,) = t.points("http.server.request.duration")
+    assert t.finished() == []
+    assert point.count == 1

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
@@ -111,7 +112,7 @@ class KernelMetricsBridge:
     def _refresh_and_observe_uptime(self, options: CallbackOptions) -> Iterable[Observation]:
         try:
             self._values = self._snapshot()
-        except Exception:  # noqa: BLE001 - a broken registry must not break the export
+        except Exception:
             logger.exception("reading the kernel metrics registry failed")
             self._values = {}
         return [Observation(float(self.metrics.uptime_seconds))]

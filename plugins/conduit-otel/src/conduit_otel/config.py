@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import unquote
 
 from conduit.config import Setting
@@ -21,9 +22,9 @@ from conduit.framework.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_EXCLUDED_PATHS",
+    "SETTINGS_SCHEMA",
     "OtelConfig",
     "OtlpTarget",
-    "SETTINGS_SCHEMA",
     "parse_key_values",
 ]
 
@@ -32,6 +33,10 @@ DEFAULT_EXCLUDED_PATHS: tuple[str, ...] = ("/health", "/health/*", "/metrics", "
 TRACES_EXPORTERS = ("otlp", "console", "none")
 METRICS_EXPORTERS = ("otlp", "console", "prometheus", "none")
 PROTOCOLS = ("http/protobuf", "grpc")
+SAMPLERS = (
+    "always_on", "always_off", "traceidratio",
+    "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio",
+)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -156,6 +161,8 @@ class OtelConfig:
     excluded_urls: tuple[str, ...] = ()
     set_global_providers: bool = True
     body_size_metrics: bool = True
+    sampler: str = "parentbased_always_on"
+    sampler_ratio: float = 1.0
 
     @classmethod
     def from_sources(
@@ -193,6 +200,16 @@ class OtelConfig:
         interval_raw = env.get("OTEL_METRIC_EXPORT_INTERVAL", "60000").strip()
         if not interval_raw.isdigit() or int(interval_raw) <= 0:
             raise ConfigurationError(f"$OTEL_METRIC_EXPORT_INTERVAL must be a positive number of milliseconds, got {interval_raw!r}")
+        sampler = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+        if sampler not in SAMPLERS:
+            raise ConfigurationError(f"$OTEL_TRACES_SAMPLER: unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}")
+        ratio_raw = env.get("OTEL_TRACES_SAMPLER_ARG", "1.0").strip()
+        try:
+            ratio = float(ratio_raw)
+        except ValueError:
+            ratio = -1.0
+        if "traceidratio" in sampler and not 0.0 <= ratio <= 1.0:
+            raise ConfigurationError(f"$OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1, got {ratio_raw!r}")
         propagators = tuple(p.strip() for p in env.get("OTEL_PROPAGATORS", "tracecontext,baggage").split(",") if p.strip())
         excluded_urls = tuple(u.strip() for u in env.get("OTEL_PYTHON_EXCLUDED_URLS", "").split(",") if u.strip())
         for pattern in excluded_urls:
@@ -216,4 +233,6 @@ class OtelConfig:
             excluded_urls=excluded_urls,
             set_global_providers=set_global,
             body_size_metrics=bool(get("otel_body_size_metrics", True)),
+            sampler=sampler,
+            sampler_ratio=ratio if "traceidratio" in sampler else 1.0,
         )

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
@@ -21,10 +22,13 @@ from opentelemetry.sdk.metrics.export import (
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.trace import SpanProcessor
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+)
 
 from conduit.framework.errors import ConfigurationError
-
 from conduit_otel.config import OtelConfig, OtlpTarget
 
 __all__ = ["build_metric_readers", "build_span_processors"]

@@ -14,14 +14,14 @@ SDK's in-memory ones in tests::
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.trace import SpanProcessor
 
 from conduit.framework.errors import ConfigurationError
-
 from conduit_otel.runtime import OtelRuntime, runtime_for
 
 __all__ = ["InstrumentOptions", "instrument", "options_for", "telemetry"]

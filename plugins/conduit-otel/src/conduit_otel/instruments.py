@@ -18,7 +18,8 @@ so callers never check whether telemetry is on.
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeter, Observation
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -21,7 +22,6 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse, StreamingResponse
-
 from conduit_otel import semconv as sc
 from conduit_otel.propagation import HeadersGetter
 from conduit_otel.runtime import OtelRuntime

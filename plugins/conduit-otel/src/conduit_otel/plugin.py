@@ -14,11 +14,15 @@ import anyio.to_thread
 
 from conduit import hookimpl
 from conduit.config import Setting
-
 from conduit_otel.config import SETTINGS_SCHEMA, OtelConfig
 from conduit_otel.instrumentation import options_for
 from conduit_otel.middleware import OtelMiddleware, PathFilter
-from conduit_otel.runtime import OtelRuntime, current_runtime, register_runtime, runtime_for
+from conduit_otel.runtime import (
+    OtelRuntime,
+    current_runtime,
+    register_runtime,
+    runtime_for,
+)
 from conduit_otel.tracing import child_span
 
 # Lower than any other plugin's order: the server span must enclose every other layer.

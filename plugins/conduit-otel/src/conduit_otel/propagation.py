@@ -11,8 +11,9 @@ trace context on an outgoing call's headers::
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from importlib.metadata import entry_points
-from typing import Any, MutableMapping
+from typing import Any
 
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
@@ -22,7 +23,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from conduit.framework.errors import ConfigurationError
 
-__all__ = ["build_propagator", "extract", "inject", "HeadersGetter"]
+__all__ = ["HeadersGetter", "build_propagator", "extract", "inject"]
 
 _BUILTIN: dict[str, type[TextMapPropagator]] = {
     "tracecontext": TraceContextTextMapPropagator,

@@ -17,7 +17,8 @@ import contextvars
 import logging
 import os
 import weakref
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
@@ -27,14 +28,25 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
 from opentelemetry.trace import Tracer
 
 from conduit_otel.config import OtelConfig
 from conduit_otel.exporters import build_metric_readers, build_span_processors
-from conduit_otel.instruments import HttpServerInstruments, OperationInstruments, RouterMetrics
+from conduit_otel.instruments import (
+    HttpServerInstruments,
+    OperationInstruments,
+    RouterMetrics,
+)
 from conduit_otel.propagation import build_propagator
 
-__all__ = ["INSTRUMENTATION_NAME", "OtelRuntime", "current_runtime", "register_runtime", "runtime_for"]
+__all__ = ["INSTRUMENTATION_NAME", "OtelRuntime", "build_sampler", "current_runtime", "register_runtime", "runtime_for"]
 
 logger = logging.getLogger("conduit_otel")
 
@@ -118,7 +130,7 @@ class OtelRuntime:
         resource = Resource.create(dict(config.resource_attributes))
         version = _version()
         if config.traces_enabled:
-            provider = self.tracer_provider = TracerProvider(resource=resource)
+            provider = self.tracer_provider = TracerProvider(resource=resource, sampler=build_sampler(config))
             for processor in [*build_span_processors(config), *self.extra_span_processors]:
                 provider.add_span_processor(processor)
             self.tracer = provider.get_tracer(INSTRUMENTATION_NAME, version)
@@ -165,12 +177,12 @@ class OtelRuntime:
                 continue
             try:
                 shut.shutdown()
-            except Exception:  # noqa: BLE001 - shutting down; log and go on
+            except Exception:
                 logger.exception("shutting down an OpenTelemetry provider failed")
         for stop in self._stops:
             try:
                 stop()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 logger.exception("stopping a metrics exporter failed")
         self._stops = []
         self.tracer = self.meter = None
@@ -184,6 +196,16 @@ class OtelRuntime:
     @staticmethod
     def deactivate(token: contextvars.Token[OtelRuntime | None]) -> None:
         _active.reset(token)
+
+
+def build_sampler(config: OtelConfig) -> Sampler:
+    """The sampler ``OTEL_TRACES_SAMPLER`` / ``_ARG`` name (read from the config's environ)."""
+    name = config.sampler
+    if name.endswith("traceidratio"):
+        root: Sampler = TraceIdRatioBased(config.sampler_ratio)
+    else:
+        root = ALWAYS_OFF if name.endswith("always_off") else ALWAYS_ON
+    return ParentBased(root) if name.startswith("parentbased_") else root
 
 
 def register_runtime(app: Any, runtime: OtelRuntime) -> None:

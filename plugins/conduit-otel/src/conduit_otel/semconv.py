@@ -20,8 +20,15 @@ from opentelemetry.semconv.attributes.http_attributes import (
     HTTP_ROUTE,
 )
 from opentelemetry.semconv.attributes.network_attributes import NETWORK_PROTOCOL_VERSION
-from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
-from opentelemetry.semconv.attributes.url_attributes import URL_PATH, URL_QUERY, URL_SCHEME
+from opentelemetry.semconv.attributes.server_attributes import (
+    SERVER_ADDRESS,
+    SERVER_PORT,
+)
+from opentelemetry.semconv.attributes.url_attributes import (
+    URL_PATH,
+    URL_QUERY,
+    URL_SCHEME,
+)
 from opentelemetry.semconv.attributes.user_agent_attributes import USER_AGENT_ORIGINAL
 
 __all__ = [
@@ -40,10 +47,10 @@ __all__ = [
     "URL_QUERY",
     "URL_SCHEME",
     "USER_AGENT_ORIGINAL",
+    "method_attributes",
     "route_template",
     "server_address",
     "span_name",
-    "method_attributes",
 ]
 
 # http.server.request.duration's advised explicit bucket boundaries (seconds).

@@ -12,7 +12,8 @@ import contextlib
 import functools
 import inspect
 import time
-from typing import Any, Callable, Iterator, Mapping, TypeVar, overload
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar, overload
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
