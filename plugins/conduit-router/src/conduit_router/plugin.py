@@ -1,3 +1,120 @@
-"""Hook implementations of the conduit-router plugin (entry point `conduit`: `router`)."""
+"""Hook implementations of the conduit-router plugin (entry point `conduit`: `router`).
+
+Only hookimpls live here; the router, its learning and its service are in the modules
+beside it. Nothing heavy is imported until a hook needs it, and the app's Router is built
+on the first request that uses it, so an app that never routes pays nothing.
+"""
 
 from __future__ import annotations
+
+from typing import Any, Callable
+
+from conduit import hookimpl
+
+__all__ = [
+    "conduit_config_schema",
+    "conduit_register_routes",
+    "conduit_register_health_checks",
+    "conduit_metrics",
+    "conduit_shutdown",
+    "conduit_register_commands",
+]
+
+
+@hookimpl
+def conduit_config_schema() -> dict[str, Any]:
+    from conduit.config import Setting
+
+    def objective_ok(value: str) -> str | None:
+        from conduit_router.models import Objective
+
+        try:
+            Objective.parse(value)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    return {
+        "router_service": Setting(bool, True, "serve the router's /v1 routes (route, complete, feedback, stats, "
+                                  "models, chat/completions)"),
+        "router_prefix": Setting(str, "/v1", "path prefix of the router's routes"),
+        "router_state": Setting(str, None, "state store URL for router posteriors (redis://...); redis_url "
+                                "otherwise, memory when neither is set"),
+        "router_history": Setting(str, "sqlite:///conduit-router.db", "decision/feedback history: sqlite:///path, "
+                                  "postgresql://..., or none"),
+        "router_models_file": Setting(str, None, "JSON or TOML model catalogue (the built-in one otherwise)"),
+        "router_objective": Setting(str, "balanced", "weights of quality, cost and latency: a preset (balanced, "
+                                    "quality, cost, speed) or quality=0.7,cost=0.2,latency=0.1", check=objective_ok),
+        "router_embedder": Setting(str, "auto", "query embedder: auto (MiniLM when conduit-onnx is installed), hash, "
+                                   "or a registered embedder's name"),
+        "router_latency_tolerance_ms": Setting(float, 15_000.0, "answers slower than this count as slow",
+                                               minimum=1.0),
+        "router_standin_url": Setting(str, None, "send every provider call to this local stand-in "
+                                      "(python -m conduit_router.standin) instead of the real APIs"),
+    }
+
+
+@hookimpl
+def conduit_register_routes(register: Callable[..., Any], app: Any) -> None:
+    if not app.settings.get("router_service", True):
+        return
+    from conduit_router.service import register_service
+
+    register_service(register, app.settings.get("router_prefix") or "/v1")
+
+
+@hookimpl
+def conduit_register_health_checks(register: Callable[..., Any], app: Any) -> None:
+    async def check() -> tuple[bool, str]:
+        router = app.state.get("conduit_router")
+        if router is None:
+            return True, "router not used yet"
+        try:
+            await router.store.ping()
+        except Exception as exc:  # noqa: BLE001 - a health check reports, never raises
+            return False, f"router state store unavailable ({type(exc).__name__}); routing continues from memory"
+        return True, f"{len(router.models)} models, {router.stats()['decisions']} decisions"
+
+    register("router", check)
+
+
+@hookimpl
+def conduit_metrics(app: Any) -> list[tuple[str, str, dict[str, str], float]] | None:
+    router = app.state.get("conduit_router")
+    if router is None:
+        return None
+    samples: list[tuple[str, str, dict[str, str], float]] = []
+    stats = router.stats()
+    for name, model in stats["models"].items():
+        labels = {"model": name, "provider": model["provider"]}
+        samples.append(("conduit_router_decisions_total", "counter", labels, float(model["decisions"])))
+        samples.append(("conduit_router_spend_usd_total", "counter", labels, float(model["spend"])))
+        samples.append(("conduit_router_model_failures_total", "counter", labels, float(model["failures"])))
+        samples.append(("conduit_router_estimated_quality", "gauge", labels, float(model["estimated_quality"])))
+        samples.append(("conduit_router_model_available", "gauge", labels, 0.0 if model["breaker"] == "open" else 1.0))
+    for provider, metrics in stats["providers"].items():
+        labels = {"provider": provider}
+        samples.append(("conduit_router_provider_requests_total", "counter", labels, float(metrics["requests"])))
+        samples.append(("conduit_router_provider_errors_total", "counter", labels, float(sum(metrics["errors"].values()))))
+        samples.append(("conduit_router_provider_available", "gauge", labels, 1.0 if metrics["available"] else 0.0))
+    return samples
+
+
+@hookimpl
+async def conduit_shutdown(app: Any) -> None:
+    router = app.state.get("conduit_router")
+    if router is not None:
+        app.state.conduit_router = None
+        await router.aclose()
+
+
+@hookimpl
+def conduit_register_commands(register: Callable[..., Any]) -> None:
+    def run(args: Any) -> int:
+        from conduit_router.standin import main
+
+        return main(["--host", args.host, "--port", str(args.port), "--chunk-delay", str(args.chunk_delay)])
+
+    register("router-standin", run, help="serve a local stand-in for the OpenAI, Anthropic and Gemini APIs",
+             arguments=[(("--host",), {"default": "127.0.0.1"}), (("--port",), {"type": int, "default": 8099}),
+                        (("--chunk-delay",), {"type": float, "default": 0.0})])

@@ -1,0 +1,195 @@
+"""Contextual Thompson sampling over models, and the static baselines beside it.
+
+Each model's quality is a Bayesian linear regression on the query's context vector ``x``:
+prior ``θ ~ N(μ0, σ²Λ0⁻¹)`` with ``μ0`` putting the model's ``quality_prior`` on the bias
+term, posterior ``A = Λ0 + S``, ``μ = A⁻¹(Λ0 μ0 + r)``, ``Cov = σ² A⁻¹`` (``S``, ``r``
+from :mod:`conduit_router.posteriors`). For one query the predicted quality is Gaussian,
+``N(x·μ, σ² xᵀA⁻¹x)``, so sampling θ and projecting it is the same as sampling that
+scalar: a decision draws ``K`` samples per candidate, scores each
+
+    score = w_q · quality − w_c · cost / max_cost − w_l · latency / max_latency
+
+(``max_*`` over the whole catalogue for this query), picks the winner of the first draw
+(Thompson sampling) and reports as confidence the share of draws the winner wins.
+Latency is learned per model as a discounted mean of log latency with the model's
+``expected_latency_ms`` as a prior worth ``LATENCY_PRIOR_WEIGHT`` observations.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from conduit_router.models import ModelSpec, Objective
+from conduit_router.posteriors import ModelStats
+
+__all__ = [
+    "BanditConfig",
+    "Posterior",
+    "Scored",
+    "ThompsonSampler",
+    "POLICIES",
+    "predicted_latency",
+]
+
+LATENCY_PRIOR_WEIGHT = 3.0
+DEFAULT_QUALITY_PRIOR = 0.6
+DEFAULT_LATENCY_MS = 1000.0
+POLICIES = ("thompson", "strongest", "cheapest", "random")
+
+
+@dataclass(frozen=True)
+class BanditConfig:
+    """Knobs of the learner.
+
+    ``noise`` is the standard deviation of a quality observation around its mean;
+    ``prior_strength`` how many observations the quality prior is worth; ``ridge`` the
+    prior precision of the other weights; ``exploration`` scales the posterior spread
+    (1 is plain Thompson sampling); ``gamma`` the discount applied to a model's quality
+    evidence at each of its updates (1 - 1/gamma ≈ the observations it remembers);
+    ``draws`` the samples per candidate per decision.
+    """
+
+    noise: float = 0.3
+    prior_strength: float = 3.0
+    ridge: float = 2.0
+    exploration: float = 1.0
+    gamma: float = 0.99
+    latency_gamma: float = 0.98
+    draws: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("noise", "prior_strength", "ridge", "exploration"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        for name in ("gamma", "latency_gamma"):
+            value = getattr(self, name)
+            if not 0.5 <= value <= 1.0:
+                raise ValueError(f"{name} (the discount) must be in [0.5, 1], got {value!r}")
+        if not 1 <= self.draws <= 4096:
+            raise ValueError(f"draws must be 1..4096, got {self.draws!r}")
+
+
+class Posterior:
+    """One model's posterior over quality weights (mean and inverse precision)."""
+
+    __slots__ = ("mean", "inv", "version", "observations")
+
+    def __init__(self, spec: ModelSpec, stats: ModelStats | None, dim: int, config: BanditConfig) -> None:
+        prior_precision = np.full(dim, config.ridge)
+        prior_precision[-1] = config.prior_strength  # the bias term carries the quality prior
+        prior_mean = np.zeros(dim)
+        prior_mean[-1] = spec.quality_prior if spec.quality_prior is not None else DEFAULT_QUALITY_PRIOR
+        A = np.diag(prior_precision)
+        b = prior_precision * prior_mean
+        if stats is not None:
+            A = A + stats.S
+            b = b + stats.r
+        self.inv = np.linalg.inv(A)
+        self.inv = (self.inv + self.inv.T) / 2
+        self.mean = self.inv @ b
+        self.version = -1 if stats is None else stats.v
+        self.observations = 0 if stats is None else stats.u
+
+    def predict(self, x: np.ndarray, noise: float) -> tuple[float, float]:
+        """Mean and standard deviation of the predicted quality for context ``x``."""
+        m = float(x @ self.mean)
+        var = float(x @ self.inv @ x) * noise * noise
+        return m, math.sqrt(max(var, 0.0))
+
+
+def predicted_latency(spec: ModelSpec, stats: ModelStats | None) -> float:
+    """Milliseconds: the geometric mean of observed latencies, pulled towards the prior."""
+    prior = math.log(spec.expected_latency_ms or DEFAULT_LATENCY_MS)
+    if stats is None or stats.lw <= 0:
+        return math.exp(prior)
+    return math.exp((LATENCY_PRIOR_WEIGHT * prior + stats.ls) / (LATENCY_PRIOR_WEIGHT + stats.lw))
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate's numbers for one decision (score: its first-draw score)."""
+
+    spec: ModelSpec
+    mean_quality: float
+    std_quality: float
+    cost: float
+    latency_ms: float
+    score: float
+    win_share: float
+
+
+class ThompsonSampler:
+    """Scores candidates for one query and picks one (see the module docstring).
+
+    ``policy`` ``"thompson"`` learns; ``"strongest"`` (highest quality prior, then price),
+    ``"cheapest"`` (lowest blended price) and ``"random"`` are the static baselines.
+    """
+
+    def __init__(self, config: BanditConfig, *, seed: int | None = None, policy: str = "thompson") -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}; got {policy!r}")
+        self.config = config
+        self.policy = policy
+        self.rng = np.random.default_rng(seed)
+        self._random = random.Random(seed)
+        self._posteriors: dict[str, Posterior] = {}
+
+    def posterior(self, spec: ModelSpec, stats: ModelStats | None, dim: int) -> Posterior:
+        """The model's posterior, recomputed only when its statistics changed."""
+        cached = self._posteriors.get(spec.name)
+        version = -1 if stats is None else stats.v
+        if cached is None or cached.version != version or cached.mean.shape[0] != dim:
+            cached = Posterior(spec, stats, dim, self.config)
+            self._posteriors[spec.name] = cached
+        return cached
+
+    def forget(self) -> None:
+        self._posteriors.clear()
+
+    def choose(
+        self,
+        x: np.ndarray,
+        candidates: Sequence[ModelSpec],
+        costs: Mapping[str, float],
+        latencies: Mapping[str, float],
+        stats: Mapping[str, ModelStats],
+        objective: Objective,
+        *,
+        max_cost: float,
+        max_latency: float,
+    ) -> list[Scored]:
+        """Every candidate scored, the chosen one first, the rest by score."""
+        cfg = self.config
+        k = len(candidates)
+        means = np.empty(k)
+        stds = np.empty(k)
+        for i, spec in enumerate(candidates):
+            means[i], stds[i] = self.posterior(spec, stats.get(spec.name), x.shape[0]).predict(x, cfg.noise)
+        cost = np.array([costs[s.name] for s in candidates]) / (max_cost or 1.0)
+        lat = np.array([latencies[s.name] for s in candidates]) / (max_latency or 1.0)
+        penalty = objective.cost * cost + objective.latency * lat
+        draws = means[:, None] + stds[:, None] * cfg.exploration * self.rng.standard_normal((k, cfg.draws))
+        scores = objective.quality * draws - penalty[:, None]  # unclipped: clipping at 1 makes ties
+        winners = np.argmax(scores, axis=0)
+        share = np.bincount(winners, minlength=k) / cfg.draws
+        first = scores[:, 0]
+        if self.policy == "thompson":
+            chosen = int(np.argmax(first))
+        elif self.policy == "strongest":
+            chosen = max(range(k), key=lambda i: (candidates[i].quality_prior or 0.0, candidates[i].blended_price))
+        elif self.policy == "cheapest":
+            chosen = min(range(k), key=lambda i: (candidates[i].blended_price, -(candidates[i].quality_prior or 0.0)))
+        else:
+            chosen = self._random.randrange(k)
+        order = [chosen] + sorted((i for i in range(k) if i != chosen), key=lambda i: -first[i])
+        return [
+            Scored(candidates[i], float(np.clip(means[i], 0.0, 1.0)), float(stds[i]), float(costs[candidates[i].name]),
+                   float(latencies[candidates[i].name]), float(first[i]), float(share[i]))
+            for i in order
+        ]

@@ -1,0 +1,204 @@
+"""Posteriors shared by every worker and host through Redis, updated by one Lua script.
+
+Each model's statistics are one JSON value at ``<prefix>router:post:<space>:<model>``.
+An update (discount, add the observation, count it) runs as a single Lua script on the
+server, so concurrent feedback from any number of processes is applied one at a time and
+none is lost. Decisions read a local snapshot refreshed at most every
+``refresh_interval`` seconds (one MGET), so a decision costs no round trip most of the
+time; the script returns the new statistics, which refresh the snapshot at once.
+
+When Redis is unavailable, updates are applied to the local snapshot (routing keeps
+learning in this process) and kept in a bounded backlog that is replayed, in order, on
+the next successful call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import Any, Iterable
+
+import numpy as np
+import orjson
+
+from conduit_router.posteriors import ModelStats, apply_update
+
+__all__ = ["RedisPosteriors", "UPDATE_SCRIPT"]
+
+logger = logging.getLogger("conduit.router")
+
+# KEYS[1]: the model's statistics (JSON)
+# ARGV: 1 dim, 2 gamma, 3 x (JSON list or ''), 4 y ('' for none), 5 weight,
+#       6 log latency ('' for none), 7 latency gamma
+UPDATE_SCRIPT = """
+local d = tonumber(ARGV[1])
+local raw = redis.call('GET', KEYS[1])
+local st
+if raw then
+  st = cjson.decode(raw)
+  if tonumber(st.d) ~= d then
+    return redis.error_reply('router posterior dimension mismatch at ' .. KEYS[1])
+  end
+else
+  st = {d = d, S = {}, r = {}, n = 0, yy = 0, u = 0, lw = 0, ls = 0, lu = 0, v = 0}
+  for i = 1, d * d do st.S[i] = 0 end
+  for i = 1, d do st.r[i] = 0 end
+end
+if ARGV[4] ~= '' and ARGV[3] ~= '' then
+  local g = tonumber(ARGV[2])
+  local y = tonumber(ARGV[4])
+  local w = tonumber(ARGV[5])
+  local x = cjson.decode(ARGV[3])
+  local S = st.S
+  local r = st.r
+  for i = 1, d do
+    local wxi = w * x[i]
+    local base = (i - 1) * d
+    for j = 1, d do
+      S[base + j] = g * S[base + j] + wxi * x[j]
+    end
+    r[i] = g * r[i] + wxi * y
+  end
+  st.n = g * st.n + w
+  st.yy = g * st.yy + w * y * y
+  st.u = st.u + 1
+end
+if ARGV[6] ~= '' then
+  local lg = tonumber(ARGV[7])
+  st.lw = lg * st.lw + 1
+  st.ls = lg * st.ls + tonumber(ARGV[6])
+  st.lu = st.lu + 1
+end
+st.v = st.v + 1
+local out = cjson.encode(st)
+redis.call('SET', KEYS[1], out)
+return out
+"""
+
+_BACKLOG_LIMIT = 10_000
+
+
+def _fmt(value: float) -> str:
+    return repr(float(value))
+
+
+class RedisPosteriors:
+    """Statistics in Redis (see the module docstring). ``store`` is a
+    :class:`conduit.storage.RedisStateStore`; its client and key prefix are used."""
+
+    shared = True
+
+    def __init__(
+        self,
+        store: Any,
+        space: str,
+        dim: int,
+        *,
+        gamma: float = 0.99,
+        latency_gamma: float = 0.98,
+        refresh_interval: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.client = store.client
+        self.space = space
+        self.dim = dim
+        self.gamma = gamma
+        self.latency_gamma = latency_gamma
+        self.refresh_interval = refresh_interval
+        self._script = self.client.register_script(UPDATE_SCRIPT)
+        self._snapshot: dict[str, ModelStats] = {}
+        self._fetched_at = -1e18
+        self._backlog: deque[tuple[str, list[float] | None, float | None, float, float | None]] = deque()
+        self.counters = {"updates": 0, "refreshes": 0, "errors": 0, "backlog_replayed": 0}
+
+    def key(self, name: str) -> str:
+        return f"{self.store.prefix}router:post:{self.space}:{name}"
+
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        from redis.exceptions import RedisError
+
+        return (RedisError, OSError, TimeoutError)
+
+    async def snapshot(self, names: Iterable[str]) -> dict[str, ModelStats]:
+        now = time.monotonic()
+        if now - self._fetched_at < self.refresh_interval:
+            return self._snapshot
+        names = list(names)
+        try:
+            await self._replay()
+            raws = await self.client.mget([self.key(n) for n in names])
+        except self._errors() as exc:
+            self._failed("read", exc)
+            self._fetched_at = now  # do not hammer a dead Redis on every decision
+            return self._snapshot
+        fresh: dict[str, ModelStats] = {}
+        for name, raw in zip(names, raws):
+            if raw is not None:
+                fresh[name] = ModelStats.from_json(orjson.loads(raw))
+        self._snapshot = fresh
+        self._fetched_at = now
+        self.counters["refreshes"] += 1
+        return fresh
+
+    def cached(self) -> dict[str, ModelStats]:
+        return dict(self._snapshot)
+
+    def _args(self, x: list[float] | None, y: float | None, weight: float, log_latency: float | None) -> list[str]:
+        return [
+            str(self.dim), _fmt(self.gamma), orjson.dumps(x).decode() if x is not None else "",
+            "" if y is None else _fmt(y), _fmt(weight),
+            "" if log_latency is None else _fmt(log_latency), _fmt(self.latency_gamma),
+        ]
+
+    async def _run(self, name: str, x: list[float] | None, y: float | None, weight: float,
+                   log_latency: float | None) -> ModelStats:
+        out = await self._script(keys=[self.key(name)], args=self._args(x, y, weight, log_latency))
+        stats = ModelStats.from_json(orjson.loads(out))
+        self._snapshot = {**self._snapshot, name: stats}
+        return stats
+
+    async def _replay(self) -> None:
+        while self._backlog:
+            name, x, y, weight, log_latency = self._backlog[0]
+            await self._run(name, x, y, weight, log_latency)
+            self._backlog.popleft()
+            self.counters["backlog_replayed"] += 1
+
+    async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
+                     log_latency: float | None) -> ModelStats:
+        xs = None if x is None else [float(v) for v in x]
+        try:
+            await self._replay()
+            stats = await self._run(name, xs, y, weight, log_latency)
+        except self._errors() as exc:
+            self._failed("update", exc)
+            if len(self._backlog) < _BACKLOG_LIMIT:
+                self._backlog.append((name, xs, y, weight, log_latency))
+            local = self._snapshot.get(name)
+            local = local.copy() if local is not None else ModelStats.empty(self.dim)
+            apply_update(local, x, y, weight, self.gamma, log_latency, self.latency_gamma)
+            self._snapshot = {**self._snapshot, name: local}
+            return local
+        self.counters["updates"] += 1
+        return stats
+
+    @property
+    def backlog(self) -> int:
+        """Updates waiting for Redis to come back."""
+        return len(self._backlog)
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        self.counters["errors"] += 1
+        logger.warning("router posteriors: Redis %s failed (%s: %s); continuing from the local snapshot",
+                       what, type(exc).__name__, exc)
+
+    async def reset(self, names: Iterable[str]) -> None:
+        keys = [self.key(n) for n in names]
+        if keys:
+            await self.client.delete(*keys)
+        self._snapshot = {}
+        self._fetched_at = -1e18
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,559 @@
+"""The Router: analyse a query, pick a model by contextual Thompson sampling, learn from feedback.
+
+::
+
+    router = Router()                                   # default catalogue, memory state
+    decision = await router.route(Query(text="What is 2+2?"))
+    await router.feedback(decision.query_id, rating=5)
+    answer = await router.complete(Query(text="Write a haiku"))   # routes, calls, learns
+
+``state`` is a state store or a ``redis://`` URL; with Redis, posteriors, decisions,
+feature and response caches and retry detection are shared by every worker and host.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import OrderedDict
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import orjson
+
+from conduit.ml.resilience import CircuitBreaker, CircuitState
+from conduit.storage import MemoryStateStore, StateStore, StoreError, create_state_store
+
+from conduit_router import telemetry
+from conduit_router.analysis import expected_output_tokens
+from conduit_router.bandit import BanditConfig, Scored, ThompsonSampler, predicted_latency
+from conduit_router.catalogue import check_catalogue, default_catalogue
+from conduit_router.embedding import RETRY_SIMILARITY, HashedEmbedder
+from conduit_router.errors import FeedbackConflictError, NoEligibleModelError, UnknownQueryError
+from conduit_router.features import QueryAnalyzer
+from conduit_router.feedback import (
+    IMPLICIT_SUCCESS_WEIGHT,
+    SLOW_ANSWER_QUALITY,
+    RetryDetector,
+    explicit_reward,
+)
+from conduit_router.history import History, create_history
+from conduit_router.models import (
+    DOMAINS,
+    Alternative,
+    FeedbackResult,
+    ModelSpec,
+    Objective,
+    Query,
+    QueryFeatures,
+    RoutingDecision,
+)
+from conduit_router.posteriors import LocalPosteriors, ModelStats, PosteriorBackend
+
+__all__ = ["Router"]
+
+logger = logging.getLogger("conduit.router")
+
+_LOCAL_DECISIONS = 50_000
+
+
+def _is_redis(store: Any) -> bool:
+    return hasattr(store, "client") and hasattr(getattr(store, "client"), "register_script")
+
+
+def resolve_store(state: Any) -> StateStore:
+    """A state store from a store, a URL (``redis://``, ``memory://``) or None (memory)."""
+    if state is None:
+        return MemoryStateStore()
+    if isinstance(state, str):
+        return create_state_store(state, environ={})
+    for method in ("get", "set", "incr", "delete"):
+        if not callable(getattr(state, method, None)):
+            raise ValueError("state must be a conduit state store (MemoryStateStore, RedisStateStore), a redis:// "
+                             "URL, or None")
+    return state
+
+
+class Router:
+    """Routes queries to models and learns which model suits which query.
+
+    ``models``: the catalogue (ModelSpec list; the configured default otherwise).
+    ``state``: a state store or ``redis://`` URL (memory otherwise). ``objective``: an
+    :class:`Objective`, a mapping of weights, a preset name or ``"quality=..,cost=.."``.
+    ``embedder``: ``"auto"``/None (MiniLM when conduit-onnx is installed, else hashed
+    n-grams), ``"hash"``, or an object with ``embed``. ``seed`` makes sampling repeatable.
+    ``policy``: ``"thompson"`` (learns) or a static baseline: ``"strongest"``,
+    ``"cheapest"``, ``"random"``. ``providers`` maps provider names to clients for
+    :meth:`complete` (defaults read API keys from the environment). ``history``: a
+    :class:`~conduit_router.history.History` or a URL for one (None: no history).
+    ``latency_tolerance_ms``: past this an answer counts as slow (a query's
+    ``max_latency_ms`` overrides it).
+    """
+
+    def __init__(
+        self,
+        models: Sequence[ModelSpec] | None = None,
+        *,
+        state: Any = None,
+        objective: Any = None,
+        embedder: Any = None,
+        seed: int | None = None,
+        policy: str = "thompson",
+        config: BanditConfig | None = None,
+        providers: Mapping[str, Any] | None = None,
+        history: History | str | None = None,
+        latency_tolerance_ms: float = 15_000.0,
+        decision_ttl: float = 86_400.0,
+        breaker_failures: int = 3,
+        breaker_cooldown: float = 30.0,
+        refresh_interval: float = 0.5,
+    ) -> None:
+        self.models: tuple[ModelSpec, ...] = check_catalogue(models) if models is not None else default_catalogue()
+        self._by_name = {m.name: m for m in self.models}
+        self.objective = Objective.parse(objective)
+        self.config = config or BanditConfig()
+        self.sampler = ThompsonSampler(self.config, seed=seed, policy=policy)
+        self.store = resolve_store(state)
+        self.analyzer = QueryAnalyzer(embedder, store=self.store)
+        self._backend: PosteriorBackend | None = None
+        self._refresh_interval = refresh_interval
+        self._retry: RetryDetector | None = None
+        if latency_tolerance_ms <= 0 or decision_ttl <= 0:
+            raise ValueError("latency_tolerance_ms and decision_ttl must be > 0")
+        self.latency_tolerance_ms = float(latency_tolerance_ms)
+        self.decision_ttl = float(decision_ttl)
+        self.history: History | None = create_history(history) if isinstance(history, str) else history
+        self.breakers = {
+            m.name: CircuitBreaker(failure_threshold=breaker_failures, success_threshold=1, timeout=breaker_cooldown,
+                                   name=f"model {m.name}")
+            for m in self.models
+        }
+        from conduit_router.providers import check_clients
+
+        self._providers = check_clients(providers or {})
+        self._decisions: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._rated: set[str] = set()
+        self._counts = {m.name: {"decisions": 0, "estimated_spend": 0.0, "spend": 0.0, "answers": 0, "failures": 0}
+                        for m in self.models}
+        self._domain_counts = {d: 0 for d in DOMAINS}
+        self._feedback_counts = {"explicit": 0, "implicit": 0}
+
+    def __repr__(self) -> str:
+        return f"Router({len(self.models)} models, policy={self.sampler.policy!r}, store={type(self.store).__name__})"
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    @property
+    def policy(self) -> str:
+        return self.sampler.policy
+
+    @property
+    def backend(self) -> PosteriorBackend:
+        """Where posteriors live: Redis (shared, atomic) for a Redis store, this process otherwise."""
+        if self._backend is None:
+            dim = self.analyzer.dimension
+            if _is_redis(self.store):
+                from conduit_router.redis_posteriors import RedisPosteriors
+
+                self._backend = RedisPosteriors(self.store, self.analyzer.space, dim, gamma=self.config.gamma,
+                                                latency_gamma=self.config.latency_gamma,
+                                                refresh_interval=self._refresh_interval)
+            else:
+                self._backend = LocalPosteriors(dim, gamma=self.config.gamma, latency_gamma=self.config.latency_gamma)
+        return self._backend
+
+    @property
+    def retry_detector(self) -> RetryDetector:
+        if self._retry is None:
+            kind = "hash" if isinstance(self.analyzer.embedder, HashedEmbedder) else "default"
+            self._retry = RetryDetector(self.store, RETRY_SIMILARITY[kind])
+        return self._retry
+
+    def model(self, name: str) -> ModelSpec:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise ValueError(f"unknown model {name!r}; the catalogue has {', '.join(self._by_name)}") from None
+
+    @staticmethod
+    def _query(query: Query | str) -> Query:
+        if isinstance(query, str):
+            return Query(text=query)
+        if not isinstance(query, Query):
+            raise ValueError(f"route() takes a Query or a string, not {type(query).__name__}")
+        return query
+
+    # --- routing -------------------------------------------------------------------------------
+
+    def _estimates(self, features: QueryFeatures, stats: Mapping[str, ModelStats]) -> tuple[dict[str, float], dict[str, float]]:
+        out_tokens = expected_output_tokens(features.domain, features.complexity)
+        costs = {m.name: m.cost(features.token_estimate, out_tokens) for m in self.models}
+        latencies = {m.name: predicted_latency(m, stats.get(m.name)) for m in self.models}
+        return costs, latencies
+
+    def _candidates(
+        self, query: Query, features: QueryFeatures, x: np.ndarray, stats: Mapping[str, ModelStats],
+        costs: Mapping[str, float], latencies: Mapping[str, float], exclude: Iterable[str],
+    ) -> tuple[list[ModelSpec], dict[str, str]]:
+        c = query.constraints
+        excluded: dict[str, str] = {}
+        if c is not None and c.allowed_models is not None:
+            unknown = [n for n in c.allowed_models if n not in self._by_name]
+            if unknown:
+                raise ValueError(f"allowed_models names unknown model(s) {', '.join(unknown)}; the catalogue has "
+                                 f"{', '.join(self._by_name)}")
+        skip = set(exclude)
+        needed = features.token_estimate + expected_output_tokens(features.domain, features.complexity)
+        kept: list[ModelSpec] = []
+        for m in self.models:
+            if m.name in skip:
+                excluded[m.name] = "excluded by the caller"
+            elif c is not None and c.allowed_models is not None and m.name not in c.allowed_models:
+                excluded[m.name] = "not in allowed_models"
+            elif m.max_context is not None and needed > m.max_context:
+                excluded[m.name] = f"needs ~{needed} tokens, context is {m.max_context}"
+            elif self.breakers[m.name].state is CircuitState.OPEN:
+                excluded[m.name] = "cooling down after failures"
+            elif c is not None and c.max_cost is not None and costs[m.name] > c.max_cost:
+                excluded[m.name] = f"estimated cost ${costs[m.name]:.6f} > max_cost ${c.max_cost:.6f}"
+            elif c is not None and c.max_latency_ms is not None and latencies[m.name] > c.max_latency_ms:
+                excluded[m.name] = f"predicted latency {latencies[m.name]:.0f} ms > max_latency_ms {c.max_latency_ms:.0f}"
+            elif c is not None and c.min_quality is not None:
+                mean, _ = self.sampler.posterior(m, stats.get(m.name), x.shape[0]).predict(x, self.config.noise)
+                if mean < c.min_quality:
+                    excluded[m.name] = f"expected quality {mean:.2f} < min_quality {c.min_quality:.2f}"
+                else:
+                    kept.append(m)
+            else:
+                kept.append(m)
+        return kept, excluded
+
+    async def route(self, query: Query | str, *, exclude: Iterable[str] = ()) -> RoutingDecision:
+        """Pick a model for ``query`` (see the module docstring); ``exclude`` names models to skip."""
+        query = self._query(query)
+        features = await self.analyzer.analyze(query.text)
+        x = np.asarray(features.context)
+        backend = self.backend
+        stats = await backend.snapshot(self._by_name)
+        costs, latencies = self._estimates(features, stats)
+        candidates, excluded = self._candidates(query, features, x, stats, costs, latencies, exclude)
+        if not candidates:
+            raise NoEligibleModelError(excluded)
+        scored = self.sampler.choose(x, candidates, costs, latencies, stats, self.objective,
+                                     max_cost=max(costs.values()), max_latency=max(latencies.values()))
+        best = scored[0]
+        decision = RoutingDecision(
+            query_id=query.id,
+            selected_model=best.spec.name,
+            confidence=best.win_share if self.policy == "thompson" else 1.0,
+            features=features,
+            reasoning=self._reasoning(best, scored, features, excluded),
+            alternatives=tuple(Alternative(s.spec.name, s.score, s.mean_quality, s.cost, s.latency_ms)
+                               for s in scored[1:]),
+            expected_quality=best.mean_quality,
+            estimated_cost=best.cost,
+            expected_latency_ms=best.latency_ms,
+            excluded=excluded,
+            policy=self.policy,
+        )
+        await self._remember(query, decision, x)
+        counts = self._counts[best.spec.name]
+        counts["decisions"] += 1
+        counts["estimated_spend"] += best.cost
+        self._domain_counts[features.domain] += 1
+        telemetry.record_decision(best.spec.name, features.domain, cost_usd=best.cost,
+                                  latency_ms=best.latency_ms, confidence=decision.confidence)
+        if query.user_id is not None:
+            retried = await self.retry_detector.observe(query.user_id, query.id, np.asarray(features.embedding))
+            if retried is not None:
+                await self._implicit(retried, "retry", 0.0, 1.0)
+        return decision
+
+    def _reasoning(self, best: Scored, scored: list[Scored], features: QueryFeatures, excluded: Mapping[str, str]) -> str:
+        parts = [f"{features.domain} query (~{features.token_estimate} tokens, complexity {features.complexity:.2f})"]
+        if self.policy != "thompson":
+            parts.append(f"static policy '{self.policy}' picks {best.spec.name}")
+        else:
+            parts.append(f"{best.spec.name}: expected quality {best.mean_quality:.2f} ± {best.std_quality:.2f}, "
+                         f"~${best.cost:.6f}, ~{best.latency_ms:.0f} ms; best in {best.win_share:.0%} of posterior draws")
+            if len(scored) > 1:
+                runner = max(scored[1:], key=lambda s: s.win_share)
+                parts.append(f"runner-up {runner.spec.name} ({runner.win_share:.0%})")
+        if excluded:
+            parts.append(f"{len(excluded)} excluded by constraints")
+        return "; ".join(parts)
+
+    # --- decision records (shared through the store) -------------------------------------------
+
+    async def _remember(self, query: Query, decision: RoutingDecision, x: np.ndarray) -> None:
+        c = query.constraints
+        record = {
+            "m": decision.selected_model, "x": [round(float(v), 7) for v in x], "d": decision.features.domain,
+            "c": decision.estimated_cost, "u": query.user_id, "ts": time.time(),
+            "tol": c.max_latency_ms if c is not None and c.max_latency_ms is not None else self.latency_tolerance_ms,
+        }
+        await self._put_record(decision.query_id, record)
+        if self.history is not None:
+            self.history.record_decision({
+                "query_id": decision.query_id, "ts": record["ts"], "user_id": query.user_id,
+                "model": decision.selected_model, "confidence": decision.confidence, "domain": decision.features.domain,
+                "token_estimate": decision.features.token_estimate, "estimated_cost": decision.estimated_cost,
+                "policy": decision.policy, "reasoning": decision.reasoning,
+            })
+
+    async def _put_record(self, query_id: str, record: dict[str, Any]) -> None:
+        self._decisions[query_id] = record
+        self._decisions.move_to_end(query_id)
+        while len(self._decisions) > _LOCAL_DECISIONS:
+            self._decisions.popitem(last=False)
+        if not isinstance(self.store, MemoryStateStore):
+            try:
+                await self.store.set(f"router:decision:{query_id}", orjson.dumps(record), ttl=self.decision_ttl)
+            except StoreError as exc:
+                logger.warning("router: could not share decision %s (%s); feedback must reach this worker", query_id, exc)
+
+    async def _record(self, query_id: str) -> dict[str, Any]:
+        if not isinstance(query_id, str) or not 1 <= len(query_id) <= 128:
+            raise ValueError("query_id must be the string id from a routing decision")
+        record = self._decisions.get(query_id)
+        if record is not None and time.time() - record["ts"] <= self.decision_ttl:
+            return record
+        if not isinstance(self.store, MemoryStateStore):
+            try:
+                raw = await self.store.get(f"router:decision:{query_id}")
+            except StoreError:
+                raw = None
+            if raw is not None:
+                return dict(orjson.loads(raw))
+        raise UnknownQueryError(query_id)
+
+    async def _once(self, key: str) -> bool:
+        """True the first time ``key`` is claimed by any worker sharing the store."""
+        try:
+            return await self.store.incr(f"router:once:{key}", 1, ttl=self.decision_ttl) == 1
+        except StoreError:
+            if key in self._rated:
+                return False
+            self._rated.add(key)
+            return True
+
+    # --- learning ------------------------------------------------------------------------------
+
+    async def observe(self, model: str, x: Sequence[float] | np.ndarray | None, quality: float | None, *,
+                      weight: float = 1.0, latency_ms: float | None = None) -> None:
+        """Fold one observation into ``model``'s posterior (the low-level learning call)."""
+        spec = self.model(model)
+        if quality is not None and not 0 <= quality <= 1:
+            raise ValueError(f"quality must be in [0, 1], got {quality!r}")
+        if not weight > 0:
+            raise ValueError(f"weight must be > 0, got {weight!r}")
+        log_latency = math.log(max(latency_ms, 1.0)) if latency_ms is not None else None
+        vec = None if x is None else np.asarray(x, dtype=np.float64)
+        await self.backend.update(spec.name, vec, quality, weight, log_latency)
+
+    async def feedback(
+        self,
+        query_id: str,
+        *,
+        quality: float | None = None,
+        rating: float | None = None,
+        success: bool | None = None,
+        latency_ms: float | None = None,
+        cost: float | None = None,
+    ) -> FeedbackResult:
+        """Tell the router how an answer went; it updates what it believes about that model.
+
+        ``quality`` 0..1, ``rating`` 1..5 and ``success`` (thumbs up/down) are averaged
+        into one reward, accepted once per query (409 after); ``latency_ms`` teaches the
+        latency model; ``cost`` (USD actually spent) is added to the model's spend.
+        """
+        reward = explicit_reward(quality, rating, success)
+        if latency_ms is not None and (isinstance(latency_ms, bool) or not isinstance(latency_ms, (int, float))
+                                       or not math.isfinite(latency_ms) or latency_ms <= 0):
+            raise ValueError(f"latency_ms must be a positive number of milliseconds, got {latency_ms!r}")
+        if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float))
+                                 or not math.isfinite(cost) or cost < 0):
+            raise ValueError(f"cost must be a non-negative number of US dollars, got {cost!r}")
+        if reward is None and latency_ms is None and cost is None:
+            raise ValueError("feedback needs at least one of quality (0..1), rating (1..5), success (true/false), "
+                             "latency_ms or cost")
+        record = await self._record(query_id)
+        model = record["m"]
+        if reward is not None and not await self._once(f"feedback:{query_id}"):
+            raise FeedbackConflictError(query_id)
+        if reward is not None or latency_ms is not None:
+            await self.observe(model, record["x"] if reward is not None else None, reward, latency_ms=latency_ms)
+        if cost is not None and model in self._counts:
+            self._counts[model]["spend"] += float(cost)
+        self._feedback_counts["explicit"] += 1
+        kind = "quality" if quality is not None else "rating" if rating is not None else \
+            "thumbs" if success is not None else "latency" if latency_ms is not None else "cost"
+        telemetry.record_feedback(kind, "explicit")
+        self._log_feedback(query_id, model, "explicit", kind, reward, latency_ms, cost)
+        return FeedbackResult(query_id, model, reward, latency_ms is not None, cost is not None)
+
+    async def _implicit(self, query_id: str, kind: str, quality: float, weight: float) -> bool:
+        """Count an implicit signal against a past decision, once per (query, kind)."""
+        try:
+            record = await self._record(query_id)
+        except UnknownQueryError:
+            return False
+        if not await self._once(f"implicit:{kind}:{query_id}"):
+            return False
+        await self.observe(record["m"], record["x"], quality, weight=weight)
+        self._feedback_counts["implicit"] += 1
+        telemetry.record_feedback(kind, "implicit")
+        self._log_feedback(query_id, record["m"], "implicit", kind, quality, None, None)
+        return True
+
+    def _log_feedback(self, query_id: str, model: str, source: str, kind: str, reward: float | None,
+                      latency_ms: float | None, cost: float | None) -> None:
+        if self.history is not None:
+            self.history.record_feedback({"query_id": query_id, "ts": time.time(), "model": model, "source": source,
+                                          "kind": kind, "reward": reward, "latency_ms": latency_ms, "cost": cost})
+
+    async def record_answer(self, decision: RoutingDecision, model: str, *, problem: str | None, latency_ms: float | None,
+                            cost: float | None, cached: bool = False) -> None:
+        """Implicit feedback for an answer ``model`` gave to ``decision``'s query (used by complete)."""
+        record = await self._record(decision.query_id)
+        if record["m"] != model:
+            record = {**record, "m": model}
+            await self._put_record(decision.query_id, record)
+        counts = self._counts[model]
+        counts["answers"] += 1
+        if cost is not None:
+            counts["spend"] += cost
+        if cached:
+            return
+        if problem is not None:
+            quality, weight, kind = 0.0, 1.0, problem
+        elif latency_ms is not None and latency_ms > record.get("tol", self.latency_tolerance_ms):
+            quality, weight, kind = SLOW_ANSWER_QUALITY, IMPLICIT_SUCCESS_WEIGHT, "slow"
+        else:
+            quality, weight, kind = 1.0, IMPLICIT_SUCCESS_WEIGHT, "answered"
+        await self.observe(model, record["x"], quality, weight=weight, latency_ms=latency_ms)
+        self._feedback_counts["implicit"] += 1
+        telemetry.record_feedback(kind, "implicit")
+        self._log_feedback(decision.query_id, model, "implicit", kind, quality, latency_ms, cost)
+
+    async def record_failure(self, decision: RoutingDecision, model: str, kind: str) -> None:
+        """Implicit feedback for a failed call (error, timeout): quality 0 for ``model``."""
+        self._counts[model]["failures"] += 1
+        record = await self._record(decision.query_id)
+        await self.observe(model, record["x"], 0.0, weight=1.0)
+        self._feedback_counts["implicit"] += 1
+        telemetry.record_feedback(kind, "implicit")
+        self._log_feedback(decision.query_id, model, "implicit", kind, 0.0, None, None)
+
+    # --- calling models ------------------------------------------------------------------------
+
+    def provider(self, name: str) -> Any:
+        """The client for provider ``name`` (created from the environment on first use)."""
+        client = self._providers.get(name)
+        if client is None:
+            from conduit_router.providers import PROVIDER_CLASSES
+
+            cls = PROVIDER_CLASSES.get(name)
+            if cls is None:
+                return None
+            client = self._providers[name] = cls(name=name)
+        return client
+
+    async def complete(self, query: Query | str, **options: Any) -> Any:
+        """Route ``query``, call the chosen model (falling back to the next best on failure),
+        record implicit feedback, and return a :class:`~conduit_router.models.Completion`.
+
+        Options: ``messages`` (OpenAI-style; default one user message with the query
+        text), ``system``, ``max_tokens``, ``temperature``, ``use_cache``.
+        """
+        from conduit_router.calls import complete
+
+        return await complete(self, self._query(query), **options)
+
+    async def stream(self, query: Query | str, **options: Any) -> Any:
+        """Like :meth:`complete` but streamed: a :class:`~conduit_router.calls.RoutedStream`
+        whose ``decision`` and ``model`` are known before the first chunk."""
+        from conduit_router.calls import open_stream
+
+        return await open_stream(self, self._query(query), **options)
+
+    # --- reporting -----------------------------------------------------------------------------
+
+    def estimated_quality(self, model: str, domain: str | None = None) -> float:
+        """Posterior mean quality of ``model`` for a typical query of ``domain`` (all domains,
+        weighted by the traffic seen, when None)."""
+        spec = self.model(model)
+        dim = self.analyzer.dimension
+        stats = self.backend.cached().get(model)
+        post = self.sampler.posterior(spec, stats, dim)
+        domains = [domain] if domain is not None else list(DOMAINS)
+        weights = [1.0] if domain is not None else [self._domain_counts[d] or 0.0 for d in DOMAINS]
+        if sum(weights) == 0:
+            weights = [1.0] * len(domains)
+        total = 0.0
+        for d, w in zip(domains, weights):
+            x = np.zeros(dim)
+            x[dim - 3 - len(DOMAINS) + DOMAINS.index(d)] = 1.0
+            x[-3], x[-2], x[-1] = 0.35, 0.3, 1.0
+            total += w * min(1.0, max(0.0, float(x @ post.mean)))
+        return total / sum(weights)
+
+    def stats(self) -> dict[str, Any]:
+        """Decisions, traffic share, spend and estimated quality per model (this process's
+        counts; posteriors as last seen, shared ones included)."""
+        total = sum(c["decisions"] for c in self._counts.values())
+        cached = self.backend.cached()
+        models: dict[str, Any] = {}
+        for m in self.models:
+            counts = self._counts[m.name]
+            stats = cached.get(m.name)
+            models[m.name] = {
+                "provider": m.provider,
+                "decisions": counts["decisions"],
+                "traffic_share": round(counts["decisions"] / total, 4) if total else 0.0,
+                "estimated_spend": round(counts["estimated_spend"], 8),
+                "spend": round(counts["spend"], 8),
+                "answers": counts["answers"],
+                "failures": counts["failures"],
+                "estimated_quality": round(self.estimated_quality(m.name), 4),
+                "observations": 0 if stats is None else stats.u,
+                "expected_latency_ms": round(predicted_latency(m, stats), 1),
+                "breaker": self.breakers[m.name].state.value,
+            }
+        return {
+            "policy": self.policy,
+            "objective": self.objective.to_dict(),
+            "decisions": total,
+            "domains": dict(self._domain_counts),
+            "feedback": dict(self._feedback_counts),
+            "shared_state": bool(getattr(self.backend, "shared", False)),
+            "models": models,
+            "features": self.analyzer.stats(),
+            "providers": {name: c.metrics.to_dict() for name, c in self._providers.items()},
+        }
+
+    async def refresh(self) -> None:
+        """Re-read shared posteriors now (``stats()`` then shows other workers' learning)."""
+        backend = self.backend
+        if hasattr(backend, "_fetched_at"):
+            backend._fetched_at = -1e18  # noqa: SLF001 - force the next snapshot to read
+        await backend.snapshot(self._by_name)
+
+    async def reset(self) -> None:
+        """Forget everything learned about every model (posteriors only)."""
+        await self.backend.reset(self._by_name)
+        self.sampler.forget()
+
+    async def aclose(self) -> None:
+        """Flush history and close provider clients (the state store belongs to its creator)."""
+        if self.history is not None:
+            await self.history.close()
+        for client in self._providers.values():
+            await client.aclose()
+
+    async def __aenter__(self) -> Router:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
