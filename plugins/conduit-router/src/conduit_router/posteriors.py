@@ -116,6 +116,10 @@ class PosteriorBackend(Protocol):
         """Forget everything learned about ``names``."""
         ...
 
+    async def close(self) -> None:
+        """Deliver anything pending; the backend is not used afterwards."""
+        ...
+
 
 class LocalPosteriors:
     """Statistics in this process, guarded by a lock (threads and event loops alike)."""

@@ -14,6 +14,7 @@ the next successful call.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
@@ -98,6 +99,7 @@ class RedisPosteriors:
         gamma: float = 0.99,
         latency_gamma: float = 0.98,
         refresh_interval: float = 0.5,
+        max_concurrency: int = 16,
     ) -> None:
         self.store = store
         self.client = store.client
@@ -107,6 +109,8 @@ class RedisPosteriors:
         self.latency_gamma = latency_gamma
         self.refresh_interval = refresh_interval
         self._script = self.client.register_script(UPDATE_SCRIPT)
+        # Bursts of feedback wait here rather than exhaust the client's connection pool.
+        self._slots = asyncio.Semaphore(max_concurrency)
         self._snapshot: dict[str, ModelStats] = {}
         self._fetched_at = -1e18
         self._backlog: deque[tuple[str, list[float] | None, float | None, float, float | None]] = deque()
@@ -127,7 +131,8 @@ class RedisPosteriors:
         names = list(names)
         try:
             await self._replay()
-            raws = await self.client.mget([self.key(n) for n in names])
+            async with self._slots:
+                raws = await self.client.mget([self.key(n) for n in names])
         except self._errors() as exc:
             self._failed("read", exc)
             self._fetched_at = now  # do not hammer a dead Redis on every decision
@@ -153,7 +158,8 @@ class RedisPosteriors:
 
     async def _run(self, name: str, x: list[float] | None, y: float | None, weight: float,
                    log_latency: float | None) -> ModelStats:
-        out = await self._script(keys=[self.key(name)], args=self._args(x, y, weight, log_latency))
+        async with self._slots:
+            out = await self._script(keys=[self.key(name)], args=self._args(x, y, weight, log_latency))
         stats = ModelStats.from_json(orjson.loads(out))
         self._snapshot = {**self._snapshot, name: stats}
         return stats
@@ -201,4 +207,9 @@ class RedisPosteriors:
         self._fetched_at = -1e18
 
     async def close(self) -> None:
-        return None
+        """Try once more to deliver updates made while Redis was away."""
+        try:
+            await self._replay()
+        except self._errors() as exc:
+            logger.error("router posteriors: %d updates could not reach Redis before shutdown (%s)",
+                         len(self._backlog), exc)

@@ -115,6 +115,7 @@ class Router:
         self.config = config or BanditConfig()
         self.sampler = ThompsonSampler(self.config, seed=seed, policy=policy)
         self.store = resolve_store(state)
+        self._owns_store = isinstance(state, str)
         self.analyzer = QueryAnalyzer(embedder, store=self.store)
         self._backend: PosteriorBackend | None = None
         self._refresh_interval = refresh_interval
@@ -546,7 +547,12 @@ class Router:
         self.sampler.forget()
 
     async def aclose(self) -> None:
-        """Flush history and close provider clients (the state store belongs to its creator)."""
+        """Deliver pending updates, flush history, close provider clients, and close the
+        state store if the router opened it from a URL."""
+        if self._backend is not None:
+            await self._backend.close()
+        if self._owns_store:
+            await self.store.close()
         if self.history is not None:
             await self.history.close()
         for client in self._providers.values():
