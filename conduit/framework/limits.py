@@ -2,9 +2,9 @@
 
 - ``request_size_limit(max_mb)`` refuses a declared ``Content-Length`` over the limit
   before any byte is read, and counts bytes while a chunked or streamed body arrives.
-- ``request_timeout(seconds)`` answers 504 at the deadline. An async handler is
-  cancelled; a sync handler's worker thread cannot be stopped, so it runs on and its
-  result is dropped.
+- ``request_timeout(seconds)`` answers 504 at the deadline. The request's task is
+  cancelled there: an async handler stops; a sync handler's worker thread cannot be
+  stopped, so it runs on and its result is dropped.
 - ``connection_limit(max_connections)`` answers 503 with ``Retry-After`` while that many
   requests are in flight; ``create_connection_pool`` is the seed's explicit form.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from typing import Any
 
 from conduit.framework.errors import GatewayTimeoutError, ServiceUnavailableError
@@ -58,30 +59,111 @@ def request_size_limit(max_mb: float = 10.0, *, max_bytes: int | None = None) ->
     return RequestSizeLimit(max_bytes if max_bytes is not None else int(max_mb * _MB))
 
 
+class _Deadline:
+    __slots__ = ("when", "task", "done", "fired")
+
+    def __init__(self, when: float, task: asyncio.Task[Any]) -> None:
+        self.when = when
+        self.task = task
+        self.done = False
+        self.fired = False
+
+
+class _DeadlineQueue:
+    """The in-flight requests of one event loop, oldest first, under one timer.
+
+    Every request gets the same timeout, so deadlines arrive in order: a FIFO is a
+    priority queue here. A request costs an append and a flag; the single timer fires
+    at the oldest pending deadline, cancels what is due and re-arms for the next one,
+    instead of each request arming and disarming its own timer.
+    """
+
+    __slots__ = ("loop", "pending", "timer", "owner", "compact_at")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, owner: dict[Any, _DeadlineQueue]) -> None:
+        self.loop = loop
+        self.pending: deque[_Deadline] = deque()
+        self.timer: asyncio.TimerHandle | None = None
+        self.owner = owner
+        self.compact_at = 1024
+
+    def add(self, task: asyncio.Task[Any], timeout: float) -> _Deadline:
+        entry = _Deadline(self.loop.time() + timeout, task)
+        self.pending.append(entry)
+        if self.timer is None:
+            self.timer = self.loop.call_at(entry.when, self._fire)
+        return entry
+
+    def finish(self, entry: _Deadline) -> None:
+        entry.done = True
+        pending = self.pending
+        while pending and pending[0].done:
+            pending.popleft()
+        if len(pending) > self.compact_at:  # finished requests queued behind a slow one
+            self.pending = pending = deque(e for e in pending if not e.done)
+            self.compact_at = max(1024, 2 * len(pending))
+
+    def _fire(self) -> None:
+        self.timer = None
+        pending = self.pending
+        now = self.loop.time()
+        while pending:
+            entry = pending[0]
+            if not entry.done:
+                if entry.when > now:
+                    self.timer = self.loop.call_at(entry.when, self._fire)
+                    return
+                entry.fired = True
+                entry.task.cancel()
+            pending.popleft()
+        self.owner.pop(self.loop, None)  # idle: forget this loop until it serves again
+
+
 class RequestTimeout:
-    """504 when the inner layers take longer than ``timeout_seconds``."""
+    """504 when the inner layers take longer than ``timeout_seconds``.
+
+    At the deadline the request's own task is cancelled (as ``asyncio.timeout`` would);
+    the cancellation is told apart from any other (a client that left, a server
+    shutting down), which propagates unchanged. A handler that swallows the
+    cancellation still gets its request answered 504.
+    """
 
     def __init__(self, timeout_seconds: float) -> None:
         if not timeout_seconds > 0:
             raise ValueError(f"timeout_seconds must be > 0, got {timeout_seconds!r}")
         self.timeout_seconds = timeout_seconds
+        self._queues: dict[asyncio.AbstractEventLoop, _DeadlineQueue] = {}
 
     def __repr__(self) -> str:
         return f"request_timeout({self.timeout_seconds:g}s)"
 
-    async def __call__(self, request: HTTPRequest, call_next: Any) -> HTTPResponse:
-        task = asyncio.ensure_future(call_next(request))
-        done, _ = await asyncio.wait({task}, timeout=self.timeout_seconds)
-        if task in done:
-            return task.result()
-        # A sync handler's thread cannot be interrupted: cancel, stop waiting, drop its result.
-        task.cancel()
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
-        raise GatewayTimeoutError(
+    def _timed_out(self) -> GatewayTimeoutError:
+        return GatewayTimeoutError(
             "Gateway Timeout",
             f"the request did not complete within {self.timeout_seconds:g}s",
             code="request_timeout",
         )
+
+    async def __call__(self, request: HTTPRequest, call_next: Any) -> HTTPResponse:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("request_timeout runs inside an asyncio task (the server's or a test client's)")
+        loop = task.get_loop()
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = _DeadlineQueue(loop, self._queues)
+        entry = queue.add(task, self.timeout_seconds)
+        try:
+            response: HTTPResponse = await call_next(request)
+        except asyncio.CancelledError:
+            if entry.fired and task.uncancel() == 0:
+                raise self._timed_out() from None
+            raise
+        finally:
+            queue.finish(entry)
+        if entry.fired and task.uncancel() == 0:  # the inner layers swallowed the cancellation
+            raise self._timed_out()
+        return response
 
 
 def request_timeout(timeout_seconds: float = 30.0) -> RequestTimeout:

@@ -15,7 +15,7 @@ from conduit.framework.edge_cases import (
     request_size_limit,
     request_timeout,
 )
-from conduit.testing import LiveServer, TestClient
+from conduit.testing import AsyncTestClient, LiveServer, TestClient
 
 
 def sized_app(**limit) -> Conduit:
@@ -103,6 +103,80 @@ def test_request_timeout_answers_504_at_the_deadline(path: str) -> None:
     assert slow.status_code == 504
     assert slow.json()["code"] == "request_timeout"
     assert slow.json()["detail"] == "the request did not complete within 0.2s"
+
+
+@pytest.mark.anyio
+async def test_request_timeout_gives_each_request_its_own_deadline() -> None:
+    # One timer serves every in-flight request: when the first one's deadline passes,
+    # a later one that is still within its own must run on to completion.
+    app = Conduit(plugins=[])
+    app.use(request_timeout(timeout_seconds=1.0))
+
+    @app.get("/sleep/{seconds:float}")
+    async def sleep(request, seconds: float):
+        await anyio.sleep(seconds)
+        return {"slept": seconds}
+
+    results: dict[str, int] = {}
+    async with AsyncTestClient(app) as client:
+
+        async def get(name: str, seconds: float) -> None:
+            results[name] = (await client.get(f"/sleep/{seconds}")).status_code
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(get, "first", 30)
+            await anyio.sleep(0.6)
+            tg.start_soon(get, "second", 0.6)  # ends 0.2 s after the first one's deadline
+        assert (await client.get("/sleep/0")).status_code == 200  # the app still serves
+    assert results == {"first": 504, "second": 200}
+
+
+@pytest.mark.anyio
+async def test_request_timeout_answers_504_even_when_the_handler_swallows_the_cancellation() -> None:
+    app = Conduit(plugins=[])
+    app.use(request_timeout(timeout_seconds=0.2))
+
+    @app.get("/stubborn")
+    async def stubborn(request):
+        try:
+            await anyio.sleep(30)
+        except BaseException:  # noqa: BLE001 - the point of the test
+            return {"finished": "anyway"}
+        return {"finished": "late"}
+
+    async with AsyncTestClient(app) as client:
+        r = await client.get("/stubborn")
+        assert r.status_code == 504 and r.json()["code"] == "request_timeout"
+        assert (await client.get("/stubborn/nope")).status_code == 404  # the task is not left cancelled
+
+
+@pytest.mark.anyio
+async def test_request_timeout_lets_other_cancellations_through() -> None:
+    # A client that leaves (the server cancels the request) is not turned into a 504.
+    app = Conduit(plugins=[])
+    app.use(request_timeout(timeout_seconds=5.0))
+    entered = anyio.Event()
+
+    @app.get("/slow")
+    async def slow(request):
+        entered.set()
+        await anyio.sleep(30)
+        return {}
+
+    got: list[int] = []
+    async with AsyncTestClient(app) as client:
+        with anyio.move_on_after(5) as outer:
+            async with anyio.create_task_group() as tg:
+
+                async def call() -> None:
+                    got.append((await client.get("/slow")).status_code)
+
+                tg.start_soon(call)
+                await entered.wait()
+                tg.cancel_scope.cancel()
+        assert not outer.cancelled_caught
+        assert (await client.get("/slow/x")).status_code == 404
+    assert got == []
 
 
 def test_connection_cap_answers_503_with_retry_after_while_full() -> None:
