@@ -52,12 +52,14 @@ class SecurityHeaders:
     async def __call__(self, request: HTTPRequest, call_next: Any) -> HTTPResponse:
         response = await call_next(request)
         h = response.headers
+        # `in` then set: MutableMapping.setdefault would raise and catch a KeyError per header.
         for name, value in self.headers.items():
-            h.setdefault(name, value)
-        is_html = h.get("content-type", "").startswith("text/html")
-        csp = self.html_csp if is_html else self.content_security_policy
-        if csp:
-            h.setdefault("Content-Security-Policy", csp)
+            if name not in h:
+                h[name] = value
+        content_type = h["content-type"] if "content-type" in h else ""
+        csp = self.html_csp if content_type.startswith("text/html") else self.content_security_policy
+        if csp and "content-security-policy" not in h:
+            h["Content-Security-Policy"] = csp
         return response
 
 
