@@ -50,12 +50,15 @@ def path_matches(path: str, prefixes: tuple[str, ...]) -> bool:
 
 
 def _api_key(request: HTTPRequest, header_name: str) -> str | None:
-    key = request.headers.get(header_name)
+    headers = request.headers
+    key = headers.get(header_name)
     if key:
         return key
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
+    auth = headers.get("authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
     return None
 
 
@@ -119,7 +122,25 @@ class RateLimiter:
         self.prefix = prefix
         self._per_route = False
         self._outage = False
+        self._limit = str(max_requests)
         self._policy = f'"{policy_name}";q={max_requests};w={math.ceil(self.window_seconds)}'
+        self._rate_prefix = f'"{policy_name}";r='
+
+    @property
+    def exempt_paths(self) -> tuple[str, ...]:
+        return self._exempt_paths
+
+    @exempt_paths.setter
+    def exempt_paths(self, paths: tuple[str, ...]) -> None:
+        # path_matches() as a set lookup plus one str.startswith over a tuple.
+        self._exempt_paths = tuple(paths)
+        bases = [p.rstrip("/") for p in self._exempt_paths]
+        self._exempt_all = any(not b for b in bases)
+        self._exempt_exact = frozenset(bases)
+        self._exempt_below = tuple(b + "/" for b in bases)
+
+    def _exempt(self, path: str) -> bool:
+        return self._exempt_all or path in self._exempt_exact or path.startswith(self._exempt_below)
 
     def __repr__(self) -> str:
         return f"rate_limit({self.max_requests}/{self.window_seconds:g}s)"
@@ -154,17 +175,18 @@ class RateLimiter:
         return f"{self.prefix}:{scope}:{self.key_func(request)}"
 
     def _headers(self, result: AcquireResult) -> dict[str, str]:
-        reset = math.ceil(result.reset_after)
+        reset = str(math.ceil(result.reset_after))
+        remaining = str(result.remaining)
         return {
-            "X-RateLimit-Limit": str(result.limit),
-            "X-RateLimit-Remaining": str(result.remaining),
-            "X-RateLimit-Reset": str(reset),
+            "X-RateLimit-Limit": self._limit,
+            "X-RateLimit-Remaining": remaining,
+            "X-RateLimit-Reset": reset,
             "RateLimit-Policy": self._policy,
-            "RateLimit": f'"{self.policy_name}";r={result.remaining};t={reset}',
+            "RateLimit": self._rate_prefix + remaining + ";t=" + reset,
         }
 
     async def dispatch(self, request: HTTPRequest, call_next: Any) -> HTTPResponse:
-        if path_matches(request.path, self.exempt_paths):
+        if self._exempt(request.path):
             return await call_next(request)
         try:
             result = await self._store_for(request).acquire(self._key(request), self.max_requests, self.window_seconds)
