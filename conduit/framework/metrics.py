@@ -198,6 +198,8 @@ class Metrics:
         self._gauges: dict[_Key, float] = {}
         self._histograms: dict[_Key, _Histogram] = {}
         self._timers: dict[tuple[str, Hashable], float] = {}
+        # record_request's series by (method, route, status): label tuples built once each
+        self._request_series: dict[tuple[str, str, Any], tuple[_Key, _Histogram]] = {}
         self._latency = _Histogram((), self.reservoir_size)
         self._throughput = _RateWindow(self.window_seconds)
         self._cache = [0, 0]
@@ -337,20 +339,31 @@ class Metrics:
         """Everything one served request contributes, in one locked step: latency,
         throughput, ``http_requests_total{method,route,status}`` and
         ``http_request_duration_seconds{method,route}``."""
+        now = time.time()
+        with self._lock:
+            series = self._request_series.get((method, route, status))
+            if series is None:
+                series = self._new_request_series(method, route, status)
+            counter_key, hist = series
+            self._latency.observe(duration * 1000.0)
+            self._throughput.add(now)
+            counters = self._counters
+            counters[counter_key] = counters.get(counter_key, 0.0) + 1.0
+            hist.observe(duration)
+
+    def _new_request_series(self, method: str, route: str, status: int | str) -> tuple[_Key, _Histogram]:
+        """Called with the lock held, once per (method, route, status) until the next reset."""
         counter_key = (REQUESTS_TOTAL, (("method", method), ("route", route), ("status", str(status))))
         hist_key = (REQUEST_DURATION, (("method", method), ("route", route)))
-        with self._lock:
-            self._latency.observe(duration * 1000.0)
-            self._throughput.add(time.time())
-            self._counters[counter_key] = self._counters.get(counter_key, 0.0) + 1.0
-            hist = self._histograms.get(hist_key)
-            if hist is None:
-                self._claim(REQUESTS_TOTAL, "counter")
-                self._claim(REQUEST_DURATION, "histogram")
-                hist = self._histograms[hist_key] = _Histogram(
-                    self._bounds.get(REQUEST_DURATION, DEFAULT_BUCKETS), self.reservoir_size
-                )
-            hist.observe(duration)
+        hist = self._histograms.get(hist_key)
+        if hist is None:
+            self._claim(REQUESTS_TOTAL, "counter")
+            self._claim(REQUEST_DURATION, "histogram")
+            hist = self._histograms[hist_key] = _Histogram(
+                self._bounds.get(REQUEST_DURATION, DEFAULT_BUCKETS), self.reservoir_size
+            )
+        series = self._request_series[(method, route, status)] = (counter_key, hist)
+        return series
 
     def get_cache_stats(self) -> dict[str, Any]:
         hits, misses = self._cache
