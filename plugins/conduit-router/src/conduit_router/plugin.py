@@ -49,6 +49,9 @@ def conduit_config_schema() -> dict[str, Any]:
                                    "or a registered embedder's name"),
         "router_latency_tolerance_ms": Setting(float, 15_000.0, "answers slower than this count as slow",
                                                minimum=1.0),
+        "router_provider_timeout": Setting(float, 60.0, "seconds a provider call may take", minimum=0.1),
+        "router_max_retries": Setting(int, 3, "retries of a failed provider call (429, 5xx, timeouts) before "
+                                      "falling back to the next model", minimum=0, maximum=10),
         "router_standin_url": Setting(str, None, "send every provider call to this local stand-in "
                                       "(python -m conduit_router.standin) instead of the real APIs"),
     }

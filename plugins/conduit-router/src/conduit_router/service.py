@@ -37,16 +37,19 @@ def build_router(settings: Any) -> Router:
     state = settings.get("router_state") or settings.get("redis_url")
     models = default_catalogue(settings)
     providers: dict[str, Any] = {}
-    standin = settings.get("router_standin_url")
-    if standin:
-        standin = standin.rstrip("/")
-        for name in {m.provider for m in models}:
-            cls = PROVIDER_CLASSES.get(name)
-            if cls is None:
-                continue
+    standin = (settings.get("router_standin_url") or "").rstrip("/")
+    options = {"timeout": settings.get("router_provider_timeout") or 60.0,
+               "max_retries": settings.get("router_max_retries", 3)}
+    for name in {m.provider for m in models}:
+        cls = PROVIDER_CLASSES.get(name)
+        if cls is None:
+            continue
+        if standin:
             base = {"anthropic": standin, "google": standin + "/v1beta", "gemini": standin + "/v1beta"}.get(
                 name, standin + "/v1")
-            providers[name] = cls(name=name, base_url=base, api_key="standin")
+            providers[name] = cls(name=name, base_url=base, api_key="standin", **options)
+        else:
+            providers[name] = cls(name=name, **options)  # keys and base URLs from the environment
     return Router(
         models,
         state=state,

@@ -308,7 +308,9 @@ class StandIn:
         fault = await self._before("anthropic", model, body, stream)
         if fault.kind == "error":
             return self._error("anthropic", fault)
-        prompt = "\n".join(str(m.get("content", "")) for m in body["messages"] if isinstance(m, dict))
+        system = body.get("system") if isinstance(body.get("system"), str) else ""
+        prompt = "\n".join([system] * bool(system) + [str(m.get("content", "")) for m in body["messages"]
+                                                      if isinstance(m, dict)])
         text = self._answer(model, prompt, fault)
         mid = f"msg_{uuid.uuid4().hex[:24]}"
         in_tokens, out_tokens = _tokens(prompt), _tokens(text) if text else 0
@@ -357,7 +359,9 @@ class StandIn:
         fault = await self._before("gemini", model, body, stream)
         if fault.kind == "error":
             return self._error("gemini", fault)
-        prompt = "\n".join(p.get("text", "") for c in body["contents"] if isinstance(c, dict)
+        instruction = body.get("systemInstruction") or {}
+        turns = [instruction, *body["contents"]] if isinstance(instruction, dict) and instruction else body["contents"]
+        prompt = "\n".join(p.get("text", "") for c in turns if isinstance(c, dict)
                            for p in c.get("parts", []) if isinstance(p, dict))
         text = self._answer(model, prompt, fault)
         meta = {"promptTokenCount": _tokens(prompt), "candidatesTokenCount": _tokens(text) if text else 0}

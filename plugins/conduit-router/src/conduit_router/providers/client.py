@@ -180,7 +180,7 @@ class ProviderClient(abc.ABC):
         self.backoff_max = backoff_max
         self.max_retry_after = max_retry_after
         self.limits = RateLimits(self.name, per_provider=rate_per_provider, per_model=rate_per_model, burst=burst)
-        self.cache = ResponseCache() if cache is True else (cache or None)
+        self.cache = ResponseCache() if cache is True else (None if cache is None or cache is False else cache)
         self._http = http
         self._owns_http = http is None
         self.metrics = ProviderMetrics()

@@ -1,0 +1,54 @@
+"""The seed's import paths and its five-line quick start, offline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conduit.framework.errors import MissingPluginError
+
+QUICKSTART = textwrap.dedent("""
+    import asyncio
+    from conduit.engines.router import Router
+    from conduit.core.models import Query
+
+    async def main():
+        router = Router()
+        decision = await router.route(Query(text="What is 2+2?"))
+        print(f"Route to: {decision.selected_model} (confidence: {decision.confidence:.0%})")
+
+    asyncio.run(main())
+""")
+
+
+def test_seed_import_paths_give_the_plugins_classes() -> None:
+    import conduit_router
+    from conduit.core.models import Query, QueryConstraints, RoutingDecision
+    from conduit.engines.router import Router
+
+    assert Router is conduit_router.Router and Query is conduit_router.Query
+    assert QueryConstraints is conduit_router.QueryConstraints and RoutingDecision is conduit_router.RoutingDecision
+
+
+def test_facades_name_the_package_when_the_plugin_is_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONDUIT_DISABLED_PLUGINS", "router")
+    import conduit.core.models
+    import conduit.engines.router
+
+    with pytest.raises(MissingPluginError, match=r"pip install conduit\[router\]"):
+        conduit.engines.router.Router  # noqa: B018
+    with pytest.raises(MissingPluginError, match="conduit-router"):
+        conduit.core.models.Query  # noqa: B018
+    with pytest.raises(AttributeError):
+        conduit.engines.router.Nothing  # noqa: B018
+
+
+@pytest.mark.slow
+def test_the_seed_quick_start_runs_offline() -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "HF_HUB_OFFLINE": "1", "NO_PROXY": "*"}
+    done = subprocess.run([sys.executable, "-c", QUICKSTART], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Route to: ") and "(confidence: " in done.stdout

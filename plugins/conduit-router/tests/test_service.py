@@ -1,0 +1,160 @@
+"""The /v1 service added by the plugin's route hook: every endpoint, bad input to each, the
+official `openai` client against /v1/chat/completions (plain and streamed), /metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from conduit import Conduit
+from conduit.testing import LiveServer, TestClient
+from conduit_router.standin import Fault, StandIn
+
+
+@pytest.fixture
+def app(standin: StandIn, tmp_path: Path) -> Conduit:
+    standin.reset()
+    return Conduit(plugins=["router"], router_embedder="hash", router_standin_url=standin.url,
+                   router_max_retries=0, router_history=f"sqlite:///{tmp_path / 'history.db'}")
+
+
+@pytest.fixture
+def client(app: Conduit) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+def test_route_feedback_stats_and_models(client: TestClient) -> None:
+    r = client.post("/v1/route", json={"text": "Write a Python function that parses a CSV file", "user_id": "ada",
+                                       "constraints": {"allowed_models": ["gpt-4o-mini", "gpt-4o"]}})
+    assert r.status_code == 200, r.text
+    decision = r.json()
+    assert decision["selected_model"] in ("gpt-4o-mini", "gpt-4o")
+    assert decision["features"]["domain"] == "code" and 0 <= decision["confidence"] <= 1
+    assert set(decision["excluded"]) == {"claude-3-5-haiku-latest", "claude-sonnet-4-0", "gemini-2.0-flash",
+                                         "llama-3.1-8b-instant"}
+    r = client.post("/v1/feedback", json={"query_id": decision["query_id"], "thumbs": "up", "latency_ms": 800})
+    assert r.status_code == 200 and r.json()["reward"] == 1.0 and r.json()["accepted"] is True
+    r = client.post("/v1/feedback", json={"query_id": decision["query_id"], "rating": 3})
+    assert r.status_code == 409 and "already recorded" in r.json()["detail"]
+    stats = client.get("/v1/stats").json()
+    assert stats["decisions"] == 1 and stats["models"][decision["selected_model"]]["observations"] == 1
+    models = client.get("/v1/models").json()
+    ids = [m["id"] for m in models["data"]]
+    assert ids[0] == "auto" and "gpt-4o" in ids and models["object"] == "list"
+
+
+def test_complete_answers_through_the_standin_and_falls_back(client: TestClient, standin: StandIn) -> None:
+    standin.set_default("gpt-4o-mini", Fault.server_error(500))
+    r = client.post("/v1/complete", json={"text": "hello", "max_tokens": 50,
+                                          "constraints": {"allowed_models": ["gpt-4o-mini"]}})
+    assert r.status_code == 503 and r.json()["code"] == "all_models_failed" and "gpt-4o-mini" in r.json()["detail"]
+    r = client.post("/v1/complete", json={"text": "hello", "constraints": {"allowed_models": ["gpt-4o-mini", "gpt-4o"]}})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"] == "gpt-4o" and body["text"].startswith("[gpt-4o] ")
+    assert body["usage"]["total_tokens"] > 0 and body["cost"] > 0
+
+
+BAD = [
+    ("/v1/route", [1, 2], 400, "JSON object"),
+    ("/v1/route", {}, 400, "text"),
+    ("/v1/route", {"text": ""}, 400, "empty"),
+    ("/v1/route", {"text": 42}, 400, "text"),
+    ("/v1/route", {"text": "hi", "constraints": {"max_cost": -1}}, 400, "max_cost"),
+    ("/v1/route", {"text": "hi", "constraints": {"allowed_models": ["gpt-9"]}}, 400, "gpt-9"),
+    ("/v1/route", {"text": "hi", "constraints": {"max_cost": 1e-12}}, 422, "max_cost"),
+    ("/v1/route", {"text": "hi", "colour": "blue"}, 400, "colour"),
+    ("/v1/complete", {"text": "hi", "temperature": 3}, 400, "temperature"),
+    ("/v1/complete", {"text": "hi", "max_tokens": 0}, 400, "max_tokens"),
+    ("/v1/complete", {"text": "hi", "messages": "hi"}, 400, "messages"),
+    ("/v1/complete", {"text": "hi", "messages": [{"role": "bot", "content": "x"}]}, 400, "role"),
+    ("/v1/feedback", {}, 400, "query_id"),
+    ("/v1/feedback", {"query_id": "nope", "quality": 1}, 404, "nope"),
+    ("/v1/feedback", {"query_id": "nope", "quality": 7}, 400, "quality"),
+    ("/v1/feedback", {"query_id": "nope", "thumbs": "sideways"}, 400, "thumbs"),
+    ("/v1/feedback", {"query_id": "nope", "rating": 9}, 400, "rating"),
+]
+
+
+@pytest.mark.parametrize("path, body, status, reason", BAD)
+def test_bad_input_gets_a_4xx_naming_the_problem(client: TestClient, path: str, body: object, status: int,
+                                                 reason: str) -> None:
+    r = client.post(path, json=body)
+    assert r.status_code == status, r.text
+    assert reason in r.text
+    assert "Traceback" not in r.text and "/work/" not in r.text
+
+
+def test_feedback_without_a_signal_and_invalid_json_are_400(client: TestClient) -> None:
+    decision = client.post("/v1/route", json={"text": "hi"}).json()
+    r = client.post("/v1/feedback", json={"query_id": decision["query_id"]})
+    assert r.status_code == 400 and "at least one of" in r.json()["detail"]
+    r = client.post("/v1/route", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert client.get("/v1/route").status_code == 405
+
+
+@pytest.mark.parametrize("body, status, reason", [
+    ({"model": "auto", "messages": []}, 400, "messages"),
+    ({"model": "auto", "messages": [{"role": "system", "content": "x"}]}, 400, "user message"),
+    ({"model": "auto", "messages": [{"role": "user", "content": "hi"}], "temperature": 9}, 400, "temperature"),
+    ({"model": "gpt-9", "messages": [{"role": "user", "content": "hi"}]}, 404, "gpt-9"),
+    ({"model": "auto", "messages": [{"role": "user", "content": "hi"}], "constraints": {"min_quality": 3}}, 400,
+     "min_quality"),
+    ("not an object", 400, "JSON object"),
+])
+def test_chat_completions_rejects_bad_input_in_openai_error_format(client: TestClient, body: object, status: int,
+                                                                   reason: str) -> None:
+    r = client.post("/v1/chat/completions", json=body)
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert reason in error["message"] and error["type"]
+
+
+def test_routing_metrics_reach_the_metrics_endpoint(client: TestClient) -> None:
+    client.post("/v1/route", json={"text": "hi", "constraints": {"allowed_models": ["gpt-4o"]}})
+    text = client.get("/metrics?format=prometheus").text
+    assert 'conduit_router_decisions_total{model="gpt-4o",provider="openai"} 1' in text
+
+
+def test_the_service_can_be_turned_off_or_moved(standin: StandIn) -> None:
+    with TestClient(Conduit(plugins=["router"], router_service=False)) as off:
+        assert off.post("/v1/route", json={"text": "hi"}).status_code == 404
+    with TestClient(Conduit(plugins=["router"], router_prefix="/llm", router_embedder="hash",
+                            router_history="none")) as moved:
+        assert moved.post("/llm/route", json={"text": "hi"}).status_code == 200
+
+
+@pytest.mark.slow
+def test_the_official_openai_client_uses_the_router_unchanged(app: Conduit, standin: StandIn) -> None:
+    import openai
+
+    with LiveServer(app) as server:
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
+        reply = client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "What is 2+2?"}],
+                                               max_tokens=50, temperature=0.2)
+        assert reply.choices[0].message.content.startswith(f"[{reply.model}] ")
+        assert reply.usage is not None and reply.usage.total_tokens > 0
+        query_id = reply.id.removeprefix("chatcmpl-")
+        r = httpx.post(server.url + "/v1/feedback", json={"query_id": query_id, "rating": 5})
+        assert r.status_code == 200 and r.json()["model"] == reply.model
+
+        pinned = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+        assert pinned.model == "gpt-4o"
+
+        stream = client.chat.completions.create(model="auto", stream=True, stream_options={"include_usage": True},
+                                                messages=[{"role": "user", "content": "Tell me a short story"}])
+        chunks = list(stream)
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text.startswith(f"[{chunks[0].model}] This is the stand-in's answer")
+        assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+        assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 5
+
+        with pytest.raises(openai.NotFoundError):
+            client.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "hi"}])
+        with pytest.raises(openai.BadRequestError, match="temperature"):
+            client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}], temperature=7)
