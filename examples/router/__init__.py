@@ -1,0 +1,1 @@
+"""Runnable examples of the LLM router (conduit-router); each runs offline."""
