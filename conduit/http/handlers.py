@@ -5,7 +5,13 @@ A handler may be sync or async and take:
 - nothing, ``(request)``, or ``(request, response)`` — the seed's forms; a parameter
   named ``res``/``response`` or annotated ``HTTPResponse`` receives a fresh response
   to fill, and a ``None`` return then means "that response";
-- path parameters by name (``def get_user(request, id: int)``), already converted.
+- path parameters by name (``def get_user(request, id: int)``), already converted;
+- query parameters as keyword parameters annotated with ``str``, ``int``, ``float``,
+  ``bool``, ``UUID``, a ``Literal``, an ``Enum``, ``X | None`` or ``list[X]`` of those
+  (``def search(request, q: str, page: int = 1, tag: list[str] = [])``): converted before
+  the handler runs; a missing required one or a value that does not convert is a 422
+  naming the parameter. Without a default a query parameter is required; ``list[X]``
+  collects repeated keys (``?tag=a&tag=b``). Other parameters with defaults are left alone.
 
 It may return an :class:`HTTPResponse`, a ``dict``/``list``/dataclass (JSON), ``str``
 (text/plain), ``bytes``, ``None`` (204, or the filled response), or a tuple
@@ -17,18 +23,25 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import enum
 import inspect
 import logging
+import math
+import re
+import types
+import typing
+import uuid
 from typing import Any, Awaitable, Callable
 
 import anyio
 import anyio.from_thread
 import anyio.to_thread
 
+from conduit.framework.errors import UnprocessableEntityError
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse, StreamingResponse, dumps
 
-__all__ = ["compile_handler", "to_response"]
+__all__ = ["compile_handler", "to_response", "inspect_handler", "HandlerSignature", "QueryParam", "query_type"]
 
 logger = logging.getLogger("conduit.errors")
 
@@ -71,45 +84,227 @@ def _is_async(fn: Any) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
 
 
-def compile_handler(fn: Callable[..., Any], path_params: set[str]) -> Invoker:
-    """Build the invoker for ``fn``: argument mapping decided here, once."""
+@dataclasses.dataclass(frozen=True)
+class QueryParam:
+    """A handler keyword parameter filled from the query string."""
+
+    name: str
+    annotation: Any  # the resolved annotation, ``X | None`` and ``list[X]`` included
+    scalar: Any  # the type each value converts to: str, int, float, bool, UUID, an Enum or a Literal
+    many: bool  # ``list[X]``: every value of a repeated key
+    default: Any  # ``inspect.Parameter.empty`` when the parameter is required
+
+    @property
+    def required(self) -> bool:
+        return self.default is inspect.Parameter.empty
+
+
+@dataclasses.dataclass(frozen=True)
+class HandlerSignature:
+    """How the kernel calls a handler: decided once, from its signature."""
+
+    positional: tuple[str, ...]  # "request" / "response", in the handler's order
+    path_params: tuple[str, ...]
+    query: tuple[QueryParam, ...]
+    returns: Any  # the resolved return annotation; ``inspect.Signature.empty`` when unknown
+
+    @property
+    def takes_response(self) -> bool:
+        return "response" in self.positional
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_BOOLS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+def query_type(annotation: Any) -> tuple[Any, bool] | None:
+    """``(scalar type, many)`` when ``annotation`` can be read from a query string, else None."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) != 1:
+            return None
+        return query_type(members[0])
+    if origin is list:
+        args = typing.get_args(annotation)
+        inner = query_type(args[0]) if args else None
+        return (inner[0], True) if inner is not None and not inner[1] else None
+    if origin is typing.Literal:
+        values = typing.get_args(annotation)
+        return (annotation, False) if all(isinstance(v, (str, int, bool)) for v in values) else None
+    if annotation in (str, int, float, bool, uuid.UUID):
+        return annotation, False
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return annotation, False
+    return None
+
+
+def _convert_int(raw: str) -> int:
+    if not raw.isascii() or not (raw.isdigit() or (raw[:1] == "-" and raw[1:].isdigit())):
+        raise ValueError(raw)
+    value = int(raw)
+    if not _INT64[0] <= value <= _INT64[1]:
+        raise ValueError(raw)
+    return value
+
+
+def _convert_float(raw: str) -> float:
+    if not _NUMBER.fullmatch(raw):
+        raise ValueError(raw)
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError(raw)
+    return value
+
+
+def _convert_bool(raw: str) -> bool:
+    return _BOOLS[raw.lower()]  # KeyError is a LookupError, caught with ValueError
+
+
+def _converter(scalar: Any) -> tuple[Callable[[str], Any], str]:
+    """``(convert, what)``: ``convert`` raises ValueError/LookupError; ``what`` is for the 422."""
+    if scalar is str:
+        return str, "a string"
+    if scalar is int:
+        return _convert_int, "an integer (64-bit)"
+    if scalar is float:
+        return _convert_float, "a number"
+    if scalar is bool:
+        return _convert_bool, "true or false"
+    if scalar is uuid.UUID:
+        return uuid.UUID, "a UUID"
+    if isinstance(scalar, type) and issubclass(scalar, enum.Enum):
+        by_text = {str(m.value): m for m in scalar}
+        return by_text.__getitem__, "one of " + ", ".join(repr(t) for t in by_text)
+    values = typing.get_args(scalar)  # a Literal
+    by_text = {(str(v).lower() if isinstance(v, bool) else str(v)): v for v in values}
+    return by_text.__getitem__, "one of " + ", ".join(repr(t) for t in by_text)
+
+
+def _type_hints(fn: Any) -> dict[str, Any]:
+    """Resolved annotations of ``fn`` (or of a callable object's ``__call__``); {} if they don't resolve."""
+    target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(type(fn), "__call__", fn)
+    target = inspect.unwrap(target)
+    try:
+        return typing.get_type_hints(target, include_extras=True)
+    except Exception:  # noqa: BLE001 - one name does not resolve (a local class): take the others
+        pass
+    hints: dict[str, Any] = {}
+    namespace = getattr(target, "__globals__", {})
+    for name, ann in getattr(target, "__annotations__", {}).items():
+        try:
+            hints[name] = typing.get_type_hints(_Probe(ann), namespace, include_extras=True)["x"]
+        except Exception:  # noqa: BLE001
+            continue
+    return hints
+
+
+class _Probe:
+    """Carries one annotation so typing.get_type_hints resolves it alone."""
+
+    def __init__(self, annotation: Any) -> None:
+        self.__annotations__ = {"x": annotation}
+
+
+def inspect_handler(fn: Callable[..., Any], path_params: set[str]) -> HandlerSignature:
+    """Decide how ``fn`` is called: request/response slots, path and query parameters.
+
+    Raises TypeError for a parameter without a default that is none of these.
+    """
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
-        sig = None
+        return HandlerSignature((), (), (), inspect.Signature.empty)  # called with no arguments
+    hints = _type_hints(fn)
     request_arg: str | None = None
-    response_arg: str | None = None
-    positional: list[str] = []  # in order: request, response
-    kw_params: list[str] = []
-    if sig is not None:
-        for name, p in sig.parameters.items():
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+    positional: list[str] = []
+    path: list[str] = []
+    query: list[QueryParam] = []
+    for name, p in sig.parameters.items():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        ann = p.annotation
+        ann_name = ann if isinstance(ann, str) else getattr(ann, "__name__", "")
+        resolved = hints.get(name, p.empty)
+        qtype = query_type(resolved) if resolved is not p.empty else None
+        if name in path_params:
+            path.append(name)
+        elif ann_name == "HTTPResponse" or name in ("res", "response", "resp"):
+            positional.append("response")
+        elif qtype is not None and p.kind is not p.POSITIONAL_ONLY and not name.startswith("_"):
+            query.append(QueryParam(name, resolved, qtype[0], qtype[1], p.default))
+        elif request_arg is None and p.default is p.empty:
+            request_arg = name
+            positional.append("request")
+        elif p.default is p.empty:
+            raise TypeError(
+                f"handler {getattr(fn, '__qualname__', fn)!r}: parameter {name!r} is neither the "
+                f"request, the response, a path parameter ({sorted(path_params) or 'none'}) nor a "
+                "query parameter (annotate it str, int, float, bool, UUID, a Literal, an Enum, "
+                "X | None or list[X])"
+            )
+    returns = hints.get("return", sig.return_annotation if not isinstance(sig.return_annotation, str) else sig.empty)
+    return HandlerSignature(tuple(positional), tuple(path), tuple(query), returns)
+
+
+def _query_reader(params: tuple[QueryParam, ...]) -> Callable[[HTTPRequest], dict[str, Any]]:
+    specs = [(q.name, q.many, q.required, *_converter(q.scalar)) for q in params]
+
+    def read(request: HTTPRequest) -> dict[str, Any]:
+        query = request.query
+        values: dict[str, Any] = {}
+        for name, many, required, convert, what in specs:
+            raw = query.getlist(name)
+            if not raw:
+                if required:
+                    raise UnprocessableEntityError(
+                        "Missing query parameter", f"query parameter {name!r} is required: {what}",
+                        code="missing_query_parameter",
+                    )
                 continue
-            ann = p.annotation
-            ann_name = ann if isinstance(ann, str) else getattr(ann, "__name__", "")
-            if name in path_params:
-                kw_params.append(name)
-            elif ann_name == "HTTPResponse" or name in ("res", "response", "resp"):
-                response_arg = name
-                positional.append("response")
-            elif request_arg is None and p.default is p.empty:
-                request_arg = name
-                positional.append("request")
-            elif p.default is p.empty:
-                raise TypeError(
-                    f"handler {getattr(fn, '__qualname__', fn)!r}: parameter {name!r} is neither the "
-                    f"request, the response, nor a path parameter ({sorted(path_params) or 'none'})"
-                )
-    wants_response = response_arg is not None
+            try:
+                values[name] = [convert(v) for v in raw] if many else convert(raw[-1])
+            except (ValueError, LookupError):
+                bad = next((v for v in raw if not _converts(convert, v)), raw[-1]) if many else raw[-1]
+                shown = bad if len(bad) <= 40 else bad[:40] + "..."
+                raise UnprocessableEntityError(
+                    "Invalid query parameter", f"query parameter {name!r} must be {what}; got {shown!r}",
+                    code="invalid_query_parameter",
+                ) from None
+        return values
+
+    return read
+
+
+def _converts(convert: Callable[[str], Any], raw: str) -> bool:
+    try:
+        convert(raw)
+    except (ValueError, LookupError):
+        return False
+    return True
+
+
+def compile_handler(fn: Callable[..., Any], path_params: set[str]) -> Invoker:
+    """Build the invoker for ``fn``: argument mapping decided here, once."""
+    signature = inspect_handler(fn, path_params)
+    positional = list(signature.positional)
+    kw_params = list(signature.path_params)
+    read_query = _query_reader(signature.query) if signature.query else None
+    wants_response = signature.takes_response
     is_async = _is_async(fn)
 
     def build_args(request: HTTPRequest, response: HTTPResponse | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
         args = tuple(request if kind == "request" else response for kind in positional)
         kwargs = {k: request.params[k] for k in kw_params if k in request.params}
+        if read_query is not None:
+            kwargs.update(read_query(request))
         return args, kwargs
 
     if not wants_response:
-        simple = positional == ["request"] and not kw_params
+        simple = positional == ["request"] and not kw_params and read_query is None
         if is_async:
             if simple:
 
