@@ -108,7 +108,7 @@ class H11Protocol(ResponseWriter):
     carries on with the bytes already received.
     """
 
-    __slots__ = ("conn", "max_header_size", "max_body_size", "body_received", "_bodiless")
+    __slots__ = ("conn", "max_header_size", "max_body_size", "body_received", "_bodiless", "_stale")
 
     def __init__(self, max_header_size: int = 16384, max_body_size: int = 16 * 1024 * 1024) -> None:
         super().__init__()
@@ -117,11 +117,13 @@ class H11Protocol(ResponseWriter):
         self.max_body_size = max_body_size
         self.body_received = 0
         self._bodiless = False  # the current request has no body: complete at its head
+        self._stale = False  # h11 said NEED_DATA and nothing arrived since: it would say it again
 
     # --- input ------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
         """Hand received bytes (``b""`` for EOF) to the parser."""
+        self._stale = False
         self.conn.receive_data(data)
 
     @property
@@ -131,11 +133,14 @@ class H11Protocol(ResponseWriter):
 
     def next_head(self) -> RequestHead | Any:
         """The next request head, ``NEED_DATA``, or ``None`` when the peer closed cleanly."""
+        if self._stale:  # asking h11 again costs microseconds, mostly an IndexError inside it
+            return NEED_DATA
         try:
             event = self.conn.next_event()
         except h11.RemoteProtocolError as exc:
             raise ProtocolError(exc.error_status_hint, str(exc) or "malformed request") from None
         if event is NEED_DATA:
+            self._stale = True
             return NEED_DATA
         if type(event) is h11.Request:
             headers = list(event.headers)  # h11's Headers is a Sequence: slow to walk more than once
@@ -161,6 +166,8 @@ class H11Protocol(ResponseWriter):
 
     def next_body_chunk(self) -> bytes | Any:
         """The next body chunk, ``b""`` at the end of the body, or ``NEED_DATA``."""
+        if self._stale:
+            return NEED_DATA
         try:
             event = self.conn.next_event()
         except h11.RemoteProtocolError as exc:
@@ -178,6 +185,7 @@ class H11Protocol(ResponseWriter):
             self._waiting_continue = False
             return b""
         if event is NEED_DATA:
+            self._stale = True
             return NEED_DATA
         if t is h11.ConnectionClosed:
             raise BadRequestError("Incomplete body", "the client closed the connection before the body was complete")
@@ -200,6 +208,7 @@ class H11Protocol(ResponseWriter):
             except h11.RemoteProtocolError:
                 return False
             if event is NEED_DATA:
+                self._stale = True
                 return False
             if type(event) is h11.Data:
                 return False  # the handler did not read the body; don't drain unbounded input
@@ -220,5 +229,6 @@ class H11Protocol(ResponseWriter):
             conn.receive_data(data)
         if closed:
             conn.receive_data(b"")
+        self._stale = not data and not closed
         self._next_cycle()
         return True
