@@ -293,12 +293,9 @@ def type_schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
 
 # --- one operation -----------------------------------------------------------------------------
 
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[a-z]+)?\}|(?<=/):([A-Za-z_][A-Za-z0-9_]*)")
-
-
 def _openapi_path(route: Route) -> str:
     """``/users/{id}`` for ``/users/{id:int}`` and the seed's ``/users/:id``."""
-    return _PARAM.sub(lambda m: "{" + (m.group(1) or m.group(2)) + "}", route.path)
+    return route.openapi_path
 
 
 def _path_parameters(route: Route) -> list[dict[str, Any]]:

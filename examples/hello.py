@@ -6,6 +6,7 @@ Run it:  conduit run examples.hello:app --port 8080   (or: python examples/hello
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated, TypedDict
 
 from conduit import Conduit
 from conduit.http.middleware import cors_middleware, logger_middleware, timing_middleware
@@ -26,13 +27,19 @@ app.enable_docs(title="My API", version="1.0.0", description="Complete API examp
 USERS = {"1": "Alice", "2": "Bob", "3": "Charlie"}
 
 
+class NewUser(TypedDict):
+    """A user to create."""
+
+    name: Annotated[str, {"minLength": 1}]
+
+
 @app.get("/")
 def index(request: HTTPRequest) -> HTTPResponse:
     """Welcome message with links."""
     return HTTPResponse().json({"message": "Welcome to My API", "version": "1.0.0", "docs": "/docs"})
 
 
-@app.get("/users")
+@app.get("/users", query={"page": int | None, "limit": int | None})
 def list_users(request: HTTPRequest) -> HTTPResponse:
     """List users, paginated by ?page= and ?limit=."""
     page = request.query.get("page", "1")
@@ -40,7 +47,7 @@ def list_users(request: HTTPRequest) -> HTTPResponse:
     return HTTPResponse().json({"users": "Alice, Bob, Charlie", "page": page, "limit": limit})
 
 
-@app.get("/users/:id")
+@app.get("/users/:id", responses={404: "User not found"})
 def get_user(request: HTTPRequest) -> HTTPResponse:
     """One user by id (404 when unknown)."""
     user_id = request.params.get("id", "")
@@ -49,7 +56,7 @@ def get_user(request: HTTPRequest) -> HTTPResponse:
     return HTTPResponse().json({"id": user_id, "name": USERS[user_id]})
 
 
-@app.post("/users")
+@app.post("/users", body=NewUser, status_code=201, responses={400: "Name required"})
 def create_user(request: HTTPRequest) -> HTTPResponse:
     """Create a user from a JSON body {"name": ...}."""
     data = request.parse_json()

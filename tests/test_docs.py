@@ -28,6 +28,7 @@ PAGES = [
     "http.md",
     "middleware.md",
     "errors.md",
+    "openapi.md",
     *(f"production/{p.name}" for p in sorted((DOCS / "production").glob("*.md"))),
 ]
 SKIP_MARK = "<!-- docs: no-run -->"

@@ -36,7 +36,6 @@ EXAMPLES_PER_OPERATION = 25
 # Operations whose example does not (yet) declare what it answers; each is also an
 # xfail(strict) test below, so the day the example declares it, that test says so.
 PENDING = {
-    ("hello.py", "POST /users"): "examples/hello.py declares no body and no 201/400 for POST /users",
     ("production.py", "POST /predict"): "examples/production.py declares no body and no 400/422 for POST /predict",
 }
 
@@ -108,7 +107,7 @@ def _schema_of(server: LiveServer, app: Conduit) -> Any:
     return schemathesis.openapi.from_dict(build_openapi(app, "example", "1"))
 
 
-@pytest.mark.parametrize("name", ["hello.py", "production.py"])
+@pytest.mark.parametrize("name", ["hello.py", "production.py", "showcase/__init__.py"])
 def test_example_answers_as_its_document_says(example: Callable[[str], Any], name: str) -> None:
     app = example(name).app
     with LiveServer(app) as server:

@@ -76,6 +76,7 @@ CONVERTERS: dict[str, Converter] = {
     "path": Converter("path", r".*", str, 9, {"type": "string"}),
 }
 
+_OPENAPI_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[a-z]+)?\}|(?<=/):([A-Za-z_][A-Za-z0-9_]*)")
 _PARAM = re.compile(r"^\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<conv>[a-z]+))?\}$|^:(?P<colon>[A-Za-z_][A-Za-z0-9_]*)$")
 
 
@@ -103,8 +104,8 @@ class Route:
 
     @property
     def openapi_path(self) -> str:
-        """The pattern in OpenAPI form (``{id}``, converters dropped)."""
-        return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[a-z]+)?\}", r"{\1}", self.path)
+        """The pattern in OpenAPI form: ``/users/{id}`` for ``/users/{id:int}`` and ``/users/:id``."""
+        return _OPENAPI_PARAM.sub(lambda m: "{" + (m.group(1) or m.group(2)) + "}", self.path)
 
 
 @dataclass

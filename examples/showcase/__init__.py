@@ -9,6 +9,8 @@ join it as they land (see docs/showcase.md).
 
 from __future__ import annotations
 
+from typing import Annotated, NotRequired, TypedDict
+
 import anyio
 
 from conduit import Conduit, EventSourceResponse, HTTPRequest, Router, abort
@@ -23,13 +25,20 @@ api = Router(prefix="/api", tags=["demo"])
 NOTES: dict[int, dict[str, object]] = {}
 
 
+class NewNote(TypedDict):
+    """A note: ``text`` is required; any other JSON fields are kept."""
+
+    text: Annotated[str, {"minLength": 1, "pattern": r"\S"}]
+    tags: NotRequired[list[str]]
+
+
 @api.get("/notes")
 async def list_notes(request: HTTPRequest) -> list[dict[str, object]]:
     """All notes."""
     return list(NOTES.values())
 
 
-@api.post("/notes", body=dict, response=dict)
+@api.post("/notes", body=NewNote, status_code=201, responses={422: "The note has no text"})
 async def add_note(request: HTTPRequest) -> tuple[dict[str, object], int]:
     """Add a note from any JSON object: {"text": ..., ...}."""
     data = await request.json()
