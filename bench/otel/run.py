@@ -177,13 +177,22 @@ def section(
         f"{args.rounds} interleaved rounds. With telemetry on, every request is traced and measured and exported "
         "over OTLP/HTTP to a receiver on 127.0.0.1 run by the script (it decodes the protobuf to count spans).",
         "",
-        "| variant | req/s | vs. off | p50 ms | p99 ms |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| variant | req/s (median) | vs. off | req/s range over rounds | p50 ms | p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for v in todo:
         rps = statistics.median(v.rps)
         change = f"{(rps / base - 1) * 100:+.1f}%" if base else "n/a"
-        lines.append(f"| {v.label} | {rps:,.0f} | {change} | {statistics.median(v.p50):.2f} | {statistics.median(v.p99):.2f} |")
+        spread = f"{min(v.rps):,.0f}–{max(v.rps):,.0f}"
+        lines.append(
+            f"| {v.label} | {rps:,.0f} | {change} | {spread} | {statistics.median(v.p50):.2f} | {statistics.median(v.p99):.2f} |"
+        )
+    lines += [
+        "",
+        "Read the range column before the medians: on a small machine shared with other work the same "
+        "variant's throughput moves a lot between rounds, and differences inside that spread are noise "
+        "(the installed-but-off row runs exactly the code of the first; see the in-process table below).",
+    ]
     lines.append("")
     for v in todo:
         if v.spans:
