@@ -75,12 +75,12 @@ TEMPLATES: dict[str, list[str]] = {
 }
 
 
-def _fill(template: str, rng: random.Random) -> str:
+def _fill(template: str, rng: random.Random, slots: Mapping[str, list[str]]) -> str:
     out = template
     while "{" in out:
         start = out.index("{")
         end = out.index("}", start)
-        out = out[:start] + rng.choice(_SLOTS[out[start + 1:end]]) + out[end + 1:]
+        out = out[:start] + rng.choice(slots[out[start + 1:end]]) + out[end + 1:]
     return out
 
 
@@ -90,7 +90,8 @@ class Environment:
 
     ``mix`` weights the domains (uniform by default); ``output_tokens`` is the answer
     length per domain used for the true cost; ``latency_ms`` per model (their
-    ``expected_latency_ms`` otherwise).
+    ``expected_latency_ms`` otherwise); ``templates`` and ``slots`` replace or extend
+    :data:`TEMPLATES` (domains need not be the analyser's: the router only sees text).
     """
 
     models: Sequence[ModelSpec]
@@ -99,12 +100,20 @@ class Environment:
     mix: Mapping[str, float] | None = None
     output_tokens: Mapping[str, int] = field(default_factory=lambda: {
         "code": 350, "math": 250, "reasoning": 400, "creative": 350, "factual": 100, "conversation": 60})
+
+    def output_length(self, domain: str) -> int:
+        return int(self.output_tokens.get(domain, 200))
     latency_ms: Mapping[str, float] | None = None
+    templates: Mapping[str, list[str]] | None = None
+    slots: Mapping[str, list[str]] | None = None
 
     def __post_init__(self) -> None:
+        self._templates = {**TEMPLATES, **(self.templates or {})}
+        self._slots = {**_SLOTS, **(self.slots or {})}
         self.rng = random.Random(self.seed)  # queries: the same sequence for every policy
         self.outcomes = random.Random(self.seed + 1)  # feedback draws and random choices
-        self._domains = [d for d in DOMAINS if any(d in q for q in self.quality.values())]
+        present = list(dict.fromkeys(d for q in self.quality.values() for d in q))
+        self._domains = [d for d in DOMAINS if d in present] + [d for d in present if d not in DOMAINS]
         weights = self.mix or {d: 1.0 for d in self._domains}
         self._weights = [weights.get(d, 0.0) for d in self._domains]
         self.by_name = {m.name: m for m in self.models}
@@ -115,7 +124,7 @@ class Environment:
     def sample(self) -> tuple[str, str]:
         """A query text and its true domain."""
         domain = self.rng.choices(self._domains, weights=self._weights)[0]
-        return _fill(self.rng.choice(TEMPLATES[domain]), self.rng), domain
+        return _fill(self.rng.choice(self._templates[domain]), self.rng, self._slots), domain
 
     def true_quality(self, model: str, domain: str) -> float:
         return self.quality[model][domain]
@@ -125,7 +134,7 @@ class Environment:
         return 1.0 if self.outcomes.random() < self.true_quality(model, domain) else 0.0
 
     def cost(self, model: str, text: str, domain: str) -> float:
-        return self.by_name[model].cost(max(1, len(text) // 4), self.output_tokens[domain])
+        return self.by_name[model].cost(max(1, len(text) // 4), self.output_length(domain))
 
     def latency(self, model: str) -> float:
         if self.latency_ms and model in self.latency_ms:
