@@ -322,10 +322,13 @@ def targets(rps: dict[str, float], cpu: dict[str, float]) -> list[str]:
         if name in rps and peer in rps:
             by_rps = rps[name] / rps[peer]
             by_cpu = cpu[peer] / cpu[name] if cpu[name] else 0.0
-            verdict = "met" if min(by_rps, by_cpu) >= goal else "**missed**"
+
+            def verdict(ratio: float) -> str:
+                return "met" if ratio >= goal else "**missed**"
+
             out.append(
-                f"- Target: {labels[name]} ≥ {goal:g}× {labels[peer]}: "
-                f"{by_rps:.2f}× by req/s, {by_cpu:.2f}× by CPU per request; {verdict}."
+                f"- Target: {labels[name]} ≥ {goal:g}× {labels[peer]}: {by_rps:.2f}× by req/s "
+                f"({verdict(by_rps)}), {by_cpu:.2f}× by CPU per request ({verdict(by_cpu)})."
             )
     return out
 
