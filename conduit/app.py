@@ -126,6 +126,11 @@ class Conduit(RouteDecorators):
     def routes(self) -> list[Route]:
         return list(self.router.routes)
 
+    @property
+    def middleware(self) -> list[tuple[Any, str]]:
+        """``(middleware, owner)`` outermost first: plugins' (once prepared), then ``app.use``'s."""
+        return list(self._middleware)
+
     # --- middleware and lifecycle ---------------------------------------------------------
 
     def use(self, middleware: Any) -> Any:

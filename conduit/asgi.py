@@ -86,6 +86,7 @@ class ASGIAdapter:
             list(scope.get("headers", [])),
             receive=receive_body,
             client=Address(client[0], client[1]) if client else None,
+            server=Address(server[0], server[1] or 0) if (server := scope.get("server")) else None,
             scheme=scope.get("scheme", "http"),
             http_version=scope.get("http_version", "1.1"),
             raw_path=raw_path.decode("latin-1").partition("?")[0] if raw_path else scope["path"],

@@ -162,3 +162,26 @@ def test_a_second_signal_does_not_kill_in_flight_requests_or_skip_shutdown(tmp_p
     assert result["status"] in (200, "RemoteProtocolError")
     assert marker.read_text() == "done"
     assert proc.returncode == 0
+
+
+def test_requests_know_the_local_address_and_errors_are_kept_for_telemetry() -> None:
+    seen: dict[str, object] = {}
+
+    async def observe(request, call_next):
+        response = await call_next(request)
+        seen["server"] = request.server
+        seen["exception"] = type(request.state.get("exception")).__name__
+        return response
+
+    app = Conduit()
+    app.use(observe)
+
+    @app.get("/boom")
+    def boom(r):
+        raise KeyError("x")
+
+    with LiveServer(app) as live:
+        port = live.port
+        assert httpx.get(live.url + "/boom").status_code == 500
+    assert seen == {"server": ("127.0.0.1", port), "exception": "KeyError"}
+    assert [owner for _, owner in app.middleware][-1] == "app"

@@ -48,6 +48,7 @@ class HTTPRequest:
         "headers",
         "params",
         "client",
+        "server",
         "scheme",
         "http_version",
         "route",
@@ -74,6 +75,7 @@ class HTTPRequest:
         body: bytes | None = None,
         receive: Receive | None = None,
         client: Address | None = None,
+        server: Address | None = None,
         scheme: str = "http",
         http_version: str = "1.1",
         app: Any = None,
@@ -86,6 +88,7 @@ class HTTPRequest:
         self.headers = headers if isinstance(headers, Headers) else Headers(headers or ())
         self.params: dict[str, Any] = {}
         self.client = client
+        self.server = server  # the local address the connection arrived on
         self.scheme = scheme
         self.http_version = http_version
         self.route: Route | None = None

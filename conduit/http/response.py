@@ -315,6 +315,8 @@ async def _aiter_items(content: Any) -> AsyncIterator[Any]:
 def error_response(exc: BaseException, request: Any = None, *, expose_type: bool = False) -> HTTPResponse:
     """Render an exception as the JSON error body; log unexpected ones with a traceback."""
     request_id = getattr(request, "request_id", "") or ""
+    if request is not None and hasattr(request, "state"):
+        request.state.exception = exc  # for telemetry (error.type) in outer middleware
     if isinstance(exc, HTTPError):
         error = exc
     else:

@@ -75,6 +75,7 @@ class HTTPConnection(asyncio.Protocol):
         "transport",
         "proto",
         "client",
+        "server",
         "_waiter",
         "_timer",
         "_closed",
@@ -92,6 +93,7 @@ class HTTPConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.proto = state.protocol(state.limits.max_header_size, state.limits.max_body_size)
         self.client: Address | None = None
+        self.server: Address | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
@@ -109,6 +111,9 @@ class HTTPConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.client = Address(str(peer[0]), int(peer[1]))
+        local = transport.get_extra_info("sockname")
+        if isinstance(local, tuple) and len(local) >= 2:
+            self.server = Address(str(local[0]), int(local[1]))
         self.state.connections.add(self)
         if self.state.shutting_down:
             transport.close()
@@ -310,6 +315,7 @@ class HTTPConnection(asyncio.Protocol):
             body=None if head.has_body else b"",
             receive=self._receive_body,
             client=self.client,
+            server=self.server,
             scheme=state.scheme,
             http_version=head.http_version,
             raw_path=head.raw_path,

@@ -25,6 +25,7 @@ def build_app(**settings) -> Conduit:
         **settings,
     )
     app.state.release = threading.Event()
+    app.state.sleeping = 0  # requests that reached the /sleep handler
 
     @app.get("/")
     async def index(request):
@@ -47,6 +48,7 @@ def build_app(**settings) -> Conduit:
 
     @app.get("/sleep/{seconds:float}")
     async def sleep(request, seconds: float):
+        app.state.sleeping += 1
         await anyio.sleep(seconds)
         return {"slept": seconds}
 

@@ -133,7 +133,10 @@ def test_graceful_shutdown_finishes_in_flight_requests_and_refuses_new_ones(http
     threads = [threading.Thread(target=slow) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while app.state.sleeping < 4 and time.monotonic() < deadline:  # all four in flight
+        time.sleep(0.02)
+    assert app.state.sleeping == 4
     port = live.port
     stopper = threading.Thread(target=live.stop)
     stopper.start()
