@@ -17,7 +17,7 @@ from conduit.testing import TestClient
 
 def middleware_owners(app: Conduit) -> list[str]:
     app.prepare()
-    return [owner for _, owner in app._middleware]
+    return [owner for _, owner in app.middleware]
 
 
 def app_with_a_route(**settings) -> Conduit:

@@ -78,6 +78,18 @@ def test_an_unknown_method_is_recorded_as_other(instrumented) -> None:
     assert span.attributes["http.request.method_original"] == "BREW"
 
 
+def test_a_5xx_without_an_exception_has_the_status_as_error_type(instrumented) -> None:
+    t = instrumented()
+
+    @t.app.get("/unavailable")
+    def unavailable(request):
+        return HTTPResponse(503).json({"busy": True})
+
+    with TestClient(t.app) as client:
+        assert client.get("/unavailable").status_code == 503
+    assert t.span("GET /unavailable").attributes["error.type"] == "503"
+
+
 def test_a_failing_handler_gives_status_error_and_error_type(instrumented) -> None:
     t = instrumented()
 
@@ -88,7 +100,7 @@ def test_a_failing_handler_gives_status_error_and_error_type(instrumented) -> No
     with TestClient(t.app) as client:
         assert client.get("/boom").status_code == 500
     span = t.span("GET /boom")
-    assert span.attributes["error.type"] == "500"
+    assert span.attributes["error.type"] == "RuntimeError"
     assert span.attributes["http.response.status_code"] == 500
     assert span.status.status_code is StatusCode.ERROR
 

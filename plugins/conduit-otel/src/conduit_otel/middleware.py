@@ -108,6 +108,8 @@ class OtelMiddleware:
             if request.query_string:
                 attrs[sc.URL_QUERY] = request.query_string
             host, port = sc.server_address(headers.get("host", ""), scheme)
+            if not host and request.server is not None:  # no Host header: the local address
+                host, port = request.server
             if host:
                 attrs[sc.SERVER_ADDRESS] = host
             if port is not None:
@@ -155,7 +157,9 @@ class OtelMiddleware:
         if status is not None:
             metric_attrs[sc.HTTP_RESPONSE_STATUS_CODE] = status
             if status >= 500 and error_type is None:
-                error_type = str(status)
+                state = request._state  # noqa: SLF001 - None unless something stored state
+                exc = state.get("exception") if state is not None else None
+                error_type = type(exc).__qualname__ if exc is not None else str(status)
         if error_type is not None:
             metric_attrs[sc.ERROR_TYPE] = error_type
         if span is not None:
