@@ -97,10 +97,17 @@ class Conduit(RouteDecorators):
     def hook(self) -> Any:
         return self.plugin_manager.hook
 
-    def _each_impl(self, hook_name: str, **kwargs: Any) -> Iterable[tuple[str, Any]]:
-        """Call each implementation of a hook in turn, naming the plugin on failure."""
+    def _each_impl(
+        self, hook_name: str, registrar: Callable[[str], Callable[..., Any]] | None = None, **kwargs: Any
+    ) -> Iterable[tuple[str, Any]]:
+        """Call each implementation of a hook in turn, naming the plugin on failure.
+
+        With ``registrar``, each implementation gets ``register=registrar(plugin_name)``.
+        """
         caller = getattr(self.plugin_manager.hook, hook_name)
         for impl in caller.get_hookimpls():  # registration order: built-ins first
+            if registrar is not None:
+                kwargs["register"] = registrar(impl.plugin_name)
             args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
             try:
                 yield impl.plugin_name, impl.function(**args)
@@ -262,17 +269,8 @@ class Conduit(RouteDecorators):
     def _each_impl_with_register(
         self, hook_name: str, registrar: Callable[[str], Callable[..., Any]]
     ) -> Iterable[tuple[str, Any]]:
-        caller = getattr(self.plugin_manager.hook, hook_name)
-        for impl in caller.get_hookimpls():
-            args = {"register": registrar(impl.plugin_name), "app": self, "settings": self.settings}
-            try:
-                yield impl.plugin_name, impl.function(**{n: args[n] for n in impl.argnames if n in args})
-            except (PluginError, ConfigurationError):
-                raise
-            except Exception as exc:
-                raise PluginError(
-                    f"plugin {impl.plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
-                ) from exc
+        """Like ``_each_impl`` for registration hooks: each plugin gets a ``register`` naming it."""
+        return self._each_impl(hook_name, registrar=registrar, app=self, settings=self.settings)
 
     def _route_registrar(self, owner: str) -> Callable[..., Any]:
         router = self.router
