@@ -11,19 +11,19 @@ from conduit.testing import TestClient
 def test_probes_and_metrics_are_served_by_default_and_count_requests() -> None:
     app = Conduit()
 
-    @app.get("/items/{id:int}")
+    @app.get("/monitored-items/{id:int}")
     def item(r, id: int):
         return {"id": id}
 
     with TestClient(app) as c:
         for i in range(3):
-            assert c.get(f"/items/{i}").status_code == 200
+            assert c.get(f"/monitored-items/{i}").status_code == 200
         assert c.get("/health/live").json() == {"status": "alive"}
         assert c.get("/health/ready").status_code == 200
         text = c.get("/metrics?format=prometheus").text
         document = c.get("/v1/metrics").json()
     samples = [s for fam in text_string_to_metric_families(text) for s in fam.samples]
-    routed = [s for s in samples if s.labels.get("route") == "/items/{id:int}" and s.name.endswith("_count")]
+    routed = [s for s in samples if s.labels.get("route") == "/monitored-items/{id:int}" and s.name.endswith("_count")]
     assert routed and routed[0].value == 3
     assert document["throughput"]["total_requests"] >= 5 and document["latency"]["samples"] >= 5
 
