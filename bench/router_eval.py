@@ -36,9 +36,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from conduit_router import BanditConfig, ModelSpec, Objective, Query, Router
-from conduit_router.simulation import Environment, Report, oracle_choice, run_router, run_static
+from conduit_router.simulation import (
+    Environment,
+    Report,
+    oracle_choice,
+    run_router,
+    run_static,
+)
 
 # name: (provider, $in, $out, latency ms, {benchmark: accuracy %})
 PUBLISHED: dict[str, tuple[str, float, float, float, dict[str, float]]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Router", "RoutingDecision", "ModelSpec", "Objective", "BanditConfig", "load_router_plugin"]
+__all__ = ["BanditConfig", "ModelSpec", "Objective", "Router", "RoutingDecision", "load_router_plugin"]
 
 
 def load_router_plugin() -> Any:

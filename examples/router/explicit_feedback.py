@@ -10,7 +10,11 @@ Run it:  python examples/router/explicit_feedback.py
 import asyncio
 
 from conduit_router import Query, Router
-from conduit_router.simulation import SYNTHETIC_MODELS, run_static, synthetic_environment
+from conduit_router.simulation import (
+    SYNTHETIC_MODELS,
+    run_static,
+    synthetic_environment,
+)
 
 
 async def main() -> None:

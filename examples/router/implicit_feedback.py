@@ -8,7 +8,12 @@ Run it:  python examples/router/implicit_feedback.py
 import asyncio
 
 from conduit_router import Query, QueryConstraints, Router
-from conduit_router.providers import AnthropicClient, GeminiClient, GroqClient, OpenAIClient
+from conduit_router.providers import (
+    AnthropicClient,
+    GeminiClient,
+    GroqClient,
+    OpenAIClient,
+)
 from conduit_router.standin import Fault, StandIn
 
 

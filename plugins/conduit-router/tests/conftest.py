@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
+from conduit_router.standin import StandIn
 
 from conduit.storage.testing import private_redis, redis_url  # noqa: F401 - fixtures
-from conduit_router.standin import StandIn
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -10,9 +10,10 @@ import asyncio
 import sys
 import time
 
-from conduit.storage import RedisStateStore
 from conduit_router import Query, QueryConstraints, Router
 from conduit_router.simulation import SYNTHETIC_MODELS
+
+from conduit.storage import RedisStateStore
 
 
 async def main(url: str, prefix: str, name: str, count: int, workers: int) -> None:

@@ -4,9 +4,8 @@ failing model, cool it down, and learn from what happened."""
 from __future__ import annotations
 
 import pytest
-
 from conduit_router import AllModelsFailedError, Query, QueryConstraints, Router
-from conduit_router.providers import AnthropicClient, OpenAIClient
+from conduit_router.providers import AnthropicClient, OpenAIClient, ProviderError
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
 from conduit_router.standin import Fault, StandIn
 
@@ -118,4 +117,18 @@ async def test_stream_yields_the_answer_and_learns_when_it_ends(fresh_standin: S
     assert stream.completion is not None and stream.completion.text == text
     assert stream.completion.attempts == (("small", "server_error"), ("large", "ok"))
     assert router.stats()["models"]["large"]["answers"] == 1
+    await router.aclose()
+
+
+async def test_a_stream_cut_mid_answer_ends_with_the_error_and_counts_against_the_model(fresh_standin: StandIn) -> None:
+    router = make_router(fresh_standin, policy="cheapest")
+    fresh_standin.inject("small", Fault("drop_stream"))
+    stream = await router.stream(Query(text="tell me a story", constraints=prefer("small")))
+    pieces = []
+    with pytest.raises(ProviderError) as info:
+        async for piece in stream:
+            pieces.append(piece)
+    assert pieces == ["[small] "] and info.value.kind == "connection_error"
+    assert stream.completion is None
+    assert router.stats()["models"]["small"]["failures"] == 1
     await router.aclose()

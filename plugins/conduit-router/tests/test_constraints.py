@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import pytest
-
-from conduit_router import ModelSpec, NoEligibleModelError, Query, QueryConstraints, Router
+from conduit_router import (
+    ModelSpec,
+    NoEligibleModelError,
+    Query,
+    QueryConstraints,
+    Router,
+)
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
 
 pytestmark = pytest.mark.anyio

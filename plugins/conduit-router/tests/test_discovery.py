@@ -6,8 +6,9 @@ import importlib.metadata
 from pathlib import Path
 
 import conduit_router.plugin
-from conduit.plugins import create_plugin_manager, list_plugins
+
 from conduit.config import load_settings
+from conduit.plugins import create_plugin_manager, list_plugins
 
 PLUGIN_ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,9 +6,9 @@ import runpy
 from pathlib import Path
 
 import pytest
+from conduit_router.standin import StandIn
 
 from conduit.testing import TestClient
-from conduit_router.standin import StandIn
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "router"
 SCRIPTS = ["hello_world", "basic_routing", "with_constraints", "explicit_feedback", "implicit_feedback",

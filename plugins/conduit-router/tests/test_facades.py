@@ -26,6 +26,7 @@ QUICKSTART = textwrap.dedent("""
 
 def test_seed_import_paths_give_the_plugins_classes() -> None:
     import conduit_router
+
     from conduit.core.models import Query, QueryConstraints, RoutingDecision
     from conduit.engines.router import Router
 

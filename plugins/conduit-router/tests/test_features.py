@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from conduit.storage import RedisStateStore
-from conduit.storage.testing import RedisProcess, unique_prefix
 from conduit_router.analysis import classify_domain, complexity_score, estimate_tokens
 from conduit_router.embedding import HashedEmbedder
 from conduit_router.features import QueryAnalyzer, context_dimension
 from conduit_router.models import DOMAINS
+
+from conduit.storage import RedisStateStore
+from conduit.storage.testing import RedisProcess, unique_prefix
 
 
 @pytest.mark.parametrize("text, domain", [

@@ -4,8 +4,13 @@ signals (retries, empty or refused answers) count against the model that answere
 from __future__ import annotations
 
 import pytest
-
-from conduit_router import FeedbackConflictError, Query, QueryConstraints, Router, UnknownQueryError
+from conduit_router import (
+    FeedbackConflictError,
+    Query,
+    QueryConstraints,
+    Router,
+    UnknownQueryError,
+)
 from conduit_router.feedback import answer_problem, explicit_reward
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
 

@@ -6,11 +6,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-from conduit.framework.errors import ConfigurationError
 from conduit_router import Query, Router
 from conduit_router.history import PostgresHistory, SQLiteHistory, create_history
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
+
+from conduit.framework.errors import ConfigurationError
 
 pytestmark = pytest.mark.anyio
 
@@ -49,7 +49,7 @@ async def test_sqlite_history_records_decisions_and_feedback(tmp_path: Path) -> 
 async def test_postgres_history_records_decisions_and_feedback() -> None:
     history = PostgresHistory(POSTGRES_URL)
     try:
-        await history._connection()  # noqa: SLF001 - skip cleanly when no server answers
+        await history._connection()
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"no PostgreSQL at 127.0.0.1:5432 ({type(exc).__name__})")
     router = Router(MODELS, embedder="hash", history=history)

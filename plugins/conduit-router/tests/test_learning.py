@@ -10,7 +10,6 @@ Bernoulli draw of the true quality. Seeds are fixed, so these are exact replays.
 from __future__ import annotations
 
 import pytest
-
 from conduit_router import Query, Router
 from conduit_router.simulation import SYNTHETIC_MODELS as SIM_MODELS
 from conduit_router.simulation import run_router, run_static

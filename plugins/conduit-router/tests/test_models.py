@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conduit_router import ModelSpec, Objective, Query, QueryConstraints
 
 

@@ -7,7 +7,6 @@ import time
 from email.utils import formatdate
 
 import pytest
-
 from conduit_router.providers import (
     AnthropicClient,
     GeminiClient,

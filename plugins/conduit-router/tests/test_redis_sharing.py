@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from conduit.storage import RedisStateStore
-from conduit.storage.testing import RedisProcess, unique_prefix
 from conduit_router import Query, QueryConstraints, Router
 from conduit_router.posteriors import LocalPosteriors
 from conduit_router.redis_posteriors import RedisPosteriors
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
+
+from conduit.storage import RedisStateStore
+from conduit.storage.testing import RedisProcess, unique_prefix
 
 pytestmark = pytest.mark.anyio
 
@@ -52,7 +52,7 @@ async def test_two_processes_share_posteriors_without_losing_feedback(redis_url:
     workers = [subprocess.Popen([sys.executable, str(WORKER), redis_url, store.prefix, name, str(per_worker), "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for name in ("worker-a", "worker-b")]
     for proc in workers:
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
     router = Router(MODELS, state=store, embedder="hash")
     await router.refresh()

@@ -3,15 +3,15 @@ official `openai` client against /v1/chat/completions (plain and streamed), /met
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
+from conduit_router.standin import Fault, StandIn
 
 from conduit import Conduit
 from conduit.testing import LiveServer, TestClient
-from conduit_router.standin import Fault, StandIn
 
 
 @pytest.fixture

@@ -14,7 +14,12 @@ The seed's import paths work too: ``from conduit.engines.router import Router`` 
 
 from conduit_router.bandit import BanditConfig
 from conduit_router.catalogue import DEFAULT_MODELS, load_catalogue
-from conduit_router.errors import AllModelsFailedError, FeedbackConflictError, NoEligibleModelError, UnknownQueryError
+from conduit_router.errors import (
+    AllModelsFailedError,
+    FeedbackConflictError,
+    NoEligibleModelError,
+    UnknownQueryError,
+)
 from conduit_router.features import QueryAnalyzer
 from conduit_router.models import (
     DOMAINS,
@@ -32,12 +37,12 @@ from conduit_router.models import (
 from conduit_router.router import Router
 
 __all__ = [
+    "DEFAULT_MODELS",
+    "DOMAINS",
     "AllModelsFailedError",
     "Alternative",
     "BanditConfig",
     "Completion",
-    "DEFAULT_MODELS",
-    "DOMAINS",
     "FeedbackConflictError",
     "FeedbackResult",
     "ModelSpec",

@@ -17,49 +17,49 @@ __all__ = ["classify_domain", "complexity_score", "estimate_tokens", "expected_o
 
 _RULES: dict[str, list[tuple[re.Pattern[str], float]]] = {
     "code": [
-        (re.compile(r"```|\bdef \w+\(|\bfunction\s*\w*\(|=>|\bclass \w+[:(]|#include|\bimport \w+|;\s*$", re.M), 3.0),
+        (re.compile(r"```|\bdef \w+\(|\bfunction\s*\w*\(|=>|\bclass \w+[:(]|#include|\bimport \w+|;\s*$", re.MULTILINE), 3.0),
         (re.compile(r"\b(python|javascript|typescript|java|rust|golang|c\+\+|c#|kotlin|swift|ruby|php|bash|sql|"
-                    r"html|css|react|django|flask|numpy|pandas|docker|kubernetes|git|regex|json|yaml|api)\b", re.I), 2.0),
+                    r"html|css|react|django|flask|numpy|pandas|docker|kubernetes|git|regex|json|yaml|api)\b", re.IGNORECASE), 2.0),
         (re.compile(r"\b(code|coding|function|method|compile[rsd]?|debug|bug|stack ?trace|exception|refactor|"
                     r"implement|variable|recursion|loop|array|linked list|hash ?map|algorithm|unit tests?|script|"
-                    r"syntax|runtime error|segfault|null pointer|endpoint|library|snippet|program)\b", re.I), 1.5),
+                    r"syntax|runtime error|segfault|null pointer|endpoint|library|snippet|program)\b", re.IGNORECASE), 1.5),
     ],
     "math": [
-        (re.compile(r"\d\s*[-+*/^×÷=]\s*\d|\b\d+\s*%|[a-z]\s*\^\s*\d|\bsqrt\b|∫|∑|√|π", re.I), 2.5),
+        (re.compile(r"\d\s*[-+*/^×÷=]\s*\d|\b\d+\s*%|[a-z]\s*\^\s*\d|\bsqrt\b|∫|∑|√|π", re.IGNORECASE), 2.5),
         (re.compile(r"\b(solve|equation|integral|integrate|derivative|differentiate|calculus|algebra|geometry|"
                     r"trigonometr\w*|probability|prime|factori[sz]e|matrix|matrices|eigen\w*|vector space|theorem|"
                     r"lemma|proof|prove|polynomial|logarithm|arithmetic|fraction|modulo|variance|expected value|"
-                    r"combinatori\w*|permutations?|sum of|how many ways)\b", re.I), 2.0),
-        (re.compile(r"\b(calculate|compute|math|number|percent|average|ratio|area|volume)\b", re.I), 1.0),
+                    r"combinatori\w*|permutations?|sum of|how many ways)\b", re.IGNORECASE), 2.0),
+        (re.compile(r"\b(calculate|compute|math|number|percent|average|ratio|area|volume)\b", re.IGNORECASE), 1.0),
     ],
     "reasoning": [
         (re.compile(r"\b(why|explain why|reason(ing)?|analy[sz]e|compare|contrast|pros and cons|trade-?offs?|"
                     r"implications?|evaluate|argue|argument|justify|critique|assess|infer|deduce|logic(al)?|"
                     r"puzzle|riddle|step[- ]by[- ]step|what would happen|strategy|should i|decide|dilemma|"
-                    r"cause|consequences?|hypothes[ie]s)\b", re.I), 1.5),
+                    r"cause|consequences?|hypothes[ie]s)\b", re.IGNORECASE), 1.5),
     ],
     "creative": [
         (re.compile(r"\b(write|compose|create|draft)\b.{0,40}\b(poem|story|haiku|song|lyrics|limerick|sonnet|"
-                    r"novel|script|screenplay|tale|fable|joke|essay|letter|speech|slogan|tagline)\b", re.I), 4.0),
+                    r"novel|script|screenplay|tale|fable|joke|essay|letter|speech|slogan|tagline)\b", re.IGNORECASE), 4.0),
         (re.compile(r"\b(poem|story|haiku|lyrics|limerick|sonnet|fiction|fantasy|imagine|creative|brainstorm|"
-                    r"invent|character|plot|metaphor|rhyme|slogan|tagline|whimsical)\b", re.I), 1.5),
+                    r"invent|character|plot|metaphor|rhyme|slogan|tagline|whimsical)\b", re.IGNORECASE), 1.5),
     ],
     "factual": [
-        (re.compile(r"^\s*(what|who|when|where|which)\s+(is|are|was|were|did|does|do)\b", re.I), 2.0),
+        (re.compile(r"^\s*(what|who|when|where|which)\s+(is|are|was|were|did|does|do)\b", re.IGNORECASE), 2.0),
         (re.compile(r"\b(capital of|population of|define|definition of|meaning of|history of|invented|discovered|"
-                    r"founded|born|located|fact|facts|list (the|of)|name (the|of)|how (tall|old|big|far|long))\b", re.I), 1.5),
+                    r"founded|born|located|fact|facts|list (the|of)|name (the|of)|how (tall|old|big|far|long))\b", re.IGNORECASE), 1.5),
     ],
     "conversation": [
         (re.compile(r"^\s*(hi|hello|hey|yo|thanks|thank you|good (morning|evening|night|afternoon)|bye|ok|okay|"
-                    r"lol|cool|nice|great)\b", re.I), 3.0),
+                    r"lol|cool|nice|great)\b", re.IGNORECASE), 3.0),
         (re.compile(r"\b(how are you|what'?s up|nice to meet|tell me about yourself|who are you|let'?s chat|"
-                    r"i feel|i'?m feeling|my day)\b", re.I), 2.0),
+                    r"i feel|i'?m feeling|my day)\b", re.IGNORECASE), 2.0),
     ],
 }
 
-_STEPS = re.compile(r"(^|\n)\s*(\d+[.)]|[-*•])\s+|\b(then|after that|finally|also|additionally|first|second)\b", re.I)
+_STEPS = re.compile(r"(^|\n)\s*(\d+[.)]|[-*•])\s+|\b(then|after that|finally|also|additionally|first|second)\b", re.IGNORECASE)
 _HARD = re.compile(r"\b(optimi[sz]e|efficient|complexity|prove|rigorous|architecture|design|scalab\w*|concurren\w*|"
-                   r"distributed|edge cases?|trade-?offs?|formal|derive|in depth|detailed|comprehensive)\b", re.I)
+                   r"distributed|edge cases?|trade-?offs?|formal|derive|in depth|detailed|comprehensive)\b", re.IGNORECASE)
 _BASE = {"code": 0.15, "math": 0.15, "reasoning": 0.15, "creative": 0.05, "factual": 0.0, "conversation": 0.0}
 _OUTPUT = {"code": 350, "math": 250, "reasoning": 400, "creative": 450, "factual": 120, "conversation": 80}
 

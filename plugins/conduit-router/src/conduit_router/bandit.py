@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -28,11 +28,11 @@ from conduit_router.models import ModelSpec, Objective
 from conduit_router.posteriors import ModelStats
 
 __all__ = [
+    "POLICIES",
     "BanditConfig",
     "Posterior",
     "Scored",
     "ThompsonSampler",
-    "POLICIES",
     "predicted_latency",
 ]
 
@@ -78,7 +78,7 @@ class BanditConfig:
 class Posterior:
     """One model's posterior over quality weights (mean and inverse precision)."""
 
-    __slots__ = ("mean", "inv", "version", "observations")
+    __slots__ = ("inv", "mean", "observations", "version")
 
     def __init__(self, spec: ModelSpec, stats: ModelStats | None, dim: int, config: BanditConfig) -> None:
         prior_precision = np.full(dim, config.ridge)

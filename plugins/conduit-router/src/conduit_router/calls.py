@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 from conduit.telemetry import span
-
 from conduit_router.analysis import estimate_tokens
 from conduit_router.errors import AllModelsFailedError
 from conduit_router.feedback import answer_problem
 from conduit_router.models import Completion, Query, RoutingDecision, Usage
 from conduit_router.providers.base import ChatRequest, ProviderError, validate_chat
 
-__all__ = ["complete", "open_stream", "RoutedStream", "build_messages"]
+__all__ = ["RoutedStream", "build_messages", "complete", "open_stream"]
 
 logger = logging.getLogger("conduit.router")
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from conduit.framework.errors import ConfigurationError
-
 from conduit_router.models import ModelSpec
 
-__all__ = ["DEFAULT_MODELS", "default_catalogue", "load_catalogue", "check_catalogue"]
+__all__ = ["DEFAULT_MODELS", "check_catalogue", "default_catalogue", "load_catalogue"]
 
 DEFAULT_MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("gpt-4o-mini", "openai", 0.15, 0.60, expected_latency_ms=900, quality_prior=0.72, max_context=128_000),

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import re
 import zlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from conduit.framework.errors import MissingPluginError
 
-__all__ = ["HashedEmbedder", "resolve_embedder", "embedder_name", "RETRY_SIMILARITY"]
+__all__ = ["RETRY_SIMILARITY", "HashedEmbedder", "embedder_name", "resolve_embedder"]
 
 logger = logging.getLogger("conduit.router")
 

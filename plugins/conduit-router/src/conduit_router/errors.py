@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from conduit.framework.errors import ConflictError, NotFoundError, ServiceUnavailableError, UnprocessableEntityError
+from conduit.framework.errors import (
+    ConflictError,
+    NotFoundError,
+    ServiceUnavailableError,
+    UnprocessableEntityError,
+)
 
 __all__ = ["AllModelsFailedError", "FeedbackConflictError", "NoEligibleModelError", "UnknownQueryError"]
 

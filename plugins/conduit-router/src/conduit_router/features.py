@@ -22,19 +22,19 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import orjson
 
 from conduit.ml.resilience import CircuitBreaker
 from conduit.storage import MemoryStateStore, StoreError
-
 from conduit_router.analysis import classify_domain, complexity_score, estimate_tokens
 from conduit_router.embedding import HashedEmbedder, embedder_name, resolve_embedder
 from conduit_router.models import DOMAINS, QueryFeatures
 
-__all__ = ["QueryAnalyzer", "PROJECTION_DIM", "context_dimension"]
+__all__ = ["PROJECTION_DIM", "QueryAnalyzer", "context_dimension"]
 
 logger = logging.getLogger("conduit.router")
 

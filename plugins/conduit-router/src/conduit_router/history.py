@@ -21,7 +21,7 @@ import anyio.to_thread
 
 from conduit.framework.errors import ConfigurationError
 
-__all__ = ["History", "SQLiteHistory", "PostgresHistory", "create_history"]
+__all__ = ["History", "PostgresHistory", "SQLiteHistory", "create_history"]
 
 logger = logging.getLogger("conduit.router")
 

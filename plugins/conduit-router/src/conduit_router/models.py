@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, ClassVar
 
 __all__ = [
+    "DOMAINS",
     "Alternative",
     "Completion",
-    "DOMAINS",
     "FeedbackResult",
     "ModelSpec",
     "Objective",
@@ -195,7 +196,7 @@ class Objective:
     cost: float = 0.2
     latency: float = 0.1
 
-    PRESETS = {
+    PRESETS: ClassVar[dict[str, tuple[float, float, float]]] = {
         "balanced": (0.7, 0.2, 0.1),
         "quality": (0.9, 0.07, 0.03),
         "cost": (0.5, 0.45, 0.05),

@@ -7,17 +7,18 @@ on the first request that uses it, so an app that never routes pays nothing.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from conduit import hookimpl
 
 __all__ = [
     "conduit_config_schema",
-    "conduit_register_routes",
-    "conduit_register_health_checks",
     "conduit_metrics",
-    "conduit_shutdown",
     "conduit_register_commands",
+    "conduit_register_health_checks",
+    "conduit_register_routes",
+    "conduit_shutdown",
 ]
 
 

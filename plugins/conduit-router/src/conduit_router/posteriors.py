@@ -20,12 +20,13 @@ update is one Lua script, so workers and hosts share them without losing an upda
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["ModelStats", "PosteriorBackend", "LocalPosteriors", "apply_update"]
+__all__ = ["LocalPosteriors", "ModelStats", "PosteriorBackend", "apply_update"]
 
 
 @dataclass

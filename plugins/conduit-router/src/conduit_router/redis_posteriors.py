@@ -18,14 +18,15 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import orjson
 
 from conduit_router.posteriors import ModelStats, apply_update
 
-__all__ = ["RedisPosteriors", "UPDATE_SCRIPT"]
+__all__ = ["UPDATE_SCRIPT", "RedisPosteriors"]
 
 logger = logging.getLogger("conduit.router")
 

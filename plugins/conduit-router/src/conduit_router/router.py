@@ -17,20 +17,29 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import orjson
 
 from conduit.ml.resilience import CircuitBreaker, CircuitState
 from conduit.storage import MemoryStateStore, StateStore, StoreError, create_state_store
-
 from conduit_router import telemetry
 from conduit_router.analysis import expected_output_tokens
-from conduit_router.bandit import BanditConfig, Scored, ThompsonSampler, predicted_latency
+from conduit_router.bandit import (
+    BanditConfig,
+    Scored,
+    ThompsonSampler,
+    predicted_latency,
+)
 from conduit_router.catalogue import check_catalogue, default_catalogue
 from conduit_router.embedding import RETRY_SIMILARITY, HashedEmbedder
-from conduit_router.errors import FeedbackConflictError, NoEligibleModelError, UnknownQueryError
+from conduit_router.errors import (
+    FeedbackConflictError,
+    NoEligibleModelError,
+    UnknownQueryError,
+)
 from conduit_router.features import QueryAnalyzer
 from conduit_router.feedback import (
     IMPLICIT_SUCCESS_WEIGHT,
@@ -59,7 +68,7 @@ _LOCAL_DECISIONS = 50_000
 
 
 def _is_redis(store: Any) -> bool:
-    return hasattr(store, "client") and hasattr(getattr(store, "client"), "register_script")
+    return hasattr(store, "client") and hasattr(store.client, "register_script")
 
 
 def resolve_store(state: Any) -> StateStore:
@@ -134,7 +143,7 @@ class Router:
 
         self._providers = check_clients(providers or {})
         self._decisions: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._rated: set[str] = set()
+        self._rated: OrderedDict[str, None] = OrderedDict()  # once-guards while the store is down
         self._counts = {m.name: {"decisions": 0, "estimated_spend": 0.0, "spend": 0.0, "answers": 0, "failures": 0}
                         for m in self.models}
         self._domain_counts = {d: 0 for d in DOMAINS}
@@ -336,7 +345,9 @@ class Router:
         except StoreError:
             if key in self._rated:
                 return False
-            self._rated.add(key)
+            self._rated[key] = None
+            while len(self._rated) > _LOCAL_DECISIONS:
+                self._rated.popitem(last=False)
             return True
 
     # --- learning ------------------------------------------------------------------------------
@@ -538,7 +549,7 @@ class Router:
         """Re-read shared posteriors now (``stats()`` then shows other workers' learning)."""
         backend = self.backend
         if hasattr(backend, "_fetched_at"):
-            backend._fetched_at = -1e18  # noqa: SLF001 - force the next snapshot to read
+            backend._fetched_at = -1e18
         await backend.snapshot(self._by_name)
 
     async def reset(self) -> None:
@@ -561,5 +572,5 @@ class Router:
     async def __aenter__(self) -> Router:
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()

@@ -12,12 +12,12 @@ One :class:`~conduit_router.router.Router` per app, built from settings on first
 from __future__ import annotations
 
 import time
-from typing import Any, AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 from conduit.framework.errors import BadRequestError, HTTPError
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse, StreamingResponse, dumps
-
 from conduit_router.models import Query, QueryConstraints
 from conduit_router.providers.base import ProviderError
 from conduit_router.router import Router

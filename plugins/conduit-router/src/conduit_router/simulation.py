@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from conduit_router.models import DOMAINS, ModelSpec, Objective, Query
 
 __all__ = [
-    "Environment",
-    "Report",
     "SYNTHETIC_MODELS",
     "SYNTHETIC_QUALITY",
     "TEMPLATES",
+    "Environment",
+    "Report",
     "oracle_choice",
     "run_router",
     "run_static",

@@ -22,8 +22,9 @@ import argparse
 import time
 import uuid
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any
 
 import anyio
 
@@ -169,7 +170,7 @@ class StandIn:
     def __enter__(self) -> StandIn:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # --- the app -------------------------------------------------------------------------------

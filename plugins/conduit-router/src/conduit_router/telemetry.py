@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-__all__ = ["record_decision", "record_feedback", "record_cache"]
+__all__ = ["record_cache", "record_decision", "record_feedback"]
 
 logger = logging.getLogger("conduit.router")
 _missing = False
@@ -27,7 +27,7 @@ def _recorder() -> Any:
         return None
     try:
         return router_metrics()
-    except Exception:  # noqa: BLE001 - telemetry must never break routing
+    except Exception:
         logger.debug("conduit-otel router metrics unavailable", exc_info=True)
         return None
 
@@ -38,7 +38,7 @@ def record_decision(model: str, domain: str, *, cost_usd: float | None = None, l
     if recorder is not None:
         try:
             recorder.record_decision(model, domain, cost_usd=cost_usd, latency_ms=latency_ms, confidence=confidence)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.debug("recording a routing decision failed", exc_info=True)
 
 
@@ -47,7 +47,7 @@ def record_feedback(feedback_type: str, source: str) -> None:
     if recorder is not None:
         try:
             recorder.record_feedback(feedback_type, source)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.debug("recording feedback failed", exc_info=True)
 
 
@@ -56,5 +56,5 @@ def record_cache(cache: str, hit: bool) -> None:
     if recorder is not None:
         try:
             (recorder.record_cache_hit if hit else recorder.record_cache_miss)(cache)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.debug("recording a cache lookup failed", exc_info=True)

@@ -7,7 +7,8 @@ reading its key and base URL from the usual environment variables.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from conduit_router.providers.anthropic import AnthropicClient
 from conduit_router.providers.base import (
@@ -21,12 +22,22 @@ from conduit_router.providers.base import (
     validate_chat,
 )
 from conduit_router.providers.cache import ResponseCache
-from conduit_router.providers.client import ProviderClient, ProviderMetrics, StreamChunk, parse_retry_after
+from conduit_router.providers.client import (
+    ProviderClient,
+    ProviderMetrics,
+    StreamChunk,
+    parse_retry_after,
+)
 from conduit_router.providers.gemini import GeminiClient
-from conduit_router.providers.openai import GroqClient, OpenAIClient, OpenAICompatibleClient
+from conduit_router.providers.openai import (
+    GroqClient,
+    OpenAIClient,
+    OpenAICompatibleClient,
+)
 from conduit_router.providers.ratelimit import RateLimits, TokenBucket
 
 __all__ = [
+    "PROVIDER_CLASSES",
     "AnthropicClient",
     "ChatRequest",
     "ChatResult",
@@ -35,7 +46,6 @@ __all__ = [
     "InvalidChatRequest",
     "OpenAIClient",
     "OpenAICompatibleClient",
-    "PROVIDER_CLASSES",
     "ProviderClient",
     "ProviderError",
     "ProviderMetrics",

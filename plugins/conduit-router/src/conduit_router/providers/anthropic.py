@@ -8,7 +8,7 @@ from conduit_router.models import Usage
 from conduit_router.providers.base import ChatRequest, ProviderError
 from conduit_router.providers.client import ProviderClient, StreamChunk
 
-__all__ = ["AnthropicClient", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS"]
+__all__ = ["ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicClient"]
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 1024

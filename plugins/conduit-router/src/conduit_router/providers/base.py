@@ -10,12 +10,14 @@ decide from one place.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from conduit_router.models import Usage
 
 __all__ = [
+    "MAX_TOKENS_LIMIT",
     "ChatRequest",
     "ChatResult",
     "InvalidChatRequest",
@@ -23,7 +25,6 @@ __all__ = [
     "ProviderNotConfigured",
     "ProviderTimeout",
     "RateLimited",
-    "MAX_TOKENS_LIMIT",
     "validate_chat",
 ]
 

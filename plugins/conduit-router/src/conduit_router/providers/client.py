@@ -19,8 +19,9 @@ import logging
 import os
 import random
 import time
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Mapping
+from typing import Any
 
 import httpx
 import orjson
@@ -408,7 +409,7 @@ async def _sse_events(response: httpx.Response, model: str, client: ProviderClie
                 event = None
                 continue
             field_name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
+            value = value.removeprefix(" ")
             if field_name == "event":
                 event = value
             elif field_name == "data":
@@ -416,4 +417,4 @@ async def _sse_events(response: httpx.Response, model: str, client: ProviderClie
         if data_lines and "\n".join(data_lines).strip() != "[DONE]":
             yield event, orjson.loads("\n".join(data_lines))
     except httpx.HTTPError as exc:
-        raise client._transport_error(model, exc) from None  # noqa: SLF001 - same family
+        raise client._transport_error(model, exc) from None

@@ -9,7 +9,7 @@ from conduit_router.models import Usage
 from conduit_router.providers.base import ChatRequest
 from conduit_router.providers.client import ProviderClient, StreamChunk
 
-__all__ = ["OpenAIClient", "GroqClient", "OpenAICompatibleClient"]
+__all__ = ["GroqClient", "OpenAIClient", "OpenAICompatibleClient"]
 
 
 class OpenAIClient(ProviderClient):

@@ -10,11 +10,11 @@ from blowing through it and turning bursts into 429s.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import anyio
 
-__all__ = ["TokenBucket", "RateLimits", "RateLimitWaitTooLong"]
+__all__ = ["RateLimitWaitTooLong", "RateLimits", "TokenBucket"]
 
 
 class RateLimitWaitTooLong(Exception):
