@@ -107,6 +107,8 @@ class RedisStateStore:
         socket_connect_timeout: float = 1.0,
         retries: int = 2,
         health_check_interval: int = 30,
+        max_connections: int = 64,
+        pool_timeout: float = 5.0,
         **client_options: Any,
     ) -> "RedisStateStore":
         """Connect lazily to ``url`` (``redis://``, ``rediss://`` or ``unix://``).
@@ -116,15 +118,19 @@ class RedisStateStore:
         :meth:`acquire` whose first reply was lost may count its request twice, which
         errs towards limiting. Other keyword arguments go to ``redis.asyncio.from_url``.
         """
-        client = aioredis.from_url(
+        # A blocking pool: past max_connections concurrent operations wait for a free
+        # connection (up to pool_timeout) instead of failing with MaxConnectionsError.
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=max_connections,
+            timeout=pool_timeout,
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_connect_timeout,
             retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries),
             health_check_interval=health_check_interval,
             **client_options,
         )
-        return cls(client, prefix=prefix)
+        return cls(aioredis.Redis.from_pool(pool), prefix=prefix)  # the client owns (and closes) the pool
 
     def __repr__(self) -> str:
         return f"RedisStateStore({self._where}, prefix={self.prefix!r})"

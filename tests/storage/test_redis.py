@@ -3,6 +3,7 @@ server restart, failures surface as StoreUnavailableError and the client recover
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -142,3 +143,13 @@ def test_unknown_url_scheme_names_the_setting_without_the_secret() -> None:
     with pytest.raises(ConfigurationError, match="CONDUIT_REDIS_URL") as info:
         create_state_store("memcached://user:hunter2@host:11211", environ={})
     assert "hunter2" not in str(info.value)
+
+
+async def test_more_concurrent_operations_than_connections_wait_instead_of_failing(redis_url: str) -> None:
+    store = RedisStateStore.from_url(redis_url, prefix=unique_prefix(), max_connections=4)
+    try:
+        results = await asyncio.gather(*(store.acquire("burst", limit=50, window_seconds=60) for _ in range(120)))
+    finally:
+        await store.clear()
+        await store.close()
+    assert sum(r.allowed for r in results) == 50
