@@ -83,6 +83,7 @@ class Conduit(RouteDecorators):
         self._chain: Callable[[HTTPRequest], Any] | None = None
         self._on_started: list[Any] = []
         self._on_finished: list[Any] = []
+        self._state_store: Any = None
 
     # --- plugins ----------------------------------------------------------------------
 
@@ -132,6 +133,17 @@ class Conduit(RouteDecorators):
     @property
     def routes(self) -> list[Route]:
         return list(self.router.routes)
+
+    @property
+    def state_store(self) -> Any:
+        """The app's shared state store (``conduit.storage``): memory, or Redis when
+        ``redis_url`` is configured. Made on first use; closed when the app shuts down,
+        so an app started again gets a fresh one."""
+        if self._state_store is None:
+            from conduit.storage import create_state_store
+
+            self._state_store = create_state_store(settings=self.settings)
+        return self._state_store
 
     @property
     def middleware(self) -> list[tuple[Any, str]]:
@@ -324,6 +336,12 @@ class Conduit(RouteDecorators):
                 await resolve(impl.function(**({"app": self} if "app" in impl.argnames else {})))
             except Exception:
                 logger.exception("plugin %r failed to shut down", impl.plugin_name)
+        store, self._state_store = self._state_store, None
+        if store is not None:
+            try:
+                await store.close()
+            except Exception:
+                logger.exception("closing the state store failed")
 
     # --- serving ------------------------------------------------------------------------
 

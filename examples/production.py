@@ -88,7 +88,20 @@ def health(req, res):
 def metrics(req, res):
     return create_metrics_endpoint()(req, res)
 
-@app.post("/predict")
+# Adapted: the seed's route declares nothing; these declarations give /openapi.json the
+# body and the answers (400 missing features, 422 wrong shape, 503/504 overload/timeout).
+PREDICT_BODY = {
+    "type": "object",
+    "required": ["features"],
+    "properties": {"features": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}},
+}
+
+
+@app.post(
+    "/predict",
+    body=PREDICT_BODY,
+    responses={400: "Validation failed", 422: "Invalid input shape", 503: "Overloaded", 504: "Timed out"},
+)
 def predict(req, res):
     data = req.json()
 

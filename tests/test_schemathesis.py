@@ -35,9 +35,6 @@ EXAMPLES_PER_OPERATION = 25
 
 # Operations whose example does not (yet) declare what it answers; each is also an
 # xfail(strict) test below, so the day the example declares it, that test says so.
-PENDING = {
-    ("production.py", "POST /predict"): "examples/production.py declares no body and no 400/422 for POST /predict",
-}
 
 
 def _run(schema: Any, base_url: str, only: set[str] | None = None, skip: set[str] = frozenset(),
@@ -112,19 +109,8 @@ def test_example_answers_as_its_document_says(example: Callable[[str], Any], nam
     app = example(name).app
     with LiveServer(app) as server:
         schema = _schema_of(server, app)
-        failures = _run(schema, server.url, skip={label for (file, label) in PENDING if file == name})
+        failures = _run(schema, server.url, skip=set())
     assert not failures, "\n\n".join(f"{label}:\n{message}" for label, message in failures.items())
-
-
-@pytest.mark.parametrize(
-    ("name", "label"),
-    [pytest.param(name, label, marks=pytest.mark.xfail(strict=True, reason=reason)) for (name, label), reason in PENDING.items()],
-)
-def test_pending_example_operation(example: Callable[[str], Any], name: str, label: str) -> None:
-    app = example(name).app
-    with LiveServer(app) as server:
-        failures = _run(_schema_of(server, app), server.url, only={label})
-    assert not failures, failures[label]
 
 
 # --- an app using every feature the document describes ---------------------------------------------

@@ -36,7 +36,6 @@ __all__ = ["RateLimiter", "rate_limit", "client_key", "path_matches", "DEFAULT_E
 logger = logging.getLogger("conduit.ratelimit")
 
 DEFAULT_EXEMPT_PATHS: tuple[str, ...] = ("/health",)
-_STORE_ATTR = "state_store"
 
 
 def path_matches(path: str, prefixes: tuple[str, ...]) -> bool:
@@ -90,7 +89,7 @@ class RateLimiter:
     """A sliding-window limiter; see the module docstring.
 
     ``store`` is a :class:`~conduit.storage.StateStore`; by default the app's shared
-    ``app.state.state_store``, created on first use from the app's settings (memory, or
+    ``app.state_store``, created on first use from the app's settings (memory, or
     Redis when ``CONDUIT_REDIS_URL`` / ``redis_url`` is set). ``key_func(request)`` replaces
     :func:`client_key`. ``exempt_paths`` (health probes by default) are never limited.
     """
@@ -154,18 +153,13 @@ class RateLimiter:
         return self.dispatch(*args)
 
     def _store_for(self, request: HTTPRequest) -> StateStore:
-        if self.store is not None:
+        if self.store is not None:  # given explicitly: the caller owns it
             return self.store
         app = request.app
-        state = getattr(app, "state", None)
-        store = state.get(_STORE_ATTR) if state is not None else None
-        if store is None:
-            store = create_state_store(settings=getattr(app, "settings", None))
-            if state is not None:
-                setattr(state, _STORE_ATTR, store)
-                app.on_shutdown(store.close)  # the app owns the store it shares
-        self.store = store
-        return store
+        if app is None:
+            self.store = create_state_store()
+            return self.store
+        return app.state_store  # shared, and closed and renewed with the app's lifecycle
 
     def _key(self, request: HTTPRequest) -> str:
         scope = "app"

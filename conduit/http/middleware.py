@@ -113,16 +113,23 @@ def _guard(inner: Endpoint) -> CallNext:
 
 
 def build_chain(middleware: Iterable[Middleware], endpoint: Endpoint) -> Endpoint:
-    """Compose ``middleware`` (outermost first) around ``endpoint``; built once at start-up."""
-    handler: Endpoint = endpoint
+    """Compose ``middleware`` (outermost first) around ``endpoint``; built once at start-up.
+
+    Each layer renders what its middleware (or anything inside it) raises, so the next
+    layer out always receives a response — one coroutine frame per layer on the hot path.
+    """
+    handler: Endpoint = _guard(endpoint)
     for mw in reversed(list(middleware)):
-        handler = _bind(mw, _guard(handler))
-    return _guard(handler)
+        handler = _bind(mw, handler)
+    return handler
 
 
 def _bind(mw: Middleware, call_next: CallNext) -> Endpoint:
     async def layer(request: HTTPRequest) -> HTTPResponse:
-        return await mw(request, call_next)
+        try:
+            return await mw(request, call_next)
+        except Exception as exc:  # noqa: BLE001 - rendered into the error response
+            return error_response(exc, request)
 
     layer.__qualname__ = f"layer[{mw!r}]"
     return layer

@@ -162,3 +162,16 @@ def test_nonsense_limits_are_refused() -> None:
         rate_limit(0, 60)
     with pytest.raises(ValueError):
         rate_limit(5, 0)
+
+
+def test_an_app_started_again_gets_a_fresh_shared_store() -> None:
+    app = Conduit(plugins=[])
+    app.use(rate_limit(5, 60))
+
+    @app.get("/")
+    def index(r):
+        return {}
+
+    for _ in range(2):  # the first client's shutdown closed the store; the second gets a new one
+        with TestClient(app) as c:
+            assert c.get("/").status_code == 200
