@@ -77,8 +77,12 @@ class MemoryStateStore:
         return entry
 
     def _expire_at(self, key: str, entry: _Entry, when: float | None) -> None:
+        # One heap item per key: a key re-armed later keeps its item, and the sweep
+        # re-pushes it at its new time (a busy rate-limit key would otherwise push one
+        # item per request).
+        had = entry.expires_at
         entry.expires_at = when
-        if when is not None:
+        if when is not None and had is None:
             heapq.heappush(self._expiries, (when, key))
 
     def _maintain(self, now: float) -> None:
@@ -91,8 +95,12 @@ class MemoryStateStore:
         while heap and heap[0][0] <= now:
             when, key = heapq.heappop(heap)
             entry = self._data.get(key)
-            if entry is not None and entry.expires_at is not None and entry.expires_at <= now:
+            if entry is None or entry.expires_at is None:
+                continue
+            if entry.expires_at <= now:
                 del self._data[key]
+            elif entry.expires_at != when:
+                heapq.heappush(heap, (entry.expires_at, key))  # re-armed since: check again then
         # Keys re-armed with later expiries leave stale heap items: rebuild when they dominate.
         if len(heap) > 2 * len(self._data) + 1024:
             self._expiries = [(e.expires_at, k) for k, e in self._data.items() if e.expires_at is not None]
@@ -156,7 +164,10 @@ class MemoryStateStore:
     async def acquire(self, key: str, limit: int, window_seconds: float) -> AcquireResult:
         check_window_args(limit, window_seconds)
         full = self.prefix + key
-        with self._locked() as now:
+        with self._lock:  # the hot path of every rate-limited request: no context-manager frame
+            now = self._clock()
+            if self._closed or now >= self._next_sweep:
+                self._maintain(now)
             entry = self._live(full, now)
             if entry is None:
                 entry = _Entry(deque(), None)
