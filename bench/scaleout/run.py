@@ -188,7 +188,7 @@ def section(args: argparse.Namespace, res: dict[str, Any]) -> str:
     w, lim1, lim2, r1, r2 = res["wrk"], res["limit_before"], res["limit_after"], res["router_before"], res["router_after"]
     cmd = "python bench/scaleout/run.py" + (f" --duration {args.duration}" if args.duration != 30 else "")
     ok = lambda b: "yes" if b else "**no**"
-    sock = (f" wrk's socket errors are its own 2 s request timeouts: requests slower than that while"
+    sock = (" wrk's socket errors are its own 2 s request timeouts: requests slower than that while"
             " Redis was down or coming back are counted there, not as responses." if w["socket_errors"] else "")
     return f"""{START}
 ## Scale-out: two workers, Redis, a Chroma server, an OTLP receiver; Redis stopped mid-run
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         chroma_url = f"http://127.0.0.1:{chroma_port}"
         procs.append(subprocess.Popen(
             [str(BIN / "chroma"), "run", "--path", str(tmp / "chroma"), "--host", "127.0.0.1", "--port", str(chroma_port)],
-            stdout=open(tmp / "chroma.log", "wb"), stderr=subprocess.STDOUT))
+            stdout=open(tmp / "chroma.log", "wb"), stderr=subprocess.STDOUT))  # noqa: SIM115
         wait_http(chroma_url + "/api/v2/heartbeat")
         seed_chroma(chroma_url)
 
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             "OTEL_TRACES_SAMPLER_ARG": "0.1",
             "OTEL_METRIC_EXPORT_INTERVAL": "5000",
         })
-        server_log = open(tmp / "server.log", "wb")
+        server_log = open(tmp / "server.log", "wb")  # noqa: SIM115
         procs.append(subprocess.Popen(
             [str(BIN / "conduit"), "run", "bench.scaleout.app:app", "--workers", "2", "--host", "127.0.0.1",
              "--port", str(app_port)], cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT))
