@@ -2,87 +2,21 @@
 
     conduit run examples.showcase:app
 
-No Redis, no GPU, no network needed. Today it serves the kernel's features (routing,
-middleware, errors, streaming, OpenAPI docs, plugin introspection); the plugins' endpoints
-join it as they land (see docs/showcase.md).
+No Redis, no GPU, no network needed. One app uses every plugin: an ONNX model endpoint
+(micro-batched), text embeddings, vector search and RAG over Conduit's own docs/, the same
+capabilities as MCP tools at /mcp, the LLM router at /v1/chat/completions (a local stand-in
+provider when no API key is set), /metrics, /health/*, /docs, and a landing page at /,
+behind API-key auth, rate limits and security headers. See docs/showcase.md.
+
+Modules: app.py (assembly), services.py (the capabilities), models.py (the ONNX model),
+indexing.py (docs/ into the vector database), llm.py (router and stand-in), mcp_tools.py,
+page.py + static/ (the landing page), demo.py (the kernel on its own).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, NotRequired, TypedDict
+from .app import build_app
 
-import anyio
+__all__ = ["app", "build_app"]
 
-from conduit import Conduit, EventSourceResponse, HTTPRequest, Router, abort
-from conduit.http.middleware import request_id_middleware, timing_middleware
-
-app = Conduit()
-app.use(request_id_middleware())
-app.use(timing_middleware())
-app.enable_docs(title="Conduit showcase", version="0.1.0", description="Every Conduit capability on embedded defaults")
-
-api = Router(prefix="/api", tags=["demo"])
-NOTES: dict[int, dict[str, object]] = {}
-
-
-class NewNote(TypedDict):
-    """A note: ``text`` is required; any other JSON fields are kept."""
-
-    text: Annotated[str, {"minLength": 1, "pattern": r"\S"}]
-    tags: NotRequired[list[str]]
-
-
-@api.get("/notes")
-async def list_notes(request: HTTPRequest) -> list[dict[str, object]]:
-    """All notes."""
-    return list(NOTES.values())
-
-
-@api.post("/notes", body=NewNote, status_code=201, responses={422: "The note has no text"})
-async def add_note(request: HTTPRequest) -> tuple[dict[str, object], int]:
-    """Add a note from any JSON object: {"text": ..., ...}."""
-    data = await request.json()
-    if not isinstance(data, dict) or not isinstance(data.get("text"), str) or not data["text"].strip():
-        abort(422, "Invalid note", 'send a JSON object with a non-empty string field "text"')
-    note_id = max(NOTES, default=0) + 1
-    NOTES[note_id] = {"id": note_id, **data}
-    return NOTES[note_id], 201
-
-
-@api.get("/notes/{note_id:int}")
-async def get_note(request: HTTPRequest, note_id: int) -> dict[str, object]:
-    """One note by id."""
-    if note_id not in NOTES:
-        abort(404, "Note not found", f"no note with id {note_id}; list them at /api/notes")
-    return NOTES[note_id]
-
-
-@api.get("/ticks")
-async def ticks(request: HTTPRequest) -> EventSourceResponse:
-    """Server-Sent Events: ?count= ticks, one every 100 ms."""
-    raw = request.query.get("count", "5")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
-        abort(422, "Invalid count", f"count must be an integer from 1 to 100, got {raw!r}")
-    count = int(raw)
-
-    async def events():
-        for i in range(count):
-            yield {"event": "tick", "data": {"n": i}}
-            await anyio.sleep(0.1)
-
-    return EventSourceResponse(events())
-
-
-app.include(api)
-
-
-@app.get("/")
-async def index(request: HTTPRequest) -> dict[str, object]:
-    """Where to look."""
-    return {
-        "service": "Conduit showcase",
-        "docs": "/docs",
-        "openapi": "/openapi.json",
-        "plugins": "/-/plugins.json",
-        "try": ["/api/notes", "/api/ticks?count=3"],
-    }
+app = build_app()
