@@ -211,8 +211,8 @@ bench/otel's receiver). Every request passes a limiter counting in Redis. Load:
 | `/limited` (limit {args.limit}) hit {2 * args.limit}×, a new connection each: admitted (per worker) | {lim1['admitted']} ({' + '.join(map(str, lim1['by_worker']))}), refused {lim1['refused']} — {ok(lim1['ok'])} | {lim2['admitted']} ({' + '.join(map(str, lim2['by_worker']))}), refused {lim2['refused']} — {ok(lim2['ok'])} |
 | {r1['feedbacks']} feedbacks sent to worker A: observations seen by worker B (before → after) | {r1['observations_b_before']} → {r1['observations_b']} (A sees {r1['observations_a']}) — {ok(r1['ok'])} | {r2['observations_b_before']} → {r2['observations_b']} (A sees {r2['observations_a']}) — {ok(r2['ok'])} |
 
-While Redis is down the limiter fails open (warnings logged: {res['warnings']['conduit.ratelimit']}, once per worker
-per outage) and the router keeps deciding from the posteriors it holds in memory (warnings
+While Redis is down the limiter fails open (warnings logged: {res['warnings']['conduit.ratelimit']})
+ and the router keeps deciding from the posteriors it holds in memory (warnings
 logged: {res['warnings']['conduit.router']}, one per failed Redis read or unshared decision), so no request fails; Redis restarted
 without its data, so the limit counts from zero and the posteriors start again from the
 feedback given after the outage.{sock}
