@@ -1,0 +1,226 @@
+"""examples/showcase through a real socket, with clients nobody here wrote.
+
+One showcase is started for the module (conduit.testing.LiveServer) with its entry-point
+plugins (the kernel's conftest turns them off; this module turns them back on), no provider
+API key (so the in-process stand-in answers), a fixed API key, and a small docs folder so the
+background indexing finishes in seconds. Checked: every capability answers; auth, rate-limit
+and security headers; the official ``openai`` client on /v1/chat/completions (model="auto");
+the official ``mcp`` client on /mcp; prometheus_client's parser on /metrics; the landing page
+in headless Debian Chromium (selenium).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conduit.testing import LiveServer
+
+pytestmark = pytest.mark.slow  # one showcase start (~10 s: model, embedder, indexing) shared by the module
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "sk-test-showcase-key"
+AUTH = {"X-API-Key": KEY}
+PROVIDER_VARIABLES = ("OPENAI_API_KEY", "GROQ_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
+                      "OPENAI_COMPATIBLE_BASE_URL", "CONDUIT_ROUTER_STANDIN_URL", "OTEL_ENABLED", "CONDUIT_PLUGINS")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+class Showcase:
+    def __init__(self, server: LiveServer, module: Any, banner: str) -> None:
+        self.server, self.module, self.banner = server, module, banner
+        self.url = server.url
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.get(self.url + path, headers=kwargs.pop("headers", AUTH), timeout=30, **kwargs)
+
+    def post(self, path: str, body: Any, **kwargs: Any) -> httpx.Response:
+        return httpx.post(self.url + path, json=body, headers=kwargs.pop("headers", AUTH), timeout=60, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def showcase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Showcase]:
+    pytest.importorskip("conduit_vector", reason="the showcase needs the plugins (scripts/install-dev)")
+    docs = tmp_path_factory.mktemp("docs")
+    for name in ("middleware.md", "cli.md"):
+        shutil.copy(REPO / "docs" / name, docs / name)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in PROVIDER_VARIABLES:
+            mp.delenv(name, raising=False)
+        mp.setenv("CONDUIT_SHOWCASE_API_KEY", KEY)
+        mp.setenv("CONDUIT_SHOWCASE_DOCS", str(docs))
+        mp.setenv("CONDUIT_EXAMPLES_CACHE", str(tmp_path_factory.mktemp("models")))
+        mp.syspath_prepend(str(REPO))
+        name = f"_showcase_{uuid.uuid4().hex}"
+        spec = importlib.util.spec_from_file_location(name, REPO / "examples" / "showcase" / "__init__.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        mp.setitem(sys.modules, name, module)
+        spec.loader.exec_module(module)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            server = LiveServer(module.app).start()
+        try:
+            assert module.app.state.showcase_services.index.wait(60), "indexing the docs took over 60 s"
+            yield Showcase(server, module, out.getvalue())
+        finally:
+            server.stop()
+
+
+def test_start_up_output_says_where_to_look_and_that_the_stand_in_answers(showcase: Showcase) -> None:
+    assert f"/#key={KEY}" in showcase.banner and "(from CONDUIT_SHOWCASE_API_KEY)" in showcase.banner
+    assert "LOCAL STAND-IN provider" in showcase.banner
+    assert "/docs" in showcase.banner and "/mcp" in showcase.banner and "iris classifier" in showcase.banner
+
+
+def test_every_capability_answers(showcase: Showcase) -> None:
+    status = showcase.get("/api/status").json()
+    assert status["missing_plugins"] == [] and status["index"]["state"] == "ready"
+    assert showcase.get("/health/ready", headers={}).json()["checks"]["docs_index"]["ok"] is True
+    assert showcase.get("/health/live", headers={}).status_code == 200
+
+    single = showcase.post("/predict", {"features": [5.1, 3.5, 1.4, 0.2]}).json()
+    assert single["prediction"] == 0 and single["model"] == "iris"
+    batch = showcase.post("/predict", {"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}).json()
+    assert batch["predictions"] == [0, 2]
+    assert showcase.post("/predict", {"features": [1.0, 2.0]}).status_code == 422
+
+    embedded = showcase.post("/api/embed", {"texts": ["Conduit serves models.", "hello"]}).json()
+    assert embedded["dimension"] == 384 and len(embedded["embeddings"]) == 2 and len(embedded["embeddings"][0]) == 384
+
+    hits = showcase.post("/api/search", {"query": "how do I add middleware to an app?", "top_k": 3}).json()["results"]
+    assert hits and hits[0]["source"] == "middleware.md"
+    assert showcase.get("/vectors/count").json()["count"] == status["index"]["chunks"] > 0
+    raw = showcase.post("/vectors/search/text", {"text": "command line interface", "top_k": 1}).json()["results"]
+    assert raw[0]["metadata"]["source"] == "cli.md"
+
+    answer = showcase.post("/api/ask", {"question": "How is middleware ordered?"}).json()
+    assert answer["model"] and answer["reasoning"] and answer["answer"].startswith(f"[{answer['model']}]")
+    assert answer["sources"] and answer["sources"][0]["source"] == "middleware.md"
+    assert "STAND-IN" in answer["provider_mode"]
+
+    assert showcase.post("/api/notes", {"text": "hi"}).status_code == 201
+    page = showcase.get("/", headers={})
+    assert page.status_code == 200 and "Conduit showcase" in page.text and "script-src 'self'" in page.headers[
+        "content-security-policy"]
+    assert showcase.get("/docs", headers={}).status_code == 200
+    assert "/api/ask" in showcase.get("/openapi.json", headers={}).json()["paths"]
+
+
+def test_the_api_needs_the_key_and_carries_the_production_headers(showcase: Showcase) -> None:
+    for path in ("/api/status", "/metrics", "/v1/models", "/vectors/count"):
+        refused = showcase.get(path, headers={})
+        assert refused.status_code == 401, path
+        assert refused.headers["x-content-type-options"] == "nosniff"
+    assert showcase.get("/api/status", headers={"X-API-Key": "wrong"}).status_code == 401
+    allowed = showcase.get("/api/status")
+    assert allowed.status_code == 200 and allowed.headers["x-ratelimit-limit"] == "600"
+    assert int(allowed.headers["x-ratelimit-remaining"]) < 600
+
+
+def test_openai_client_chats_with_model_auto(showcase: Showcase) -> None:
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(base_url=showcase.url + "/v1", api_key=KEY, max_retries=0)
+    reply = client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "What is 2+2?"}])
+    models = {m.id for m in client.models.list().data}
+    assert reply.model in models and reply.model != "auto"
+    assert reply.choices[0].message.content.startswith(f"[{reply.model}]")
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=showcase.url + "/v1", api_key="wrong", max_retries=0).models.list()
+
+
+def test_mcp_client_lists_and_calls_the_tools(showcase: Showcase) -> None:
+    pytest.importorskip("mcp")
+    import anyio
+    from mcp.client import ClientSession
+    from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
+
+    async def session() -> tuple[set[str], Any, Any]:
+        async with create_mcp_http_client(headers=AUTH) as http:
+            async with streamable_http_client(showcase.url + "/mcp", http_client=http) as (read, write):
+                async with ClientSession(read, write) as client:
+                    await client.initialize()
+                    tools = {tool.name for tool in (await client.list_tools()).tools}
+                    found = await client.call_tool("search_docs", {"query": "middleware order", "top_k": 2})
+                    predicted = await client.call_tool("predict", {"features": [6.7, 3.0, 5.2, 2.3]})
+                    return tools, found, predicted
+
+    tools, found, predicted = anyio.run(session)
+    assert {"search_docs", "ask_docs", "embed", "predict", "route"} <= tools
+    assert not found.is_error and found.structured_content["results"][0]["source"] == "middleware.md"
+    assert predicted.structured_content["prediction"] == 2
+
+
+def test_prometheus_parser_reads_the_metrics(showcase: Showcase) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    showcase.post("/predict", {"features": [5.1, 3.5, 1.4, 0.2]})
+    text = showcase.get("/metrics?format=prometheus").text
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    requests = families["conduit_http_requests"]
+    routes = {sample.labels.get("route") for sample in requests.samples}
+    assert "/predict" in routes and "/api/status" in routes
+    assert "conduit_router_decisions" in families
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Any:
+    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not path.exists():
+            pytest.skip(f"{path} is missing: apt-get install -y chromium chromium-driver (Debian package {package})")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is a test dependency (requirements/test.txt)")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,900"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_landing_page_searches_asks_and_shows_metrics_in_chromium(showcase: Showcase, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 30)
+    browser.get(showcase.url + "/")
+    wait.until(lambda d: "401" in d.find_element(By.ID, "m-total").text)  # no key yet: the API refuses
+    browser.find_element(By.ID, "api-key").send_keys(KEY)
+    browser.find_element(By.ID, "save-key").click()
+    wait.until(lambda d: d.find_element(By.ID, "m-total").text.isdigit())
+    wait.until(lambda d: "docs index: ready" in d.find_element(By.ID, "status").text)
+
+    browser.find_element(By.ID, "search-q").send_keys("how do I add middleware?")
+    browser.find_element(By.ID, "search-btn").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#search-results li.hit"))
+    first = browser.find_element(By.CSS_SELECTOR, "#search-results li.hit").text
+    assert "middleware.md" in first
+
+    browser.find_element(By.ID, "ask-q").send_keys("How is middleware ordered?")
+    browser.find_element(By.ID, "ask-btn").click()
+    wait.until(lambda d: d.find_element(By.ID, "answer-model").text)
+    model = browser.find_element(By.ID, "answer-model").text
+    assert browser.find_element(By.ID, "answer").text.startswith(f"[{model}]")
+    assert "posterior draws" in browser.find_element(By.ID, "answer-why").text
+    before = int(browser.find_element(By.ID, "m-total").text)
+    wait.until(lambda d: d.find_element(By.ID, "m-total").text.isdigit() and int(d.find_element(By.ID, "m-total").text) > before)
+    assert browser.find_element(By.ID, "error").text == ""
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "401" not in e["message"]]
+    assert not severe, severe
