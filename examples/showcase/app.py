@@ -32,7 +32,7 @@ RATE_LIMIT = (600, 60.0)  # requests per window per API key (or client address)
 
 
 class EmbedBody(TypedDict):
-    texts: Annotated[list[Annotated[str, {"maxLength": 2000}]], {"minItems": 1, "maxItems": 32}]
+    texts: Annotated[list[Annotated[str, {"minLength": 1, "maxLength": 2000, "pattern": r"\S"}]], {"minItems": 1, "maxItems": 32}]
 
 
 class SearchBody(TypedDict):
