@@ -78,11 +78,16 @@ class TextEmbedder:
         name: str = MODEL_NAME,
         max_length: int = 256,
         batch_size: int = 32,
-        use_gpu: bool = True,
+        use_gpu: bool | None = None,
         device_id: int = 0,
         intra_op_threads: int | None = None,
     ) -> None:
         from tokenizers import Tokenizer
+
+        if use_gpu is None:  # auto: the GPU when one really works here, silently the CPU otherwise
+            from conduit_onnx.providers import has_gpu_support
+
+            use_gpu = has_gpu_support(device_id)
 
         if batch_size < 1 or max_length < 2:
             raise ConfigurationError(f"batch_size must be >= 1 and max_length >= 2; got {batch_size}, {max_length}")
