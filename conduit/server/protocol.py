@@ -33,6 +33,12 @@ NEED_DATA = h11.NEED_DATA
 _COMPLETE = (h11.DONE, h11.MIGHT_SWITCH_PROTOCOL)
 
 
+def _reason_of(exc: Exception) -> str:
+    """h11's message without the echoed input (``...: bytearray(b'...')``), which is noise."""
+    text = str(exc) or "malformed request"
+    return text.split(": bytearray(", 1)[0].split(": b'", 1)[0].split(': b"', 1)[0]
+
+
 class ProtocolError(Exception):
     """The peer broke HTTP; ``status`` is what to answer (if a response can still be sent)."""
 
@@ -138,7 +144,7 @@ class H11Protocol(ResponseWriter):
         try:
             event = self.conn.next_event()
         except h11.RemoteProtocolError as exc:
-            raise ProtocolError(exc.error_status_hint, str(exc) or "malformed request") from None
+            raise ProtocolError(exc.error_status_hint, _reason_of(exc)) from None
         if event is NEED_DATA:
             self._stale = True
             return NEED_DATA
