@@ -199,6 +199,64 @@ def measure(variant: Variant, script: Path, first_text: str, args: argparse.Name
         http.stop(proc)
 
 
+MODEL_CONFIGS = [(1, 1), (32, 32), (32, 16), (32, 8), (32, 4)]  # (texts per call, sub-batch)
+
+
+def model_phase(texts: list[str], rounds: int, per_cell: int) -> dict[tuple[str, int, int], list[float]]:
+    """CPU ms per text of ``predict_batch`` in this process (no server, no load generator): the
+    shared embedder and a 1-thread one, for each (texts per call, sub-batch), interleaved rounds."""
+    import time
+
+    from conduit.ml import get_embedder
+    from conduit_onnx.embedder import TextEmbedder
+
+    embedders = {"shared": get_embedder(), "1 thread": TextEmbedder(use_gpu=False, intra_op_threads=1)}
+    saved = embedders["shared"].batch_size
+    rng = random.Random(7)
+    out: dict[tuple[str, int, int], list[float]] = {}
+    try:
+        for emb in embedders.values():
+            emb.embed(texts[:64])
+        for _ in range(rounds):
+            for name, emb in embedders.items():
+                for size, sub in MODEL_CONFIGS:
+                    emb.batch_size = sub
+                    done, cpu = 0, time.process_time()
+                    while done < per_cell:
+                        emb.predict_batch(rng.sample(texts, size))
+                        done += size
+                    out.setdefault((name, size, sub), []).append((time.process_time() - cpu) / done * 1e3)
+    finally:
+        embedders["shared"].batch_size = saved
+    return out
+
+
+def render_model(cells: dict[tuple[str, int, int], list[float]], rounds: int, per_cell: int) -> list[str]:
+    lines = [
+        "",
+        "In process, the model alone (`TextEmbedder.predict_batch` on random draws of the same sentences, no",
+        f"server and no load generator; {rounds} interleaved round(s) of {per_cell} texts per cell): CPU ms per",
+        "text, median (min–max of the rounds), and the gain over one text per call. \"shared\" is",
+        "`get_embedder()` (ONNX Runtime's default threads: one per core, spinning while they wait), \"1 thread\"",
+        "is `TextEmbedder(intra_op_threads=1)`.",
+        "",
+        "| texts per call | sub-batch | shared: CPU ms/text | × | 1 thread: CPU ms/text | × |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size, sub in MODEL_CONFIGS:
+        row = f"| {size} | {sub} |"
+        for name in ("shared", "1 thread"):
+            values = cells.get((name, size, sub))
+            base = cells.get((name, 1, 1))
+            if not values or not base:
+                row += " – | – |"
+                continue
+            row += (f" {statistics.median(values):.2f} ({_spread(values, '{:.2f}')}) |"
+                    f" {statistics.median(base) / statistics.median(values):.2f} |")
+        lines.append(row)
+    return lines
+
+
 def _versions() -> str:
     import platform
 
@@ -211,7 +269,7 @@ def _spread(values: list[float], fmt: str = "{:.0f}") -> str:
     return "–".join(fmt.format(v) for v in (min(values), max(values))) if len(values) > 1 else fmt.format(values[0])
 
 
-def render(results: dict[str, list], args: argparse.Namespace, command: str) -> str:
+def render(results: dict[str, list], args: argparse.Namespace, command: str, model: dict | None = None) -> str:
     med = lambda key, attr: statistics.median(getattr(r, attr) for r in results[key])  # noqa: E731
     lines = [
         START,
@@ -221,12 +279,14 @@ def render(results: dict[str, list], args: argparse.Namespace, command: str) -> 
         "",
         "conduit-onnx's offline all-MiniLM-L6-v2 (int8 ONNX, `conduit.ml.get_embedder()`) served by",
         "`model_endpoint` at `POST /embed` (`{\"features\": \"<text>\"}` → one 384-d vector), `conduit run`",
-        "with httptools and uvloop, one worker, ONNX Runtime on the CPU with its default threads. Load: wrk",
-        f"posts {args.texts:,} generated sentences of 10–30 words (fixed seed), each connection going round them.",
-        "Only the InferenceEngine's settings change between rows; every row runs the same model code",
-        "(`TextEmbedder.predict_batch`: sort the call's texts by token length, pad to the longest of each",
-        "sub-batch of 32). \"length buckets\" is `bucket_key=` the token count: when more than a batch",
-        "is queued, the oldest request is batched with the queued ones of the nearest length.",
+        "with httptools and uvloop, one worker, ONNX Runtime on the CPU. Load: wrk posts",
+        f"{args.texts:,} generated sentences of 10–30 words (13–37 tokens; fixed seed), each connection going",
+        "round them. Every row runs `TextEmbedder.predict_batch`, which sorts a call's texts by token length",
+        "and pads each sub-batch (32 texts unless the row says otherwise) to its longest; rows differ in",
+        "the InferenceEngine's batch size (`max_wait_ms=5` throughout), the sub-batch, `bucket_key` (the",
+        "token count: when more than a batch is queued, the oldest request is batched with the queued ones",
+        "of the nearest length, so it acts only in the ≤ 16 row, where ~32 requests wait for batches of 16)",
+        "and, in the last two rows, `TextEmbedder(intra_op_threads=1)` instead of the shared embedder.",
         "",
         f"- Machine: {http.machine()}. **Shared**: wrk, the server and other people's jobs ran on",
         "  the same 2 cores, so req/s and latencies move between rounds (the per-round column shows by how",
@@ -274,6 +334,8 @@ def render(results: dict[str, list], args: argparse.Namespace, command: str) -> 
             f" {p99_ratio:.2f}× — **{'met' if ok else 'missed'}**."
         )
     lines.append("- The ≥ 3× GPU target was not measured: this machine has no GPU.")
+    if model:
+        lines += render_model(model, args.model_rounds, args.model_texts)
     lines.append(END)
     return "\n".join(lines) + "\n"
 
@@ -298,11 +360,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--texts", type=int, default=2000)
     parser.add_argument("--only", nargs="*", default=None, help="variant keys (default: all)")
+    parser.add_argument("--model-rounds", type=int, default=4, help="rounds of the in-process model table (0: skip it)")
+    parser.add_argument("--model-texts", type=int, default=128, help="texts per cell of the model table per round")
     parser.add_argument("--quick", action="store_true", help="1 round of 5 s after a 2 s warm-up (a smoke run)")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing docs/")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.duration, args.warmup = 1, 5, 2
+        args.model_rounds, args.model_texts = min(args.model_rounds, 1), 64
     chosen = [v for v in VARIANTS if args.only is None or v.key in args.only]
     texts = sentences(args.texts)
     results: dict[str, list] = {v.key: [] for v in chosen}
@@ -315,8 +380,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"round {rnd} {v.key:12} {r.rps:7.1f} req/s  {r.cpu_us / 1000:6.2f} CPU ms/req  "
                       f"p50 {r.p50_ms:7.1f} ms  p99 {r.p99_ms:7.1f} ms  batch {r.mean_batch:5.1f}  "
                       f"errors {r.errors}", flush=True)
+    model = None
+    if args.model_rounds > 0:
+        print("in process: the model alone", flush=True)
+        model = model_phase(texts, args.model_rounds, args.model_texts)
     command = "python bench/onnx/embed.py" + ("".join(" " + shlex.quote(a) for a in sys.argv[1:]) if argv is None else "")
-    section = render(results, args, command)
+    section = render(results, args, command, model)
     if args.no_write:
         print(section)
     else:
