@@ -11,6 +11,8 @@ connection going round them) over 32 connections. Variants (the app's ``EMBED_*`
 - ``bucketed``: the same plus length bucketing: ``bucket_key`` = token count, and the embedder
   runs each call's texts sorted by length in sub-batches of 8 (the target's variant);
 - ``bucketed-16``: batches of 16 chosen by ``bucket_key`` from the ~32 waiting requests;
+- ``single-nospin`` / ``bucketed-nospin``: the first and third with the shared embedder's session
+  built with ``session.intra_op.allow_spinning=0`` (patched in the app, to measure that change);
 - ``single-1t`` / ``bucketed-1t``: the first and third with ``TextEmbedder(intra_op_threads=1)``
   instead of the shared embedder, whose ONNX Runtime pool (2 spinning threads here) competes
   with the event loop and wrk for the 2 cores.
@@ -75,12 +77,17 @@ VARIANTS = [
             {"EMBED_VARIANT": "bucketed", "EMBED_SUB_BATCH": "8"}),
     Variant("bucketed-16", "≤ 16 per call, length buckets: bucket_key picks 16 of similar length",
             {"EMBED_VARIANT": "bucketed", "EMBED_BATCH": "16", "EMBED_SUB_BATCH": "16"}),
+    Variant("single-nospin", "one request per model call; ONNX Runtime threads do not spin",
+            {"EMBED_VARIANT": "single", "EMBED_NO_SPIN": "1"}),
+    Variant("bucketed-nospin", "≤ 32 per call, sorted sub-batches of 8; ONNX Runtime threads do not spin",
+            {"EMBED_VARIANT": "bucketed", "EMBED_SUB_BATCH": "8", "EMBED_NO_SPIN": "1"}),
     Variant("single-1t", "one request per model call; 1 ONNX Runtime thread",
             {"EMBED_VARIANT": "single", "EMBED_THREADS": "1"}),
     Variant("bucketed-1t", "≤ 32 per call, sorted sub-batches of 8; 1 ONNX Runtime thread",
             {"EMBED_VARIANT": "bucketed", "EMBED_SUB_BATCH": "8", "EMBED_THREADS": "1"}),
 ]
 PAIRS = [("single", "bucketed", "the shared embedder (get_embedder(), ONNX Runtime's default threads)"),
+         ("single-nospin", "bucketed-nospin", "the shared embedder with allow_spinning=0"),
          ("single-1t", "bucketed-1t", "TextEmbedder(intra_op_threads=1)")]
 
 WORDS = (
@@ -286,7 +293,9 @@ def render(results: dict[str, list], args: argparse.Namespace, command: str, mod
         "the InferenceEngine's batch size (`max_wait_ms=5` throughout), the sub-batch, `bucket_key` (the",
         "token count: when more than a batch is queued, the oldest request is batched with the queued ones",
         "of the nearest length, so it acts only in the ≤ 16 row, where ~32 requests wait for batches of 16)",
-        "and, in the last two rows, `TextEmbedder(intra_op_threads=1)` instead of the shared embedder.",
+        "and the ONNX Runtime session: \"threads do not spin\" is the shared embedder built with",
+        "`session.intra_op.allow_spinning=0` (a patch in the benchmark's app), \"1 ONNX Runtime thread\" is",
+        "`TextEmbedder(intra_op_threads=1)` instead of the shared embedder.",
         "",
         f"- Machine: {http.machine()}. **Shared**: wrk, the server and other people's jobs ran on",
         "  the same 2 cores, so req/s and latencies move between rounds (the per-round column shows by how",
@@ -305,7 +314,7 @@ def render(results: dict[str, list], args: argparse.Namespace, command: str, mod
         rs = results.get(v.key)
         if not rs:
             continue
-        ref = "single-1t" if v.key.endswith("-1t") else BASELINE
+        ref = next((base for base, batched, _ in PAIRS if v.key in (base, batched)), BASELINE)
         base = ref if results.get(ref) else None
         rps, cpu, p99 = med(v.key, "rps"), med(v.key, "cpu_us") / 1000, med(v.key, "p99_ms")
         x_rps = f"{rps / med(base, 'rps'):.2f}" if base else "–"
@@ -316,9 +325,8 @@ def render(results: dict[str, list], args: argparse.Namespace, command: str, mod
             f"| {x_p99} | {med(v.key, 'mean_batch'):.1f} | {', '.join(f'{r.rps:.0f}' for r in rs)} "
             f"| {', '.join(f'{r.p99_ms:.0f}' for r in rs)} | {sum(r.errors for r in rs)} |"
         )
-    lines += ["", "\"× single\" compares with the unbatched row of the same embedder (the 1-thread rows with",
-              "the 1-thread unbatched row); \"× single by CPU\" is its CPU per request ÷ this row's (higher is",
-              "better).", ""]
+    lines += ["", "\"× single\" compares with the unbatched row of the same embedder and session settings;",
+              "\"× single by CPU\" is that row's CPU per request ÷ this row's (higher is better).", ""]
     for base, batched, what in PAIRS:
         if not (results.get(base) and results.get(batched)):
             continue

@@ -12,7 +12,9 @@
 length and runs them in sub-batches of this size; default 32). ``EMBED_THREADS=1`` builds
 ``TextEmbedder(intra_op_threads=1)`` (same model and tokenizer) instead of the shared
 ``get_embedder()`` one, whose ONNX Runtime session uses its default thread pool (one thread
-per core, spinning while it waits). ``GET /`` answers bench/http's readiness probe.
+per core, spinning while it waits). ``EMBED_NO_SPIN=1`` builds the shared embedder's session with
+ONNX Runtime's ``session.intra_op.allow_spinning = 0`` (a patch applied here, in the benchmark
+only, to measure that change). ``GET /`` answers bench/http's readiness probe.
 """
 
 import os
@@ -23,6 +25,18 @@ from conduit.ml import InferenceEngine, get_embedder
 variant = os.environ.get("EMBED_VARIANT", "bucketed")
 if variant not in ("single", "batched", "bucketed"):
     raise SystemExit(f"EMBED_VARIANT must be single, batched or bucketed, not {variant!r}")
+
+if os.environ.get("EMBED_NO_SPIN"):
+    import conduit_onnx.loader
+
+    _session_options = conduit_onnx.loader.session_options
+
+    def _no_spin(*args, **kwargs):
+        options = _session_options(*args, **kwargs)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return options
+
+    conduit_onnx.loader.session_options = _no_spin
 
 if os.environ.get("EMBED_THREADS"):
     from conduit_onnx.embedder import TextEmbedder
