@@ -136,7 +136,8 @@ def _add_ml(app: Conduit, lines: list[str]) -> Any:
 
     services = Services(app, app.plugin_manager)
     services.engine = app.model_endpoint("/predict", services.served.model, name=services.served.name,
-                                         max_batch_size=32, max_wait_ms=5)
+                                         max_batch_size=32, max_wait_ms=5,
+                                         sample_schema=services.served.sample_schema)
     app.vector_endpoints(services.db, prefix="/vectors", text=True)
     _health_check.register_check("docs_index", services.index.health_check)
 

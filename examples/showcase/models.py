@@ -26,6 +26,7 @@ class ServedModel:
     name: str
     description: str
     example: Any
+    sample_schema: dict[str, Any] | None = None  # one sample's JSON Schema; None: derived from the model
 
 
 def iris_onnx_path() -> Path:
@@ -62,7 +63,8 @@ def load_showcase_model(pm: Any = None) -> ServedModel:
         embedder = get_embedder(pm=pm)
         return ServedModel(embedder, "all-MiniLM-L6-v2",
                            f"MiniLM text embedder as the model ({exc.name} is not installed, so no iris ONNX model)",
-                           "Conduit serves models over HTTP.")
+                           "Conduit serves models over HTTP.",
+                           {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"})
     model = load_model(path, pm=pm, use_gpu=False, name="iris")
     return ServedModel(model, "iris", "iris classifier: scikit-learn trained at first start, converted with skl2onnx "
                        "(4 floats in, class 0-2 out)", [5.1, 3.5, 1.4, 0.2])

@@ -71,7 +71,9 @@ def test_one_sample_in_one_prediction_out() -> None:
         ({"features": "abc"}, "features must be a list of 3 numbers"),
         ({"instances": [[1, 2, 3], [1]]}, "instance 1: features must be a list of 3 numbers"),
         ({"instances": []}, "'instances' must be a non-empty list of samples"),
-        ({"inputs": [1, 2, 3]}, "the body names no input"),
+        ({}, "the body names no input"),
+        ({"inputs": [1, 2, 3]}, "unknown field(s) 'inputs'"),
+        ({"features": [1, 2, 3], "instances": [[1, 2, 3]]}, "send 'features' or 'instances', not both"),
         ([1, 2, 3], "the body must be a JSON object"),
     ],
 )
@@ -181,13 +183,45 @@ def test_metadata_reports_the_engine() -> None:
 def test_openapi_describes_the_endpoint_and_its_errors() -> None:
     from conduit.openapi import build_openapi
 
-    app, _ = make_app()
+    app, _ = make_app(max_instances=7, sample_schema={"type": "array", "items": {"type": "number"}, "minItems": 3,
+                                                      "maxItems": 3})
     doc = build_openapi(app, "t", "1", "d")
     op = doc["paths"]["/predict"]["post"]
     assert set(op["responses"]) >= {"200", "422", "503", "504"}
-    schema = doc["components"]["schemas"]["PredictRequest"]
-    assert set(schema["properties"]) == {"features", "instances"}
-    assert "post" in doc["paths"]["/predict/stream"] and "get" in doc["paths"]["/predict/metadata"]
+    one, batch = op["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert one["required"] == ["features"] and one["additionalProperties"] is False
+    assert one["properties"]["features"]["minItems"] == 3
+    assert batch["properties"]["instances"]["maxItems"] == 7 and batch["additionalProperties"] is False
+    stream = doc["paths"]["/predict/stream"]["post"]
+    assert stream["requestBody"]["content"]["application/json"]["schema"]["required"] == ["instances"]
+    assert "text/event-stream" in stream["responses"]["200"]["content"]
+    assert "get" in doc["paths"]["/predict/metadata"]
+
+
+class Tensors(Mean):
+    """A model that lists its inputs as conduit-onnx's models do."""
+
+    def __init__(self, inputs: list[dict[str, Any]]) -> None:
+        self.inputs = inputs
+
+    def metadata(self) -> dict[str, Any]:
+        return {"name": "tensors", "inputs": self.inputs}
+
+
+def test_sample_schema_comes_from_the_inputs_the_model_lists() -> None:
+    from conduit.ml.endpoints import sample_schema_of
+
+    row = sample_schema_of(Tensors([{"name": "X", "dtype": "float32", "shape": [None, 4]}]))
+    assert row == {"type": "array", "minItems": 4, "maxItems": 4,
+                   "items": {"type": "number", "minimum": -3.4028234663852886e38, "maximum": 3.4028234663852886e38}}
+    image = sample_schema_of(Tensors([{"name": "img", "dtype": "uint8", "shape": ["batch", 3, None]}]))
+    assert image["minItems"] == image["maxItems"] == 3 and image["items"]["minItems"] == 1
+    assert image["items"]["items"] == {"type": "integer", "minimum": 0, "maximum": 255}
+    two = sample_schema_of(Tensors([{"name": "ids", "dtype": "int64", "shape": [None, None]},
+                                    {"name": "mask", "dtype": "bool", "shape": [None, None]}]))
+    assert two["required"] == ["ids", "mask"] and two["additionalProperties"] is False
+    assert two["properties"]["mask"]["items"] == {"type": "boolean"}
+    assert sample_schema_of(Mean()) == {}  # says nothing about its inputs: any JSON value
 
 
 def test_a_given_engine_is_used_as_is() -> None:
