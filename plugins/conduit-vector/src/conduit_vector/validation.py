@@ -18,13 +18,18 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
+
 from conduit.framework.errors import ValidationError
 
 __all__ = [
     "Document",
     "MetadataValue",
     "validate_id",
+    "embedding_array",
     "validate_embedding",
+    "validate_include",
+    "INCLUDE_FIELDS",
     "validate_metadata",
     "validate_text",
     "validate_top_k",
@@ -67,21 +72,44 @@ def validate_id(doc_id: Any, *, index: int | None = None) -> str:
     return doc_id
 
 
-def _is_number(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, (int, float)):
-        return True
-    # numpy scalars without importing numpy: they expose a dtype kind
-    kind = getattr(getattr(value, "dtype", None), "kind", None)
-    return kind in ("f", "i", "u")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_PLAIN_NUMBERS = frozenset({float, int})
 
 
-def validate_embedding(embedding: Any, dimension: int, *, what: str = "embedding", prefix: str = "") -> list[float]:
-    """A vector of ``dimension`` finite real numbers, returned as ``list[float]``.
+def _is_number_type(kind: type) -> bool:
+    """int, float and numpy's integer and floating scalars; never bool (nor numpy's)."""
+    return not issubclass(kind, (bool, np.bool_)) and issubclass(kind, (int, float, np.integer, np.floating))
 
-    Accepts a list or tuple of numbers or a one-dimensional numpy array; refuses
-    strings, booleans, nested lists, NaN and infinities.
+
+def _not_a_number(embedding: Sequence[Any], what: str, prefix: str) -> ValidationError:
+    """The error for the first item of ``embedding`` that is not a number (slow path)."""
+    for position, value in enumerate(embedding):
+        if not _is_number_type(type(value)):
+            return ValidationError(
+                f"{prefix}the {what} must hold only numbers", f"position {position} holds {type(value).__name__} {value!r:.40}"
+            )
+    raise AssertionError("unreachable: every item is a number")  # pragma: no cover
+
+
+def _as_float64(embedding: Sequence[Any]) -> np.ndarray:
+    try:
+        return np.asarray(embedding, dtype=np.float64)
+    except OverflowError:  # a Python int beyond float64: it reads as infinite, as float() would say
+        return np.array([_float_or_inf(value) for value in embedding], dtype=np.float64)
+
+
+def _float_or_inf(value: Any) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def embedding_array(embedding: Any, dimension: int, *, what: str = "embedding", prefix: str = "") -> np.ndarray:
+    """:func:`validate_embedding`, returning a 1-D float64 numpy array.
+
+    The checks are whole-vector numpy operations (``np.asarray`` + ``np.isfinite``); only
+    a vector that fails is walked item by item, to name the position.
     """
     if hasattr(embedding, "tolist") and hasattr(embedding, "ndim"):
         if embedding.ndim != 1:
@@ -90,33 +118,46 @@ def validate_embedding(embedding: Any, dimension: int, *, what: str = "embedding
             )
         if getattr(embedding.dtype, "kind", None) not in ("f", "i", "u"):
             raise ValidationError(f"{prefix}the {what} must hold numbers", f"got an array of dtype {embedding.dtype}")
-        embedding = embedding.tolist()
-    if isinstance(embedding, (str, bytes)) or not isinstance(embedding, Sequence):
-        raise ValidationError(
-            f"{prefix}the {what} must be a list of numbers", f"got {type(embedding).__name__}"
-        )
+        if not isinstance(embedding, np.ndarray):
+            embedding = embedding.tolist()
+    elif isinstance(embedding, (str, bytes)) or not isinstance(embedding, Sequence):
+        raise ValidationError(f"{prefix}the {what} must be a list of numbers", f"got {type(embedding).__name__}")
     if len(embedding) != dimension:
         raise ValidationError(
             f"{prefix}the {what} has {len(embedding)} dimensions; this database holds {dimension}-dimensional vectors",
             f"send exactly {dimension} numbers",
         )
-    vector: list[float] = []
-    for position, value in enumerate(embedding):
-        if not _is_number(value):
+    if isinstance(embedding, np.ndarray):
+        vector = embedding.astype(np.float64, copy=False)
+    else:
+        kinds = set(map(type, embedding))
+        if not kinds <= _PLAIN_NUMBERS and not all(_is_number_type(kind) for kind in kinds):
+            raise _not_a_number(embedding, what, prefix)
+        vector = _as_float64(embedding)
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~np.isfinite(vector) | (np.abs(vector) > _FLOAT32_MAX)
+    if bad.any():
+        position = int(np.flatnonzero(bad)[0])
+        number = float(vector[position])
+        if math.isfinite(number):
             raise ValidationError(
-                f"{prefix}the {what} must hold only numbers",
-                f"position {position} holds {type(value).__name__} {value!r:.40}",
+                f"{prefix}the {what} holds a number outside the 32-bit float range",
+                f"position {position} is {number}; vectors are stored as 32-bit floats (at most ±3.4e38)",
             )
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if not math.isfinite(number):
-            raise ValidationError(
-                f"{prefix}the {what} holds a non-finite number", f"position {position} is {number}; send finite values"
-            )
-        vector.append(number)
+        raise ValidationError(
+            f"{prefix}the {what} holds a non-finite number", f"position {position} is {number}; send finite values"
+        )
     return vector
+
+
+def validate_embedding(embedding: Any, dimension: int, *, what: str = "embedding", prefix: str = "") -> list[float]:
+    """A vector of ``dimension`` finite real numbers, returned as ``list[float]``.
+
+    Accepts a list or tuple of numbers or a one-dimensional numpy array; refuses
+    strings, booleans, nested lists, NaN, infinities and numbers beyond the 32-bit float
+    range Chroma stores vectors in.
+    """
+    return embedding_array(embedding, dimension, what=what, prefix=prefix).tolist()
 
 
 def _metadata_value(key: str, value: Any, prefix: str) -> Any:
@@ -196,6 +237,28 @@ def validate_where(where: Any) -> dict[str, Any] | None:
     if not isinstance(where, Mapping):
         raise ValidationError("where must be an object", f"got {type(where).__name__}")
     return dict(where) or None
+
+
+#: What ``search(include=...)`` may ask for besides ids, distances and scores (always there).
+INCLUDE_FIELDS: tuple[str, ...] = ("metadata", "document")
+
+
+def validate_include(include: Any) -> tuple[str, ...]:
+    """The fields a search returns: any of ``"metadata"`` and ``"document"`` (a list, a
+    tuple or one name); ``()`` for ids, distances and scores only."""
+    if isinstance(include, str):
+        include = (include,)
+    if not isinstance(include, (list, tuple, set, frozenset)):
+        raise ValidationError(
+            "include must be a list of field names", f"got {type(include).__name__}; send a subset of {list(INCLUDE_FIELDS)}"
+        )
+    unknown = [item for item in include if item not in INCLUDE_FIELDS]
+    if unknown:
+        raise ValidationError(
+            f"include may only name {' and '.join(repr(f) for f in INCLUDE_FIELDS)}",
+            f"got {unknown[0]!r:.40}; ids, distances and scores always come back",
+        )
+    return tuple(field for field in INCLUDE_FIELDS if field in include)
 
 
 def validate_batch(
