@@ -10,7 +10,12 @@ from typing import Any, Callable
 
 from conduit import hookimpl
 
-__all__ = ["conduit_register_model_loaders", "conduit_execution_providers", "conduit_register_embedders"]
+__all__ = [
+    "conduit_register_model_loaders",
+    "conduit_execution_providers",
+    "conduit_register_embedders",
+    "conduit_register_commands",
+]
 
 
 def _load_onnx(path: Any, **options: Any) -> Any:
@@ -40,3 +45,15 @@ def conduit_execution_providers() -> list[str]:
 @hookimpl
 def conduit_register_embedders(register: Callable[..., Any]) -> None:
     register("all-MiniLM-L6-v2", _default_embedder, dimension=384, default=True)
+
+
+@hookimpl
+def conduit_register_commands(register: Callable[..., Any]) -> None:
+    from conduit_onnx.cli import ARGUMENTS, HELP
+
+    def run(args: Any) -> int:
+        from conduit_onnx.cli import run as run_onnx
+
+        return run_onnx(args)
+
+    register("onnx", run, help=HELP, arguments=ARGUMENTS)

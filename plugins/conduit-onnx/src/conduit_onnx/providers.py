@@ -81,6 +81,9 @@ def _probe(provider: str, device_id: int) -> bool:
 def _working(device_id: int) -> tuple[str, ...]:
     import onnxruntime as ort
 
+    from conduit_onnx.install import warn_if_gpu_shadowed
+
+    warn_if_gpu_shadowed()  # once per process: the CPU wheel overwrote onnxruntime-gpu's files
     listed = available_providers()
     working: list[str] = []
     gpu_first = [p for p in GPU_PROVIDERS if p in listed]
