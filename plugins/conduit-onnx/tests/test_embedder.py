@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from conduit.framework.errors import ValidationError
-from conduit_onnx.embedder import DIMENSION, TOKENIZER_PATH, TextEmbedder, default_embedder
+from conduit_onnx.embedder import CPU_BATCH_SIZE, DIMENSION, GPU_BATCH_SIZE, TOKENIZER_PATH, TextEmbedder, default_embedder
+from conduit_onnx.providers import has_gpu_support
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +78,34 @@ def test_predict_and_predict_batch_serve_engines(embedder) -> None:
 
 def test_default_embedder_is_shared() -> None:
     assert default_embedder() is default_embedder()
+
+
+def test_sub_batch_and_spinning_defaults_follow_where_the_session_runs() -> None:
+    shared = default_embedder()
+    if shared.model.uses_gpu:
+        assert shared.batch_size == GPU_BATCH_SIZE == 32
+    else:
+        assert (shared.batch_size, CPU_BATCH_SIZE) == (8, 8)
+        assert shared.model.allow_spinning is False
+    assert f"batch_size={shared.batch_size}" in repr(shared)
+
+
+def test_sub_batch_size_changes_the_calls_not_the_vectors(embedder) -> None:
+    texts = [f"sentence number {i} " + "with more words " * (i % 7) for i in range(20)]
+    wide = TextEmbedder(use_gpu=False, batch_size=32, allow_spinning=True)
+    assert wide.batch_size == 32 and wide.model.allow_spinning is True
+    np.testing.assert_allclose(np.asarray(embedder.embed(texts)), np.asarray(wide.embed(texts)), atol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [0, -1, True])
+def test_bad_batch_size_is_a_configuration_error(bad) -> None:
+    from conduit.framework.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="batch_size must be >= 1"):
+        TextEmbedder(use_gpu=False, batch_size=bad)
+
+
+@pytest.mark.skipif(not has_gpu_support(), reason="no GPU execution provider starts on this machine")
+def test_gpu_embedder_runs_wide_sub_batches() -> None:
+    gpu = TextEmbedder(use_gpu=True)
+    assert gpu.model.uses_gpu and gpu.batch_size == GPU_BATCH_SIZE

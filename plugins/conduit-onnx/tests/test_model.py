@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conduit.framework.errors import InferenceError, ModelNotFoundError, ValidationError
+from conduit.framework.errors import ConfigurationError, InferenceError, ModelNotFoundError, ValidationError
 from conduit_onnx import OnnxModel, load_onnx_model
 
 
@@ -106,3 +106,20 @@ def test_model_bytes_load_too(classifier) -> None:
     model = load_onnx_model(classifier.path.read_bytes(), use_gpu=False, name="from-bytes")
     assert model.name == "from-bytes"
     assert model.predict(classifier.X[:5]).tolist() == classifier.estimator.predict(classifier.X[:5]).tolist()
+
+
+def test_cpu_sessions_do_not_spin_by_default_and_allow_spinning_sets_both_pools(classifier, clf_model) -> None:
+    options = clf_model.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+    assert clf_model.allow_spinning is False and clf_model.metadata()["allow_spinning"] is False
+    spinning = load_onnx_model(classifier.path, use_gpu=False, allow_spinning=True, inter_op_threads=2)
+    assert spinning.session.get_session_options().get_session_config_entry("session.inter_op.allow_spinning") == "1"
+    assert spinning.allow_spinning is True
+    assert spinning.predict(classifier.X[:20]).tolist() == clf_model.predict(classifier.X[:20]).tolist()
+
+
+@pytest.mark.parametrize("bad", ["0", 1, "no"])
+def test_allow_spinning_takes_only_a_bool_or_none(classifier, bad) -> None:
+    with pytest.raises(ConfigurationError, match="allow_spinning must be True, False or None"):
+        load_onnx_model(classifier.path, use_gpu=False, allow_spinning=bad)

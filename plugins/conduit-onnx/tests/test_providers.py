@@ -87,3 +87,10 @@ def test_thread_settings_reach_the_session(classifier) -> None:
     assert options.execution_mode == ort.ExecutionMode.ORT_PARALLEL
     with pytest.raises(ConfigurationError, match="intra_op_threads must be a non-negative integer"):
         load_onnx_model(classifier.path, use_gpu=False, intra_op_threads=-2)
+
+
+@pytest.mark.skipif(not GPU, reason=NO_GPU_REASON)
+def test_gpu_sessions_keep_onnx_runtimes_spinning_default(classifier) -> None:
+    gpu = load_onnx_model(classifier.path, use_gpu=True)
+    assert gpu.uses_gpu and gpu.allow_spinning is None
+    assert load_onnx_model(classifier.path, use_gpu=True, allow_spinning=False).allow_spinning is False

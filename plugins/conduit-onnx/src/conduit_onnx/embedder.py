@@ -7,8 +7,9 @@ is read with ``tokenizers``. No torch, no sentence-transformers.
 
 Embeddings are mean-pooled over the attention mask and L2-normalised, as
 sentence-transformers does for this model, so a dot product is a cosine similarity.
-Texts are sorted by token length and run in sub-batches, which removes most padding:
-on a 2-core CPU that is worth about 1.2x over unsorted batches of 32.
+Texts are sorted by token length and run in sub-batches (8 texts on the CPU, 32 on a GPU),
+which removes most padding: on a 2-core CPU, sorted sub-batches of 8 cost about 25% less CPU
+per text than one padded batch of 32 (docs/benchmarks.md, "Embedding endpoint").
 """
 
 from __future__ import annotations
@@ -29,11 +30,25 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from conduit_onnx.model import OnnxModel
 
-__all__ = ["MODEL_NAME", "DIMENSION", "TOKENIZER_PATH", "TextEmbedder", "default_embedder", "minilm_model_path"]
+__all__ = [
+    "MODEL_NAME",
+    "DIMENSION",
+    "TOKENIZER_PATH",
+    "CPU_BATCH_SIZE",
+    "GPU_BATCH_SIZE",
+    "TextEmbedder",
+    "default_embedder",
+    "minilm_model_path",
+]
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSION = 384
 TOKENIZER_PATH = Path(__file__).parent / "data" / MODEL_NAME / "tokenizer.json"
+#: Default sub-batch on the CPU: the model is compute-bound there, so small sorted sub-batches
+#: (less padding) beat one wide call; measured in bench/onnx/embed.py.
+CPU_BATCH_SIZE = 8
+#: Default sub-batch when the session really runs on TensorRT/CUDA, where width is cheap.
+GPU_BATCH_SIZE = 32
 _verified: set[str] = set()
 _verify_lock = threading.Lock()
 
@@ -68,6 +83,11 @@ class TextEmbedder:
     ``embed(texts)`` returns one L2-normalised vector per text. The model must take
     ``input_ids``, ``attention_mask`` (and optionally ``token_type_ids``) and return
     ``[batch, sequence, hidden]`` as its first output.
+
+    ``batch_size`` is the sub-batch one model call runs, after the texts are sorted by
+    token length; the default (``None``) is 8 when the session runs on the CPU and 32 when
+    it really runs on a GPU provider. ``allow_spinning`` and ``intra_op_threads`` are
+    passed to :func:`~conduit_onnx.load_onnx_model` (by default the CPU pool does not spin).
     """
 
     def __init__(
@@ -77,10 +97,11 @@ class TextEmbedder:
         *,
         name: str = MODEL_NAME,
         max_length: int = 256,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         use_gpu: bool | None = None,
         device_id: int = 0,
         intra_op_threads: int | None = None,
+        allow_spinning: bool | None = None,
     ) -> None:
         from tokenizers import Tokenizer
 
@@ -89,11 +110,10 @@ class TextEmbedder:
 
             use_gpu = has_gpu_support(device_id)
 
-        if batch_size < 1 or max_length < 2:
+        if (batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1)) or max_length < 2:
             raise ConfigurationError(f"batch_size must be >= 1 and max_length >= 2; got {batch_size}, {max_length}")
         self.name = name
         self.max_length = max_length
-        self.batch_size = batch_size
         self.tokenizer = Tokenizer.from_file(os.fspath(tokenizer_path or TOKENIZER_PATH))
         # The shipped file pads/truncates at a fixed 128: pad per sub-batch instead, cut at max_length.
         self.tokenizer.no_padding()
@@ -103,9 +123,11 @@ class TextEmbedder:
             use_gpu=use_gpu,
             device_id=device_id,
             intra_op_threads=intra_op_threads,
+            allow_spinning=allow_spinning,
             warmup=False,
             name=name,
         )
+        self.batch_size: int = batch_size or (GPU_BATCH_SIZE if self.model.uses_gpu else CPU_BATCH_SIZE)
         names = {spec.name for spec in self.model.inputs}
         if not {"input_ids", "attention_mask"} <= names:
             raise ConfigurationError(
@@ -116,7 +138,10 @@ class TextEmbedder:
         self.dimension: int = hidden if isinstance(hidden, int) else DIMENSION
 
     def __repr__(self) -> str:
-        return f"TextEmbedder({self.name!r}, dimension={self.dimension}, device={self.model.device!r})"
+        return (
+            f"TextEmbedder({self.name!r}, dimension={self.dimension}, device={self.model.device!r}, "
+            f"batch_size={self.batch_size})"
+        )
 
     # --- input ----------------------------------------------------------------------
 
@@ -143,15 +168,19 @@ class TextEmbedder:
         """``float32[len(texts), dimension]``, rows L2-normalised, in the order given."""
         import numpy as np
 
+        from conduit.telemetry import span
+
         items = self._texts(texts)
         out = np.zeros((len(items), self.dimension), dtype=np.float32)
         if not items:
             return out
-        encodings = self.tokenizer.encode_batch(items)
-        order = sorted(range(len(items)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            out[chunk] = self._run([encodings[i] for i in chunk])
+        batch_size = self.batch_size
+        with span("embedding", {"model": self.name, "texts": len(items), "sub_batch": batch_size}):
+            encodings = self.tokenizer.encode_batch(items)
+            order = sorted(range(len(items)), key=lambda i: len(encodings[i].ids))
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                out[chunk] = self._run([encodings[i] for i in chunk])
         return out
 
     def _run(self, encodings: list[Any]) -> np.ndarray:

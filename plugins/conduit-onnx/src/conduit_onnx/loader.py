@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from conduit_onnx.model import OnnxModel
+from conduit_onnx.providers import has_gpu_support
 from conduit_onnx.session import create_session, session_options
 
 __all__ = ["load_onnx_model"]
@@ -24,6 +25,7 @@ def load_onnx_model(
     io_binding: bool | None = None,
     name: str | None = None,
     optimized_model_path: str | os.PathLike[str] | None = None,
+    allow_spinning: bool | None = None,
 ) -> OnnxModel:
     """Load an ONNX model on the best execution provider that really works here.
 
@@ -34,13 +36,20 @@ def load_onnx_model(
     ONNX Runtime's choice. ``warmup`` runs one dummy batch so the first request does not
     pay for lazy initialisation. ``output`` names the output ``predict`` answers with
     (default: the first). ``io_binding`` defaults to on when running on a GPU.
+    ``allow_spinning`` lets ONNX Runtime's pool threads busy-wait between parallel sections;
+    the default (``None``) turns that off for sessions on the CPU, where a server's event
+    loop, its other threads and other processes share the cores, and leaves ONNX Runtime's
+    default (on) for sessions on a GPU provider. ``model.allow_spinning`` tells what was set.
     ``path`` may also be the serialized model's bytes.
     """
+    if allow_spinning is None:
+        allow_spinning = None if use_gpu and has_gpu_support(device_id) else False
     options = session_options(
         optimization_level=optimization_level,
         intra_op_threads=intra_op_threads,
         inter_op_threads=inter_op_threads,
         optimized_model_path=optimized_model_path,
+        allow_spinning=allow_spinning,
     )
     session = create_session(path, use_gpu=use_gpu, device_id=device_id, options=options)
     if name is None:

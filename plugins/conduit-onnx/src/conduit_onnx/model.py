@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from conduit.framework.errors import InferenceError, ValidationError
 
 from conduit_onnx.providers import GPU_PROVIDERS
+from conduit_onnx.session import SPINNING_ENTRIES
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -156,6 +157,16 @@ class OnnxModel:
         return f"cuda:{self.device_id}" if self.uses_gpu else "cpu"
 
     @property
+    def allow_spinning(self) -> bool | None:
+        """Whether the session's pool threads busy-wait (``session.intra_op.allow_spinning``);
+        ``None`` when the session leaves ONNX Runtime's default (spinning)."""
+        try:
+            value = self._session.get_session_options().get_session_config_entry(SPINNING_ENTRIES[0])
+        except Exception:  # noqa: BLE001 - onnxruntime raises when the entry was never set
+            return None
+        return value != "0"
+
+    @property
     def session(self) -> Any:
         """The underlying ``onnxruntime.InferenceSession``."""
         return self._session
@@ -169,6 +180,7 @@ class OnnxModel:
             "outputs": [o.to_dict() for o in self.outputs],
             "providers": list(self.providers),
             "device": self.device,
+            "allow_spinning": self.allow_spinning,
             "producer": meta.producer_name,
             "graph": meta.graph_name,
             "version": meta.version,
@@ -197,12 +209,22 @@ class OnnxModel:
         return {i.name: _coerce(i, feeds[i.name], batched=batched) for i in self.inputs}
 
     def _run(self, arrays: dict[str, np.ndarray], names: list[str]) -> list[Any]:
-        try:
-            if self.io_binding:
-                return self._run_bound(arrays, names)
-            return list(self._session.run(names, arrays))
-        except Exception as exc:  # onnxruntime's own exception types
-            raise InferenceError(f"model {self.name!r} failed to run", f"{type(exc).__name__}: {exc}") from exc
+        from conduit.telemetry import span
+
+        first = next(iter(arrays.values()), None)
+        attributes = {
+            "model": self.name,
+            "batch_size": int(first.shape[0]) if first is not None and first.ndim else 1,
+            "device": self.device,
+            "provider": self.providers[0] if self.providers else "",
+        }
+        with span("onnx.inference", attributes):
+            try:
+                if self.io_binding:
+                    return self._run_bound(arrays, names)
+                return list(self._session.run(names, arrays))
+            except Exception as exc:  # onnxruntime's own exception types
+                raise InferenceError(f"model {self.name!r} failed to run", f"{type(exc).__name__}: {exc}") from exc
 
     def _run_bound(self, arrays: dict[str, np.ndarray], names: list[str]) -> list[Any]:
         import numpy as np

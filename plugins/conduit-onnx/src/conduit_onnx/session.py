@@ -11,7 +11,13 @@ from conduit.framework.errors import ConfigurationError, InferenceError, ModelNo
 
 from conduit_onnx.providers import CPU, GPU_PROVIDERS, select_providers
 
-__all__ = ["OPTIMIZATION_LEVELS", "graph_optimization_level", "session_options", "create_session"]
+__all__ = [
+    "OPTIMIZATION_LEVELS",
+    "SPINNING_ENTRIES",
+    "graph_optimization_level",
+    "session_options",
+    "create_session",
+]
 
 logger = logging.getLogger("conduit.onnx")
 _warned_cpu_fallback = False
@@ -43,6 +49,10 @@ def graph_optimization_level(level: int | str | Any) -> Any:
     return getattr(ort.GraphOptimizationLevel, OPTIMIZATION_LEVELS[key])
 
 
+#: The session config entries ``allow_spinning`` sets (ONNX Runtime's names; "1" = spin, "0" = do not).
+SPINNING_ENTRIES = ("session.intra_op.allow_spinning", "session.inter_op.allow_spinning")
+
+
 def _threads(name: str, value: int | None) -> int:
     if value is None:
         return 0  # onnxruntime's default: one thread per physical core
@@ -56,8 +66,15 @@ def session_options(
     intra_op_threads: int | None = None,
     inter_op_threads: int | None = None,
     optimized_model_path: str | os.PathLike[str] | None = None,
+    allow_spinning: bool | None = None,
 ) -> Any:
-    """``onnxruntime.SessionOptions`` for the given optimisation level and thread counts."""
+    """``onnxruntime.SessionOptions`` for the given optimisation level and thread counts.
+
+    ``allow_spinning``: whether ONNX Runtime's pool threads busy-wait for work between
+    parallel sections (``session.intra_op.allow_spinning`` and ``session.inter_op.allow_spinning``;
+    the second matters only with ``inter_op_threads``). ``None`` keeps ONNX Runtime's default
+    (spinning).
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -66,6 +83,11 @@ def session_options(
     options.inter_op_num_threads = _threads("inter_op_threads", inter_op_threads)
     if inter_op_threads:
         options.execution_mode = ort.ExecutionMode.ORT_PARALLEL
+    if allow_spinning is not None:
+        if not isinstance(allow_spinning, bool):
+            raise ConfigurationError(f"allow_spinning must be True, False or None; got {allow_spinning!r}")
+        for entry in SPINNING_ENTRIES:
+            options.add_session_config_entry(entry, "1" if allow_spinning else "0")
     if optimized_model_path is not None:
         options.optimized_model_filepath = os.fspath(optimized_model_path)
     return options
@@ -107,9 +129,16 @@ def create_session(
 
 
 def _warn_cpu_fallback(providers: list[str]) -> None:
-    """Warn once per process (then at debug level) that GPU was asked for but CPU runs."""
+    """Warn once per process (then at debug level) that GPU was asked for but CPU runs.
+
+    When the CPU wheel shadows onnxruntime-gpu, the provider probe has already warned with
+    the command that fixes it; this stays at debug level then.
+    """
+    from conduit_onnx.install import warn_if_gpu_shadowed
+
     global _warned_cpu_fallback
-    level = logging.DEBUG if _warned_cpu_fallback else logging.WARNING
+    shadowed = warn_if_gpu_shadowed().gpu_shadowed
+    level = logging.DEBUG if _warned_cpu_fallback or shadowed else logging.WARNING
     _warned_cpu_fallback = True
     logger.log(
         level,
