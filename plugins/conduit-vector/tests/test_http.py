@@ -77,7 +77,6 @@ def test_adding_an_existing_id_is_409_and_put_replaces(client_and_metrics: Any) 
         ("post", "/vectors/documents", {"documents": [{"id": "x", "embedding": [1.0, 2.0, 3.0], "metadata": {"k": None}}]}, "document 0 ('x'): metadata 'k' is null"),
         ("post", "/vectors/documents", {"documents": []}, "'documents' must be a non-empty list"),
         ("post", "/vectors/documents", [1, 2], "the body must be a JSON object"),
-        ("put", "/vectors/documents", {"documents": [{"id": "x", "embedding": [1.0, 2.0, 3.0]}] * 2}, "document 1 ('x'): the id appears twice in the batch"),
         ("post", "/vectors/search", {"embedding": [1.0, 2.0]}, "the query embedding has 2 dimensions; this database holds 3-dimensional vectors"),
         ("post", "/vectors/search", {"embedding": [1.0, 2.0, 3.0], "top_k": 0}, "top_k must be at least 1"),
         ("post", "/vectors/search", {"embedding": [1.0, 2.0, 3.0], "top_k": 5000}, "top_k must be at most 1000"),
@@ -94,6 +93,46 @@ def test_bad_requests_are_422_json_naming_the_problem(client_and_metrics: Any, m
     assert db.get_document_count() == 0
 
 
+@pytest.mark.parametrize("method", ["post", "put"])
+def test_an_id_twice_in_one_batch_is_409(client_and_metrics: Any, method: str) -> None:
+    client, _, db = client_and_metrics
+    reply = getattr(client, method)("/vectors/documents", json={"documents": [{"id": "x", "embedding": [1.0, 2.0, 3.0]}] * 2})
+    assert reply.status_code == 409 and reply.json()["error"] == "document 1 ('x'): the id appears twice in the batch"
+    assert db.get_document_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "error"),
+    [
+        ("/vectors/documents", {"documents": [{"id": "x", "embedding": [1.0, 2.0, 3.0], "metadata": {"#document": "t"}}]},
+         "document 0 ('x'): metadata key '#document' is reserved"),
+        ("/vectors/documents", {"documents": [{"id": "x", "embedding": [1.0, 2.0, 3.0], "metadata": {"$k": 1}}]},
+         "document 0 ('x'): metadata key '$k' is reserved"),
+        ("/vectors/documents", {"documents": [{"id": "x", "embedding": [1e300, 2.0, 3.0]}]},
+         "document 0 ('x'): the embedding holds a number too large for a distance"),
+        ("/vectors/search", {"embedding": [1.0, 2.0, -1e39]}, "the query embedding holds a number too large for a distance"),
+        ("/vectors/search", {"embedding": [1.0, 2.0, 3.0], "k": 3}, "unknown field(s) 'k'"),
+        ("/vectors/documents", {"documents": [], "extra": 1}, "unknown field(s) 'extra'"),
+    ],
+)
+def test_what_chroma_would_fail_on_is_422_before_it(client_and_metrics: Any, path: str, body: Any, error: str) -> None:
+    client, _, db = client_and_metrics
+    reply = client.post(path, json=body)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["error"] == error and db.get_document_count() == 0
+
+
+def test_json_numbers_are_one_type_in_lists_and_integral_top_k(client_and_metrics: Any) -> None:
+    client, _, db = client_and_metrics
+    row = {"id": "m", "embedding": [1.0, 0.0, 0.0], "metadata": {"sizes": [1, 2.5]}}
+    assert client.post("/vectors/documents", json={"documents": [row]}).status_code == 201
+    assert client.get("/vectors/documents/m").json()["metadata"] == {"sizes": [1.0, 2.5]}
+    found = client.post("/vectors/search", json={"embedding": [1, 0, 0], "top_k": 1.0, "where": {"sizes": {"$contains": 2.5}}})
+    assert found.status_code == 200 and [hit["id"] for hit in found.json()["results"]] == ["m"]
+    listed = client.post("/vectors/search", json={"embedding": [1, 0, 0], "where": {"n": {"$in": [1, 2.5]}}})
+    assert listed.status_code == 200 and listed.json()["results"] == []
+
+
 def test_too_many_documents_in_one_request_is_422() -> None:
     with create_vector_db(dimension=1) as db:
         app, _ = _serve(db, text=False, max_documents=2)
@@ -106,14 +145,20 @@ def test_openapi_describes_bodies_responses_and_errors(client_and_metrics: Any) 
     client, _, _ = client_and_metrics
     spec = client.get("/openapi.json").json()
     add = spec["paths"]["/vectors/documents"]["post"]
-    assert add["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/DocumentsRequest"}
-    assert {"409", "422", "503"} <= set(add["responses"]) and add["tags"] == ["vectors"]
+    body = add["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["documents"] and body["additionalProperties"] is False
+    assert body["properties"]["documents"]["maxItems"] == 1000
+    document = body["properties"]["documents"]["items"]
+    assert document["required"] == ["id", "embedding"] and document["additionalProperties"] is False
+    assert document["properties"]["embedding"]["minItems"] == document["properties"]["embedding"]["maxItems"] == 3
+    assert {"201", "409", "422", "503"} <= set(add["responses"]) and "200" not in add["responses"]
+    assert add["tags"] == ["vectors"]
+    assert {"409", "422"} <= set(spec["paths"]["/vectors/documents"]["put"]["responses"])
     search = spec["paths"]["/vectors/search"]["post"]
     assert search["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SearchResponse"}
-    schemas = spec["components"]["schemas"]
-    assert schemas["DocumentIn"]["required"] == ["embedding", "id"]
-    assert schemas["DocumentIn"]["properties"]["embedding"] == {"type": "array", "items": {"type": "number"}}
-    assert schemas["SearchRequest"]["required"] == ["embedding"] and "where" in schemas["SearchRequest"]["properties"]
+    query = search["requestBody"]["content"]["application/json"]["schema"]
+    assert query["required"] == ["embedding"] and set(query["properties"]) == {"embedding", "top_k", "where"}
+    assert query["properties"]["top_k"]["maximum"] == 1000 and query["additionalProperties"] is False
     assert set(spec["paths"]["/vectors/documents/{doc_id}"]) == {"get", "delete"}
     assert "/vectors/count" in spec["paths"] and "/vectors/search/text" not in spec["paths"]
 
