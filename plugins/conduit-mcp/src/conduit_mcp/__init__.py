@@ -3,7 +3,9 @@
 ``from conduit.mcp import MCPServer`` reaches this package through the kernel's facade.
 """
 
-from conduit_mcp.context import Context
+from conduit_mcp.completions import Completion
+from conduit_mcp.content import Audio, ContentBlock, EmbeddedResource, Image, ResourceLink
+from conduit_mcp.context import Context, ElicitResult, SamplingResult
 from conduit_mcp.errors import MCPError
 from conduit_mcp.prompts import Message
 from conduit_mcp.protocol import LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, ServerSession
@@ -14,6 +16,14 @@ __all__ = [
     "mount_mcp",
     "Context",
     "Message",
+    "Image",
+    "Audio",
+    "EmbeddedResource",
+    "ResourceLink",
+    "ContentBlock",
+    "Completion",
+    "SamplingResult",
+    "ElicitResult",
     "MCPError",
     "ServerSession",
     "LATEST_PROTOCOL_VERSION",

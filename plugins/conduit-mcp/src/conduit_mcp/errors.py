@@ -17,6 +17,8 @@ __all__ = [
     "INVALID_PARAMS",
     "INTERNAL_ERROR",
     "RESOURCE_NOT_FOUND",
+    "CONNECTION_CLOSED",
+    "REQUEST_TIMEOUT",
     "UNSUPPORTED_PROTOCOL_VERSION",
     "MCPError",
 ]
@@ -28,6 +30,10 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 RESOURCE_NOT_FOUND = -32002
 """MCP 2025-11-25: resources/read for a URI the server does not serve."""
+CONNECTION_CLOSED = -32000
+"""The session ended while the server waited for the client's answer (as the SDKs number it)."""
+REQUEST_TIMEOUT = -32001
+"""The client did not answer a server-to-client request in time."""
 UNSUPPORTED_PROTOCOL_VERSION = -32022
 """MCP 2026-07-28: the request's protocol version is not served."""
 

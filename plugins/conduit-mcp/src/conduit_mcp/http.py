@@ -10,7 +10,11 @@
   ``json_response=True``, one ``application/json`` body.
 - ``GET`` the session's stream of server-initiated messages (``list_changed``, logs
   outside a request), kept open with SSE comments; one per session (409 for a second).
-  ``get_stream=False`` answers 405 instead.
+  ``get_stream=False`` answers 405 instead. With ``Last-Event-ID`` it resumes the
+  stream that event belongs to (a POST's or this one) from the event after it.
+- Streams are resumable (2025-11-25 sessions): each POST stream opens with a priming
+  event (an id, empty data, ``retry``), every event has an id, and the request runs on
+  whether or not a connection is listening; see :mod:`conduit_mcp.streams`.
 - ``DELETE`` ends the session.
 
 The checks the MCP specification asks for: ``Accept`` must list ``application/json``
@@ -40,11 +44,12 @@ import orjson
 from conduit.http.request import HTTPRequest
 from conduit.http.response import EventSourceResponse, HTTPResponse
 
-from conduit_mcp.convert import dumps
 from conduit_mcp import modern
+from conduit_mcp.convert import dumps
 from conduit_mcp.errors import INVALID_REQUEST, PARSE_ERROR, MCPError
 from conduit_mcp.protocol import SUPPORTED_PROTOCOL_VERSIONS, ServerSession, error_response
 from conduit_mcp.server import MCPServer
+from conduit_mcp.streams import EventStream, TaskHost, parse_event_id
 
 __all__ = ["mount_mcp", "StreamableHTTPTransport", "SESSION_HEADER"]
 
@@ -52,6 +57,9 @@ logger = logging.getLogger("conduit.mcp")
 
 SESSION_HEADER = "Mcp-Session-Id"
 VERSION_HEADER = "MCP-Protocol-Version"
+LAST_EVENT_ID = "Last-Event-ID"
+_RESUMABLE_SINCE = "2025-11-25"  # priming events confuse older clients (empty data)
+_KEPT_STREAMS = 32  # finished POST streams a session keeps for a late resume
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _JSON = {"Content-Type": "application/json"}
 _SERVED = (*modern.MODERN_PROTOCOL_VERSIONS, *SUPPORTED_PROTOCOL_VERSIONS)
@@ -102,8 +110,22 @@ class _HttpSession:
     session_id: str
     session: ServerSession
     last_seen: float
-    stream: Any = None  # the GET stream's send side, while one is open
-    done: anyio.Event = field(default_factory=anyio.Event)
+    standalone: EventStream  # what the GET stream carries
+    get_open: bool = False
+    streams: dict[str, EventStream] = field(default_factory=dict)  # POST streams, oldest first
+
+    def open_stream(self, max_events: int) -> EventStream:
+        stream = EventStream(max_events=max_events)
+        self.streams[stream.stream_id] = stream
+        finished = [sid for sid, s in self.streams.items() if s.done]
+        for sid in finished[: max(0, len(self.streams) - _KEPT_STREAMS)]:
+            del self.streams[sid]
+        return stream
+
+    def find(self, stream_id: str) -> EventStream | None:
+        if stream_id == self.standalone.stream_id:
+            return self.standalone
+        return self.streams.get(stream_id)
 
 
 class StreamableHTTPTransport:
@@ -119,6 +141,8 @@ class StreamableHTTPTransport:
         allowed_hosts: Iterable[str] | None = None,
         session_ttl: float = 3600.0,
         keepalive: float = 15.0,
+        retry_ms: int | None = 1000,
+        max_events: int = 1000,
     ) -> None:
         self.server = server
         self.json_response = json_response
@@ -127,7 +151,10 @@ class StreamableHTTPTransport:
         self.allowed_hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
         self.session_ttl = session_ttl
         self.keepalive = keepalive
+        self.retry_ms = retry_ms
+        self.max_events = max_events
         self.sessions: dict[str, _HttpSession] = {}
+        self._host = TaskHost()
 
     # -- policy -------------------------------------------------------------------------
 
@@ -166,21 +193,26 @@ class StreamableHTTPTransport:
 
     def _expire(self) -> None:
         deadline = time.monotonic() - self.session_ttl
-        for session_id in [sid for sid, e in self.sessions.items() if e.last_seen < deadline and e.stream is None]:
+        for session_id in [sid for sid, e in self.sessions.items() if e.last_seen < deadline and not e.get_open]:
             self._end(session_id)
 
     def _end(self, session_id: str) -> None:
         entry = self.sessions.pop(session_id, None)
         if entry is not None:
             entry.session.close()
-            entry.done.set()
-            if entry.stream is not None:
-                entry.stream.close()
+            entry.standalone.finish()
+            for stream in entry.streams.values():
+                stream.finish()
 
     def close(self) -> None:
         """End every session (the app's shutdown does this, so open streams finish)."""
         for session_id in list(self.sessions):
             self._end(session_id)
+
+    async def aclose(self) -> None:
+        """:meth:`close`, then cancel and wait for the requests still running."""
+        self.close()
+        await self._host.aclose()
 
     # -- requests -----------------------------------------------------------------------
 
@@ -244,7 +276,11 @@ class StreamableHTTPTransport:
                 self._end(session_id)
                 headers.pop(SESSION_HEADER)
             return HTTPResponse(200, dumps(reply), {**_JSON, **headers})
-        return EventSourceResponse(self._answer_stream(entry, message), headers=headers)
+        stream = entry.open_stream(self.max_events)
+        if (entry.session.protocol_version or "") >= _RESUMABLE_SINCE:
+            stream.prime(self.retry_ms)
+        await self._host.start_soon(self._work, entry.session, stream, message)
+        return EventSourceResponse(stream.follow(), headers=headers)
 
     async def _stateless(self, request: HTTPRequest, message: dict[str, Any]) -> HTTPResponse | None:
         """Serve a 2026-07-28 request (no session), or None when it is not one."""
@@ -281,13 +317,20 @@ class StreamableHTTPTransport:
                     logger.debug("MCP session %s: GET stream full or gone; dropped %s", session_id,
                                  message.get("method"))
 
-        entry = _HttpSession(session_id, self.server.create_session(to_get_stream), time.monotonic())
+        standalone = EventStream(max_events=self.max_events)
+        entry = _HttpSession(session_id, self.server.create_session(standalone.send), time.monotonic(), standalone)
         self.sessions[session_id] = entry
         return entry
 
-    async def _answer_stream(self, entry: _HttpSession, message: Any) -> AsyncIterator[bytes]:
-        async for event in _sse_answer(entry.session, message):
-            yield event
+    @staticmethod
+    async def _work(session: ServerSession, stream: EventStream, message: Any) -> None:
+        """Answer ``message`` into ``stream``, whether or not a connection follows it."""
+        try:
+            reply = await session.handle(message, stream.send, stream.close_followers)
+            if reply is not None:
+                stream.add(reply)
+        finally:
+            stream.finish()
 
     def _get(self, request: HTTPRequest) -> HTTPResponse:
         if not self.get_stream or "text/event-stream" not in request.get_header("accept").lower():
@@ -295,33 +338,34 @@ class StreamableHTTPTransport:
         found = self._find_session(request)
         if isinstance(found, HTTPResponse):
             return found
-        if found.stream is not None:
+        headers = {SESSION_HEADER: found.session_id}
+        after: int | None = None
+        stream = found.standalone
+        last_event_id = request.get_header(LAST_EVENT_ID)
+        if last_event_id:
+            parsed = parse_event_id(last_event_id)
+            resumed = found.find(parsed[0]) if parsed is not None else None
+            if parsed is None or resumed is None or not resumed.has(parsed[1]):
+                return _rpc_error(404, INVALID_REQUEST, f"Not Found: {LAST_EVENT_ID} {last_event_id!r} names no "
+                                  "stream this session can resume; open a new GET stream without it")
+            stream, after = resumed, parsed[1]
+            if stream is not found.standalone:  # the rest of a POST's answer
+                return EventSourceResponse(stream.follow(after), headers=headers)
+        if found.get_open:
             return _rpc_error(409, INVALID_REQUEST, "Conflict: this session already has a GET stream open")
-        send, receive = anyio.create_memory_object_stream[Any](256)
-        found.stream = send
-        return EventSourceResponse(self._server_stream(found, receive),
-                                   headers={SESSION_HEADER: request.get_header(SESSION_HEADER)})
+        found.get_open = True
+        return EventSourceResponse(self._server_stream(found, after), headers=headers)
 
-    async def _server_stream(self, entry: _HttpSession, receive: Any) -> AsyncIterator[bytes]:
+    async def _server_stream(self, entry: _HttpSession, after: int | None) -> AsyncIterator[bytes]:
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(entry.session.run_outbox)
                 yield b": stream open\n\n"
-                async with receive:
-                    while not entry.done.is_set():
-                        with anyio.move_on_after(self.keepalive):
-                            try:
-                                item = await receive.receive()
-                            except anyio.EndOfStream:
-                                break
-                            yield b"event: message\ndata: " + dumps(item) + b"\n\n"
-                            continue
-                        yield b": keep-alive\n\n"
+                async for event in entry.standalone.follow(after, from_end=True, keepalive=self.keepalive):
+                    yield event
                 tg.cancel_scope.cancel()
         finally:
-            if entry.stream is not None:
-                entry.stream.close()
-                entry.stream = None
+            entry.get_open = False
 
 
 def mount_mcp(app: Any, path: str, server: MCPServer, **options: Any) -> StreamableHTTPTransport:
@@ -330,7 +374,9 @@ def mount_mcp(app: Any, path: str, server: MCPServer, **options: Any) -> Streama
     ``options`` are :class:`StreamableHTTPTransport`'s: ``json_response``,
     ``get_stream``, ``allowed_origins``/``allowed_hosts`` (``"*"`` for any; the default
     allows same-origin or loopback origins, and loopback ``Host`` names for loopback
-    clients), ``session_ttl`` (seconds an idle session lives) and ``keepalive``.
+    clients), ``session_ttl`` (seconds an idle session lives), ``keepalive``,
+    ``retry_ms`` (the reconnection delay sent in priming events; None sends none) and
+    ``max_events`` (events kept per stream for resuming).
     The app's shutdown ends every session, so open GET streams finish.
     """
     transport = StreamableHTTPTransport(server, **options)
@@ -339,5 +385,5 @@ def mount_mcp(app: Any, path: str, server: MCPServer, **options: Any) -> Streama
         return await transport(request)
 
     app.add_route(path, mcp_endpoint, methods=("GET", "POST", "DELETE"), include_in_schema=False)
-    app.on_shutdown(transport.close)
+    app.on_shutdown(transport.aclose)
     return transport

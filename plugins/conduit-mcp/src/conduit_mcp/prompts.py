@@ -1,7 +1,8 @@
 """Registered prompts: their arguments and how a ``prompts/get`` renders messages.
 
-A prompt function returns a ``str`` (one user message), a :class:`Message`, a dict in
-the wire shape (``{"role": ..., "content": ...}``), or a list of those. Arguments
+A prompt function returns a ``str`` (one user message), a content block (an ``Image``,
+``Audio`` or ``EmbeddedResource``: one user message), a :class:`Message`, a dict in the
+wire shape (``{"role": ..., "content": ...}``), or a list of those. Arguments
 arrive as strings, as MCP defines them, and are converted to the parameters'
 annotated types (``"3"`` for ``count: int``).
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from conduit_mcp import _calling
+from conduit_mcp.content import ContentBlock
 from conduit_mcp.context import Context
 from conduit_mcp.convert import ArgumentError, from_text
 from conduit_mcp.schema import FunctionSignature
@@ -22,25 +24,30 @@ __all__ = ["Message", "Prompt"]
 
 @dataclass(frozen=True)
 class Message:
-    """One prompt message: ``content`` is text, or a content block dict."""
+    """One prompt message: ``content`` is text, a content block (``Image(...)``), or its wire dict."""
 
-    content: str | dict[str, Any]
+    content: str | ContentBlock | dict[str, Any]
     role: Literal["user", "assistant"] = "user"
 
     def to_wire(self) -> dict[str, Any]:
-        content = {"type": "text", "text": self.content} if isinstance(self.content, str) else self.content
+        if isinstance(self.content, str):
+            content: dict[str, Any] = {"type": "text", "text": self.content}
+        elif isinstance(self.content, ContentBlock):
+            content = self.content.to_wire()
+        else:
+            content = self.content
         return {"role": self.role, "content": content}
 
 
 def _message(value: Any, prompt: str) -> dict[str, Any]:
     if isinstance(value, Message):
         return value.to_wire()
-    if isinstance(value, str):
+    if isinstance(value, (str, ContentBlock)):
         return Message(value).to_wire()
     if isinstance(value, dict) and value.get("role") in ("user", "assistant") and "content" in value:
         return Message(value["content"], value["role"]).to_wire()
     raise TypeError(
-        f"prompt {prompt!r} returned {type(value).__name__}; return a str, a Message, "
+        f"prompt {prompt!r} returned {type(value).__name__}; return a str, a content block, a Message, "
         "a {'role', 'content'} dict, or a list of those"
     )
 

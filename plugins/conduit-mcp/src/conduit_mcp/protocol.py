@@ -6,8 +6,11 @@ version, log level, requests in flight) and answers decoded messages:
 batch, or None when nothing is owed (a notification, a cancelled request, a client's
 response). Messages the server sends on its own (progress, log messages,
 ``list_changed``) go out through the ``send`` callable the transport provides; a
-request's own progress and log messages through the ``send`` given with it, so the
-Streamable HTTP transport can put them on that request's SSE stream.
+request's own progress and log messages, and the requests a tool sends the client
+(``sampling/createMessage``, ``elicitation/create``, ``roots/list``, through
+:meth:`ServerSession.request`), through the ``send`` given with it, so the Streamable
+HTTP transport can put them on that request's SSE stream. The client's responses to
+those come back through :meth:`ServerSession.handle` like any message.
 
 Transports (stdio, Streamable HTTP) own the bytes; this module owns the protocol: MCP
 revision 2025-11-25, negotiating down to 2025-06-18 and 2025-03-26 in ``initialize``.
@@ -32,11 +35,13 @@ from conduit_mcp import modern
 from conduit_mcp.context import LOG_LEVELS, Context
 from conduit_mcp.convert import ArgumentError, dumps
 from conduit_mcp.errors import (
+    CONNECTION_CLOSED,
     INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
+    REQUEST_TIMEOUT,
     RESOURCE_NOT_FOUND,
     MCPError,
 )
@@ -60,6 +65,7 @@ SUPPORTED_PROTOCOL_VERSIONS: tuple[str, ...] = ("2025-11-25", "2025-06-18", "202
 _BATCHES_UNTIL = "2025-03-26"  # JSON-RPC batches exist in 2025-03-26 only
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+CloseStream = Callable[[], None]
 Handler = Callable[["ServerSession", dict[str, Any], Context], Awaitable[dict[str, Any]]]
 
 
@@ -100,6 +106,9 @@ class ServerSession:
         self._loop_thread: int | None = None
         self._token: Any = None
         self._outbox: Any = None
+        self.subscriptions: set[str] = set()  # resources/subscribe URIs
+        self._next_request_id = 0
+        self._pending: dict[int, _Pending] = {}  # server-to-client requests awaiting an answer
 
     # -- outgoing ---------------------------------------------------------------------
 
@@ -135,6 +144,68 @@ class ServerSession:
         except (RuntimeError, anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
             logger.debug("dropped %s: the session is closed", message.get("method"))
 
+    async def request(
+        self, method: str, params: dict[str, Any] | None = None, send: Send | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Send the client a request and wait for its result.
+
+        ``send`` is the channel to use (a request's own SSE stream); the session's by
+        default. An error answer raises :class:`MCPError` with the client's code;
+        no answer within ``timeout`` seconds raises one with -32001 (and tells the client
+        the request is cancelled); so does cancelling the caller.
+        """
+        if self.closed:
+            raise MCPError(CONNECTION_CLOSED, "the client session is closed")
+        self._next_request_id += 1
+        request_id = self._next_request_id
+        pending = self._pending[request_id] = _Pending()
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        try:
+            await (send or self.send)(message)
+            with anyio.fail_after(timeout):
+                await pending.done.wait()
+        except (TimeoutError, anyio.get_cancelled_exc_class()) as exc:
+            with anyio.CancelScope(shield=True):
+                reason = "timed out" if isinstance(exc, TimeoutError) else "cancelled"
+                await self._cancel_request(request_id, reason, send)
+            if isinstance(exc, TimeoutError):
+                raise MCPError(REQUEST_TIMEOUT, f"the client did not answer {method} within {timeout} s") from None
+            raise
+        finally:
+            self._pending.pop(request_id, None)
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    async def _cancel_request(self, request_id: int, reason: str, send: Send | None) -> None:
+        if self.closed:
+            return
+        note = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": request_id, "reason": reason}}
+        try:
+            await (send or self.send)(note)
+        except Exception:  # noqa: BLE001 - the channel may be gone; the client learns nothing more
+            logger.debug("could not tell the client that request %s was %s", request_id, reason)
+
+    def _answer(self, message: dict[str, Any]) -> None:
+        """Resolve the pending server-to-client request a client's response answers."""
+        request_id = message.get("id")
+        pending = self._pending.get(request_id) if isinstance(request_id, int) else None
+        if pending is None:
+            logger.debug("MCP client answered unknown request id %r", request_id)
+            return
+        error = message.get("error")
+        if error is not None:
+            error = error if isinstance(error, dict) else {}
+            code = error.get("code")
+            pending.error = MCPError(code if isinstance(code, int) else INTERNAL_ERROR,
+                                     str(error.get("message") or "the client answered with an error"), error.get("data"))
+        else:
+            result = message.get("result")
+            pending.result = result if isinstance(result, dict) else {}
+        pending.done.set()
+
     # -- incoming ---------------------------------------------------------------------
 
     async def handle_bytes(self, data: bytes | str, send: Send | None = None) -> bytes | None:
@@ -146,13 +217,20 @@ class ServerSession:
         reply = await self.handle(message, send)
         return None if reply is None else dumps(reply)
 
-    async def handle(self, message: Any, send: Send | None = None) -> Any:
-        """Answer one decoded message (or batch); None when no response is owed."""
-        if isinstance(message, list):
-            return await self._batch(message, send)
-        return await self._one(message, send)
+    async def handle(self, message: Any, send: Send | None = None, close_stream: CloseStream | None = None) -> Any:
+        """Answer one decoded message (or batch); None when no response is owed.
 
-    async def _batch(self, messages: list[Any], send: Send | None) -> list[Any] | dict[str, Any] | None:
+        ``send`` carries the request's own notifications and server requests;
+        ``close_stream`` (Streamable HTTP) ends the request's SSE stream early for
+        ``Context.close_sse_stream``, the client resuming it with ``Last-Event-ID``.
+        """
+        if isinstance(message, list):
+            return await self._batch(message, send, close_stream)
+        return await self._one(message, send, close_stream)
+
+    async def _batch(
+        self, messages: list[Any], send: Send | None, close_stream: CloseStream | None
+    ) -> list[Any] | dict[str, Any] | None:
         if not messages:
             return error_response(None, MCPError(INVALID_REQUEST, "Invalid Request: empty batch"))
         if self.protocol_version is not None and self.protocol_version > _BATCHES_UNTIL:
@@ -167,7 +245,7 @@ class ServerSession:
         replies: list[Any] = []
 
         async def run(item: Any) -> None:
-            reply = await self._one(item, send)
+            reply = await self._one(item, send, close_stream)
             if reply is not None:
                 replies.append(reply)
 
@@ -176,7 +254,7 @@ class ServerSession:
                 tg.start_soon(run, item)
         return replies or None
 
-    async def _one(self, message: Any, send: Send | None) -> dict[str, Any] | None:
+    async def _one(self, message: Any, send: Send | None, close_stream: CloseStream | None) -> dict[str, Any] | None:
         if not isinstance(message, dict):
             return error_response(None, MCPError(INVALID_REQUEST, "Invalid Request: a message is a JSON object"))
         request_id = message.get("id")
@@ -188,7 +266,8 @@ class ServerSession:
             )
         method = message.get("method")
         if method is None and has_id and ("result" in message or "error" in message):
-            return None  # a client's response to a server request: nothing to answer
+            self._answer(message)  # a client's response to a server request: nothing to answer
+            return None
         if not isinstance(method, str):
             return error_response(
                 request_id if valid_id else None, MCPError(INVALID_REQUEST, 'Invalid Request: "method" must be a string')
@@ -207,7 +286,7 @@ class ServerSession:
         if not has_id:
             await self._notification(method, params)
             return None
-        return await self._request(request_id, method, params, send)
+        return await self._request(request_id, method, params, send, close_stream)
 
     async def _notification(self, method: str, params: dict[str, Any]) -> None:
         if method == "notifications/initialized":
@@ -219,7 +298,8 @@ class ServerSession:
         # progress, roots/list_changed and unknown notifications need nothing from us
 
     async def _request(
-        self, request_id: str | int, method: str, params: dict[str, Any], send: Send | None
+        self, request_id: str | int, method: str, params: dict[str, Any], send: Send | None,
+        close_stream: CloseStream | None,
     ) -> dict[str, Any] | None:
         handler = _METHODS.get(method)
         if handler is None:
@@ -232,6 +312,8 @@ class ServerSession:
                 return error_response(request_id, problem)
             opted_in = meta.get(modern.LOG_LEVEL_KEY) if isinstance(meta, dict) else None
             log_level: Callable[[], str | None] = lambda: opted_in if opted_in in LOG_LEVELS else None  # noqa: E731
+            client_request: Callable[..., Awaitable[dict[str, Any]]] | None = None  # no session to answer on
+            capabilities = meta.get(modern.CLIENT_CAPABILITIES_KEY) if isinstance(meta, dict) else None
         else:
             if not self.initialized and method not in ("initialize", "ping"):
                 return error_response(
@@ -240,6 +322,14 @@ class ServerSession:
                 )
             version = self.protocol_version
             log_level = lambda: self.log_level  # noqa: E731
+            channel = send or self.send
+
+            async def client_request(
+                method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None
+            ) -> dict[str, Any]:
+                return await self.request(method, params, channel, timeout=timeout)
+
+            capabilities = self.client_capabilities
         if request_id in self._in_flight:
             return error_response(
                 request_id, MCPError(INVALID_REQUEST, f"Invalid Request: id {request_id!r} is already in use")
@@ -250,6 +340,10 @@ class ServerSession:
             send=send or self.send,
             log_level=log_level,
             protocol_version=version,
+            client_request=client_request,
+            client_capabilities=capabilities if isinstance(capabilities, dict) else {},
+            close_stream=close_stream,
+            session=self,
         )
         scope = anyio.CancelScope()
         self._in_flight[request_id] = scope
@@ -275,7 +369,21 @@ class ServerSession:
             self._outbox.close()
         for scope in list(self._in_flight.values()):
             scope.cancel()
+        for pending in list(self._pending.values()):
+            pending.error = MCPError(CONNECTION_CLOSED, "the client session closed before it answered")
+            pending.done.set()
         self.server._forget(self)
+
+
+class _Pending:
+    """A server-to-client request waiting for the client's response."""
+
+    __slots__ = ("done", "result", "error")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.result: dict[str, Any] = {}
+        self.error: MCPError | None = None
 
 
 # -- methods -------------------------------------------------------------------------
@@ -415,6 +523,61 @@ async def _prompts_get(session: ServerSession, params: dict[str, Any], context: 
     raise AssertionError("unreachable")  # pragma: no cover - the block returns or raises
 
 
+def _known_resource(server: MCPServer, uri: str) -> bool:
+    return uri in server.resources or any(t.match(uri) is not None for t in server.resource_templates.values())
+
+
+async def _subscribe(session: ServerSession, params: dict[str, Any], context: Context) -> dict[str, Any]:
+    uri = _string_param(params, "uri", "resources/subscribe")
+    if not _known_resource(session.server, uri):
+        raise _resource_not_found(uri)
+    session.subscriptions.add(uri)
+    return {}
+
+
+async def _unsubscribe(session: ServerSession, params: dict[str, Any], context: Context) -> dict[str, Any]:
+    session.subscriptions.discard(_string_param(params, "uri", "resources/unsubscribe"))
+    return {}
+
+
+async def _complete(session: ServerSession, params: dict[str, Any], context: Context) -> dict[str, Any]:
+    ref = params.get("ref")
+    argument = params.get("argument")
+    if not isinstance(ref, dict) or not isinstance(argument, dict):
+        raise _invalid_params("completion/complete needs params.ref and params.argument (objects)")
+    name = argument.get("name")
+    value = argument.get("value", "")
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise _invalid_params("completion/complete params.argument needs a string name and value")
+    extra = params.get("context")
+    arguments = extra.get("arguments") if isinstance(extra, dict) else None
+    arguments = {k: v for k, v in arguments.items() if isinstance(v, str)} if isinstance(arguments, dict) else {}
+    server = session.server
+    kind = ref.get("type")
+    if kind == "ref/prompt":
+        target = _string_param(ref, "name", "completion/complete ref/prompt")
+        prompt = server.prompts.get(target)
+        if prompt is None:
+            raise _invalid_params(f"Unknown prompt: {target}")
+        names = [p.name for p in prompt.signature.parameters]
+    elif kind == "ref/resource":
+        target = _string_param(ref, "uri", "completion/complete ref/resource")
+        template = server.resource_templates.get(target)
+        if template is None:
+            raise _invalid_params(f"Unknown resource template: {target}")
+        names = list(template.template.variables)
+    else:
+        raise _invalid_params("completion/complete params.ref.type must be 'ref/prompt' or 'ref/resource'")
+    if name not in names:
+        raise _invalid_params(f"{target!r} has no argument {name!r}; it has {', '.join(names) or 'none'}")
+    completer = server.completers.get((kind, target, name))
+    if completer is None:
+        return {"completion": {"values": [], "total": 0, "hasMore": False}}
+    with _user_code(f"completing {name!r} of {target!r}"):
+        return {"completion": await completer.complete(value, arguments, context)}
+    raise AssertionError("unreachable")  # pragma: no cover - the block returns or raises
+
+
 async def _set_level(session: ServerSession, params: dict[str, Any], context: Context) -> dict[str, Any]:
     level = params.get("level")
     if level not in LOG_LEVELS:
@@ -432,6 +595,9 @@ _METHODS: dict[str, Handler] = {
     "resources/list": _resources_list,
     "resources/templates/list": _templates_list,
     "resources/read": _resources_read,
+    "resources/subscribe": _subscribe,
+    "resources/unsubscribe": _unsubscribe,
+    "completion/complete": _complete,
     "prompts/list": _prompts_list,
     "prompts/get": _prompts_get,
     "logging/setLevel": _set_level,

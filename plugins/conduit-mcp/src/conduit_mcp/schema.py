@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
+from conduit_mcp.content import is_content_type
 from conduit_mcp.docstrings import parse_docstring
 
 __all__ = [
@@ -347,7 +348,7 @@ def describe_function(
 
 
 def _output(annotation: Any, where: str, structured: bool | None) -> tuple[dict[str, Any] | None, bool]:
-    if structured is False or annotation in (_EMPTY, Any, None, _NONE_TYPE):
+    if structured is False or annotation in (_EMPTY, Any, None, _NONE_TYPE) or is_content_type(annotation):
         return None, False
     try:
         schema = _schema(annotation, where, ())

@@ -20,7 +20,8 @@
     server.run()  # stdio
 
 Adding or removing a tool, resource or prompt while clients are connected sends them
-the matching ``notifications/*/list_changed``.
+the matching ``notifications/*/list_changed``; :meth:`MCPServer.notify_resource_updated`
+tells the clients subscribed to a resource that it changed.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar, overload
 
+from conduit_mcp.completions import Completer
 from conduit_mcp.context import Context
 from conduit_mcp.prompts import Prompt
 from conduit_mcp.protocol import ServerSession
@@ -41,6 +43,7 @@ from conduit_mcp.uritemplate import UriTemplate
 __all__ = ["MCPServer"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 _INJECTABLE = (Context,)
 
 
@@ -77,6 +80,7 @@ class MCPServer:
         self.resources: dict[str, Resource] = {}
         self.resource_templates: dict[str, ResourceTemplate] = {}
         self.prompts: dict[str, Prompt] = {}
+        self.completers: dict[tuple[str, str, str], Completer] = {}
         self._sessions: weakref.WeakSet[ServerSession] = weakref.WeakSet()
 
     def __repr__(self) -> str:
@@ -91,9 +95,10 @@ class MCPServer:
         """What this server offers, as sent in ``initialize``."""
         return {
             "tools": {"listChanged": True},
-            "resources": {"subscribe": False, "listChanged": True},
+            "resources": {"subscribe": True, "listChanged": True},
             "prompts": {"listChanged": True},
             "logging": {},
+            "completions": {},
         }
 
     def initialize_result(self, version: str) -> dict[str, Any]:
@@ -124,6 +129,32 @@ class MCPServer:
             if session.initialized:
                 session.post(message)
 
+    def notify_resource_updated(self, uri: str) -> int:
+        """Send ``notifications/resources/updated`` to every session subscribed to ``uri``.
+
+        Safe to call from any thread; returns how many sessions were told.
+        """
+        message = {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": uri}}
+        told = 0
+        for session in list(self._sessions):
+            if uri in session.subscriptions:
+                session.post(message)
+                told += 1
+        return told
+
+    def _register(self, table: dict[Any, T], key: Any, item: T, what: str, kind: str, hint: str = "") -> T:
+        """Add ``item`` under ``key``, refusing a key already taken; announce the change."""
+        if key in table:
+            raise ValueError(f"{what} {key!r} is already registered on MCP server {self.name!r}{hint}")
+        table[key] = item
+        self._list_changed(kind)
+        return item
+
+    def _unregister(self, tables: tuple[dict[Any, Any], ...], key: Any, what: str, kind: str) -> None:
+        if not any(table.pop(key, None) is not None for table in tables):
+            raise KeyError(f"no {what} {key!r} on MCP server {self.name!r}")
+        self._list_changed(kind)
+
     # -- tools ------------------------------------------------------------------------
 
     @overload
@@ -139,6 +170,7 @@ class MCPServer:
         annotations: Mapping[str, Any] | None = None,
         structured_output: bool | None = None,
         meta: Mapping[str, Any] | None = None,
+        input_schema: Mapping[str, Any] | None = None,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -150,12 +182,15 @@ class MCPServer:
         annotations: Mapping[str, Any] | None = None,
         structured_output: bool | None = None,
         meta: Mapping[str, Any] | None = None,
+        input_schema: Mapping[str, Any] | None = None,
     ) -> Any:
         """Register a function as a tool (``@server.tool()`` or ``@server.tool``).
 
         The name defaults to the function's, the description to its docstring; the
         input schema comes from the type hints. ``annotations`` are MCP tool hints
         (``{"readOnlyHint": True}``); ``structured_output=False`` sends no output schema.
+        ``input_schema`` replaces the advertised schema (JSON Schema 2020-12 as written:
+        ``$schema``, ``$defs``...); the arguments are still converted by the type hints.
         """
         if callable(name):
             self.add_tool(name)
@@ -170,6 +205,7 @@ class MCPServer:
                 annotations=annotations,
                 structured_output=structured_output,
                 meta=meta,
+                input_schema=input_schema,
             )
             return fn
 
@@ -185,8 +221,11 @@ class MCPServer:
         annotations: Mapping[str, Any] | None = None,
         structured_output: bool | None = None,
         meta: Mapping[str, Any] | None = None,
+        input_schema: Mapping[str, Any] | None = None,
     ) -> Tool:
         """Register ``fn`` as a tool and return it; a name already taken is refused."""
+        if input_schema is not None and input_schema.get("type") != "object":
+            raise ValueError(f"input_schema of tool {name or fn.__name__!r} must be a JSON Schema with type 'object'")
         if name is not None:
             validate_tool_name(name)
         signature = describe_function(
@@ -197,21 +236,13 @@ class MCPServer:
             injectable=_INJECTABLE,
             structured_output=structured_output,
         )
-        if signature.name in self.tools:
-            raise ValueError(
-                f"tool {signature.name!r} is already registered on MCP server {self.name!r}; "
-                "pass name= to register it under another name, or remove_tool() first"
-            )
-        tool = Tool(fn, signature, title=title, annotations=annotations, meta=meta)
-        self.tools[tool.name] = tool
-        self._list_changed("tools")
-        return tool
+        tool = Tool(fn, signature, title=title, annotations=annotations, meta=meta, input_schema=input_schema)
+        hint = "; pass name= to register it under another name, or remove_tool() first"
+        return self._register(self.tools, tool.name, tool, "tool", "tools", hint)
 
     def remove_tool(self, name: str) -> None:
         """Unregister a tool; connected clients are told the list changed."""
-        if self.tools.pop(name, None) is None:
-            raise KeyError(f"no tool named {name!r} on MCP server {self.name!r}")
-        self._list_changed("tools")
+        self._unregister((self.tools,), name, "tool named", "tools")
 
     # -- resources --------------------------------------------------------------------
 
@@ -272,30 +303,20 @@ class MCPServer:
             "meta": meta,
         }
         if UriTemplate.is_template(uri):
-            if uri in self.resource_templates:
-                raise ValueError(f"resource template {uri!r} is already registered on MCP server {self.name!r}")
             template = ResourceTemplate(fn, signature, template=UriTemplate(uri), **common)
-            self.resource_templates[uri] = template
-            self._list_changed("resources")
-            return template
+            return self._register(self.resource_templates, uri, template, "resource template", "resources")
         if signature.parameters:
             names = ", ".join(p.name for p in signature.parameters)
             raise ValueError(
                 f"resource {uri!r}: the function takes parameters ({names}) but the URI has no "
                 "{variables}; use a URI template such as 'doc://{id}'"
             )
-        if uri in self.resources:
-            raise ValueError(f"resource {uri!r} is already registered on MCP server {self.name!r}")
         resource = Resource(fn, signature, uri=uri, **common)
-        self.resources[uri] = resource
-        self._list_changed("resources")
-        return resource
+        return self._register(self.resources, uri, resource, "resource", "resources")
 
     def remove_resource(self, uri: str) -> None:
         """Unregister a resource or template by its URI (template)."""
-        if self.resources.pop(uri, None) is None and self.resource_templates.pop(uri, None) is None:
-            raise KeyError(f"no resource {uri!r} on MCP server {self.name!r}")
-        self._list_changed("resources")
+        self._unregister((self.resources, self.resource_templates), uri, "resource", "resources")
 
     # -- prompts ----------------------------------------------------------------------
 
@@ -343,17 +364,45 @@ class MCPServer:
         signature = describe_function(
             fn, kind="prompt", name=name, description=description, injectable=_INJECTABLE, structured_output=False
         )
-        if signature.name in self.prompts:
-            raise ValueError(f"prompt {signature.name!r} is already registered on MCP server {self.name!r}")
         prompt = Prompt(fn, signature, title=title, meta=meta)
-        self.prompts[prompt.name] = prompt
-        self._list_changed("prompts")
-        return prompt
+        return self._register(self.prompts, prompt.name, prompt, "prompt", "prompts")
 
     def remove_prompt(self, name: str) -> None:
-        if self.prompts.pop(name, None) is None:
-            raise KeyError(f"no prompt named {name!r} on MCP server {self.name!r}")
-        self._list_changed("prompts")
+        self._unregister((self.prompts,), name, "prompt named", "prompts")
+
+    # -- completions ------------------------------------------------------------------
+
+    def completion(
+        self, *, argument: str, prompt: str | None = None, resource: str | None = None
+    ) -> Callable[[F], F]:
+        """Register a function completing ``argument`` of a prompt or a resource template.
+
+        ``@server.completion(prompt="review", argument="language")`` or
+        ``@server.completion(resource="doc://{id}", argument="id")``; the function takes
+        ``value`` (what the user typed so far) and optionally ``arguments`` (the other
+        arguments' values) and returns the matching strings, best first.
+        """
+
+        def decorator(fn: F) -> F:
+            self.add_completion(fn, argument=argument, prompt=prompt, resource=resource)
+            return fn
+
+        return decorator
+
+    def add_completion(
+        self, fn: Callable[..., Any], *, argument: str, prompt: str | None = None, resource: str | None = None
+    ) -> Completer:
+        if (prompt is None) == (resource is None):
+            raise ValueError("a completion completes the argument of one prompt= or one resource= template; give one")
+        if resource is not None and not UriTemplate.is_template(resource):
+            raise ValueError(f"resource={resource!r} is not a URI template; only template variables are completed")
+        signature = describe_function(fn, kind="completion", injectable=_INJECTABLE, structured_output=False)
+        completer = Completer(fn, signature)
+        key = ("ref/prompt", prompt, argument) if prompt is not None else ("ref/resource", resource, argument)
+        if key in self.completers:
+            raise ValueError(f"argument {argument!r} of {key[1]!r} already has a completion on MCP server {self.name!r}")
+        self.completers[key] = completer  # type: ignore[index]
+        return completer
 
     # -- running ----------------------------------------------------------------------
 

@@ -3,7 +3,9 @@
 A call validates and converts the arguments against the function's type hints, runs
 the function (sync ones in a worker thread) and turns what it returns into a
 ``CallToolResult``: text content always (strings as they are, anything else as JSON),
-plus ``structuredContent`` when the return type has an output schema. Anything the
+plus ``structuredContent`` when the return type has an output schema. Content blocks
+(:mod:`conduit_mcp.content`: ``Image``, ``Audio``, ``EmbeddedResource``...) become their
+own blocks, alone or in a list mixed with strings. Anything the
 function raises, a bad argument included, becomes a result with ``isError: true``
 whose text is the exception's message, so the model can see it and correct the call.
 """
@@ -16,12 +18,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from conduit.telemetry import span
+
 from conduit_mcp import _calling
+from conduit_mcp.content import ContentBlock
 from conduit_mcp.context import Context
 from conduit_mcp.convert import ArgumentError, dumps, from_json
 from conduit_mcp.schema import FunctionSignature
 
-__all__ = ["Tool", "validate_tool_name", "text_content"]
+__all__ = ["Tool", "validate_tool_name", "to_content", "text_content"]
 
 logger = logging.getLogger("conduit.mcp")
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
@@ -39,12 +44,31 @@ def validate_tool_name(name: str) -> str:
 
 
 def text_content(value: Any) -> list[dict[str, Any]]:
-    """A function's return value as MCP content blocks."""
+    """``value`` as one text block: strings as they are, anything else as JSON."""
     if value is None:
         return []
     if isinstance(value, str):
         return [{"type": "text", "text": value}]
     return [{"type": "text", "text": dumps(value).decode()}]
+
+
+def to_content(value: Any) -> list[dict[str, Any]]:
+    """A function's return value as MCP content blocks.
+
+    A content block is itself; a list or tuple holding any is one block per item
+    (strings as text); anything else is one text block (:func:`text_content`).
+    """
+    if isinstance(value, ContentBlock):
+        return [value.to_wire()]
+    if isinstance(value, (list, tuple)) and any(isinstance(item, ContentBlock) for item in value):
+        blocks: list[dict[str, Any]] = []
+        for item in value:
+            if isinstance(item, ContentBlock):
+                blocks.append(item.to_wire())
+            else:
+                blocks.extend(text_content(item))
+        return blocks
+    return text_content(value)
 
 
 @dataclass(eq=False)
@@ -56,6 +80,7 @@ class Tool:
     title: str | None = None
     annotations: Mapping[str, Any] | None = None
     meta: Mapping[str, Any] | None = None
+    input_schema: Mapping[str, Any] | None = None
     is_coroutine: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -78,7 +103,7 @@ class Tool:
             wire["title"] = self.title
         if self.signature.description:
             wire["description"] = self.signature.description
-        wire["inputSchema"] = self.signature.input_schema
+        wire["inputSchema"] = dict(self.input_schema) if self.input_schema is not None else self.signature.input_schema
         if self.signature.output_schema is not None and modern:
             wire["outputSchema"] = self.signature.output_schema
         if self.annotations:
@@ -106,7 +131,20 @@ class Tool:
         return kwargs
 
     async def run(self, arguments: Mapping[str, Any], context: Context) -> dict[str, Any]:
-        """Call the tool; always a ``CallToolResult`` (``isError`` on failure)."""
+        """Call the tool inside a ``tools/call`` telemetry span; always a ``CallToolResult``."""
+        attributes: dict[str, Any] = {
+            "mcp.method.name": "tools/call",
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": self.name,
+        }
+        if context.request_id is not None:
+            attributes["jsonrpc.request.id"] = str(context.request_id)
+        if context.protocol_version:
+            attributes["mcp.protocol.version"] = context.protocol_version
+        with span(f"tools/call {self.name}", attributes):
+            return await self._run(arguments, context)
+
+    async def _run(self, arguments: Mapping[str, Any], context: Context) -> dict[str, Any]:
         try:
             kwargs = self.bind(arguments)
             for name in self.signature.injected:
@@ -119,7 +157,7 @@ class Tool:
             logger.debug("traceback of tool %r", self.name, exc_info=True)
             message = str(exc) or type(exc).__name__
             return {"content": text_content(f"tool {self.name!r} failed: {message}"), "isError": True}
-        result: dict[str, Any] = {"content": text_content(value)}
+        result: dict[str, Any] = {"content": to_content(value)}
         if self.signature.output_schema is not None and (context.protocol_version or "") >= _STRUCTURED_SINCE:
             result["structuredContent"] = {"result": value} if self.signature.wrap_output else value
         return result
