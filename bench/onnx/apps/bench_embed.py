@@ -9,12 +9,12 @@
   than a batch is queued the engine batches texts of similar length together.
 
 ``EMBED_SUB_BATCH`` sets the embedder's own sub-batch (TextEmbedder sorts a call's texts by
-length and runs them in sub-batches of this size; default 32). ``EMBED_THREADS=1`` builds
-``TextEmbedder(intra_op_threads=1)`` (same model and tokenizer) instead of the shared
-``get_embedder()`` one, whose ONNX Runtime session uses its default thread pool (one thread
-per core, spinning while it waits). ``EMBED_NO_SPIN=1`` builds the shared embedder's session with
-ONNX Runtime's ``session.intra_op.allow_spinning = 0`` (a patch applied here, in the benchmark
-only, to measure that change). ``GET /`` answers bench/http's readiness probe.
+length and runs them in sub-batches of this size; default: the embedder's, 8 on the CPU).
+The shared ``get_embedder()`` is used unless a session setting is asked for:
+``EMBED_SPIN=1`` builds ``TextEmbedder(allow_spinning=True)`` (the old default: ONNX
+Runtime's pool threads busy-wait between parallel sections), ``EMBED_THREADS=N`` builds
+``TextEmbedder(intra_op_threads=N)``; same model and tokenizer. ``GET /`` answers
+bench/http's readiness probe.
 """
 
 import os
@@ -26,25 +26,16 @@ variant = os.environ.get("EMBED_VARIANT", "bucketed")
 if variant not in ("single", "batched", "bucketed"):
     raise SystemExit(f"EMBED_VARIANT must be single, batched or bucketed, not {variant!r}")
 
-if os.environ.get("EMBED_NO_SPIN"):
-    import conduit_onnx.loader
-
-    _session_options = conduit_onnx.loader.session_options
-
-    def _no_spin(*args, **kwargs):
-        options = _session_options(*args, **kwargs)
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return options
-
-    conduit_onnx.loader.session_options = _no_spin
-
-if os.environ.get("EMBED_THREADS"):
+spin = bool(os.environ.get("EMBED_SPIN"))
+threads = int(os.environ["EMBED_THREADS"]) if os.environ.get("EMBED_THREADS") else None
+if spin or threads is not None:
     from conduit_onnx.embedder import TextEmbedder
 
-    embedder = TextEmbedder(use_gpu=False, intra_op_threads=int(os.environ["EMBED_THREADS"]))
+    embedder = TextEmbedder(use_gpu=False, intra_op_threads=threads, allow_spinning=True if spin else None)
 else:
     embedder = get_embedder()  # conduit-onnx's all-MiniLM-L6-v2 (CONDUIT_PLUGINS must allow "onnx")
-embedder.batch_size = int(os.environ.get("EMBED_SUB_BATCH", "32"))
+if os.environ.get("EMBED_SUB_BATCH"):
+    embedder.batch_size = int(os.environ["EMBED_SUB_BATCH"])
 embedder.embed(["warm the session up"])
 
 
