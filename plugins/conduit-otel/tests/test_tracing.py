@@ -288,3 +288,86 @@ def test_a_sampled_out_request_has_no_span_but_is_still_measured(instrumented) -
         (point,) = t.points("http.server.request.duration")
     assert t.finished() == []
     assert point.count == 1
+
+
+def test_the_default_sampler_records_roots_and_follows_a_callers_not_sampled_flag(instrumented) -> None:
+    t = instrumented()  # no OTEL_TRACES_SAMPLER: the specification's parentbased_always_on
+    t.app.get("/")(lambda request: {})
+    with TestClient(t.app) as client:
+        client.get("/")
+        client.get("/", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-00"})
+        (point,) = t.points("http.server.request.duration")
+    (root,) = t.finished()
+    assert root.parent is None
+    assert point.count == 2
+
+
+def test_parentbased_traceidratio_samples_roots_by_the_ratio_and_callers_by_their_flag(instrumented) -> None:
+    never = instrumented({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"})
+    always = instrumented({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1"})
+    for t in (never, always):
+        t.app.get("/")(lambda request: {})
+        with TestClient(t.app) as client:
+            client.get("/")
+            client.get("/", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})
+            client.get("/", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-00"})
+            (point,) = t.points("http.server.request.duration")
+        assert point.count == 3  # every request is measured, sampled or not
+    (continued,) = never.finished()  # ratio 0: only the caller that sampled its trace
+    assert f"{continued.context.trace_id:032x}" == TRACE_ID and continued.parent.is_remote
+    root, continued = always.finished()  # ratio 1: every root, not the caller that did not sample
+    assert root.parent is None and continued.parent is not None
+
+
+def test_a_quarter_ratio_samples_about_a_quarter_of_the_roots(instrumented) -> None:
+    t = instrumented({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"})
+    t.app.get("/")(lambda request: {})
+    with TestClient(t.app) as client:
+        for _ in range(400):
+            client.get("/")
+    # Binomial(400, 0.25): mean 100, standard deviation 8.7; 50..150 is beyond 5.7 of them.
+    assert 50 <= len(t.finished()) <= 150
+
+
+def test_a_sampled_out_request_still_propagates_its_trace_and_opens_no_child_spans(instrumented) -> None:
+    t = instrumented({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"})
+
+    @t.app.get("/call")
+    def call(request):
+        with conduit.telemetry.span("inference", {"model": "m"}, pm=request.app.plugin_manager):
+            pass
+        return conduit_otel.inject({})
+
+    with TestClient(t.app) as client:
+        sent = client.get("/call", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-00"}).json()
+        (timed,) = t.points("conduit.operation.duration")
+    assert t.finished() == []
+    # The caller's trace and its not-sampled decision travel on, with a span id of this hop.
+    version, trace_id, span_id, flags = sent["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", TRACE_ID, "00") and span_id != PARENT_ID
+    assert timed.count == 1
+
+
+def test_requests_that_share_a_route_keep_their_own_host_and_status(instrumented, monkeypatch) -> None:
+    from conduit_otel import middleware
+
+    monkeypatch.setattr(middleware, "_MAX_SHAPES", 2)  # past the cache bound, attributes are computed per request
+    t = instrumented()
+
+    @t.app.get("/items/{item_id}")
+    def item(request):
+        return HTTPResponse(503 if request.params["item_id"] == "down" else 200).json({})
+
+    hosts = ["a.example:8001", "b.example", "c.example:8003", "a.example:8001"]
+    with TestClient(t.app) as client:
+        for host in hosts:
+            client.get("/items/1", headers={"host": host})
+        client.get("/items/down", headers={"host": "a.example:8001"})
+        points = t.points("http.server.request.duration")
+    spans = t.finished()
+    assert [(s.attributes["server.address"], s.attributes["server.port"]) for s in spans] == [
+        ("a.example", 8001), ("b.example", 80), ("c.example", 8003), ("a.example", 8001), ("a.example", 8001),
+    ]
+    assert [s.attributes["http.response.status_code"] for s in spans] == [200, 200, 200, 200, 503]
+    by_status = {p.attributes["http.response.status_code"]: (p.count, p.attributes.get("error.type")) for p in points}
+    assert by_status == {200: (4, None), 503: (1, "503")}

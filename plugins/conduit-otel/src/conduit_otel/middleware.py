@@ -30,6 +30,8 @@ __all__ = ["OtelMiddleware", "PathFilter"]
 
 _GETTER = HeadersGetter()
 _perf_counter = time.perf_counter
+_MAX_SHAPES = 1024  # distinct (method, route, scheme, protocol, Host) combinations cached
+_MAX_FINISHED = 64  # (status, error.type) attribute sets cached per combination
 
 
 class PathFilter:
@@ -57,38 +59,52 @@ class PathFilter:
 
 
 class OtelMiddleware:
-    """``(request, call_next)`` middleware bound to one app's :class:`OtelRuntime`."""
+    """``(request, call_next)`` middleware bound to one app's :class:`OtelRuntime`.
+
+    The per-request work is kept to what varies per request: what a (method, route,
+    scheme, protocol, ``Host``) combination shares — span name, the fixed span
+    attributes, the metric attribute sets per (status, ``error.type``) — is computed once
+    and cached (bounded: past :data:`_MAX_SHAPES` combinations, e.g. a client inventing
+    ``Host`` values, it is computed per request instead). The SDK gets one
+    ``attributes=`` dict at span start, the propagator runs only when a request carries
+    trace context, and a span the sampler dropped is not touched again.
+    """
 
     def __init__(self, runtime: OtelRuntime, path_filter: PathFilter) -> None:
         self.runtime = runtime
         self.filter = path_filter
         self.body_sizes = runtime.config.body_size_metrics
-        self._w3c_only = tuple(runtime.config.propagators) in (("tracecontext", "baggage"), ("tracecontext",))
+        propagators = tuple(runtime.config.propagators)
+        self._w3c_only = propagators in (("tracecontext", "baggage"), ("tracecontext",), ("baggage",), ("none",), ())
         self._next_sync = 0.0
+        self._shapes: dict[tuple[Any, ...], _Shape] = {}
 
     def __repr__(self) -> str:
         return "conduit-otel middleware"
+
+    def _shape(self, request: HTTPRequest, host_header: str) -> _Shape:
+        route = request.route
+        pattern = route.path if route is not None else None
+        server = None if host_header else request.server
+        key = (request.method, pattern, request.scheme, request.http_version, host_header, server)
+        shape = self._shapes.get(key)
+        if shape is None:
+            template = sc.route_template(pattern) if pattern is not None else None
+            shape = _Shape(request.method, template, request.scheme, request.http_version, host_header, server)
+            if len(self._shapes) < _MAX_SHAPES:
+                self._shapes[key] = shape
+        return shape
 
     async def __call__(self, request: HTTPRequest, call_next: Any) -> HTTPResponse:
         runtime = self.runtime
         if not runtime.started or self.filter.excluded(request):
             return await call_next(request)
         start = _perf_counter()
-        method, extra = sc.method_attributes(request.method)
-        scheme = request.scheme
-        route = request.route
-        template = sc.route_template(route.path) if route is not None else None
-        protocol = request.http_version
-        metric_attrs: dict[str, Any] = {
-            sc.HTTP_REQUEST_METHOD: method,
-            sc.URL_SCHEME: scheme,
-            sc.NETWORK_PROTOCOL_VERSION: protocol,
-        }
-        if template is not None:
-            metric_attrs[sc.HTTP_ROUTE] = template
+        headers = request.headers
+        shape = self._shape(request, headers.get("host") or "")
         http = runtime.http
         if http is not None:
-            http.active_requests.add(method, scheme, 1)
+            http.active_requests.add(shape.method, shape.scheme, 1)
             bridge = runtime.bridge
             if bridge is not None and start >= self._next_sync:
                 self._next_sync = start + bridge.resync_seconds
@@ -98,81 +114,72 @@ class OtelMiddleware:
         ctx_token = None
         tracer = runtime.tracer
         if tracer is not None:
-            headers = request.headers
             if self._w3c_only and "traceparent" not in headers and "baggage" not in headers:
-                parent = None
+                parent = None  # nothing to extract: the span is a root (or a child of the current one)
             else:
                 parent = runtime.propagator.extract(headers, getter=_GETTER)
-            attrs = dict(metric_attrs)
+            attrs = shape.span_attrs.copy()
             attrs[sc.URL_PATH] = request.path
             if request.query_string:
                 attrs[sc.URL_QUERY] = request.query_string
-            host, port = sc.server_address(headers.get("host", ""), scheme)
-            if not host and request.server is not None:  # no Host header: the local address
-                host, port = request.server
-            if host:
-                attrs[sc.SERVER_ADDRESS] = host
-            if port is not None:
-                attrs[sc.SERVER_PORT] = port
             client = request.client
             if client is not None and client[0]:
                 attrs[sc.CLIENT_ADDRESS] = client[0]
             agent = headers.get("user-agent")
             if agent:
                 attrs[sc.USER_AGENT_ORIGINAL] = agent
-            if extra:
-                attrs.update(extra)
-            span = tracer.start_span(
-                sc.span_name(method, template), context=parent, kind=SpanKind.SERVER, attributes=attrs
-            )
+            span = tracer.start_span(shape.span_name, context=parent, kind=SpanKind.SERVER, attributes=attrs)
             ctx_token = otel_context.attach(trace.set_span_in_context(span, parent))
+            if not span.is_recording():  # sampled out: nothing more to record on it
+                span = None
         rt_token = runtime.activate()
         try:
             response = await call_next(request)
         except BaseException as exc:  # call_next renders errors; this is cancellation
-            self._finish(span, None, start, metric_attrs, request, None, type(exc).__qualname__)
+            self._finish(span, shape, None, start, request, None, type(exc).__qualname__)
             raise
         finally:
             runtime.deactivate(rt_token)
             if ctx_token is not None:
                 otel_context.detach(ctx_token)
         if response.is_streaming:
-            response.content = self._watch_stream(response, span, start, metric_attrs, request)  # type: ignore[attr-defined]
+            response.content = self._watch_stream(response, span, shape, start, request)  # type: ignore[attr-defined]
         else:
-            self._finish(span, response, start, metric_attrs, request, len(response.body), None)
+            self._finish(span, shape, response, start, request, len(response.body), None)
         return response
 
     def _finish(
         self,
         span: Any,
+        shape: _Shape,
         response: HTTPResponse | None,
         start: float,
-        metric_attrs: dict[str, Any],
         request: HTTPRequest,
         response_size: int | None,
         error_type: str | None,
     ) -> None:
         duration = _perf_counter() - start
         status = response.status_code if response is not None else None
-        if status is not None:
-            metric_attrs[sc.HTTP_RESPONSE_STATUS_CODE] = status
-            if status >= 500 and error_type is None:
-                state = request._state  # noqa: SLF001 - None unless something stored state
-                exc = state.get("exception") if state is not None else None
-                error_type = type(exc).__qualname__ if exc is not None else str(status)
-        if error_type is not None:
-            metric_attrs[sc.ERROR_TYPE] = error_type
+        if status is not None and status >= 500 and error_type is None:
+            state = request._state  # noqa: SLF001 - None unless something stored state
+            exc = state.get("exception") if state is not None else None
+            error_type = type(exc).__qualname__ if exc is not None else str(status)
         if span is not None:
-            if status is not None:
-                span.set_attribute(sc.HTTP_RESPONSE_STATUS_CODE, status)
-            if error_type is not None:
-                span.set_attribute(sc.ERROR_TYPE, error_type)
+            if error_type is None:
+                if status is not None:
+                    span.set_attribute(sc.HTTP_RESPONSE_STATUS_CODE, status)
+            else:
+                end_attrs: dict[str, Any] = {sc.ERROR_TYPE: error_type}
+                if status is not None:
+                    end_attrs[sc.HTTP_RESPONSE_STATUS_CODE] = status
+                span.set_attributes(end_attrs)
                 span.set_status(Status(StatusCode.ERROR))
             span.end()
         http = self.runtime.http
         if http is not None:
+            metric_attrs = shape.finished_attrs(status, error_type)
             http.duration.record(duration, metric_attrs)
-            http.active_requests.add(metric_attrs[sc.HTTP_REQUEST_METHOD], metric_attrs[sc.URL_SCHEME], -1)
+            http.active_requests.add(shape.method, shape.scheme, -1)
             if self.body_sizes:
                 length = request.headers.get("content-length")
                 if length is not None and length.isdigit():
@@ -180,9 +187,7 @@ class OtelMiddleware:
                 if response_size is not None:
                     http.response_body_size.record(response_size, metric_attrs)
 
-    def _watch_stream(
-        self, response: Any, span: Any, start: float, metric_attrs: dict[str, Any], request: HTTPRequest
-    ) -> Any:
+    def _watch_stream(self, response: Any, span: Any, shape: _Shape, start: float, request: HTTPRequest) -> Any:
         """Wrap a streamed body so its span and measurements end with its last chunk."""
         content = response.content
         # A subclass that frames items itself (server-sent events) sends more than it is given.
@@ -190,7 +195,7 @@ class OtelMiddleware:
 
         def done(error: BaseException | None) -> None:
             size = tally.size if tally.countable else None
-            self._finish(span, response, start, metric_attrs, request, size, type(error).__qualname__ if error else None)
+            self._finish(span, shape, response, start, request, size, type(error).__qualname__ if error else None)
 
         if hasattr(content, "__aiter__"):
 
@@ -219,6 +224,54 @@ class OtelMiddleware:
                 done(error)
 
         return watched_sync()
+
+
+class _Shape:
+    """What every request of one (method, route, scheme, protocol, Host) shares, computed once:
+    the span name, the span's start attributes that do not vary, the metric attributes."""
+
+    __slots__ = ("method", "scheme", "span_name", "span_attrs", "metric_attrs", "finished")
+
+    def __init__(self, raw_method: str, template: str | None, scheme: str, protocol: str, host_header: str,
+                 server: Any) -> None:
+        method, extra = sc.method_attributes(raw_method)
+        self.method = method
+        self.scheme = scheme
+        self.span_name = sc.span_name(method, template)
+        metric_attrs: dict[str, Any] = {
+            sc.HTTP_REQUEST_METHOD: method,
+            sc.URL_SCHEME: scheme,
+            sc.NETWORK_PROTOCOL_VERSION: protocol,
+        }
+        if template is not None:
+            metric_attrs[sc.HTTP_ROUTE] = template
+        self.metric_attrs = metric_attrs
+        span_attrs = dict(metric_attrs)
+        host, port = sc.server_address(host_header, scheme)
+        if not host and server is not None:  # no Host header: the local address
+            host, port = server
+        if host:
+            span_attrs[sc.SERVER_ADDRESS] = host
+        if port is not None:
+            span_attrs[sc.SERVER_PORT] = port
+        if extra:
+            span_attrs.update(extra)
+        self.span_attrs = span_attrs
+        # (status, error.type) -> the metric attributes of a finished request
+        self.finished: dict[tuple[int | None, str | None], dict[str, Any]] = {}
+
+    def finished_attrs(self, status: int | None, error_type: str | None) -> dict[str, Any]:
+        key = (status, error_type)
+        attrs = self.finished.get(key)
+        if attrs is None:
+            attrs = dict(self.metric_attrs)
+            if status is not None:
+                attrs[sc.HTTP_RESPONSE_STATUS_CODE] = status
+            if error_type is not None:
+                attrs[sc.ERROR_TYPE] = error_type
+            if len(self.finished) < _MAX_FINISHED:
+                self.finished[key] = attrs
+        return attrs
 
 
 class _Tally:
