@@ -13,7 +13,10 @@ from typing import Any, Sequence, TextIO
 
 __all__ = ["ARGUMENTS", "HELP", "run"]
 
-HELP = "show which onnxruntime build is imported and which execution providers really start; exit 1 if the GPU build is shadowed"
+HELP = (
+    "show which onnxruntime build is imported and which execution providers really start; "
+    "exit 1 if the GPU build is shadowed"
+)
 ARGUMENTS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--device-id",), {"type": int, "default": 0, "help": "GPU device to probe (default 0)"}),
 ]
