@@ -65,7 +65,7 @@ BAD = [
     ("/v1/route", {"text": ""}, 400, "empty"),
     ("/v1/route", {"text": 42}, 400, "text"),
     ("/v1/route", {"text": "hi", "constraints": {"max_cost": -1}}, 400, "max_cost"),
-    ("/v1/route", {"text": "hi", "constraints": {"allowed_models": ["gpt-9"]}}, 400, "gpt-9"),
+    ("/v1/route", {"text": "hi", "constraints": {"allowed_models": ["gpt-9"]}}, 404, "gpt-9"),
     ("/v1/route", {"text": "hi", "constraints": {"max_cost": 1e-12}}, 422, "max_cost"),
     ("/v1/route", {"text": "hi", "colour": "blue"}, 400, "colour"),
     ("/v1/complete", {"text": "hi", "temperature": 3}, 400, "temperature"),
@@ -158,3 +158,40 @@ def test_the_official_openai_client_uses_the_router_unchanged(app: Conduit, stan
             client.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "hi"}])
         with pytest.raises(openai.BadRequestError, match="temperature"):
             client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}], temperature=7)
+
+
+V1_ROUTES = [("POST", "/v1/route"), ("POST", "/v1/complete"), ("POST", "/v1/feedback"), ("GET", "/v1/stats"),
+             ("GET", "/v1/models"), ("POST", "/v1/chat/completions")]
+
+
+def test_with_auth_on_every_v1_route_refuses_a_missing_or_wrong_key(standin: StandIn) -> None:
+    from conduit.framework.auth import AuthMiddleware
+
+    app = Conduit(plugins=["router"], router_embedder="hash", router_standin_url=standin.url, router_history="none")
+    app.use(AuthMiddleware({"sk-right": "tests"}))
+    app.prepare()  # the plugins' routes are registered here
+    registered = {(m, r.path) for r in app.router.routes for m in r.methods if r.path.startswith("/v1/")}
+    assert set(V1_ROUTES) <= registered
+    body = {"text": "hi", "messages": [{"role": "user", "content": "hi"}]}
+    with LiveServer(app) as server:
+        for method, path in V1_ROUTES:
+            for headers in ({}, {"X-API-Key": "sk-wrong"}, {"Authorization": "Bearer sk-wrong"}):
+                r = httpx.request(method, server.url + path, headers=headers, json=body if method == "POST" else None)
+                assert r.status_code == 401, (method, path, headers, r.text)
+                assert r.headers["www-authenticate"] and r.json()["status"] == 401
+        assert httpx.get(server.url + "/v1/models", headers={"X-API-Key": "sk-right"}).status_code == 200
+
+
+def test_with_a_rate_limit_v1_routes_answer_429_with_retry_after(standin: StandIn) -> None:
+    from conduit.framework.security import rate_limit
+
+    app = Conduit(plugins=["router"], router_embedder="hash", router_standin_url=standin.url, router_history="none")
+    app.use(rate_limit(3, 60.0))
+    with LiveServer(app) as server, httpx.Client(base_url=server.url) as http:
+        first = [http.post("/v1/route", json={"text": "hi"}) for _ in range(3)]
+        assert [r.status_code for r in first] == [200, 200, 200]
+        for method, path in V1_ROUTES:
+            r = http.request(method, path, json={"text": "hi"} if method == "POST" else None)
+            assert r.status_code == 429, (path, r.text)
+            assert 0 < int(r.headers["retry-after"]) <= 60 and r.headers["x-ratelimit-remaining"] == "0"
+            assert r.json()["status"] == 429

@@ -5,6 +5,13 @@ Under ``router_prefix`` (``/v1``): ``POST /route``, ``POST /complete``, ``POST /
 ``model="auto"`` routes (``stream: true`` answers with server-sent events), so existing
 OpenAI clients use the router unchanged. Bad input is a 4xx whose detail names the field.
 
+Each operation declares its body exactly in OpenAPI (the ``*_SCHEMA`` dicts below): what
+the handlers accept, no unknown field on the router's own routes (the OpenAI route, like
+OpenAI's, ignores fields it does not use). A model name the catalogue lacks, in
+``constraints.allowed_models`` or ``model``, is 404 ``model_not_found``; constraints no
+model meets now are 422 ``no_eligible_model`` (that depends on the router's state, not on
+the request's shape).
+
 One :class:`~conduit_router.router.Router` per app, built from settings on first use
 (:func:`app_router`) and closed when the app shuts down.
 """
@@ -15,11 +22,11 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from conduit.framework.errors import BadRequestError, HTTPError
+from conduit.framework.errors import BadRequestError, HTTPError, NotFoundError
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse, StreamingResponse, dumps
-from conduit_router.models import Query, QueryConstraints
-from conduit_router.providers.base import ProviderError
+from conduit_router.models import MAX_QUERY_CHARS, Query, QueryConstraints
+from conduit_router.providers.base import _ROLES, MAX_TOKENS_LIMIT, ProviderError
 from conduit_router.router import Router
 
 __all__ = ["app_router", "build_router", "register_service"]
@@ -27,6 +34,114 @@ __all__ = ["app_router", "build_router", "register_service"]
 _ROUTE_FIELDS = {"text", "query", "query_id", "constraints", "user_id"}
 _COMPLETE_FIELDS = _ROUTE_FIELDS | {"messages", "system", "max_tokens", "temperature", "use_cache"}
 _FEEDBACK_FIELDS = {"query_id", "quality", "rating", "success", "thumbs", "latency_ms", "cost"}
+
+
+# --- OpenAPI: what each operation accepts and answers ------------------------------------------
+
+_MAX_NUMBER = 1.7976931348623157e308  # JSON numbers beyond a double are not numbers Python can compare
+_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": r"\S",
+         "description": "the user's question (at least one non-blank character)"}
+_CONSTRAINTS = {
+    "type": "object", "additionalProperties": False,
+    "description": "hard limits: candidates that break one are not chosen",
+    "properties": {
+        "max_cost": {"type": "number", "minimum": 0, "maximum": _MAX_NUMBER, "description": "USD for this query"},
+        "max_latency_ms": {"type": "number", "exclusiveMinimum": 0, "maximum": _MAX_NUMBER},
+        "min_quality": {"type": "number", "minimum": 0, "maximum": 1},
+        "allowed_models": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1},
+                           "description": "names from GET /v1/models (another name is 404)"},
+    },
+}
+_QUERY_ID = {"type": "string", "minLength": 1, "maxLength": 128}
+_ROUTE_PROPERTIES = {
+    "text": _TEXT, "query": {**_TEXT, "description": "the same as text (text wins when both are sent)"},
+    "query_id": {**_QUERY_ID, "description": "your id for the query (default: a new one)"},
+    "constraints": _CONSTRAINTS,
+    "user_id": {"type": "string", "minLength": 1, "maxLength": 256, "description": "who asked (retry detection)"},
+}
+_PARTS = {"type": "array", "items": {"type": "object", "properties": {"type": {"type": "string"},
+                                                                       "text": {"type": "string"}}}}
+_MESSAGE = {
+    "type": "object", "required": ["role", "content"],
+    "properties": {"role": {"enum": list(_ROLES)},
+                   "content": {"anyOf": [{"type": "string", "maxLength": MAX_QUERY_CHARS}, _PARTS],
+                               "description": "a string, or OpenAI text parts [{type, text}]"}},
+}
+_MESSAGES = {"type": "array", "minItems": 1, "items": _MESSAGE,
+             "contains": {"type": "object", "properties": {"role": {"const": "user"}}, "required": ["role"]},
+             "description": "chat turns; at least one from the user"}
+_TEMPERATURE = {"type": "number", "minimum": 0, "maximum": 2}
+_MAX_TOKENS = {"type": "integer", "minimum": 1, "maximum": MAX_TOKENS_LIMIT}
+
+ROUTE_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "properties": _ROUTE_PROPERTIES,
+    "anyOf": [{"required": ["text"]}, {"required": ["query"]}],
+}
+COMPLETE_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "anyOf": [{"required": ["text"]}, {"required": ["query"]}],
+    "properties": {**_ROUTE_PROPERTIES, "messages": {**_MESSAGES, "description": "the conversation (default: the "
+                                                     "text as one user turn)"},
+                   "system": {"type": "string", "maxLength": MAX_QUERY_CHARS}, "max_tokens": _MAX_TOKENS,
+                   "temperature": _TEMPERATURE, "use_cache": {"type": "boolean", "default": True}},
+}
+FEEDBACK_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["query_id"],
+    "anyOf": [{"required": [name]} for name in ("quality", "rating", "success", "thumbs", "latency_ms", "cost")],
+    "properties": {
+        "query_id": {**_QUERY_ID, "description": "from the routing decision"},
+        "quality": {"type": "number", "minimum": 0, "maximum": 1},
+        "rating": {"type": "number", "minimum": 1, "maximum": 5},
+        "success": {"type": "boolean"},
+        "thumbs": {"anyOf": [{"type": "boolean"}, {"enum": ["up", "down", "UP", "DOWN", "Up", "Down"]}]},
+        "latency_ms": {"type": "number", "exclusiveMinimum": 0, "maximum": _MAX_NUMBER},
+        "cost": {"type": "number", "minimum": 0, "maximum": _MAX_NUMBER, "description": "USD"},
+    },
+}
+CHAT_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["messages"],
+    "description": "OpenAI's chat completion request; fields it has that the router does not use are ignored",
+    "properties": {
+        "model": {"type": "string", "minLength": 1, "default": "auto",
+                  "description": "\"auto\" routes; a name from GET /v1/models calls that model (another is 404)"},
+        "messages": _MESSAGES, "temperature": _TEMPERATURE, "max_tokens": _MAX_TOKENS,
+        "max_completion_tokens": _MAX_TOKENS, "stream": {"type": "boolean", "default": False},
+        "user": {"type": "string", "maxLength": 256}, "constraints": _CONSTRAINTS,
+    },
+}
+_DECISION = {"type": "object", "required": ["query_id", "selected_model", "confidence", "reasoning", "alternatives"],
+             "properties": {"query_id": {"type": "string"}, "selected_model": {"type": "string"},
+                            "confidence": {"type": "number"}, "reasoning": {"type": "string"},
+                            "alternatives": {"type": "array"}, "excluded": {"type": "object"}}}
+_COMPLETION = {"type": "object", "required": ["query_id", "text", "model", "usage", "cost"],
+               "properties": {"query_id": {"type": "string"}, "text": {"type": "string"}, "model": {"type": "string"},
+                              "usage": {"type": "object"}, "cost": {"type": "number"}, "cached": {"type": "boolean"}}}
+_CHAT_COMPLETION = {"type": "object", "required": ["id", "object", "created", "model", "choices", "usage"],
+                    "properties": {"object": {"const": "chat.completion"}, "model": {"type": "string"},
+                                   "choices": {"type": "array", "minItems": 1}, "usage": {"type": "object"},
+                                   "conduit": {"type": "object"}}}
+_OPENAI_ERROR = {
+    "type": "object", "required": ["error"], "description": "OpenAI's error body",
+    "properties": {"error": {"type": "object", "required": ["message", "type"], "properties": {
+        "message": {"type": "string"}, "type": {"type": "string"}, "param": {"type": ["string", "null"]},
+        "code": {"type": ["string", "null"]}}}, "status": {"type": "integer"}},
+}
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _error(description: str, schema: Any = None) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema or dict(_ERROR)}}}
+
+
+_BAD = _error("A field is missing or invalid; the detail names it (code: invalid_body, unknown_field, missing_text, "
+              "invalid_request)")
+_NO_MODEL = _error("A model name the catalogue lacks (code: model_not_found)")
+_NONE_ELIGIBLE = _error("No model meets the constraints now (code: no_eligible_model; each one's reason)")
+_ALL_FAILED = _error("Every candidate model failed; retry after Retry-After seconds (code: all_models_failed)")
+
+
+def _openai(description: str) -> dict[str, Any]:
+    return _error(description, _OPENAI_ERROR)
 
 
 def build_router(settings: Any) -> Router:
@@ -84,15 +199,30 @@ async def _body(request: HTTPRequest, allowed: set[str]) -> dict[str, Any]:
     return body
 
 
-def _query(body: Mapping[str, Any], *, text: str | None = None) -> Query:
+def _known_models(router: Router, constraints: QueryConstraints | None) -> QueryConstraints | None:
+    """``constraints``, or NotFoundError (404) when ``allowed_models`` names a model the catalogue lacks."""
+    names = {m.name for m in router.models}
+    unknown = [n for n in (constraints.allowed_models or ()) if n not in names] if constraints else []
+    if unknown:
+        raise NotFoundError("Unknown model", f"allowed_models names {', '.join(map(repr, unknown[:5]))}; the "
+                            f"catalogue has {', '.join(sorted(names))} (GET /v1/models)", code="model_not_found")
+    return constraints
+
+
+def _query(body: Mapping[str, Any], router: Router, *, text: str | None = None) -> Query:
     text = text if text is not None else body.get("text", body.get("query"))
     if not isinstance(text, str):
         raise BadRequestError("Missing text", "send the query as \"text\" (a non-empty string)", code="missing_text")
-    options: dict[str, Any] = {"text": text, "constraints": QueryConstraints.from_dict(body.get("constraints")),
-                               "user_id": body.get("user_id")}
+    constraints = _known_models(router, QueryConstraints.from_dict(body.get("constraints")))
+    options: dict[str, Any] = {"text": text, "constraints": constraints, "user_id": body.get("user_id")}
     if body.get("query_id") is not None:
         options["id"] = body["query_id"]
     return Query(**options)
+
+
+def _integral(value: Any) -> Any:
+    """``2.0`` as ``2``: JSON Schema's integers include numbers with a zero fraction."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _bad(exc: Exception) -> BadRequestError:
@@ -104,9 +234,10 @@ def _bad(exc: Exception) -> BadRequestError:
 
 async def route_handler(request: HTTPRequest) -> dict[str, Any]:
     body = await _body(request, _ROUTE_FIELDS)
+    router = app_router(request.app)
     try:
-        query = _query(body)
-        decision = await app_router(request.app).route(query)
+        query = _query(body, router)
+        decision = await router.route(query)
     except ValueError as exc:
         raise _bad(exc) from None
     return decision.to_dict()
@@ -116,9 +247,10 @@ async def complete_handler(request: HTTPRequest) -> dict[str, Any]:
     body = await _body(request, _COMPLETE_FIELDS)
     router = app_router(request.app)
     try:
-        query = _query(body)
+        query = _query(body, router)
         completion = await router.complete(query, messages=body.get("messages"), system=body.get("system"),
-                                           max_tokens=body.get("max_tokens"), temperature=body.get("temperature"),
+                                           max_tokens=_integral(body.get("max_tokens")),
+                                           temperature=body.get("temperature"),
                                            use_cache=bool(body.get("use_cache", True)))
     except ValueError as exc:
         raise _bad(exc) from None
@@ -176,7 +308,7 @@ def _openai_error(status: int, message: str, kind: str, code: str | None = None,
     return response
 
 
-def _chat_query(body: Mapping[str, Any]) -> tuple[Query, list[dict[str, Any]]]:
+def _chat_query(body: Mapping[str, Any], router: Router) -> tuple[Query, list[dict[str, Any]]]:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ValueError("messages must be a non-empty list of {role, content} objects")
@@ -191,7 +323,7 @@ def _chat_query(body: Mapping[str, Any]) -> tuple[Query, list[dict[str, Any]]]:
     model = body.get("model", "auto")
     if not isinstance(model, str) or not model:
         raise ValueError("model must be \"auto\" or the name of a model from GET /v1/models")
-    constraints = QueryConstraints.from_dict(body.get("constraints"))
+    constraints = _known_models(router, QueryConstraints.from_dict(body.get("constraints")))
     if model != "auto":
         constraints = QueryConstraints(
             max_cost=constraints.max_cost if constraints else None,
@@ -205,7 +337,7 @@ def _chat_query(body: Mapping[str, Any]) -> tuple[Query, list[dict[str, Any]]]:
 
 
 def _max_tokens(body: Mapping[str, Any]) -> Any:
-    return body.get("max_completion_tokens", body.get("max_tokens"))
+    return _integral(body.get("max_completion_tokens", body.get("max_tokens")))
 
 
 async def chat_completions_handler(request: HTTPRequest) -> HTTPResponse:
@@ -221,7 +353,7 @@ async def chat_completions_handler(request: HTTPRequest) -> HTTPResponse:
         return _openai_error(404, f"The model {model!r} does not exist; use \"auto\" or one of GET /v1/models",
                              "invalid_request_error", "model_not_found", "model")
     try:
-        query, messages = _chat_query(body)
+        query, messages = _chat_query(body, router)
         temperature, max_tokens = body.get("temperature"), _max_tokens(body)
         if body.get("stream"):
             stream = await router.stream(query, messages=messages, max_tokens=max_tokens, temperature=temperature)
@@ -290,12 +422,34 @@ def register_service(register: Any, prefix: str = "/v1") -> None:
     """Add the service's routes through a ``conduit_register_routes`` ``register``."""
     prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
     tags = ("router",)
-    register("POST", f"{prefix}/route", route_handler, summary="Route a query to a model", tags=tags)
+    bad = {400: _BAD, 404: _NO_MODEL, 422: _NONE_ELIGIBLE}
+    register("POST", f"{prefix}/route", route_handler, summary="Route a query to a model", tags=tags,
+             body=ROUTE_SCHEMA, response=_DECISION, responses=dict(bad))
     register("POST", f"{prefix}/complete", complete_handler, summary="Route a query, call the model, return the answer",
-             tags=tags)
-    register("POST", f"{prefix}/feedback", feedback_handler, summary="Report how an answer went", tags=tags)
+             tags=tags, body=COMPLETE_SCHEMA, response=_COMPLETION, responses={**bad, 503: _ALL_FAILED})
+    register("POST", f"{prefix}/feedback", feedback_handler, summary="Report how an answer went", tags=tags,
+             body=FEEDBACK_SCHEMA, response={"type": "object", "required": ["accepted"],
+                                             "properties": {"accepted": {"const": True}}},
+             responses={400: _BAD, 404: _error("No routing decision with this query_id (code: unknown_query)"),
+                        409: _error("Quality feedback for this query was already recorded (code: feedback_exists)")})
     register("GET", f"{prefix}/stats", stats_handler, summary="Decisions, traffic share, spend, quality per model",
-             tags=tags)
-    register("GET", f"{prefix}/models", models_handler, summary="The models the router chooses from", tags=tags)
+             tags=tags, response={"type": "object"})
+    register("GET", f"{prefix}/models", models_handler, summary="The models the router chooses from", tags=tags,
+             response={"type": "object", "required": ["object", "data"], "properties": {
+                 "object": {"const": "list"}, "data": {"type": "array", "items": {
+                     "type": "object", "required": ["id", "object", "owned_by"]}}}})
     register("POST", f"{prefix}/chat/completions", chat_completions_handler,
-             summary="OpenAI-compatible chat completions; model=\"auto\" routes", tags=tags)
+             summary="OpenAI-compatible chat completions; model=\"auto\" routes", tags=tags, body=CHAT_SCHEMA,
+             responses={
+                 200: {"description": "A chat.completion, or with stream: true Server-Sent Events of "
+                                      "chat.completion.chunk objects ending with data: [DONE]",
+                       "content": {"application/json": {"schema": _CHAT_COMPLETION},
+                                   "text/event-stream": {"schema": {"type": "object", "required": ["data"],
+                                                                    "properties": {"data": {"type": "string"}}}}}},
+                 400: _openai("The body is not valid JSON, or a field is invalid (OpenAI's error body)"),
+                 404: _openai("The model does not exist (code: model_not_found)"),
+                 422: _openai("No model meets the constraints now (code: no_eligible_model)"),
+                 429: _error("Rate limited (the app's limit: Error; a provider's: OpenAI's error body)",
+                             {"anyOf": [_ERROR, _OPENAI_ERROR]}),
+                 503: _openai("Every candidate model failed; retry after Retry-After seconds"),
+             })
