@@ -143,6 +143,7 @@ class StreamableHTTPTransport:
         keepalive: float = 15.0,
         retry_ms: int | None = 1000,
         max_events: int = 1000,
+        plugin_manager: Any = None,
     ) -> None:
         self.server = server
         self.json_response = json_response
@@ -153,6 +154,7 @@ class StreamableHTTPTransport:
         self.keepalive = keepalive
         self.retry_ms = retry_ms
         self.max_events = max_events
+        self.plugin_manager = plugin_manager
         self.sessions: dict[str, _HttpSession] = {}
         self._host = TaskHost()
 
@@ -294,6 +296,7 @@ class StreamableHTTPTransport:
             return _rpc_error(400, HEADER_MISMATCH, f"{VERSION_HEADER} header does not match the request's "
                               "protocol version", message.get("id"))
         session = self.server.create_session(None)
+        session.plugin_manager = self.plugin_manager
         if "id" not in message:
             session.close()
             return HTTPResponse(202, b"", {})
@@ -319,6 +322,7 @@ class StreamableHTTPTransport:
 
         standalone = EventStream(max_events=self.max_events)
         entry = _HttpSession(session_id, self.server.create_session(standalone.send), time.monotonic(), standalone)
+        entry.session.plugin_manager = self.plugin_manager
         self.sessions[session_id] = entry
         return entry
 
@@ -379,6 +383,7 @@ def mount_mcp(app: Any, path: str, server: MCPServer, **options: Any) -> Streama
     ``max_events`` (events kept per stream for resuming).
     The app's shutdown ends every session, so open GET streams finish.
     """
+    options.setdefault("plugin_manager", getattr(app, "plugin_manager", None))
     transport = StreamableHTTPTransport(server, **options)
 
     async def mcp_endpoint(request: HTTPRequest) -> HTTPResponse:

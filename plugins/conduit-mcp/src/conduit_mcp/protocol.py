@@ -107,6 +107,7 @@ class ServerSession:
         self._token: Any = None
         self._outbox: Any = None
         self.subscriptions: set[str] = set()  # resources/subscribe URIs
+        self.plugin_manager: Any = None  # the app's, for telemetry spans (None: the process-wide one)
         self._next_request_id = 0
         self._pending: dict[int, _Pending] = {}  # server-to-client requests awaiting an answer
 

@@ -12,9 +12,10 @@ whose text is the exception's message, so the model can see it and correct the c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,25 @@ __all__ = ["Tool", "validate_tool_name", "to_content", "text_content"]
 logger = logging.getLogger("conduit.mcp")
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _STRUCTURED_SINCE = "2025-06-18"
+
+
+_telemetry_broken = False
+
+
+@contextlib.contextmanager
+def _span(name: str, attributes: dict[str, Any], pm: Any) -> Iterator[None]:
+    """``conduit.telemetry.span`` that never fails the call it wraps: a plugin manager that
+    cannot load is logged once and the call runs without a span."""
+    global _telemetry_broken
+    with contextlib.ExitStack() as stack:
+        if not (pm is None and _telemetry_broken):
+            try:
+                stack.enter_context(span(name, attributes, pm=pm))
+            except Exception as exc:  # noqa: BLE001 - telemetry must not break a tool
+                if not _telemetry_broken:
+                    logger.warning("MCP tool calls run without telemetry spans: %s", exc)
+                _telemetry_broken = pm is None
+        yield
 
 
 def validate_tool_name(name: str) -> str:
@@ -141,7 +161,8 @@ class Tool:
             attributes["jsonrpc.request.id"] = str(context.request_id)
         if context.protocol_version:
             attributes["mcp.protocol.version"] = context.protocol_version
-        with span(f"tools/call {self.name}", attributes):
+        session = context.session
+        with _span(f"tools/call {self.name}", attributes, getattr(session, "plugin_manager", None)):
             return await self._run(arguments, context)
 
     async def _run(self, arguments: Mapping[str, Any], context: Context) -> dict[str, Any]:
