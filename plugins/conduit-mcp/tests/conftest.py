@@ -1,4 +1,4 @@
-"""Shared fixtures: anyio on asyncio, and how to start the demo server over stdio."""
+"""Shared fixtures: anyio on asyncio, the demo and conformance servers in process or over stdio."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ def demo_command() -> list[str]:
     return [sys.executable, str(TESTS / "demo_server.py")]
 
 
-def _load_demo() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("conduit_mcp_demo_server", TESTS / "demo_server.py")
+def _load(module: str, filename: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(module, TESTS / filename)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve string annotations through it
@@ -35,4 +35,10 @@ def _load_demo() -> ModuleType:
 @pytest.fixture(scope="session")
 def demo() -> ModuleType:
     """tests/demo_server.py imported in this process (for the HTTP tests)."""
-    return _load_demo()
+    return _load("conduit_mcp_demo_server", "demo_server.py")
+
+
+@pytest.fixture(scope="session")
+def conformance() -> ModuleType:
+    """tests/conformance_server.py imported in this process."""
+    return _load("conduit_mcp_conformance_server", "conformance_server.py")

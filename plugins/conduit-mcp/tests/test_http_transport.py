@@ -173,3 +173,61 @@ def test_2026_07_28_header_that_disagrees_with_the_body_is_refused() -> None:
         response = post(client, message, **{"mcp-protocol-version": "2025-11-25"})
         assert response.status_code == 400
         assert response.json()["error"]["code"] == -32020
+
+
+def sse_events(text: str) -> list[dict[str, str]]:
+    """Each SSE event's fields (comments dropped)."""
+    events = []
+    for block in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) if ": " in line else (line.rstrip(":"), "")
+                      for line in block.splitlines() if line and not line.startswith(":"))
+        if fields:
+            events.append(fields)
+    return events
+
+
+def open_session_at(client: TestClient, version: str) -> str:
+    init = {**INIT, "params": {**INIT["params"], "protocolVersion": version}}
+    session = post(client, init).headers["mcp-session-id"]
+    post(client, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session)
+    return session
+
+
+def test_streams_of_2025_11_25_sessions_are_primed_and_every_event_has_an_id() -> None:
+    with TestClient(make_app(retry_ms=250)) as client:
+        session = open_session_at(client, "2025-11-25")
+        call = post(client, {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                             "params": {"name": "echo", "arguments": {"text": "hi"}}}, session)
+        priming, answer = sse_events(call.text)
+        stream_id = priming["id"].rpartition("-")[0]
+        assert priming == {"id": f"{stream_id}-0", "retry": "250", "data": ""}
+        assert answer["id"] == f"{stream_id}-1" and answer["event"] == "message"
+        assert orjson.loads(answer["data"])["result"]["content"] == [{"type": "text", "text": "hi"}]
+        older = open_session_at(client, "2025-06-18")  # empty data confuses older clients: no priming
+        events = sse_events(post(client, {"jsonrpc": "2.0", "id": 2, "method": "ping"}, older).text)
+        assert len(events) == 1 and orjson.loads(events[0]["data"])["result"] == {}
+
+
+def test_get_with_last_event_id_replays_the_rest_of_that_stream() -> None:
+    with TestClient(make_app()) as client:
+        session = open_session_at(client, "2025-11-25")
+        call = post(client, {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                             "params": {"name": "echo", "arguments": {"text": "again"}}}, session)
+        priming = sse_events(call.text)[0]
+        resumed = client.get(URL, headers={"accept": "text/event-stream", "mcp-session-id": session,
+                                           "last-event-id": priming["id"]})
+        assert resumed.status_code == 200
+        (event,) = sse_events(resumed.text)
+        assert orjson.loads(event["data"])["id"] == 2
+
+
+@pytest.mark.parametrize("last_event_id", ["nonsense", "feedface-0", "{stream}-99"])
+def test_a_last_event_id_that_names_nothing_resumable_is_404(last_event_id: str) -> None:
+    with TestClient(make_app()) as client:
+        session = open_session_at(client, "2025-11-25")
+        call = post(client, {"jsonrpc": "2.0", "id": 2, "method": "ping"}, session)
+        stream_id = sse_events(call.text)[0]["id"].rpartition("-")[0]
+        response = client.get(URL, headers={"accept": "text/event-stream", "mcp-session-id": session,
+                                            "last-event-id": last_event_id.format(stream=stream_id)})
+        assert response.status_code == 404
+        assert "Last-Event-ID" in response.json()["error"]["message"]
