@@ -13,12 +13,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
 from conduit.framework.errors import ConfigurationError, UnauthorizedError
 from conduit.framework.ratelimit import path_matches
+from conduit.http.middleware import PhasedMiddleware
 from conduit.http.request import HTTPRequest
-from conduit.http.response import HTTPResponse
 
 __all__ = ["AuthMiddleware", "ENV_VAR"]
 
@@ -29,7 +29,7 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
-class AuthMiddleware:
+class AuthMiddleware(PhasedMiddleware):
     """Require an API key on protected paths.
 
     ``api_keys`` maps key → client name (or is a list of keys); None reads the
@@ -106,7 +106,7 @@ class AuthMiddleware:
             request.path, self.exempt_paths
         )
 
-    async def __call__(self, request: HTTPRequest, call_next: Any) -> HTTPResponse:
+    def before(self, request: HTTPRequest) -> None:
         if self.enabled and self._needs_key(request):
             key = self._presented(request)
             if key is None:
@@ -116,4 +116,3 @@ class AuthMiddleware:
             if client is None:
                 raise self._refuse("invalid_api_key", "the API key is not valid", "invalid_token")
             request.state.client_id = client
-        return await call_next(request)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from conduit.framework.errors import BadRequestError
+from conduit.http.middleware import PhasedMiddleware
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse
 
@@ -31,7 +32,7 @@ def _add_vary(response: HTTPResponse, *names: str) -> None:
     response.headers["Vary"] = ", ".join(current)
 
 
-class CORSPolicy:
+class CORSPolicy(PhasedMiddleware):
     """CORS middleware (``enable_cors`` is this class); see the module docstring."""
 
     def __init__(
@@ -96,16 +97,15 @@ class CORSPolicy:
         _add_vary(response, "Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers")
         return response
 
-    async def __call__(self, request: HTTPRequest, call_next: Any) -> HTTPResponse:
+    def before(self, request: HTTPRequest) -> Any:
+        """Answer a preflight here; otherwise hand the request's ``Origin`` to :meth:`after`."""
         origin = request.headers.get("origin")
         if origin and request.method == "OPTIONS" and request.headers.get("access-control-request-method"):
             return self._preflight(request, origin)
-        response = await call_next(request)
-        if not origin:
-            if not self.any_origin or self.allow_credentials:
-                _add_vary(response, "Origin")
-            return response
-        if self.origin_allowed(origin):
+        return origin
+
+    def after(self, request: HTTPRequest, response: HTTPResponse, origin: Any) -> None:
+        if origin and self.origin_allowed(origin):
             h = response.headers
             h["Access-Control-Allow-Origin"] = self._allow_origin_value(origin)
             if self.allow_credentials:
@@ -114,7 +114,6 @@ class CORSPolicy:
                 h["Access-Control-Expose-Headers"] = self.expose_headers
         if not self.any_origin or self.allow_credentials:
             _add_vary(response, "Origin")
-        return response
 
 
 enable_cors = CORSPolicy

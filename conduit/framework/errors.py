@@ -188,10 +188,14 @@ class ErrorHandlerMiddleware:
     def __init__(self, expose_type: bool = False) -> None:
         self.expose_type = expose_type
 
-    async def __call__(self, request: Any, call_next: Any) -> Any:
+    # A phased middleware (conduit.http.middleware registers it: that module imports this one).
+    def before(self, request: Any) -> None:
         # Inner boundaries render errors before they reach this layer; they read this flag.
         if self.expose_type:
             request.state.expose_error_type = True
+
+    async def __call__(self, request: Any, call_next: Any) -> Any:
+        self.before(request)
         return await call_next(request)
 
 

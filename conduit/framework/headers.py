@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from conduit.http.datastructures import prepare_headers
+from conduit.http.middleware import PhasedMiddleware
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse
 
@@ -17,7 +19,7 @@ __all__ = ["SecurityHeaders", "security_headers"]
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
-class SecurityHeaders:
+class SecurityHeaders(PhasedMiddleware):
     """Middleware adding security headers to every response (errors included)."""
 
     def __init__(
@@ -45,22 +47,19 @@ class SecurityHeaders:
         self.headers = common
         self.content_security_policy = content_security_policy
         self.html_csp = html_csp
+        # Checked once; each response gets a dict merge that keeps what the handler set.
+        self._api = prepare_headers(
+            {**common, "Content-Security-Policy": content_security_policy} if content_security_policy else common
+        )
+        self._html = prepare_headers({**common, "Content-Security-Policy": html_csp} if html_csp else common)
 
     def __repr__(self) -> str:
         return f"security_headers({', '.join(self.headers)})"
 
-    async def __call__(self, request: HTTPRequest, call_next: Any) -> HTTPResponse:
-        response = await call_next(request)
+    def after(self, request: HTTPRequest, response: HTTPResponse, context: Any) -> None:
         h = response.headers
-        # `in` then set: MutableMapping.setdefault would raise and catch a KeyError per header.
-        for name, value in self.headers.items():
-            if name not in h:
-                h[name] = value
-        content_type = h["content-type"] if "content-type" in h else ""
-        csp = self.html_csp if content_type.startswith("text/html") else self.content_security_policy
-        if csp and "content-security-policy" not in h:
-            h["Content-Security-Policy"] = csp
-        return response
+        html = "content-type" in h and h["content-type"].startswith("text/html")
+        h.update_prepared(self._html if html else self._api, replace=False)
 
 
 def security_headers(**options: Any) -> SecurityHeaders:

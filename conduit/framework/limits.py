@@ -17,6 +17,7 @@ from collections import deque
 from typing import Any
 
 from conduit.framework.errors import GatewayTimeoutError, ServiceUnavailableError
+from conduit.http.middleware import PhasedMiddleware
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse
 
@@ -38,7 +39,7 @@ def _size(n: int) -> str:
     return f"{n} bytes ({n / _MB:.2f} MB)" if n >= _MB else f"{n} bytes"
 
 
-class RequestSizeLimit:
+class RequestSizeLimit(PhasedMiddleware):
     """413 for bodies over ``max_bytes``, on ``Content-Length`` and while streaming."""
 
     def __init__(self, max_bytes: int) -> None:
@@ -49,9 +50,8 @@ class RequestSizeLimit:
     def __repr__(self) -> str:
         return f"request_size_limit({_size(self.max_bytes)})"
 
-    async def __call__(self, request: HTTPRequest, call_next: Any) -> HTTPResponse:
+    def before(self, request: HTTPRequest) -> None:
         request.limit_body(self.max_bytes)
-        return await call_next(request)
 
 
 def request_size_limit(max_mb: float = 10.0, *, max_bytes: int | None = None) -> RequestSizeLimit:

@@ -18,12 +18,17 @@ import logging
 import time
 from typing import Any, Iterable
 
-
 from conduit.framework.errors import BadRequestError
 from conduit.framework.exposition import CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE
 from conduit.framework.health import CheckResult, HealthCheck, HealthReport
-from conduit.framework.metrics import HistogramStats, Metrics, MetricsError, PluginSample
+from conduit.framework.metrics import (
+    HistogramStats,
+    Metrics,
+    MetricsError,
+    PluginSample,
+)
 from conduit.framework.ml_metrics import MLMetrics
+from conduit.http.middleware import PhasedMiddleware
 from conduit.http.response import HTTPResponse
 from conduit.telemetry import plugin_metrics
 
@@ -74,24 +79,24 @@ def observe_request(request: Any, response: Any, duration: float, metrics: Metri
     )
 
 
-class RequestMetricsMiddleware:
+class RequestMetricsMiddleware(PhasedMiddleware):
     """Records latency, throughput and per-route counts of every request."""
 
     def __init__(self, metrics: Metrics | None = None) -> None:
         self.metrics = metrics or _metrics
 
-    async def __call__(self, request: Any, call_next: Any) -> HTTPResponse:
-        start = time.perf_counter()
-        response: HTTPResponse = await call_next(request)
+    def before(self, request: Any) -> float:
+        return time.perf_counter()
+
+    def after(self, request: Any, response: HTTPResponse, start: float) -> None:
         observe_request(request, response, time.perf_counter() - start, self.metrics)
-        return response
 
 
 def request_metrics_middleware(metrics: Metrics | None = None) -> RequestMetricsMiddleware:
     return RequestMetricsMiddleware(metrics)
 
 
-class LoggingMiddleware:
+class LoggingMiddleware(PhasedMiddleware):
     """Logs one line per request: method, path, status, real duration and request id.
 
     The query string is left out (it may carry tokens). Streamed responses are timed to
@@ -102,9 +107,10 @@ class LoggingMiddleware:
         self.logger = logger or logging.getLogger("conduit.access")
         self.level = level
 
-    async def __call__(self, request: Any, call_next: Any) -> HTTPResponse:
-        start = time.perf_counter()
-        response: HTTPResponse = await call_next(request)
+    def before(self, request: Any) -> float:
+        return time.perf_counter()
+
+    def after(self, request: Any, response: HTTPResponse, start: float) -> None:
         if self.logger.isEnabledFor(self.level):
             ms = (time.perf_counter() - start) * 1000
             self.logger.log(
@@ -123,7 +129,6 @@ class LoggingMiddleware:
                     "request_id": request.request_id,
                 },
             )
-        return response
 
 
 def logging_middleware(logger: logging.Logger | None = None, *, level: int = logging.INFO) -> LoggingMiddleware:

@@ -20,16 +20,23 @@ outage, and resumes by itself when the store answers again.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import logging
 import math
 from typing import Any, Callable
 
 from conduit.framework.errors import ServiceUnavailableError, TooManyRequestsError
-from conduit.http.middleware import route_middleware
+from conduit.http.datastructures import PreparedHeaders, prepare_headers
+from conduit.http.middleware import PhasedMiddleware, route_middleware
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse
-from conduit.storage import AcquireResult, StateStore, StoreUnavailableError, create_state_store
+from conduit.storage import (
+    AcquireResult,
+    StateStore,
+    StoreUnavailableError,
+    create_state_store,
+)
 
 __all__ = ["RateLimiter", "rate_limit", "client_key", "path_matches", "DEFAULT_EXEMPT_PATHS"]
 
@@ -85,7 +92,7 @@ def client_key(
     return "ip:" + (client.host if client is not None else "unknown")
 
 
-class RateLimiter:
+class RateLimiter(PhasedMiddleware):
     """A sliding-window limiter; see the module docstring.
 
     ``store`` is a :class:`~conduit.storage.StateStore`; by default the app's shared
@@ -114,16 +121,24 @@ class RateLimiter:
         self.max_requests = max_requests
         self.window_seconds = float(window_seconds)
         self.store = store
-        self.key_func = key_func or (lambda r: client_key(r, trusted_proxy_header=trusted_proxy_header))
+        self.key_func = key_func or (
+            functools.partial(client_key, trusted_proxy_header=trusted_proxy_header) if trusted_proxy_header else client_key
+        )
         self.fail_open = fail_open
         self.exempt_paths = exempt_paths
         self.policy_name = policy_name
         self.prefix = prefix
         self._per_route = False
         self._outage = False
-        self._limit = str(max_requests)
-        self._policy = f'"{policy_name}";q={max_requests};w={math.ceil(self.window_seconds)}'
-        self._rate_prefix = f'"{policy_name}";r='
+        # The constant fields, checked once; each response adds the counts (digits only).
+        constant = prepare_headers({
+            "X-RateLimit-Limit": str(max_requests),
+            "RateLimit-Policy": f'"{policy_name}";q={max_requests};w={math.ceil(self.window_seconds)}',
+            "RateLimit": f'"{policy_name}";r=',
+        })
+        self._limit = constant["x-ratelimit-limit"]
+        self._policy = constant["ratelimit-policy"]
+        self._rate_prefix = constant["ratelimit"][1]
 
     @property
     def exempt_paths(self) -> tuple[str, ...]:
@@ -149,8 +164,12 @@ class RateLimiter:
         if len(args) == 1 and callable(args[0]) and not isinstance(args[0], HTTPRequest):
             limiter = copy.copy(self)
             limiter._per_route = True  # keyed by method and route pattern as well as client
-            return route_middleware(limiter.dispatch)(args[0])
+            return route_middleware(limiter)(args[0])
         return self.dispatch(*args)
+
+    async def dispatch(self, request: HTTPRequest, call_next: Any) -> HTTPResponse:
+        """The limiter as ``(request, call_next)`` middleware (what the kernel fuses: the phases)."""
+        return await PhasedMiddleware.__call__(self, request, call_next)
 
     def _store_for(self, request: HTTPRequest) -> StateStore:
         if self.store is not None:  # given explicitly: the caller owns it
@@ -162,28 +181,33 @@ class RateLimiter:
         return app.state_store  # shared, and closed and renewed with the app's lifecycle
 
     def _key(self, request: HTTPRequest) -> str:
-        scope = "app"
         if self._per_route:
             route = request.route
             scope = f"{request.method}:{route.path if route is not None else request.path}"
-        return f"{self.prefix}:{scope}:{self.key_func(request)}"
+            return f"{self.prefix}:{scope}:{self.key_func(request)}"
+        return self.prefix + ":app:" + self.key_func(request)
 
-    def _headers(self, result: AcquireResult) -> dict[str, str]:
+    def _headers(self, result: AcquireResult) -> PreparedHeaders:
         reset = str(math.ceil(result.reset_after))
         remaining = str(result.remaining)
         return {
-            "X-RateLimit-Limit": self._limit,
-            "X-RateLimit-Remaining": remaining,
-            "X-RateLimit-Reset": reset,
-            "RateLimit-Policy": self._policy,
-            "RateLimit": self._rate_prefix + remaining + ";t=" + reset,
+            "x-ratelimit-limit": self._limit,
+            "x-ratelimit-remaining": ("X-RateLimit-Remaining", remaining),
+            "x-ratelimit-reset": ("X-RateLimit-Reset", reset),
+            "ratelimit-policy": self._policy,
+            "ratelimit": ("RateLimit", self._rate_prefix + remaining + ";t=" + reset),
         }
 
-    async def dispatch(self, request: HTTPRequest, call_next: Any) -> HTTPResponse:
-        if self._exempt(request.path):
-            return await call_next(request)
+    async def before(self, request: HTTPRequest) -> AcquireResult | None:
+        """Count the request; 429 past the limit. Its counts go to :meth:`after`."""
+        path = request.path
+        if self._exempt_all or path in self._exempt_exact or path.startswith(self._exempt_below):
+            return None
+        store = self.store
         try:
-            result = await self._store_for(request).acquire(self._key(request), self.max_requests, self.window_seconds)
+            result = await (store if store is not None else self._store_for(request)).acquire(
+                self._key(request), self.max_requests, self.window_seconds
+            )
         except StoreUnavailableError as exc:
             if not self._outage:
                 self._outage = True
@@ -193,7 +217,7 @@ class RateLimiter:
                     exc,
                 )
             if self.fail_open:
-                return await call_next(request)
+                return None
             raise ServiceUnavailableError(
                 "Service temporarily unavailable",
                 "the rate limiter cannot reach its store; retry shortly",
@@ -203,8 +227,8 @@ class RateLimiter:
         if self._outage:
             self._outage = False
             logger.warning("rate limiting recovered: the state store answers again")
-        headers = self._headers(result)
         if not result.allowed:
+            headers = {name: value for name, value in self._headers(result).values()}
             headers["Retry-After"] = str(max(1, math.ceil(result.retry_after)))
             raise TooManyRequestsError(
                 "Too Many Requests",
@@ -213,10 +237,11 @@ class RateLimiter:
                 headers=headers,
                 code="rate_limited",
             )
-        response = await call_next(request)
-        for name, value in headers.items():
-            response.headers[name] = value
-        return response
+        return result
+
+    def after(self, request: HTTPRequest, response: HTTPResponse, result: AcquireResult | None) -> None:
+        if result is not None:
+            response.headers.update_prepared(self._headers(result))
 
 
 def rate_limit(

@@ -6,7 +6,7 @@ from http.cookies import SimpleCookie
 from typing import Any, Iterable, Iterator, MutableMapping, NamedTuple
 from urllib.parse import parse_qsl
 
-__all__ = ["Headers", "MutableHeaders", "QueryParams", "Address", "State", "parse_cookies"]
+__all__ = ["Headers", "MutableHeaders", "PreparedHeaders", "prepare_headers", "QueryParams", "Address", "State", "parse_cookies"]
 
 
 class Address(NamedTuple):
@@ -83,6 +83,31 @@ class Headers:
         return f"Headers({self.items()!r})"
 
 
+PreparedHeaders = dict[str, tuple[str, str]]
+"""Header fields checked once, for :meth:`MutableHeaders.update_prepared`:
+lower-cased name -> ``(name as spelled, value)``."""
+
+
+def _check_field(name: str, value: str) -> None:
+    if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+        raise ValueError(f"header {name!r} contains a line break")
+
+
+def prepare_headers(fields: Any) -> PreparedHeaders:
+    """Check ``fields`` (a mapping or ``(name, value)`` pairs) once, for repeated use.
+
+    Middleware that adds the same headers to every response prepares them at start-up
+    and merges them with :meth:`MutableHeaders.update_prepared`, a dict update instead of
+    one checked ``headers[name] = value`` per field.
+    """
+    prepared: PreparedHeaders = {}
+    for name, value in fields.items() if hasattr(fields, "items") else fields:
+        value = value if isinstance(value, str) else str(value)
+        _check_field(name, value)
+        prepared[name.lower()] = (name, value)
+    return prepared
+
+
 class MutableHeaders(MutableMapping[str, str]):
     """Case-insensitive response headers that keep the caller's spelling.
 
@@ -103,8 +128,7 @@ class MutableHeaders(MutableMapping[str, str]):
     def __setitem__(self, name: str, value: str) -> None:
         if not isinstance(value, str):
             value = str(value)
-        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-            raise ValueError(f"header {name!r} contains a line break")
+        _check_field(name, value)
         key = name.lower()
         self._store[key] = (name, value)
         if self._extra:
@@ -135,6 +159,25 @@ class MutableHeaders(MutableMapping[str, str]):
             if "\r" in value or "\n" in value:
                 raise ValueError(f"header {name!r} contains a line break")
             self._extra.append((name, value))
+
+    def update_prepared(self, prepared: PreparedHeaders, *, replace: bool = True) -> None:
+        """Merge fields from :func:`prepare_headers` (already checked).
+
+        ``replace=True`` sets each field as ``headers[name] = value`` would; ``False`` only
+        adds the fields not present yet (as ``setdefault``). Values built at run time go
+        through ``prepare_headers`` too, unless they cannot hold a line break (numbers).
+        """
+        store = self._store
+        if replace:
+            store.update(prepared)
+            if self._extra:
+                self._extra = [(n, v) for n, v in self._extra if n.lower() not in prepared]
+        elif store.keys().isdisjoint(prepared):
+            store.update(prepared)
+        else:
+            for key, field in prepared.items():
+                if key not in store:
+                    store[key] = field
 
     def getlist(self, name: str) -> list[str]:
         key = name.lower()

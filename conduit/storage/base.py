@@ -9,8 +9,7 @@ so a caller can decide to fail open or closed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, Union, runtime_checkable
+from typing import NamedTuple, Protocol, Union, runtime_checkable
 
 from conduit.framework.errors import ConduitError
 
@@ -42,14 +41,14 @@ class StoreUnavailableError(StoreError):
     """
 
 
-@dataclass(frozen=True, slots=True)
-class AcquireResult:
+class AcquireResult(NamedTuple):
     """The outcome of one sliding-window :meth:`StateStore.acquire`.
 
     ``remaining`` is how many more requests the window admits right now;
     ``retry_after`` is 0 when allowed, otherwise the seconds until the oldest request
     in the window expires and one slot frees; ``reset_after`` is the seconds until every
-    request now in the window has expired (the whole quota is back).
+    request now in the window has expired (the whole quota is back). A NamedTuple (it is
+    built on every rate-limited request: a frozen dataclass costs about 1 µs more).
     """
 
     allowed: bool

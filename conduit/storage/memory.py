@@ -162,15 +162,16 @@ class MemoryStateStore:
             return current
 
     async def acquire(self, key: str, limit: int, window_seconds: float) -> AcquireResult:
-        check_window_args(limit, window_seconds)
+        if limit.__class__ is not int or limit < 1 or not window_seconds > 0:
+            check_window_args(limit, window_seconds)  # raises, naming the bad argument
         full = self.prefix + key
         with self._lock:  # the hot path of every rate-limited request: no context-manager frame
             now = self._clock()
             if self._closed or now >= self._next_sweep:
                 self._maintain(now)
-            entry = self._live(full, now)
-            if entry is None:
-                entry = _Entry(deque(), None)
+            entry = self._data.get(full)
+            if entry is None or (entry.expires_at is not None and entry.expires_at <= now):
+                entry = _Entry(deque(), None)  # absent or expired (an expired one is replaced)
                 self._data[full] = entry
             stamps = entry.value
             if not isinstance(stamps, deque):
