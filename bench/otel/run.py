@@ -62,6 +62,8 @@ def variants(receiver: str) -> list[Variant]:
         Variant("traces+metrics", "traces and metrics (OTLP/HTTP)", on),
         Variant("sampled", "traces (10% sampled) and metrics (OTLP/HTTP)",
                 {**on, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}),
+        Variant("sampled-1", "traces (1% sampled) and metrics (OTLP/HTTP)",
+                {**on, "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.01"}),
     ]
 
 
@@ -165,7 +167,12 @@ def measure(args: argparse.Namespace) -> tuple[list[Variant], Receiver]:
 
 
 def section(
-    todo: list[Variant], receiver: Receiver, args: argparse.Namespace, command: str, path_table: list[str]
+    todo: list[Variant],
+    receiver: Receiver,
+    args: argparse.Namespace,
+    command: str,
+    path_table: list[str],
+    exported_table: list[str],
 ) -> str:
     base = statistics.median(todo[0].rps) if todo else 0.0
     lines = [
@@ -215,6 +222,12 @@ def section(
         "",
         *path_table,
         "",
+        "The same, exporting over OTLP/HTTP to a receiver in a child process: the request thread's CPU, and the "
+        "whole server process's (`time.process_time` up to the end of a `force_flush`, so the "
+        "BatchSpanProcessor's protobuf encoding and HTTP calls are in it) per request:",
+        "",
+        *exported_table,
+        "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs (wrk, the server and the receiver share them), "
         f"Python {platform.python_version()}, {_dt.date.today().isoformat()}.",
         "",
@@ -248,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--http", default="h11", choices=("auto", "h11", "httptools"))
     parser.add_argument("--loop", default="asyncio", choices=("auto", "asyncio", "uvloop"))
-    parser.add_argument("--only", nargs="*", help="variant names: off installed metrics traces+metrics")
+    parser.add_argument("--only", nargs="*", help="variant names: off installed metrics traces+metrics sampled sampled-1")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing docs/")
     args = parser.parse_args(argv)
     todo, receiver = measure(args)
@@ -256,8 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     import request_path
 
     path_table = request_path.table(request_path.measure())
+    exported_table = request_path.exported_table(request_path.measure_exported())
     command = "python bench/otel/run.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    text = section(todo, receiver, args, command.strip(), path_table)
+    text = section(todo, receiver, args, command.strip(), path_table, exported_table)
     receiver.shutdown()
     if args.no_write:
         print(text)
