@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import contextvars
 import logging
 import queue
 import threading
@@ -60,11 +61,14 @@ class EngineStats:
 
 
 class _Item:
-    __slots__ = ("value", "key", "cancelled", "result", "error", "event", "token", "thread_event")
+    __slots__ = ("value", "key", "context", "cancelled", "result", "error", "event", "token", "thread_event")
 
     def __init__(self, value: Any, key: Any) -> None:
         self.value = value
         self.key = key
+        # The caller's context (its request's span, for one), in which the worker thread
+        # runs the batch this item opens.
+        self.context = contextvars.copy_context()
         self.cancelled = False
         self.result: Any = None
         self.error: BaseException | None = None
@@ -334,7 +338,9 @@ class InferenceEngine:
     def _run(self, batch: list[_Item]) -> None:
         started = time.perf_counter()
         try:
-            outputs = list(self._batch_fn([it.value for it in batch]))
+            # In the oldest caller's context: a tracing plugin then parents the model's
+            # span under that request's span (a batch serves several requests; one is chosen).
+            outputs = batch[0].context.run(self._call_batch, [it.value for it in batch])
             if len(outputs) != len(batch):
                 raise InferenceError(
                     f"model {self.name!r} answered {len(outputs)} rows for a batch of {len(batch)}",
@@ -362,9 +368,12 @@ class InferenceEngine:
                 logger.exception("on_batch callback of engine %r failed", self.name)
         self._notify(batch)
 
+    def _call_batch(self, values: list[Any]) -> list[Any]:
+        return list(self._batch_fn(values))
+
     def _run_one(self, item: _Item) -> None:
         try:
-            (item.result,) = list(self._batch_fn([item.value]))
+            (item.result,) = item.context.run(self._call_batch, [item.value])
         except BaseException as exc:  # noqa: BLE001
             item.error = self._as_http_error(exc)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import pytest
 
 from conduit.framework.errors import (
@@ -273,3 +275,34 @@ def test_bad_settings_are_refused_naming_the_setting(kwargs: dict[str, Any], mes
 def test_object_without_predict_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="needs a model with predict"):
         InferenceEngine(object())
+
+
+_request_tag: contextvars.ContextVar[str] = contextvars.ContextVar("request_tag", default="none")
+
+
+@pytest.mark.anyio
+async def test_the_model_runs_in_the_context_of_the_oldest_caller_of_its_batch() -> None:
+    """A tracing plugin's current span is a context variable: the worker thread sees the caller's."""
+    seen: list[str] = []
+    blocker = Blocking()
+
+    class Tagged(Blocking):
+        def predict_batch(self, rows: list[Any]) -> list[Any]:
+            seen.append(_request_tag.get())
+            return blocker.predict_batch(rows)
+
+    with InferenceEngine(Tagged(), max_batch_size=8, max_wait_ms=1) as engine:
+
+        async def call(tag: str, value: int) -> Any:
+            _request_tag.set(tag)
+            return await engine.predict_async(value)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call, "first", 1)
+            await anyio.to_thread.run_sync(blocker.started.wait, 5)  # "first" runs alone, holding the worker
+            tg.start_soon(call, "second", 2)
+            tg.start_soon(call, "third", 3)
+            await anyio.sleep(0.05)  # both queue behind it and form the next batch
+            blocker.release.set()
+    assert seen == ["first", "second"]
+    assert _request_tag.get() == "none"  # the callers' settings stayed in their own tasks
