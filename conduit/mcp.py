@@ -14,7 +14,20 @@ from typing import Any
 
 from conduit.framework.errors import MissingPluginError
 
-__all__ = ["MCPServer", "Context", "Message", "MCPError", "mount_mcp"]
+__all__ = [
+    "MCPServer",
+    "Context",
+    "Message",
+    "MCPError",
+    "mount_mcp",
+    "Image",
+    "Audio",
+    "EmbeddedResource",
+    "ResourceLink",
+    "Completion",
+    "SamplingResult",
+    "ElicitResult",
+]
 
 _PLUGIN = "mcp"
 

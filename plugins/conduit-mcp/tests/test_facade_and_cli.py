@@ -21,6 +21,10 @@ def test_facade_resolves_the_plugin_classes() -> None:
 
     assert MCPServer is conduit_mcp.MCPServer
     assert Context is conduit_mcp.Context
+    import conduit.mcp
+
+    for name in conduit.mcp.__all__:
+        assert getattr(conduit.mcp, name) is getattr(conduit_mcp, name), name
 
 
 def test_facade_names_the_package_when_the_plugin_is_disabled() -> None:
