@@ -54,7 +54,9 @@ VARIANTS: list[tuple[str, str, dict[str, Any], dict[str, str] | None]] = [
 # Exported over OTLP/HTTP to the child-process receiver (its endpoint is added at run time).
 EXPORTED: list[tuple[str, str, dict[str, Any], dict[str, str] | None]] = [
     ("off", "no telemetry plugin loaded", {"plugins": []}, None),
+    ("metrics-lean", "metrics, body sizes off", {"otel_body_size_metrics": False}, {"OTEL_TRACES_ENABLED": "false"}),
     ("metrics", "metrics", {}, {"OTEL_TRACES_ENABLED": "false"}),
+    ("lean-0.01", "traces 1% sampled + metrics, body sizes off", {"otel_body_size_metrics": False}, _ratio("0.01")),
     ("sampled-0.01", "traces 1% sampled + metrics", {}, _ratio("0.01")),
     ("sampled-0.1", "traces 10% sampled + metrics", {}, _ratio("0.1")),
     ("both", "traces (every span exported) + metrics", {}, {}),
