@@ -159,14 +159,22 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     report = ConfigValidator(settings=settings).validate_all_config()
     problems.extend(report["errors"])
-    for warning in report["warnings"]:
-        print(f"warning: {warning}")
+    warnings = list(report["warnings"])
     if args.app:
         try:
             app = load_app(args.app)
             app.prepare()
+            pm = app.plugin_manager  # entry-point plugins and those registered on the app
         except ConduitError as exc:
             problems.append(str(exc))
+    if pm is not None:
+        for impl in pm.hook.conduit_check.get_hookimpls():
+            try:
+                impl.function(**_check_args(impl, settings, warnings.append, problems.append))
+            except Exception as exc:  # noqa: BLE001 - a broken check is a failure to report
+                problems.append(f"plugin {impl.plugin_name!r}: its conduit_check raised {type(exc).__name__}: {exc}")
+    for warning in warnings:
+        print(f"warning: {warning}")
     if problems:
         print("configuration problems:")
         for p in problems:
@@ -174,6 +182,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     print("configuration OK")
     return 0
+
+
+def _check_args(impl: Any, settings: Any, warn: Any, fail: Any) -> dict[str, Any]:
+    """The ``conduit_check`` arguments this hookimpl asks for (it may take fewer than the spec)."""
+    offered = {"settings": settings, "warn": warn, "fail": fail}
+    return {name: offered[name] for name in impl.argnames}
 
 
 if __name__ == "__main__":  # pragma: no cover

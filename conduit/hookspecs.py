@@ -42,6 +42,18 @@ def conduit_config_schema() -> dict[str, Any] | None:
 
 
 @hookspec
+def conduit_check(settings: Settings, warn: Callable[[str], None], fail: Callable[[str], None]) -> None:
+    """``conduit check`` asks what would go wrong at run time: report it before serving.
+
+    Fires once per ``conduit check``, after settings are validated, with the validated
+    :class:`conduit.config.Settings`. Call ``warn(message)`` for something that works but
+    not as configured (printed as a warning) and ``fail(message)`` for something that will
+    not work (``conduit check`` then exits 1). Messages say what to change. Return nothing;
+    an exception is reported as a failure naming the plugin.
+    """
+
+
+@hookspec
 def conduit_configure(app: Conduit, settings: Settings) -> Any:
     """The app is being prepared; read ``settings`` and set the plugin up.
 

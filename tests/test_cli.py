@@ -104,3 +104,34 @@ def test_run_prints_the_banner_serves_with_two_workers_and_stops_on_sigterm() ->
     assert "Conduit Framework" in out and f"Server running at http://127.0.0.1:{port}" in out
     assert "Workers: 2 processes sharing the port" in out and "route(s) registered" in out
     del pids
+
+
+CHECKING_APP = """
+from conduit import Conduit, hookimpl
+
+
+class Checks:
+    @hookimpl
+    def conduit_check(self, settings, warn, fail):
+        warn(f"port {settings.port} is the default")
+        fail("the model file is missing; set MODEL_PATH")
+
+
+class Broken:
+    @hookimpl
+    def conduit_check(self, warn):
+        raise OSError("disk gone")
+
+
+app = Conduit(extra_plugins=[Checks(), Broken()])
+"""
+
+
+def test_check_runs_the_plugins_conduit_check_hooks(tmp_path, capsys, monkeypatch) -> None:
+    (tmp_path / "checking_app.py").write_text(CHECKING_APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["check", "checking_app:app"]) == 1
+    out = capsys.readouterr().out
+    assert "warning: port 8000 is the default" in out
+    assert "  - the model file is missing; set MODEL_PATH" in out
+    assert "its conduit_check raised OSError: disk gone" in out

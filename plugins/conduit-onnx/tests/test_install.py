@@ -129,3 +129,16 @@ def test_conduit_onnx_command_exits_1_with_the_fix_when_shadowed(tmp_path) -> No
     text = out.getvalue()
     assert "problem: the onnxruntime" in text
     assert f"fix: {inspect_install([str(site)]).fix_command}" in text
+
+
+def test_conduit_check_warns_only_when_the_gpu_build_is_shadowed(tmp_path) -> None:
+    from conduit_onnx.install import check_install
+
+    site, installed = _site_with_cpu_wheel_written_last(tmp_path)
+    warnings: list[str] = []
+    check_install(warnings.append, [str(site)])
+    assert len(warnings) == 1 and installed[GPU_DISTRIBUTION].version in warnings[0]
+    assert "pip install --force-reinstall --no-deps onnxruntime-gpu" in warnings[0]
+    here: list[str] = []
+    check_install(here.append)
+    assert bool(here) == inspect_install().gpu_shadowed

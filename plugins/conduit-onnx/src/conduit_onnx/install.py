@@ -22,13 +22,14 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 __all__ = [
     "GPU_DISTRIBUTION",
     "DISTRIBUTIONS",
     "MARKER",
     "RuntimeInstall",
+    "check_install",
     "inspect_install",
     "warn_if_gpu_shadowed",
 ]
@@ -164,3 +165,11 @@ def warn_if_gpu_shadowed(path: tuple[str, ...] | None = None) -> RuntimeInstall:
     else:
         logger.debug("onnxruntime: %s", install.describe())
     return install
+
+
+def check_install(warn: Callable[[str], None], path: Sequence[str] | None = None) -> None:
+    """``conduit check``'s part (the ``conduit_check`` hook): warn when the CPU build shadows
+    onnxruntime-gpu. Inference still works on the CPU, so it is a warning, not a failure."""
+    message = inspect_install(path).shadow_message()
+    if message:
+        warn(f"conduit-onnx: {message}")

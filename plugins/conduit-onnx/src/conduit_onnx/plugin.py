@@ -11,6 +11,7 @@ from typing import Any, Callable
 from conduit import hookimpl
 
 __all__ = [
+    "conduit_check",
     "conduit_register_model_loaders",
     "conduit_execution_providers",
     "conduit_register_embedders",
@@ -28,6 +29,14 @@ def _default_embedder() -> Any:
     from conduit_onnx.embedder import default_embedder
 
     return default_embedder()
+
+
+@hookimpl
+def conduit_check(warn: Callable[[str], None]) -> None:
+    """``conduit check``: say when the CPU wheel shadows onnxruntime-gpu (CPU inference still works)."""
+    from conduit_onnx.install import check_install
+
+    check_install(warn)
 
 
 @hookimpl
