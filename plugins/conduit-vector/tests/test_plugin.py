@@ -80,5 +80,5 @@ def test_every_search_opens_a_vector_search_span() -> None:
     finally:
         reset_default_plugin_manager(None)
     assert recorder.spans == [
-        ("vector.search", {"db.collection.name": db.collection_name, "top_k": 3, "metric": "dot", "filtered": True})
+        ("vector.search", {"db.collection.name": db.collection_name, "top_k": 3, "metric": "dot", "filtered": True, "exact": True})
     ]

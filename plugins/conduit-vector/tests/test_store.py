@@ -166,6 +166,7 @@ def test_hnsw_settings_are_applied_at_creation() -> None:
             "mode": "memory",
             "count": 0,
             "hnsw": {"space": "cosine", "ef_search": 250, "ef_construction": 150, "max_neighbors": 24},
+            "exact": {"setting": "auto", "threshold": 2_000_000, "vectors": 0},
         }
     with pytest.raises(ConfigurationError, match="ef_search must be a positive integer; got 0"):
         create_vector_db(dimension=2, ef_search=0)
@@ -215,3 +216,16 @@ def test_concurrent_adds_and_searches_lose_nothing() -> None:
         probe = db.get_document("w3-4-19", include_embedding=True)
         hit = db.search(probe.embedding, top_k=1)[0]
         assert hit.id == "w3-4-19" and math.isclose(hit.distance, 0.0, abs_tol=1e-6)
+
+
+def test_a_closed_or_dropped_collection_leaves_no_metadata_to_the_next_one() -> None:
+    """chromadb 1.5.9 alone keeps list metadata of a deleted collection and hands it to the
+    next collection's rows while the in-memory system lives; VectorDB deletes the rows first."""
+    with create_vector_db(dimension=2):  # keeps chromadb's in-memory system alive throughout
+        for finish in ("close", "drop"):
+            old = create_vector_db(dimension=2, collection=None if finish == "close" else "leaky-notes")
+            old.add_document("a", [1.0, 0.0], {"tags": ["x", "y"]})
+            getattr(old, finish)()
+            with create_vector_db(dimension=2) as new:
+                new.add_document("a", [1.0, 0.0], {"lang": "en"})
+                assert new.get_document("a").metadata == {"lang": "en"}

@@ -89,8 +89,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     path, url = _where(args)
     embedder = get_embedder()
     where = f"collection {args.collection!r} at {url or path}"
+    # exact=False: one command makes one search or one ingest, so reading every vector into
+    # an exact copy at open would cost more than it saves.
     with create_vector_db(
-        dimension=int(embedder.dimension), metric="cosine", collection=args.collection, path=path, url=url, embedder=embedder
+        dimension=int(embedder.dimension), metric="cosine", collection=args.collection, path=path, url=url, embedder=embedder,
+        exact=False,
     ) as db:
         if args.action == "count":
             out.write(f"{db.get_document_count()} documents in {where}\n")

@@ -164,8 +164,12 @@ class RAGPipeline:
         """The passages for ``question`` (no LLM call)."""
         text = validate_text(question, what="question")
         vector = self._embed(text)
+        # A passage is the stored text, else metadata (content/text, else all of it), and the
+        # sources carry the metadata back: both fields are what RAG needs; nothing else is fetched.
         return list(
-            self.vector_db.search(vector, top_k=self.top_k if top_k is None else top_k, where=where or self.where)
+            self.vector_db.search(
+                vector, top_k=self.top_k if top_k is None else top_k, where=where or self.where, include=("metadata", "document")
+            )
         )
 
     def build_prompt(self, question: str, sources: list[SearchResult]) -> str:

@@ -7,7 +7,7 @@ anything itself: vectors are always passed in, and text goes through the embedde
 ``conduit_register_embedders`` offers (conduit-onnx's offline all-MiniLM-L6-v2).
 
 Scores are explained in :mod:`conduit_vector.scoring`; input rules in
-:mod:`conduit_vector.validation`.
+:mod:`conduit_vector.validation`; the exact (numpy) search path in :mod:`conduit_vector.exact`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import re
 import threading
 import uuid
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence
 
 from conduit.framework.errors import (
     ConfigurationError,
@@ -29,13 +29,19 @@ from conduit.framework.errors import (
     ValidationError,
 )
 
+import numpy as np
+
 from conduit_vector.client import Mode, close_client, is_unavailable, open_client
+from conduit_vector.exact import DEFAULT_EXACT_NUMBERS, ExactIndex, shared_index
 from conduit_vector.scoring import chroma_space, metric_of_space, score_from_distance
 from conduit_vector.validation import (
+    INCLUDE_FIELDS,
     Document,
+    embedding_array,
     validate_batch,
     validate_embedding,
     validate_id,
+    validate_include,
     validate_metadata,
     validate_text,
     validate_top_k,
@@ -49,13 +55,16 @@ DEFAULT_HNSW: dict[str, int] = {"ef_construction": 100, "ef_search": 100, "max_n
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 _META_DIMENSION = "conduit_dimension"
 _META_METRIC = "conduit_metric"
+_CHROMA_INCLUDE = {"metadata": "metadatas", "document": "documents"}
+Exact = Literal["auto"] | bool
 
 
 @dataclass(frozen=True)
 class SearchResult:
     """One hit: the document ``id``, its ``score`` (larger is closer, see
     :mod:`conduit_vector.scoring`), its ``metadata``, Chroma's raw ``distance`` and the
-    stored ``document`` text (None when only a vector was added)."""
+    stored ``document`` text (None when only a vector was added). A search with
+    ``include=`` leaving out ``"metadata"`` or ``"document"`` gives ``{}`` or None there."""
 
     id: str
     score: float
@@ -109,6 +118,9 @@ class VectorDB:
         mode: Mode,
         embedder: Any = None,
         private: bool = False,
+        exact: Exact = False,
+        exact_threshold: int = 0,
+        exact_index: ExactIndex | None = None,
     ) -> None:
         self.client = client
         self.collection = collection
@@ -121,6 +133,9 @@ class VectorDB:
         self._private = private
         self._batch_size: int | None = None
         self._closed = False
+        self.exact: Exact = exact
+        self.exact_threshold = exact_threshold
+        self._exact_index = exact_index
 
     def __repr__(self) -> str:
         return (
@@ -178,6 +193,16 @@ class VectorDB:
     def _write(self, documents: list[Document], *, replace: bool) -> list[str]:
         if not documents:
             return []
+        with self._write_lock():
+            return self._write_locked(documents, replace=replace)
+
+    def _write_lock(self) -> Any:
+        """Writers of a database with an exact copy take turns, so the copy sees writes in
+        Chroma's order; without one, Chroma's own locking applies."""
+        index = self._exact_index
+        return index.write_lock if index is not None else contextlib.nullcontext()
+
+    def _write_locked(self, documents: list[Document], *, replace: bool) -> list[str]:
         ids = [d.id for d in documents]
         with self._chroma("writing documents"):
             existing = self.collection.get(ids=ids, include=["metadatas", "documents"] if replace else [])
@@ -201,50 +226,96 @@ class VectorDB:
                     texts[i] = ""
         write = self.collection.upsert if replace else self.collection.add
         step = self._max_batch()
-        with self._chroma("writing documents"):
+        vectors = np.asarray([d.embedding for d in documents], dtype=np.float32)
+        index = self._exact_index
+        with self._chroma("writing documents"), _stale_on_error(index):
             for start in range(0, len(documents), step):
                 end = start + step
                 chunk_meta = metadatas[start:end]
                 chunk_text = texts[start:end]
                 write(
                     ids=ids[start:end],
-                    embeddings=[d.embedding for d in documents[start:end]],
+                    embeddings=vectors[start:end],
                     metadatas=chunk_meta if any(m is not None for m in chunk_meta) else None,
                     documents=chunk_text if any(t is not None for t in chunk_text) else None,
                 )
+                if index is not None:
+                    index.upsert(ids[start:end], vectors[start:end], [d.metadata for d in documents[start:end]],
+                                 [d.text for d in documents[start:end]])
         return ids
 
     # --- reading ------------------------------------------------------------------------
 
     def search(
-        self, query_embedding: Sequence[float], top_k: int = 5, where: Mapping[str, Any] | None = None
+        self,
+        query_embedding: Sequence[float],
+        top_k: int = 5,
+        where: Mapping[str, Any] | None = None,
+        *,
+        include: Sequence[str] = INCLUDE_FIELDS,
+        exact: bool | None = None,
     ) -> list[SearchResult]:
         """The ``top_k`` nearest documents, best first, optionally filtered by metadata
         (Chroma's ``where`` syntax: ``{"lang": "en"}``, ``{"year": {"$gte": 2020}}``,
-        ``{"$and": [...]}``)."""
-        vector = validate_embedding(query_embedding, self.dimension, what="query embedding")
-        return self._query(vector, validate_top_k(top_k), validate_where(where))
+        ``{"$and": [...]}``).
 
-    def _query(self, vector: list[float], top_k: int, where: dict[str, Any] | None) -> list[SearchResult]:
+        ``include``: what to fetch besides ids, distances and scores: ``"metadata"``,
+        ``"document"`` (both by default); ``include=()`` skips Chroma's metadata and text
+        fetch. ``exact``: None follows the database's ``exact`` setting, True searches the
+        exact numpy copy, False Chroma's HNSW index (see docs/vector.md, "Exact search").
+        """
+        vector = embedding_array(query_embedding, self.dimension, what="query embedding")
+        return self._query(vector, validate_top_k(top_k), validate_where(where), validate_include(include), exact)
+
+    def _uses_exact(self, where: dict[str, Any] | None, exact: bool | None) -> bool:
+        if exact is None:
+            if self._exact_index is None or self.exact is False:
+                return False
+            return self.exact is True or where is not None or len(self._exact_index) <= self.exact_threshold
+        if exact is not True and exact is not False:
+            raise ConfigurationError(f"exact must be None, True or False; got {exact!r}")
+        if exact and self._exact_index is None:
+            raise ConfigurationError(
+                "exact search needs the in-process copy of the vectors, which this database does not keep",
+                "open it with exact='auto' or exact=True (in memory or path=; a Chroma server has other writers)"
+                if self.mode != "http"
+                else "a Chroma server (url=) has other writers, so only its HNSW search is available",
+            )
+        return exact
+
+    def _query(
+        self,
+        vector: np.ndarray,
+        top_k: int,
+        where: dict[str, Any] | None,
+        include: tuple[str, ...] = INCLUDE_FIELDS,
+        exact: bool | None = None,
+    ) -> list[SearchResult]:
         from conduit.telemetry import span
 
-        attributes = {"db.collection.name": self.collection_name, "top_k": top_k, "metric": self.metric, "filtered": where is not None}
-        try:
-            with span("vector.search", attributes), self._chroma("searching"):
-                found = self.collection.query(
-                    query_embeddings=[vector],
-                    n_results=top_k,
-                    where=where,
-                    include=["metadatas", "documents", "distances"],
-                )
-        except (ValueError, TypeError) as exc:
-            if where is None:
-                raise
-            raise ValidationError("invalid where filter", str(exc).removesuffix(" in query.")) from exc
-        except Exception as exc:
-            if where is not None and type(exc).__name__ == "InvalidArgumentError":
-                raise ValidationError("invalid where filter", str(exc)) from exc
-            raise
+        use_exact = self._uses_exact(where, exact)
+        attributes = {
+            "db.collection.name": self.collection_name,
+            "top_k": top_k,
+            "metric": self.metric,
+            "filtered": where is not None,
+            "exact": use_exact,
+        }
+        with span("vector.search", attributes):
+            if use_exact:
+                return self._exact_query(vector, top_k, where, include)
+            return self._hnsw_query(vector, top_k, where, include)
+
+    def _hnsw_query(
+        self, vector: np.ndarray, top_k: int, where: dict[str, Any] | None, include: tuple[str, ...]
+    ) -> list[SearchResult]:
+        with _where_errors(where, " in query."), self._chroma("searching"):
+            found = self.collection.query(
+                query_embeddings=[vector.astype(np.float32)],
+                n_results=top_k,
+                where=where,
+                include=[_CHROMA_INCLUDE[f] for f in include] + ["distances"],
+            )
         ids = found["ids"][0]
         distances = (found.get("distances") or [[]])[0]
         metadatas = (found.get("metadatas") or [[None] * len(ids)])[0]
@@ -258,6 +329,31 @@ class VectorDB:
                 document=document or None,
             )
             for doc_id, distance, metadata, document in zip(ids, distances, metadatas, documents)
+        ]
+
+    def _exact_query(
+        self, vector: np.ndarray, top_k: int, where: dict[str, Any] | None, include: tuple[str, ...]
+    ) -> list[SearchResult]:
+        index = self._exact_index
+        assert index is not None
+        if index.stale:  # a write failed half-way: read the copy again from Chroma
+            with index.write_lock, self._chroma("reading the vectors"):
+                if index.stale:
+                    index.load(self.collection)
+        allowed = None
+        if where is not None:
+            with _where_errors(where, " in get."), self._chroma("searching"):
+                allowed = self.collection.get(where=where, include=[])["ids"]
+        metadata, document = "metadata" in include, "document" in include
+        return [
+            SearchResult(
+                id=doc_id,
+                score=score_from_distance(self.metric, distance),
+                metadata=meta if metadata else {},
+                distance=distance,
+                document=text if document else None,
+            )
+            for doc_id, distance, meta, text in index.search(vector, top_k, allowed)
         ]
 
     def get_document(self, doc_id: str, *, include_embedding: bool = False) -> StoredDocument:
@@ -289,13 +385,8 @@ class VectorDB:
     def list_ids(self, where: Mapping[str, Any] | None = None, limit: int | None = None) -> list[str]:
         """Ids of stored documents, optionally only those matching a metadata filter."""
         clean = validate_where(where)
-        try:
-            with self._chroma("listing documents"):
-                found = self.collection.get(where=clean, limit=limit, include=[])
-        except (ValueError, TypeError) as exc:
-            if clean is None:
-                raise
-            raise ValidationError("invalid where filter", str(exc).removesuffix(" in get.")) from exc
+        with _where_errors(clean, " in get."), self._chroma("listing documents"):
+            found = self.collection.get(where=clean, limit=limit, include=[])
         return list(found["ids"])
 
     def delete_document(self, doc_id: str) -> bool:
@@ -307,10 +398,14 @@ class VectorDB:
         wanted = list(dict.fromkeys(validate_id(i, index=n) for n, i in enumerate(ids)))
         if not wanted:
             return 0
-        with self._chroma("deleting documents"):
+        index = self._exact_index
+        with self._write_lock(), self._chroma("deleting documents"):
             existing = self.collection.get(ids=wanted, include=[])["ids"]
             if existing:
-                self.collection.delete(ids=existing)
+                with _stale_on_error(index):
+                    self.collection.delete(ids=existing)
+                    if index is not None:
+                        index.delete(existing)
         return len(existing)
 
     # --- text ---------------------------------------------------------------------------
@@ -396,12 +491,23 @@ class VectorDB:
     def upsert_texts(self, items: Iterable[Mapping[str, Any] | tuple[Any, ...]]) -> list[str]:
         return self._write(self._text_batch(items), replace=True)
 
-    def search_text(self, text: str, top_k: int = 5, where: Mapping[str, Any] | None = None) -> list[SearchResult]:
-        """Embed ``text`` and :meth:`search` with it."""
+    def search_text(
+        self,
+        text: str,
+        top_k: int = 5,
+        where: Mapping[str, Any] | None = None,
+        *,
+        include: Sequence[str] = INCLUDE_FIELDS,
+        exact: bool | None = None,
+    ) -> list[SearchResult]:
+        """Embed ``text`` and :meth:`search` with it (same options)."""
         query = validate_text(text, what="query text")
         top_k = validate_top_k(top_k)
         clean_where = validate_where(where)
-        return self._query(self.embed([query])[0], top_k, clean_where)
+        fields = validate_include(include)
+        self._uses_exact(clean_where, exact)  # a wrong exact= fails before the embedder runs
+        vector = embedding_array(self.embed([query])[0], self.dimension, what="embedder's vector")
+        return self._query(vector, top_k, clean_where, fields, exact)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -414,12 +520,20 @@ class VectorDB:
             "mode": self.mode,
             "count": self.get_document_count(),
             "hnsw": {k: v for k, v in self.hnsw.items() if k in ("space", "ef_search", "ef_construction", "max_neighbors")},
+            "exact": {
+                "setting": self.exact,
+                "threshold": self.exact_threshold,
+                "vectors": None if self._exact_index is None else len(self._exact_index),
+            },
         }
 
     def drop(self) -> None:
         """Delete the whole collection and close the database."""
         with self._chroma("deleting the collection"):
+            self._empty()
             self.client.delete_collection(self.collection_name)
+        if self._exact_index is not None:
+            self._exact_index.clear()
         self._private = False
         self.close()
 
@@ -433,10 +547,19 @@ class VectorDB:
         if self._closed:
             return
         self._closed = True
+        self._exact_index = None
         if self._private:
             with contextlib.suppress(Exception):
+                self._empty()
                 self.client.delete_collection(self.collection_name)
         close_client(self.client)
+
+    def _empty(self) -> None:
+        """Delete every row before the collection: chromadb 1.5.9's delete_collection leaves
+        list-valued metadata behind in SQLite, and the next collection's rows inherit it."""
+        step = self._max_batch()
+        while ids := self.collection.get(limit=step, include=[])["ids"]:
+            self.collection.delete(ids=ids)
 
     def __enter__(self) -> VectorDB:
         return self
@@ -463,6 +586,48 @@ class VectorDB:
             raise
 
 
+@contextlib.contextmanager
+def _where_errors(where: dict[str, Any] | None, suffix: str) -> Iterator[None]:
+    """Chroma's refusal of a ``where`` filter as a 422 whose detail is Chroma's explanation."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        if where is None:
+            raise
+        raise ValidationError("invalid where filter", str(exc).removesuffix(suffix)) from exc
+    except Exception as exc:
+        if where is not None and type(exc).__name__ == "InvalidArgumentError":
+            raise ValidationError("invalid where filter", str(exc)) from exc
+        raise
+
+
+@contextlib.contextmanager
+def _stale_on_error(index: ExactIndex | None) -> Iterator[None]:
+    """A write that fails half-way leaves Chroma with part of it: the exact copy is read
+    again from Chroma before its next search."""
+    try:
+        yield
+    except BaseException:
+        if index is not None:
+            index.stale = True
+        raise
+
+
+def _exact_setting(exact: Any, threshold: Any, dimension: int, mode: Mode) -> tuple[Exact, int]:
+    if exact not in ("auto", True, False) or (exact is not True and exact is not False and exact != "auto"):
+        raise ConfigurationError(f"exact must be 'auto', True or False; got {exact!r}")
+    if threshold is None:
+        threshold = DEFAULT_EXACT_NUMBERS // dimension
+    elif isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+        raise ConfigurationError(f"exact_threshold must be a number of vectors (0 or more); got {threshold!r}")
+    if exact is True and mode == "http":
+        raise ConfigurationError(
+            "exact=True needs a collection this process owns (in memory or path=); a Chroma server (url=) has "
+            "other writers, so use exact='auto' or False there"
+        )
+    return exact, threshold
+
+
 def _hnsw(options: Mapping[str, Any]) -> dict[str, int]:
     settings = dict(DEFAULT_HNSW)
     for key, value in options.items():
@@ -486,6 +651,8 @@ def create_vector_db(
     tenant: str | None = None,
     database: str | None = None,
     settings: Any = None,
+    exact: Exact = "auto",
+    exact_threshold: int | None = None,
 ) -> VectorDB:
     """Open (or create) a vector database.
 
@@ -501,6 +668,12 @@ def create_vector_db(
       one offered by a plugin, resolved on first text use.
     - HNSW settings (``ef_construction``, ``ef_search``, ``max_neighbors``) apply when the
       collection is created; an existing collection keeps its own.
+    - ``exact``: ``"auto"`` (default) keeps an in-process numpy copy of the vectors of an
+      in-memory or on-disk collection (read from Chroma on open) and searches it exactly
+      when the collection holds at most ``exact_threshold`` vectors (default
+      4,000,000 ÷ ``dimension``: 10,416 at 384-d) and for every ``where``-filtered search;
+      True searches it always; False keeps no copy (HNSW only). On a Chroma server
+      (``url=``) ``"auto"`` keeps no copy: other writers exist there.
     """
     dimension = _positive("dimension", dimension)
     space = chroma_space(metric)
@@ -511,6 +684,8 @@ def create_vector_db(
     private = collection is None and path is None and url is None
     name = _collection_name(collection if collection is not None else (f"conduit-{uuid.uuid4().hex}" if private else "conduit"))
     hnsw = _hnsw({"ef_construction": ef_construction, "ef_search": ef_search, "max_neighbors": max_neighbors})
+    mode_wanted: Mode = "http" if url is not None else ("persistent" if path is not None else "memory")
+    exact, threshold = _exact_setting(exact, exact_threshold, dimension, mode_wanted)
     client, mode = open_client(path=path, url=url, headers=headers, tenant=tenant, database=database)
     try:
         try:
@@ -527,10 +702,17 @@ def create_vector_db(
                 ) from exc
             raise
         _check_existing(handle, name, dimension, space)
+        index = None
+        if exact is not False and mode != "http":
+            place = "memory" if path is None else os.path.realpath(os.fspath(path))
+            index = shared_index((place, str(handle.id)), dimension, space, lambda fresh: fresh.load(handle))
     except BaseException:
         close_client(client)
         raise
-    return VectorDB(client, handle, dimension=dimension, metric=metric, mode=mode, embedder=embedder, private=private)
+    return VectorDB(
+        client, handle, dimension=dimension, metric=metric, mode=mode, embedder=embedder, private=private,
+        exact=exact, exact_threshold=threshold, exact_index=index,
+    )
 
 
 def _check_existing(handle: Any, name: str, dimension: int, space: str) -> None:
