@@ -128,12 +128,12 @@ class Timings:
         return self.cpu / max(len(self.wall), 1) * 1e3
 
 
-def run_queries(db: Any, queries: np.ndarray, where: dict | None, into: Timings) -> None:
+def run_queries(db: Any, queries: np.ndarray, where: dict | None, into: Timings, exact: bool = False) -> None:
     walls = []
     cpu = time.process_time()
     for q in queries:
         start = time.perf_counter()
-        hits = db.search(q, top_k=10, where=where)
+        hits = db.search(q, top_k=10, where=where, exact=exact)
         walls.append(time.perf_counter() - start)
         into.found.append({int(h.id) for h in hits})
     into.cpu += time.process_time() - cpu
@@ -202,7 +202,7 @@ def main_phase(sets: dict[str, tuple[np.ndarray, np.ndarray]], hnsw: dict[str, i
     out: dict[str, dict] = {}
     for kind in sets:
         out[kind] = {"ingest": ingest[kind], "search": Timings(), "filtered": Timings(), "brute": Timings(),
-                     "brute_filtered": Timings(), "hnsw": dbs[kind].hnsw}
+                     "brute_filtered": Timings(), "exact_filtered": Timings(), "hnsw": dbs[kind].hnsw}
     for kind, (data, queries) in sets.items():  # warm up: first queries load caches
         run_queries(dbs[kind], queries[:20], None, Timings())
         run_queries(dbs[kind], queries[:3], FILTER, Timings())
@@ -213,6 +213,7 @@ def main_phase(sets: dict[str, tuple[np.ndarray, np.ndarray]], hnsw: dict[str, i
             r = out[kind]
             run_queries(dbs[kind], queries[q_slices[rnd]], None, r["search"])
             run_queries(dbs[kind], queries[f_slices[rnd]], FILTER, r["filtered"])
+            run_queries(dbs[kind], queries[f_slices[rnd]], FILTER, r["exact_filtered"], exact=True)
             brute_force(data, queries[q_slices[rnd]], None, r["brute"])
             brute_force(data, queries[f_slices[rnd]], rows, r["brute_filtered"])
             print(f"  round {rnd + 1} {kind:9} search p99 {r['search'].round_p99[-1]:6.2f} ms  filtered p99 "
@@ -221,6 +222,7 @@ def main_phase(sets: dict[str, tuple[np.ndarray, np.ndarray]], hnsw: dict[str, i
         r = out[kind]
         r["recall"] = recall(r["search"].found, exact_top10(data, queries[: args.queries]))
         r["recall_filtered"] = recall(r["filtered"].found, exact_top10(data, queries[: args.filtered_queries], rows))
+        r["recall_exact_filtered"] = recall(r["exact_filtered"].found, exact_top10(data, queries[: args.filtered_queries], rows))
         dbs[kind].close()
     return out
 
@@ -239,17 +241,17 @@ def sweep_phase(sets: dict[str, tuple[np.ndarray, np.ndarray]], plan: dict[str, 
             truth = exact_top10(data, queries)
             for m, efc in builds:
                 path = folder / f"{kind}-{m}-{efc}"
-                db = create_vector_db(DIM, "cosine", path=str(path), collection="bench",
+                db = create_vector_db(DIM, "cosine", path=str(path), collection="bench", exact=False,
                                       max_neighbors=m, ef_construction=efc, ef_search=ef_values[kind][0])
                 ingest = Ingest()
                 for start in range(0, len(data), CHUNK):
                     add_chunk(db, data, start, ingest)
                 db.close()
                 for ef in ef_values[kind]:
-                    db = create_vector_db(DIM, "cosine", path=str(path), collection="bench")
+                    db = create_vector_db(DIM, "cosine", path=str(path), collection="bench", exact=False)
                     db.collection.modify(configuration={"hnsw": {"ef_search": ef}})
                     db.close()  # the index is loaded again, with the new ef_search, by the next client
-                    db = create_vector_db(DIM, "cosine", path=str(path), collection="bench")
+                    db = create_vector_db(DIM, "cosine", path=str(path), collection="bench", exact=False)
                     if db.hnsw.get("ef_search") != ef:
                         raise RuntimeError(f"ef_search is {db.hnsw.get('ef_search')} after modify({ef})")
                     run_queries(db, queries[:20], None, Timings())  # loads the index
@@ -308,7 +310,8 @@ def render(main: dict, sweep: list[dict], hnsw: dict[str, int], n: int, args: ar
         f"*clustered* is a mixture of {args.clusters:,} Gaussian clusters (centres ~ N(0, I), a point is its centre +",
         f"{args.spread:g} × N(0, I), normalised: cosine ≈ 0.5 to a cluster-mate, ≈ 0 to other clusters), as real",
         "embeddings are clustered; *random* is uniform on the sphere, HNSW's worst case. Queries are fresh draws",
-        "from the same distribution. `create_vector_db(384, \"cosine\")` in memory, ingested with",
+        "from the same distribution. `create_vector_db(384, \"cosine\")` in memory (HNSW rows search with",
+        "`exact=False`; the exact-path row with `exact=True`: Chroma's `get(where=...)` for the ids, then numpy), ingested with",
         f"`add_documents` in chunks of {CHUNK:,} alternating between the sets; then {args.rounds} interleaved rounds",
         f"of single top-10 `search()` calls ({args.queries:,} per set in all) and filtered ones",
         f"(`where={{\"tag\": 3}}`, 10% of the rows; {args.filtered_queries:,} per set). Recall@10 is against exact",
@@ -328,6 +331,8 @@ def render(main: dict, sweep: list[dict], hnsw: dict[str, int], n: int, args: ar
     for kind, r in main.items():
         for key, label, rec in (("search", "HNSW top-10", r["recall"]),
                                 ("filtered", "HNSW top-10, where tag = 3 (10%)", r["recall_filtered"]),
+                                ("exact_filtered", "exact path (numpy copy, `exact=True`), where tag = 3 (10%)",
+                                 r["recall_exact_filtered"]),
                                 ("brute", "numpy brute force", 1.0),
                                 ("brute_filtered", "numpy brute force on the 10% subset (its rows known in advance)", 1.0)):
             t = r[key]
