@@ -3,6 +3,7 @@ every worker routes with what the others learned; a Redis outage loses nothing."
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conduit_router import Query, QueryConstraints, Router
-from conduit_router.posteriors import LocalPosteriors
+from conduit_router.posteriors import DriftTest, LocalPosteriors
 from conduit_router.redis_posteriors import RedisPosteriors
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
 
@@ -44,6 +45,24 @@ async def test_lua_update_matches_the_in_process_update(store: RedisStateStore) 
     assert np.allclose(a.S, b.S, rtol=1e-9, atol=1e-12) and np.allclose(a.r, b.r, rtol=1e-9, atol=1e-12)
     assert (a.u, a.lu, a.v) == (b.u, b.lu, b.v) == (21, 16, 25)
     assert a.n == pytest.approx(b.n) and a.ls == pytest.approx(b.ls) and a.lw == pytest.approx(b.lw)
+
+
+async def test_lua_change_detector_matches_the_in_process_one(store: RedisStateStore) -> None:
+    dim = 4
+    drift = DriftTest(allowance=0.5, threshold=4.0, keep=5.0)
+    shared = RedisPosteriors(store, "drift", dim, drift=drift)
+    local = LocalPosteriors(dim, drift=drift)
+    rng = np.random.default_rng(1)
+    for i in range(60):  # agreeing outcomes, then outcomes far below the posterior, then agreeing again
+        x = rng.normal(size=dim)
+        z = float(rng.normal()) - (2.0 if 20 <= i < 30 else 0.0)
+        a = await shared.update("m", x, 0.5, 1.0, None, None if i % 9 == 0 else z)
+        b = await local.update("m", x, 0.5, 1.0, None, None if i % 9 == 0 else z)
+        assert a.dr == b.dr and a.dn == pytest.approx(b.dn) and a.up == pytest.approx(b.up)
+        assert a.n == pytest.approx(b.n)
+    assert a.dr >= 1  # the run of low outcomes was detected...
+    assert a.n < 60 - 5  # ...and the evidence before it scaled down to `keep` observations' worth
+    assert np.allclose(a.S, b.S, rtol=1e-9, atol=1e-12) and np.allclose(a.r, b.r, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.slow
@@ -102,4 +121,38 @@ async def test_routing_and_learning_survive_a_redis_outage() -> None:
         # one made before it died with the restarted, non-persistent server).
         assert fresh.stats()["models"]["small"]["observations"] == 6
         await store.clear()
+        await store.close()
+
+
+async def test_a_redis_outage_is_logged_once_and_its_end_once(caplog: pytest.LogCaptureFixture) -> None:
+    with RedisProcess() as server:
+        store = RedisStateStore.from_url(server.url, prefix="outage-log:", socket_timeout=0.3,
+                                         socket_connect_timeout=0.3, retries=0)
+        router = Router(MODELS, state=store, embedder="hash", refresh_interval=0.0)
+        d = await router.route(Query(text="warm up"))
+        await router.feedback(d.query_id, quality=1.0)
+        caplog.set_level(logging.INFO, logger="conduit.router")
+        caplog.clear()
+        server.stop()
+        for i in range(12):  # posterior reads and updates, feature cache, decision records: all fail
+            d = await router.route(Query(text=f"while redis is down, query {i}"))
+            await router.feedback(d.query_id, quality=1.0)
+        ours = [r for r in caplog.records if r.name == "conduit.router"]
+        assert [r.levelno for r in ours] == [logging.WARNING]
+        assert "Redis unavailable" in ours[0].getMessage()
+        assert router.outages.down
+        assert router.outages.failures >= 12 * 3  # every failed call counted, one line logged
+        assert router.analyzer.counters["store_errors"] == 3 and router.backend.counters["errors"] >= 24
+        server.start()
+        for i in range(3):
+            d = await router.route(Query(text=f"redis is back {i}"))
+            await router.feedback(d.query_id, quality=1.0)
+        ours = [r for r in caplog.records if r.name == "conduit.router"]
+        assert [r.levelno for r in ours] == [logging.WARNING, logging.INFO]
+        assert "answers again" in ours[1].getMessage()
+        assert router.stats()["redis"] == {"down": False, "failures": router.outages.failures, "outages": 1}
+        server.stop()  # a second outage gets its own warning
+        d = await router.route(Query(text="down again"))
+        assert [r.levelno for r in caplog.records if r.name == "conduit.router"][-1] == logging.WARNING
+        assert router.outages.outages == 2
         await store.close()

@@ -2,7 +2,10 @@
 
 Each model's quality is a Bayesian linear regression on the query's context vector ``x``:
 prior ``θ ~ N(μ0, σ²Λ0⁻¹)`` with ``μ0`` putting the model's ``quality_prior`` on the bias
-term, posterior ``A = Λ0 + S``, ``μ = A⁻¹(Λ0 μ0 + r)``, ``Cov = σ² A⁻¹`` (``S``, ``r``
+term and, on the context weights, the effects every model shares (a hierarchical prior
+fitted from all models' evidence, :func:`shared_effects`: "this kind of query is hard" is
+learned once, and a model's own weights, held close to it by ``ridge``, learn how that
+model differs), posterior ``A = Λ0 + S``, ``μ = A⁻¹(Λ0 μ0 + r)``, ``Cov = σ² A⁻¹`` (``S``, ``r``
 from :mod:`conduit_router.posteriors`). For one query the predicted quality is Gaussian,
 ``N(x·μ, σ² xᵀA⁻¹x)``, so sampling θ and projecting it is the same as sampling that
 scalar: a decision draws ``K`` samples per candidate, scores each
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from conduit_router.models import ModelSpec, Objective
-from conduit_router.posteriors import ModelStats
+from conduit_router.posteriors import DriftTest, ModelStats
 
 __all__ = [
     "POLICIES",
@@ -34,6 +37,7 @@ __all__ = [
     "Scored",
     "ThompsonSampler",
     "predicted_latency",
+    "shared_effects",
 ]
 
 LATENCY_PRIOR_WEIGHT = 3.0
@@ -48,19 +52,25 @@ class BanditConfig:
 
     ``noise`` is the standard deviation of a quality observation around its mean;
     ``prior_strength`` how many observations the quality prior is worth; ``ridge`` the
-    prior precision of the other weights; ``exploration`` scales the posterior spread
-    (1 is plain Thompson sampling); ``gamma`` the discount applied to a model's quality
-    evidence at each of its updates (1 - 1/gamma ≈ the observations it remembers);
+    prior precision of the context weights around the effects all models share
+    (``pooling``; around 0 without it); ``exploration`` scales the posterior spread
+    (1 is plain Thompson sampling); ``gamma`` a discount applied
+    to a model's quality evidence at each of its updates (1: none, forgetting is left to
+    the change detector ``drift_*``, see :class:`~conduit_router.posteriors.DriftTest`);
     ``draws`` the samples per candidate per decision.
     """
 
     noise: float = 0.3
     prior_strength: float = 3.0
-    ridge: float = 2.0
+    ridge: float = 4.0
     exploration: float = 1.0
-    gamma: float = 0.99
+    gamma: float = 1.0
     latency_gamma: float = 0.98
     draws: int = 64
+    drift_allowance: float = 0.5
+    drift_threshold: float = 8.0
+    drift_keep: float = 20.0
+    pooling: bool = True
 
     def __post_init__(self) -> None:
         for name in ("noise", "prior_strength", "ridge", "exploration"):
@@ -73,34 +83,75 @@ class BanditConfig:
                 raise ValueError(f"{name} (the discount) must be in [0.5, 1], got {value!r}")
         if not 1 <= self.draws <= 4096:
             raise ValueError(f"draws must be 1..4096, got {self.draws!r}")
+        DriftTest(self.drift_allowance, self.drift_threshold, self.drift_keep)  # validates
+
+    @property
+    def drift(self) -> DriftTest:
+        """The change detector that decides when quality evidence is forgotten."""
+        return DriftTest(self.drift_allowance, self.drift_threshold, self.drift_keep)
 
 
 class Posterior:
-    """One model's posterior over quality weights (mean and inverse precision)."""
+    """One model's posterior over quality weights (mean and inverse precision).
 
-    __slots__ = ("inv", "mean", "observations", "version")
+    ``prior_mean`` is the prior mean of the weights (the quality prior on the bias term,
+    the shared context effects elsewhere); ``inv``, ``info`` and ``pull`` depend only on
+    the model's own statistics, so a new shared prior costs one matrix-vector product."""
+
+    __slots__ = ("b", "info", "inv", "mean", "observations", "precision", "prior", "pull", "version")
 
     def __init__(self, spec: ModelSpec, stats: ModelStats | None, dim: int, config: BanditConfig) -> None:
         prior_precision = np.full(dim, config.ridge)
         prior_precision[-1] = config.prior_strength  # the bias term carries the quality prior
-        prior_mean = np.zeros(dim)
-        prior_mean[-1] = spec.quality_prior if spec.quality_prior is not None else DEFAULT_QUALITY_PRIOR
+        self.precision = prior_precision
+        self.prior = spec.quality_prior if spec.quality_prior is not None else DEFAULT_QUALITY_PRIOR
         A = np.diag(prior_precision)
-        b = prior_precision * prior_mean
+        self.b = np.zeros(dim)
         if stats is not None:
             A = A + stats.S
-            b = b + stats.r
+            self.b = stats.r.copy()
         self.inv = np.linalg.inv(A)
         self.inv = (self.inv + self.inv.T) / 2
-        self.mean = self.inv @ b
+        # What the model's data say about its prior mean m0 (Woodbury): the evidence is
+        # exp(-(m0ᵀ info m0 - 2 m0ᵀ pull) / 2σ²) with info = Λ0 - Λ0 A⁻¹ Λ0, pull = Λ0 A⁻¹ r.
+        lam = np.diag(prior_precision)
+        self.info = lam - (prior_precision[:, None] * self.inv) * prior_precision[None, :]
+        self.pull = prior_precision * (self.inv @ self.b)
         self.version = -1 if stats is None else stats.v
         self.observations = 0 if stats is None else stats.u
+        self.mean = self.inv @ (self.b + self._prior_vector(np.zeros(dim - 1)) * prior_precision)
+
+    def _prior_vector(self, shared: np.ndarray) -> np.ndarray:
+        return np.concatenate([shared, [self.prior]])
+
+    def set_shared(self, shared: np.ndarray) -> None:
+        """Use ``shared`` as the prior mean of the context weights (the bias keeps its prior)."""
+        self.mean = self.inv @ (self.b + self._prior_vector(shared) * self.precision)
 
     def predict(self, x: np.ndarray, noise: float) -> tuple[float, float]:
         """Mean and standard deviation of the predicted quality for context ``x``."""
         m = float(x @ self.mean)
         var = float(x @ self.inv @ x) * noise * noise
         return m, math.sqrt(max(var, 0.0))
+
+
+def shared_effects(posteriors: Sequence[Posterior], ridge: float) -> np.ndarray:
+    """The context effects every model shares (a hierarchical prior, fitted empirically).
+
+    Each model's weights are ``θ_m ~ N((g, quality_prior_m), σ²Λ0⁻¹)`` with ``g`` the same
+    for all, ``g ~ N(0, σ²/ridge)``. Each model's data give Gaussian evidence about its
+    prior mean (:class:`Posterior`'s ``info``/``pull``); their product with g's prior is
+    Gaussian, and its mean is returned. "Science questions are hard" is then learned once
+    from every model's answers, and a model's own weights only learn how it differs."""
+    dim = posteriors[0].info.shape[0]
+    k = dim - 1
+    precision = np.eye(k) * ridge
+    vector = np.zeros(k)
+    for post in posteriors:
+        info = post.info
+        precision += info[:k, :k]
+        vector += post.pull[:k] - info[:k, k] * post.prior
+    return np.linalg.solve(precision, vector)
 
 
 def predicted_latency(spec: ModelSpec, stats: ModelStats | None) -> float:
@@ -139,18 +190,38 @@ class ThompsonSampler:
         self.rng = np.random.default_rng(seed)
         self._random = random.Random(seed)
         self._posteriors: dict[str, Posterior] = {}
+        self._key: tuple[object, ...] = ()
+        self.shared = np.zeros(0)
 
-    def posterior(self, spec: ModelSpec, stats: ModelStats | None, dim: int) -> Posterior:
-        """The model's posterior, recomputed only when its statistics changed."""
-        cached = self._posteriors.get(spec.name)
-        version = -1 if stats is None else stats.v
-        if cached is None or cached.version != version or cached.mean.shape[0] != dim:
-            cached = Posterior(spec, stats, dim, self.config)
-            self._posteriors[spec.name] = cached
-        return cached
+    def posteriors(self, specs: Sequence[ModelSpec], stats: Mapping[str, ModelStats], dim: int) -> dict[str, Posterior]:
+        """Every model's posterior, each recomputed only when its statistics changed, and
+        the shared context effects (when ``pooling``) re-fitted when any did.
+
+        ``specs`` should be the whole catalogue, whatever the candidates: the shared effects
+        are learned from every model's evidence."""
+        key = (dim, *((s.name, s.quality_prior, stats[s.name].v if s.name in stats else -1) for s in specs))
+        if key == self._key:
+            return self._posteriors
+        out: dict[str, Posterior] = {}
+        for spec in specs:
+            st = stats.get(spec.name)
+            version = -1 if st is None else st.v
+            cached = self._posteriors.get(spec.name)
+            if cached is None or cached.version != version or cached.mean.shape[0] != dim \
+                    or cached.prior != (spec.quality_prior if spec.quality_prior is not None else DEFAULT_QUALITY_PRIOR):
+                cached = Posterior(spec, st, dim, self.config)
+            out[spec.name] = cached
+        if self.config.pooling and out:
+            self.shared = shared_effects(list(out.values()), self.config.ridge)
+            for post in out.values():
+                post.set_shared(self.shared)
+        self._posteriors = out
+        self._key = key
+        return out
 
     def forget(self) -> None:
-        self._posteriors.clear()
+        self._posteriors = {}
+        self._key = ()
 
     def choose(
         self,
@@ -163,14 +234,17 @@ class ThompsonSampler:
         *,
         max_cost: float,
         max_latency: float,
+        catalogue: Sequence[ModelSpec] | None = None,
     ) -> list[Scored]:
-        """Every candidate scored, the chosen one first, the rest by score."""
+        """Every candidate scored, the chosen one first, the rest by score (``catalogue``:
+        every model, for the shared effects; the candidates when None)."""
         cfg = self.config
         k = len(candidates)
         means = np.empty(k)
         stds = np.empty(k)
+        posts = self.posteriors(catalogue if catalogue is not None else candidates, stats, x.shape[0])
         for i, spec in enumerate(candidates):
-            means[i], stds[i] = self.posterior(spec, stats.get(spec.name), x.shape[0]).predict(x, cfg.noise)
+            means[i], stds[i] = posts[spec.name].predict(x, cfg.noise)
         cost = np.array([costs[s.name] for s in candidates]) / (max_cost or 1.0)
         lat = np.array([latencies[s.name] for s in candidates]) / (max_latency or 1.0)
         penalty = objective.cost * cost + objective.latency * lat

@@ -11,7 +11,8 @@ The projection matrix is derived from a fixed seed and the embedding's dimension
 worker and host computes the same context for the same text. Features are cached in a
 per-process LRU and, when the state store is shared (Redis), there too under a key that
 names the embedder; the shared cache sits behind a circuit breaker, so a Redis outage
-costs one timeout and then nothing: routing goes on from memory and recomputation.
+costs one timeout and then nothing: routing goes on from memory and recomputation. The
+outage is logged once (:class:`~conduit_router.outage.OutageLog`), and its end once.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from conduit.storage import MemoryStateStore, StoreError
 from conduit_router.analysis import classify_domain, complexity_score, estimate_tokens
 from conduit_router.embedding import HashedEmbedder, embedder_name, resolve_embedder
 from conduit_router.models import DOMAINS, QueryFeatures
+from conduit_router.outage import OutageLog
 
 __all__ = ["PROJECTION_DIM", "QueryAnalyzer", "context_dimension"]
 
@@ -65,6 +67,7 @@ class QueryAnalyzer:
         projection_dim: int = PROJECTION_DIM,
         cache_size: int = 10_000,
         cache_ttl: float = 86_400.0,
+        outages: OutageLog | None = None,
     ) -> None:
         self._embedder_arg = embedder
         self._embedder: Any = None
@@ -76,6 +79,7 @@ class QueryAnalyzer:
         self._cache: OrderedDict[str, QueryFeatures] = OrderedDict()
         self.breaker = CircuitBreaker(failure_threshold=3, success_threshold=1, timeout=30.0,
                                       name="router feature cache", failure_exceptions=(StoreError, OSError))
+        self.outages = outages or OutageLog(logger)
         self.counters = {"memory_hits": 0, "store_hits": 0, "misses": 0, "store_errors": 0}
 
     # --- the embedder and the projection ------------------------------------------------
@@ -198,9 +202,10 @@ class QueryAnalyzer:
         try:
             raw = await self.store.get(self._store_key(key))
         except (StoreError, OSError) as exc:
-            self._store_failed(exc)
+            self._store_failed("feature cache read", exc)
             return None
         self.breaker.record_success()
+        self.outages.recovered()
         if raw is None:
             return None
         try:
@@ -218,14 +223,15 @@ class QueryAnalyzer:
         try:
             await self.store.set(self._store_key(key), payload, ttl=self.cache_ttl)
         except (StoreError, OSError) as exc:
-            self._store_failed(exc)
+            self._store_failed("feature cache write", exc)
             return
         self.breaker.record_success()
+        self.outages.recovered()
 
-    def _store_failed(self, exc: BaseException) -> None:
+    def _store_failed(self, what: str, exc: BaseException) -> None:
         self.counters["store_errors"] += 1
         self.breaker.record_failure()
-        logger.warning("router feature cache unavailable (%s); using memory only", exc)
+        self.outages.failed(what, exc)
 
     def stats(self) -> dict[str, Any]:
         return {**self.counters, "entries": len(self._cache), "breaker": self.breaker.state.value,

@@ -8,9 +8,23 @@ Per model and feature space the router keeps, for the Bayesian linear model of q
 
 and for latency the discounted count and sum of ``log(latency_ms)`` (``lw``, ``ls``,
 ``lu``). An update multiplies the old statistics by the discount ``γ`` and adds the new
-observation, so old evidence fades and a model whose quality drops loses traffic. Priors
-are not stored: they are added when the posterior is computed
+observation. Priors are not stored: they are added when the posterior is computed
 (:mod:`conduit_router.bandit`), so a catalogue's priors can change without touching data.
+
+Forgetting is driven by a change detector, so evidence piles up while nothing changes and
+is dropped when something does. The caller passes each observation's standardised
+residual against the model's current posterior, ``z = (y − ŷ) / sqrt(ŷ(1 − ŷ))`` (ŷ the
+predicted quality; ``ŷ(1 − ŷ)`` is the largest variance an outcome in [0, 1] with that
+mean can have, so ``z`` is conservative for any feedback). Two one-sided CUSUM sums
+
+    dn = max(0, dn − w·(z + k))        up = max(0, up + w·(z − k))
+
+(``k`` the allowance of :class:`DriftTest`) stay near 0 while outcomes agree with the
+posterior; when one passes the threshold ``h`` the model has drifted: its quality
+evidence is scaled down to ``keep`` observations' worth, both sums restart and ``dr``
+counts the event. Without drift the false-alarm interval is thousands of observations
+(k = 0.5, h = 8); a drop of one standard deviation is caught in about 20 of the model's
+observations.
 
 :class:`LocalPosteriors` keeps the statistics in this process (the default);
 :class:`~conduit_router.redis_posteriors.RedisPosteriors` keeps them in Redis, where every
@@ -26,7 +40,23 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["LocalPosteriors", "ModelStats", "PosteriorBackend", "apply_update"]
+__all__ = ["DriftTest", "LocalPosteriors", "ModelStats", "PosteriorBackend", "apply_update"]
+
+
+@dataclass(frozen=True)
+class DriftTest:
+    """The change detector's knobs (see the module docstring): ``allowance`` k and
+    ``threshold`` h in standard deviations of an outcome, ``keep`` the observations'
+    worth of quality evidence left after a detected drift. ``threshold=0`` turns it off."""
+
+    allowance: float = 0.5
+    threshold: float = 8.0
+    keep: float = 20.0
+
+    def __post_init__(self) -> None:
+        if not (self.allowance >= 0 and self.threshold >= 0 and self.keep > 0):
+            raise ValueError("drift test: allowance and threshold must be >= 0 and keep > 0, got "
+                             f"{self.allowance!r}, {self.threshold!r}, {self.keep!r}")
 
 
 @dataclass
@@ -42,6 +72,9 @@ class ModelStats:
     ls: float = 0.0
     lu: int = 0
     v: int = 0
+    dn: float = 0.0
+    up: float = 0.0
+    dr: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -54,7 +87,8 @@ class ModelStats:
 
     def to_json(self) -> dict[str, Any]:
         return {"d": self.dim, "S": self.S.ravel().tolist(), "r": self.r.tolist(), "n": self.n, "yy": self.yy,
-                "u": self.u, "lw": self.lw, "ls": self.ls, "lu": self.lu, "v": self.v}
+                "u": self.u, "lw": self.lw, "ls": self.ls, "lu": self.lu, "v": self.v,
+                "dn": self.dn, "up": self.up, "dr": self.dr}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelStats:
@@ -64,10 +98,12 @@ class ModelStats:
             r=np.asarray(data["r"], dtype=np.float64),
             n=float(data["n"]), yy=float(data["yy"]), u=int(data["u"]),
             lw=float(data["lw"]), ls=float(data["ls"]), lu=int(data["lu"]), v=int(data["v"]),
+            dn=float(data.get("dn", 0.0)), up=float(data.get("up", 0.0)), dr=int(data.get("dr", 0)),
         )
 
     def copy(self) -> ModelStats:
-        return ModelStats(self.S.copy(), self.r.copy(), self.n, self.yy, self.u, self.lw, self.ls, self.lu, self.v)
+        return ModelStats(self.S.copy(), self.r.copy(), self.n, self.yy, self.u, self.lw, self.ls, self.lu, self.v,
+                          self.dn, self.up, self.dr)
 
 
 def apply_update(
@@ -78,9 +114,26 @@ def apply_update(
     gamma: float,
     log_latency: float | None,
     latency_gamma: float,
+    z: float | None = None,
+    drift: DriftTest | None = None,
 ) -> ModelStats:
-    """Fold one observation into ``stats`` in place (the Lua script does exactly this)."""
+    """Fold one observation into ``stats`` in place (the Lua script does exactly this).
+
+    ``z`` is the observation's standardised residual for the change detector (None: the
+    observation does not count for it, e.g. weak implicit evidence)."""
     if y is not None and x is not None:
+        if z is not None and drift is not None and drift.threshold > 0:
+            stats.dn = max(0.0, stats.dn - weight * (z + drift.allowance))
+            stats.up = max(0.0, stats.up + weight * (z - drift.allowance))
+            if stats.dn > drift.threshold or stats.up > drift.threshold:
+                if stats.n > drift.keep:
+                    f = drift.keep / stats.n
+                    stats.S *= f
+                    stats.r *= f
+                    stats.n *= f
+                    stats.yy *= f
+                stats.dn = stats.up = 0.0
+                stats.dr += 1
         wx = weight * x
         stats.S *= gamma
         stats.S += np.outer(wx, x)
@@ -109,8 +162,9 @@ class PosteriorBackend(Protocol):
         ...
 
     async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
-                     log_latency: float | None) -> ModelStats:
-        """Fold one observation into ``name``'s statistics atomically; return the result."""
+                     log_latency: float | None, z: float | None = None) -> ModelStats:
+        """Fold one observation into ``name``'s statistics atomically; return the result
+        (``z``: its standardised residual for the change detector, or None)."""
         ...
 
     async def reset(self, names: Iterable[str]) -> None:
@@ -127,9 +181,11 @@ class LocalPosteriors:
 
     shared = False
 
-    def __init__(self, dim: int, *, gamma: float = 0.99, latency_gamma: float = 0.98) -> None:
+    def __init__(self, dim: int, *, gamma: float = 1.0, latency_gamma: float = 0.98,
+                 drift: DriftTest | None = None) -> None:
         self.dim = dim
         self.gamma = gamma
+        self.drift = drift
         self.latency_gamma = latency_gamma
         self._stats: dict[str, ModelStats] = {}
         self._lock = threading.Lock()
@@ -142,12 +198,12 @@ class LocalPosteriors:
             return dict(self._stats)
 
     async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
-                     log_latency: float | None) -> ModelStats:
+                     log_latency: float | None, z: float | None = None) -> ModelStats:
         with self._lock:
             # Copy-on-write: a snapshot handed out earlier is never mutated under a reader.
             current = self._stats.get(name)
             stats = current.copy() if current is not None else ModelStats.empty(self.dim)
-            apply_update(stats, x, y, weight, self.gamma, log_latency, self.latency_gamma)
+            apply_update(stats, x, y, weight, self.gamma, log_latency, self.latency_gamma, z, self.drift)
             self._stats[name] = stats
             return stats
 

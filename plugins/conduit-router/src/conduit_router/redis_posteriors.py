@@ -9,7 +9,8 @@ time; the script returns the new statistics, which refresh the snapshot at once.
 
 When Redis is unavailable, updates are applied to the local snapshot (routing keeps
 learning in this process) and kept in a bounded backlog that is replayed, in order, on
-the next successful call.
+the next successful call. The outage is logged once, through :class:`~conduit_router.outage.OutageLog`
+(shared with the router's other Redis users), and its end once.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from conduit_router.posteriors import ModelStats, apply_update
+from conduit_router.outage import OutageLog
+from conduit_router.posteriors import DriftTest, ModelStats, apply_update
 
 __all__ = ["UPDATE_SCRIPT", "RedisPosteriors"]
 
@@ -32,7 +34,9 @@ logger = logging.getLogger("conduit.router")
 
 # KEYS[1]: the model's statistics (JSON)
 # ARGV: 1 dim, 2 gamma, 3 x (JSON list or ''), 4 y ('' for none), 5 weight,
-#       6 log latency ('' for none), 7 latency gamma
+#       6 log latency ('' for none), 7 latency gamma,
+#       8 z, the standardised residual for the change detector ('' for none),
+#       9 allowance, 10 threshold (0: no detector), 11 keep  (see conduit_router.posteriors)
 UPDATE_SCRIPT = """
 local d = tonumber(ARGV[1])
 local raw = redis.call('GET', KEYS[1])
@@ -54,6 +58,29 @@ if ARGV[4] ~= '' and ARGV[3] ~= '' then
   local x = cjson.decode(ARGV[3])
   local S = st.S
   local r = st.r
+  st.dn = tonumber(st.dn) or 0
+  st.up = tonumber(st.up) or 0
+  st.dr = tonumber(st.dr) or 0
+  local h = tonumber(ARGV[10])
+  if ARGV[8] ~= '' and h > 0 then
+    local z = tonumber(ARGV[8])
+    local k = tonumber(ARGV[9])
+    st.dn = math.max(0, st.dn - w * (z + k))
+    st.up = math.max(0, st.up + w * (z - k))
+    if st.dn > h or st.up > h then
+      local keep = tonumber(ARGV[11])
+      if st.n > keep then
+        local f = keep / st.n
+        for i = 1, d * d do S[i] = S[i] * f end
+        for i = 1, d do r[i] = r[i] * f end
+        st.n = st.n * f
+        st.yy = st.yy * f
+      end
+      st.dn = 0
+      st.up = 0
+      st.dr = st.dr + 1
+    end
+  end
   for i = 1, d do
     local wxi = w * x[i]
     local base = (i - 1) * d
@@ -79,6 +106,7 @@ return out
 """
 
 _BACKLOG_LIMIT = 10_000
+_NO_DRIFT = DriftTest(threshold=0.0)
 
 
 def _fmt(value: float) -> str:
@@ -97,10 +125,12 @@ class RedisPosteriors:
         space: str,
         dim: int,
         *,
-        gamma: float = 0.99,
+        gamma: float = 1.0,
         latency_gamma: float = 0.98,
+        drift: DriftTest | None = None,
         refresh_interval: float = 0.5,
         max_concurrency: int = 16,
+        outages: OutageLog | None = None,
     ) -> None:
         self.store = store
         self.client = store.client
@@ -108,13 +138,15 @@ class RedisPosteriors:
         self.dim = dim
         self.gamma = gamma
         self.latency_gamma = latency_gamma
+        self.drift = drift
         self.refresh_interval = refresh_interval
         self._script = self.client.register_script(UPDATE_SCRIPT)
         # Bursts of feedback wait here rather than exhaust the client's connection pool.
         self._slots = asyncio.Semaphore(max_concurrency)
         self._snapshot: dict[str, ModelStats] = {}
         self._fetched_at = -1e18
-        self._backlog: deque[tuple[str, list[float] | None, float | None, float, float | None]] = deque()
+        self._backlog: deque[tuple[str, list[float] | None, float | None, float, float | None, float | None]] = deque()
+        self.outages = outages or OutageLog(logger)
         self.counters = {"updates": 0, "refreshes": 0, "errors": 0, "backlog_replayed": 0}
 
     def key(self, name: str) -> str:
@@ -142,6 +174,7 @@ class RedisPosteriors:
         for name, raw in zip(names, raws):
             if raw is not None:
                 fresh[name] = ModelStats.from_json(orjson.loads(raw))
+        self.outages.recovered()
         self._snapshot = fresh
         self._fetched_at = now
         self.counters["refreshes"] += 1
@@ -150,43 +183,47 @@ class RedisPosteriors:
     def cached(self) -> dict[str, ModelStats]:
         return dict(self._snapshot)
 
-    def _args(self, x: list[float] | None, y: float | None, weight: float, log_latency: float | None) -> list[str]:
+    def _args(self, x: list[float] | None, y: float | None, weight: float, log_latency: float | None,
+              z: float | None) -> list[str]:
+        drift = self.drift or _NO_DRIFT
         return [
             str(self.dim), _fmt(self.gamma), orjson.dumps(x).decode() if x is not None else "",
             "" if y is None else _fmt(y), _fmt(weight),
             "" if log_latency is None else _fmt(log_latency), _fmt(self.latency_gamma),
+            "" if z is None else _fmt(z), _fmt(drift.allowance), _fmt(drift.threshold), _fmt(drift.keep),
         ]
 
     async def _run(self, name: str, x: list[float] | None, y: float | None, weight: float,
-                   log_latency: float | None) -> ModelStats:
+                   log_latency: float | None, z: float | None) -> ModelStats:
         async with self._slots:
-            out = await self._script(keys=[self.key(name)], args=self._args(x, y, weight, log_latency))
+            out = await self._script(keys=[self.key(name)], args=self._args(x, y, weight, log_latency, z))
         stats = ModelStats.from_json(orjson.loads(out))
         self._snapshot = {**self._snapshot, name: stats}
         return stats
 
     async def _replay(self) -> None:
         while self._backlog:
-            name, x, y, weight, log_latency = self._backlog[0]
-            await self._run(name, x, y, weight, log_latency)
+            name, x, y, weight, log_latency, z = self._backlog[0]
+            await self._run(name, x, y, weight, log_latency, z)
             self._backlog.popleft()
             self.counters["backlog_replayed"] += 1
 
     async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
-                     log_latency: float | None) -> ModelStats:
+                     log_latency: float | None, z: float | None = None) -> ModelStats:
         xs = None if x is None else [float(v) for v in x]
         try:
             await self._replay()
-            stats = await self._run(name, xs, y, weight, log_latency)
+            stats = await self._run(name, xs, y, weight, log_latency, z)
         except self._errors() as exc:
             self._failed("update", exc)
             if len(self._backlog) < _BACKLOG_LIMIT:
-                self._backlog.append((name, xs, y, weight, log_latency))
+                self._backlog.append((name, xs, y, weight, log_latency, z))
             local = self._snapshot.get(name)
             local = local.copy() if local is not None else ModelStats.empty(self.dim)
-            apply_update(local, x, y, weight, self.gamma, log_latency, self.latency_gamma)
+            apply_update(local, x, y, weight, self.gamma, log_latency, self.latency_gamma, z, self.drift)
             self._snapshot = {**self._snapshot, name: local}
             return local
+        self.outages.recovered()
         self.counters["updates"] += 1
         return stats
 
@@ -197,8 +234,7 @@ class RedisPosteriors:
 
     def _failed(self, what: str, exc: BaseException) -> None:
         self.counters["errors"] += 1
-        logger.warning("router posteriors: Redis %s failed (%s: %s); continuing from the local snapshot",
-                       what, type(exc).__name__, exc)
+        self.outages.failed(f"posterior {what}", exc)
 
     async def reset(self, names: Iterable[str]) -> None:
         keys = [self.key(n) for n in names]

@@ -58,6 +58,7 @@ from conduit_router.models import (
     QueryFeatures,
     RoutingDecision,
 )
+from conduit_router.outage import OutageLog
 from conduit_router.posteriors import LocalPosteriors, ModelStats, PosteriorBackend
 
 __all__ = ["Router"]
@@ -125,7 +126,9 @@ class Router:
         self.sampler = ThompsonSampler(self.config, seed=seed, policy=policy)
         self.store = resolve_store(state)
         self._owns_store = isinstance(state, str)
-        self.analyzer = QueryAnalyzer(embedder, store=self.store)
+        # One outage log for every Redis user of this router: one warning per outage, one line at its end.
+        self.outages = OutageLog(logger, "Redis")
+        self.analyzer = QueryAnalyzer(embedder, store=self.store, outages=self.outages)
         self._backend: PosteriorBackend | None = None
         self._refresh_interval = refresh_interval
         self._retry: RetryDetector | None = None
@@ -167,10 +170,11 @@ class Router:
                 from conduit_router.redis_posteriors import RedisPosteriors
 
                 self._backend = RedisPosteriors(self.store, self.analyzer.space, dim, gamma=self.config.gamma,
-                                                latency_gamma=self.config.latency_gamma,
-                                                refresh_interval=self._refresh_interval)
+                                                latency_gamma=self.config.latency_gamma, drift=self.config.drift,
+                                                refresh_interval=self._refresh_interval, outages=self.outages)
             else:
-                self._backend = LocalPosteriors(dim, gamma=self.config.gamma, latency_gamma=self.config.latency_gamma)
+                self._backend = LocalPosteriors(dim, gamma=self.config.gamma, latency_gamma=self.config.latency_gamma,
+                                                drift=self.config.drift)
         return self._backend
 
     @property
@@ -230,7 +234,7 @@ class Router:
             elif c is not None and c.max_latency_ms is not None and latencies[m.name] > c.max_latency_ms:
                 excluded[m.name] = f"predicted latency {latencies[m.name]:.0f} ms > max_latency_ms {c.max_latency_ms:.0f}"
             elif c is not None and c.min_quality is not None:
-                mean, _ = self.sampler.posterior(m, stats.get(m.name), x.shape[0]).predict(x, self.config.noise)
+                mean, _ = self.sampler.posteriors(self.models, stats, x.shape[0])[m.name].predict(x, self.config.noise)
                 if mean < c.min_quality:
                     excluded[m.name] = f"expected quality {mean:.2f} < min_quality {c.min_quality:.2f}"
                 else:
@@ -251,7 +255,8 @@ class Router:
         if not candidates:
             raise NoEligibleModelError(excluded)
         scored = self.sampler.choose(x, candidates, costs, latencies, stats, self.objective,
-                                     max_cost=max(costs.values()), max_latency=max(latencies.values()))
+                                     max_cost=max(costs.values()), max_latency=max(latencies.values()),
+                                     catalogue=self.models)
         best = scored[0]
         decision = RoutingDecision(
             query_id=query.id,
@@ -320,8 +325,10 @@ class Router:
         if not isinstance(self.store, MemoryStateStore):
             try:
                 await self.store.set(f"router:decision:{query_id}", orjson.dumps(record), ttl=self.decision_ttl)
-            except StoreError as exc:
-                logger.warning("router: could not share decision %s (%s); feedback must reach this worker", query_id, exc)
+            except StoreError as exc:  # feedback for it must reach this worker while Redis is away
+                self.outages.failed("decision write", exc)
+            else:
+                self.outages.recovered()
 
     async def _record(self, query_id: str) -> dict[str, Any]:
         if not isinstance(query_id, str) or not 1 <= len(query_id) <= 128:
@@ -332,8 +339,11 @@ class Router:
         if not isinstance(self.store, MemoryStateStore):
             try:
                 raw = await self.store.get(f"router:decision:{query_id}")
-            except StoreError:
+            except StoreError as exc:
+                self.outages.failed("decision read", exc)
                 raw = None
+            else:
+                self.outages.recovered()
             if raw is not None:
                 return dict(orjson.loads(raw))
         raise UnknownQueryError(query_id)
@@ -341,14 +351,18 @@ class Router:
     async def _once(self, key: str) -> bool:
         """True the first time ``key`` is claimed by any worker sharing the store."""
         try:
-            return await self.store.incr(f"router:once:{key}", 1, ttl=self.decision_ttl) == 1
-        except StoreError:
+            first = await self.store.incr(f"router:once:{key}", 1, ttl=self.decision_ttl) == 1
+        except StoreError as exc:
+            if not isinstance(self.store, MemoryStateStore):
+                self.outages.failed("feedback guard", exc)
             if key in self._rated:
                 return False
             self._rated[key] = None
             while len(self._rated) > _LOCAL_DECISIONS:
                 self._rated.popitem(last=False)
             return True
+        self.outages.recovered()
+        return first
 
     # --- learning ------------------------------------------------------------------------------
 
@@ -362,7 +376,16 @@ class Router:
             raise ValueError(f"weight must be > 0, got {weight!r}")
         log_latency = math.log(max(latency_ms, 1.0)) if latency_ms is not None else None
         vec = None if x is None else np.asarray(x, dtype=np.float64)
-        await self.backend.update(spec.name, vec, quality, weight, log_latency)
+        z = None
+        if vec is not None and quality is not None and weight >= 1.0:
+            # The change detector hears full-weight evidence only: an answer that merely
+            # arrived (weight < 1, reward 1) says little about quality and would read as drift.
+            post = self.sampler.posteriors(self.models, self.backend.cached(), vec.shape[0])[spec.name]
+            mean, std = post.predict(vec, self.config.noise)
+            expected = min(0.95, max(0.05, mean))
+            # Predictive spread: the outcome's own (at most ŷ(1-ŷ) in [0, 1]) plus the posterior's.
+            z = (quality - expected) / math.sqrt(expected * (1.0 - expected) + std * std)
+        await self.backend.update(spec.name, vec, quality, weight, log_latency, z)
 
     async def feedback(
         self,
@@ -497,8 +520,7 @@ class Router:
         weighted by the traffic seen, when None)."""
         spec = self.model(model)
         dim = self.analyzer.dimension
-        stats = self.backend.cached().get(model)
-        post = self.sampler.posterior(spec, stats, dim)
+        post = self.sampler.posteriors(self.models, self.backend.cached(), dim)[spec.name]
         domains = [domain] if domain is not None else list(DOMAINS)
         weights = [1.0] if domain is not None else [self._domain_counts[d] or 0.0 for d in DOMAINS]
         if sum(weights) == 0:
@@ -542,6 +564,7 @@ class Router:
             "shared_state": bool(getattr(self.backend, "shared", False)),
             "models": models,
             "features": self.analyzer.stats(),
+            "redis": self.outages.to_dict() if not isinstance(self.store, MemoryStateStore) else None,
             "providers": {name: c.metrics.to_dict() for name, c in self._providers.items()},
         }
 
