@@ -74,6 +74,18 @@ async def test_traffic_leaves_a_model_whose_quality_drops() -> None:
     assert before > 0.35
     assert after < before / 2.5
     assert router.estimated_quality("medium") < believed[0] - 0.15
+    # The change detector noticed (that is what dropped the old evidence)...
+    assert router.stats()["models"]["medium"]["drifts"] >= 1
+
+
+async def test_without_drift_evidence_accumulates_beyond_the_old_forgetting_horizon() -> None:
+    router = Router(SIM_MODELS, embedder="hash", seed=8)
+    await run_router(router, make_env(8), 900)
+    stats = router.backend.cached()
+    # γ = 0.99 held ~100 answers' worth at most; with nothing drifting the busy models keep far more
+    # (a false alarm of the change detector is rare, and costs only that model's older evidence).
+    assert sum(s.dr for s in stats.values()) <= 1
+    assert sorted(s.n for s in stats.values())[-2:] > [250, 250]
 
 
 async def test_cold_start_follows_the_quality_priors_and_the_objective() -> None:

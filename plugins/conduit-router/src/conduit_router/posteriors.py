@@ -22,9 +22,9 @@ mean can have, so ``z`` is conservative for any feedback). Two one-sided CUSUM s
 (``k`` the allowance of :class:`DriftTest`) stay near 0 while outcomes agree with the
 posterior; when one passes the threshold ``h`` the model has drifted: its quality
 evidence is scaled down to ``keep`` observations' worth, both sums restart and ``dr``
-counts the event. Without drift the false-alarm interval is thousands of observations
-(k = 0.5, h = 8); a drop of one standard deviation is caught in about 20 of the model's
-observations.
+counts the event. With ideal residuals the false-alarm interval is thousands of
+observations (k = 0.5, h = 8); the linear model's misfit makes it shorter in practice. A
+drop of one standard deviation is caught in about 20 of the model's observations.
 
 :class:`LocalPosteriors` keeps the statistics in this process (the default);
 :class:`~conduit_router.redis_posteriors.RedisPosteriors` keeps them in Redis, where every

@@ -552,6 +552,7 @@ class Router:
                 "failures": counts["failures"],
                 "estimated_quality": round(self.estimated_quality(m.name), 4),
                 "observations": 0 if stats is None else stats.u,
+                "drifts": 0 if stats is None else stats.dr,
                 "expected_latency_ms": round(predicted_latency(m, stats), 1),
                 "breaker": self.breakers[m.name].state.value,
             }
