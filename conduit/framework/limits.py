@@ -60,11 +60,12 @@ def request_size_limit(max_mb: float = 10.0, *, max_bytes: int | None = None) ->
 
 
 class _Deadline:
-    __slots__ = ("when", "task", "done", "fired")
+    __slots__ = ("when", "task", "queue", "done", "fired")
 
-    def __init__(self, when: float, task: asyncio.Task[Any]) -> None:
+    def __init__(self, when: float, task: asyncio.Task[Any], queue: _DeadlineQueue) -> None:
         self.when = when
         self.task = task
+        self.queue = queue
         self.done = False
         self.fired = False
 
@@ -88,7 +89,7 @@ class _DeadlineQueue:
         self.compact_at = 1024
 
     def add(self, task: asyncio.Task[Any], timeout: float) -> _Deadline:
-        entry = _Deadline(self.loop.time() + timeout, task)
+        entry = _Deadline(self.loop.time() + timeout, task, self)
         self.pending.append(entry)
         if self.timer is None:
             self.timer = self.loop.call_at(entry.when, self._fire)
@@ -119,7 +120,7 @@ class _DeadlineQueue:
         self.owner.pop(self.loop, None)  # idle: forget this loop until it serves again
 
 
-class RequestTimeout:
+class RequestTimeout(PhasedMiddleware):
     """504 when the inner layers take longer than ``timeout_seconds``.
 
     At the deadline the request's own task is cancelled (as ``asyncio.timeout`` would);
@@ -144,7 +145,7 @@ class RequestTimeout:
             code="request_timeout",
         )
 
-    async def __call__(self, request: HTTPRequest, call_next: Any) -> HTTPResponse:
+    def before(self, request: HTTPRequest) -> _Deadline:
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("request_timeout runs inside an asyncio task (the server's or a test client's)")
@@ -152,18 +153,19 @@ class RequestTimeout:
         queue = self._queues.get(loop)
         if queue is None:
             queue = self._queues[loop] = _DeadlineQueue(loop, self._queues)
-        entry = queue.add(task, self.timeout_seconds)
-        try:
-            response: HTTPResponse = await call_next(request)
-        except asyncio.CancelledError:
-            if entry.fired and task.uncancel() == 0:
-                raise self._timed_out() from None
-            raise
-        finally:
-            queue.finish(entry)
-        if entry.fired and task.uncancel() == 0:  # the inner layers swallowed the cancellation
+        return queue.add(task, self.timeout_seconds)
+
+    def after(self, request: HTTPRequest, response: HTTPResponse, entry: _Deadline) -> None:
+        entry.queue.finish(entry)
+        if entry.fired and entry.task.uncancel() == 0:  # the inner layers swallowed the cancellation
             raise self._timed_out()
-        return response
+
+    def cancelled(self, request: HTTPRequest, entry: _Deadline) -> HTTPResponse | None:
+        """Our deadline's cancellation becomes the 504; any other goes on (None)."""
+        entry.queue.finish(entry)
+        if entry.fired and entry.task.uncancel() == 0:
+            raise self._timed_out()
+        return None
 
 
 def request_timeout(timeout_seconds: float = 30.0) -> RequestTimeout:

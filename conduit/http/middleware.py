@@ -25,6 +25,7 @@ this way (docs/middleware.md, "Phased middleware").
 from __future__ import annotations
 
 import abc
+import asyncio
 import inspect
 import logging
 import time
@@ -138,13 +139,26 @@ class PhasedMiddleware(abc.ABC):
     def after(self, request: HTTPRequest, response: HTTPResponse, context: Any) -> HTTPResponse | None:
         return None
 
+    # Optional third phase: ``cancelled(request, context) -> HTTPResponse | None``, called
+    # instead of ``after`` when the inner layers were cancelled (asyncio.CancelledError).
+    # Return a response to answer with (the cancellation ends here), raise to answer with
+    # the error's response, or return None to let the cancellation go on. request_timeout
+    # uses it to turn its own deadline's cancellation into a 504.
+
     async def __call__(self, request: HTTPRequest, call_next: CallNext) -> HTTPResponse:
         context = self.before(request)
         if inspect.isawaitable(context):
             context = await context
         if isinstance(context, HTTPResponse):
             return context
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except asyncio.CancelledError:
+            cancelled = getattr(self, "cancelled", None)
+            answer = cancelled(request, context) if cancelled is not None else None
+            if answer is None:
+                raise
+            return answer
         result = self.after(request, response, context)
         return response if result is None else result
 
@@ -152,14 +166,14 @@ class PhasedMiddleware(abc.ABC):
 PhasedMiddleware.register(ErrorHandlerMiddleware)  # conduit.framework.errors cannot import this module
 
 
-def _phases(mw: PhasedMiddleware) -> tuple[Any, bool, Any]:
-    """``(before or None, before is async, after or None)``: phases left as the base's are skipped."""
+def _phases(mw: PhasedMiddleware) -> tuple[Any, bool, Any, Any]:
+    """``(before, before is async, after, cancelled)``, None for a phase not defined."""
     cls = type(mw)
     own_before = getattr(cls, "before", PhasedMiddleware.before)
     own_after = getattr(cls, "after", PhasedMiddleware.after)
     before = mw.before if own_before is not PhasedMiddleware.before else None
     after = mw.after if own_after is not PhasedMiddleware.after else None
-    return before, before is not None and inspect.iscoroutinefunction(before), after
+    return before, before is not None and inspect.iscoroutinefunction(before), after, getattr(mw, "cancelled", None)
 
 
 def _guard(inner: Endpoint) -> CallNext:
@@ -217,8 +231,9 @@ def _fuse(run: list[PhasedMiddleware], inner: Endpoint) -> Endpoint:
     replaces the response with its error response, which the outer ones then see.
     """
     phases = [_phases(mw) for mw in run]
-    befores = tuple((before, is_async) for before, is_async, _ in phases)
-    afters = tuple(after for _, _, after in phases)
+    befores = tuple((before, is_async) for before, is_async, _, _ in phases)
+    afters = tuple(after for _, _, after, _ in phases)
+    cancels = tuple(cancelled for _, _, _, cancelled in phases)
 
     async def fused(request: HTTPRequest) -> HTTPResponse:
         contexts: list[Any] = []  # one per middleware whose before passed, outermost first
@@ -236,6 +251,24 @@ def _fuse(run: list[PhasedMiddleware], inner: Endpoint) -> Endpoint:
                 response = await inner(request)
         except Exception as exc:
             response = error_response(exc, request)
+        except asyncio.CancelledError:
+            # Offered to the entered middleware with a `cancelled` phase, innermost first,
+            # until one answers; the `after`s inside it are skipped (as code after an
+            # onion's call_next would be) and the outer ones see its answer.
+            i = len(contexts)
+            answer = None
+            while i and answer is None:
+                i -= 1
+                cancelled = cancels[i]
+                if cancelled is not None:
+                    try:
+                        answer = cancelled(request, contexts[i])
+                    except Exception as exc:
+                        answer = error_response(exc, request)
+            if answer is None:
+                raise
+            response = answer
+            del contexts[i:]
         i = len(contexts)
         while i:
             i -= 1

@@ -172,3 +172,34 @@ def test_prepared_headers_merge_as_setitem_and_setdefault_would() -> None:
 def test_prepare_headers_refuses_line_breaks() -> None:
     with pytest.raises(ValueError, match="line break"):
         prepare_headers({"X-Evil": "a\r\nSet-Cookie: x=1"})
+
+
+@pytest.mark.parametrize("inner_timeout", [None, 5.0])
+def test_a_timeout_inside_a_fused_run_answers_504_to_the_outer_layers(inner_timeout: float | None) -> None:
+    """request_timeout is phased: its `cancelled` phase turns its own deadline into the 504;
+    a second, longer timeout inside it lets that cancellation through to the outer one."""
+    import anyio
+
+    from conduit.framework.edge_cases import request_timeout
+
+    log: list[str] = []
+    app = Conduit(plugins=[], monitoring=False)
+    app.use(Step("A", log))
+    app.use(request_timeout(timeout_seconds=0.2))
+    if inner_timeout is not None:
+        app.use(request_timeout(timeout_seconds=inner_timeout))
+    app.use(Step("B", log))
+
+    @app.get("/slow")
+    async def slow(request: Any) -> dict[str, bool]:
+        log.append("handler")
+        await anyio.sleep(30)
+        return {"done": True}
+
+    assert len(app.middleware) == 3 + (inner_timeout is not None)
+    with TestClient(app) as client:
+        response = client.get("/slow")
+        assert client.get("/nope").status_code == 404  # the task is not left cancelled
+    assert response.status_code == 504 and response.json()["code"] == "request_timeout"
+    assert response.headers["x-a"] == "1" and "x-b" not in response.headers
+    assert log == ["A:in", "B:in", "handler", "A:out:504", "A:in", "B:in", "B:out:404", "A:out:404"]
