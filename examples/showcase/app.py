@@ -23,31 +23,44 @@ from conduit.http.middleware import request_id_middleware, timing_middleware
 from . import page
 from .demo import api
 
-__all__ = ["API_KEY_VARIABLE", "PLUGINS", "build_app"]
+__all__ = ["API_KEY_VARIABLE", "PLUGINS", "RATE_LIMIT_VARIABLE", "build_app"]
 
 API_KEY_VARIABLE = "CONDUIT_SHOWCASE_API_KEY"
+RATE_LIMIT_VARIABLE = "CONDUIT_SHOWCASE_RATE_LIMIT"  # requests per minute per key
 PLUGINS = ("onnx", "vector", "mcp", "router", "otel")
 PROTECTED = ("/api", "/v1", "/vectors", "/mcp", "/predict", "/metrics", "/-")
-RATE_LIMIT = (600, 60.0)  # requests per window per API key (or client address)
+RATE_LIMIT = (600, 60.0)  # requests per window per API key (or client address); $CONDUIT_SHOWCASE_RATE_LIMIT
+# A character Python does not strip and JSON Schema (ECMA-262 \s) does not call space.
+_NON_BLANK = r"[^\s\x1c-\x1f\x85]"
 
 
 class EmbedBody(TypedDict):
-    texts: Annotated[list[Annotated[str, {"minLength": 1, "maxLength": 2000, "pattern": r"\S"}]], {"minItems": 1, "maxItems": 32}]
+    texts: Annotated[list[Annotated[str, {"minLength": 1, "maxLength": 2000, "pattern": _NON_BLANK}]], {"minItems": 1, "maxItems": 32}]
 
 
 class SearchBody(TypedDict):
-    query: Annotated[str, {"minLength": 1, "maxLength": 1000, "pattern": r"\S"}]
+    query: Annotated[str, {"minLength": 1, "maxLength": 1000, "pattern": _NON_BLANK}]
     top_k: NotRequired[Annotated[int, {"minimum": 1, "maximum": 20}]]
 
 
 class AskBody(TypedDict):
-    question: Annotated[str, {"minLength": 1, "maxLength": 1000, "pattern": r"\S"}]
+    question: Annotated[str, {"minLength": 1, "maxLength": 1000, "pattern": _NON_BLANK}]
 
 
 def _api_key() -> tuple[str, bool]:
     """The key from the environment, else a fresh one for this process (and whether it was generated)."""
     key = os.environ.get(API_KEY_VARIABLE, "").strip()
     return (key, False) if key else ("sk-showcase-" + secrets.token_urlsafe(18), True)
+
+
+def _rate_limit() -> tuple[int, float]:
+    """Requests a minute from the environment (a positive integer), else :data:`RATE_LIMIT`."""
+    value = os.environ.get(RATE_LIMIT_VARIABLE, "").strip()
+    if not value:
+        return RATE_LIMIT
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"{RATE_LIMIT_VARIABLE} must be a positive whole number of requests a minute; got {value!r}")
+    return int(value), 60.0
 
 
 def _plugin_ids(app: Conduit) -> set[str]:
@@ -61,7 +74,7 @@ def build_app() -> Conduit:
     app.state.showcase_api_key = key
     app.use(security_headers())
     app.use(AuthMiddleware({key: "showcase"}, protected_prefixes=PROTECTED))
-    app.use(rate_limit(*RATE_LIMIT, exempt_paths=("/health", "/static", "/docs", "/openapi.json")))
+    app.use(rate_limit(*_rate_limit(), exempt_paths=("/health", "/static", "/docs", "/openapi.json")))
     app.use(request_id_middleware())
     app.use(timing_middleware())
     app.enable_docs(title="Conduit showcase", version="0.1.0",

@@ -17,7 +17,7 @@ NOTES: dict[int, dict[str, object]] = {}
 class NewNote(TypedDict):
     """A note: ``text`` is required; any other JSON fields are kept."""
 
-    text: Annotated[str, {"minLength": 1, "pattern": r"\S"}]
+    text: Annotated[str, {"minLength": 1, "pattern": r"[^\s\x1c-\x1f\x85]"}]
     tags: NotRequired[list[str]]
 
 

@@ -64,7 +64,7 @@ def load_showcase_model(pm: Any = None) -> ServedModel:
         return ServedModel(embedder, "all-MiniLM-L6-v2",
                            f"MiniLM text embedder as the model ({exc.name} is not installed, so no iris ONNX model)",
                            "Conduit serves models over HTTP.",
-                           {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"})
+                           {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"[^\s\x1c-\x1f\x85]"})
     model = load_model(path, pm=pm, use_gpu=False, name="iris")
     return ServedModel(model, "iris", "iris classifier: scikit-learn trained at first start, converted with skl2onnx "
                        "(4 floats in, class 0-2 out)", [5.1, 3.5, 1.4, 0.2])

@@ -129,6 +129,29 @@ def test_the_api_needs_the_key_and_carries_the_production_headers(showcase: Show
     assert int(allowed.headers["x-ratelimit-remaining"]) < 600
 
 
+def test_every_protected_route_plugins_included_refuses_a_missing_or_wrong_key(showcase: Showcase) -> None:
+    import re
+
+    from conduit.framework.ratelimit import path_matches
+
+    from examples.showcase.app import PROTECTED
+
+    routes = {(method, re.sub(r"\{[^}]+\}|:\w+", "x", route.path)) for route in showcase.module.app.router.routes
+              for method in route.methods if method not in ("HEAD", "OPTIONS") and path_matches(route.path, PROTECTED)}
+    paths = {path for _, path in routes}
+    for wanted in ("/predict", "/vectors/search", "/v1/route", "/v1/complete", "/v1/feedback", "/v1/stats",
+                   "/v1/models", "/v1/chat/completions", "/api/embed", "/metrics"):
+        assert wanted in paths, wanted
+    with httpx.Client(base_url=showcase.url, timeout=30) as http:
+        for method, path in sorted(routes):
+            for headers in ({}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}):
+                refused = http.request(method, path, headers=headers, json={} if method in ("POST", "PUT") else None)
+                assert refused.status_code == 401, (method, path, headers, refused.text)
+                assert refused.json()["status"] == 401 and "www-authenticate" in refused.headers
+        mcp = http.post("/mcp", headers={"X-API-Key": "wrong"}, json={})
+        assert mcp.status_code == 401
+
+
 def test_openai_client_chats_with_model_auto(showcase: Showcase) -> None:
     openai = pytest.importorskip("openai")
     client = openai.OpenAI(base_url=showcase.url + "/v1", api_key=KEY, max_retries=0)

@@ -39,7 +39,9 @@ _FEEDBACK_FIELDS = {"query_id", "quality", "rating", "success", "thumbs", "laten
 # --- OpenAPI: what each operation accepts and answers ------------------------------------------
 
 _MAX_NUMBER = 1.7976931348623157e308  # JSON numbers beyond a double are not numbers Python can compare
-_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": r"\S",
+# A character Python does not strip and JSON Schema (ECMA-262 \s) does not call space.
+_NON_BLANK = r"[^\s\x1c-\x1f\x85]"
+_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": _NON_BLANK,
          "description": "the user's question (at least one non-blank character)"}
 _CONSTRAINTS = {
     "type": "object", "additionalProperties": False,

@@ -164,10 +164,12 @@ _422 = {422: _error_doc("The input is invalid; the detail names the problem")}
 _503 = {503: _error_doc("The Chroma server could not be reached")}
 
 MAX_COMPONENT = 1e15  # |x| of a vector component: squared distances stay finite in float32
+# A character Python does not strip and JSON Schema (ECMA-262 \s) does not call space.
+_NON_BLANK = r"[^\s\x1c-\x1f\x85]"
 _INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 _FLOAT = {"type": "number", "minimum": -1.7976931348623157e308, "maximum": 1.7976931348623157e308}
-_ID = {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": r"\S", "description": "a non-blank string"}
-_TEXT = {"type": "string", "minLength": 1, "pattern": r"\S", "description": "at least one non-blank character"}
+_ID = {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": _NON_BLANK, "description": "a non-blank string"}
+_TEXT = {"type": "string", "minLength": 1, "pattern": _NON_BLANK, "description": "at least one non-blank character"}
 _SCALAR = {"anyOf": [{"type": "string"}, _INT64, _FLOAT, {"type": "boolean"}]}
 _LISTS = [{"type": "array", "minItems": 1, "items": item} for item in ({"type": "string"}, _INT64, _FLOAT,
                                                                         {"type": "boolean"})]
