@@ -85,6 +85,9 @@ OBJECTIVES = {
 LEARNERS = {
     "router": BanditConfig(),
     "router, exploration 0.5": BanditConfig(exploration=0.5),
+    # The learner before the change detector and the shared prior: for comparison.
+    "previous learner (γ 0.99, ridge 2, no pooling)": BanditConfig(gamma=0.99, ridge=2.0, pooling=False,
+                                                                   drift_threshold=0.0),
 }
 
 
