@@ -58,6 +58,19 @@ def test_add_search_get_delete_count_round_trip(client_and_metrics: Any) -> None
     assert metrics.metrics.get_histogram("ml_vector_search_results", {"collection": db.collection_name}).count == 2
 
 
+def test_search_include_chooses_the_fields_returned_besides_ids_and_scores(client_and_metrics: Any) -> None:
+    client, _, _ = client_and_metrics
+    client.post("/vectors/documents", json={"documents": ROWS})
+    query = {"embedding": [0.9, 0.1, 0.0], "top_k": 1}
+    bare = client.post("/vectors/search", json={**query, "include": []}).json()["results"][0]
+    assert bare["id"] == "a" and bare["metadata"] == {} and bare["document"] is None and bare["score"] > 0.95
+    meta = client.post("/vectors/search", json={**query, "include": ["metadata"]}).json()["results"][0]
+    assert meta["metadata"] == {"lang": "en"} and meta["document"] is None
+    bad = client.post("/vectors/search", json={**query, "include": ["embedding"]})
+    assert bad.status_code == 422 and "include may only name 'metadata' and 'document'" in bad.json()["error"]
+    assert client.post("/vectors/search", json={**query, "include": "metadata"}).status_code == 422
+
+
 def test_adding_an_existing_id_is_409_and_put_replaces(client_and_metrics: Any) -> None:
     client, _, db = client_and_metrics
     assert client.post("/vectors/documents", json={"documents": ROWS[:1]}).status_code == 201
@@ -157,7 +170,8 @@ def test_openapi_describes_bodies_responses_and_errors(client_and_metrics: Any) 
     search = spec["paths"]["/vectors/search"]["post"]
     assert search["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SearchResponse"}
     query = search["requestBody"]["content"]["application/json"]["schema"]
-    assert query["required"] == ["embedding"] and set(query["properties"]) == {"embedding", "top_k", "where"}
+    assert query["required"] == ["embedding"] and set(query["properties"]) == {"embedding", "top_k", "where", "include"}
+    assert query["properties"]["include"]["items"] == {"enum": ["metadata", "document"]}
     assert query["properties"]["top_k"]["maximum"] == 1000 and query["additionalProperties"] is False
     assert set(spec["paths"]["/vectors/documents/{doc_id}"]) == {"get", "delete"}
     assert "/vectors/count" in spec["paths"] and "/vectors/search/text" not in spec["paths"]

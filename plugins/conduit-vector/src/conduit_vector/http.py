@@ -6,14 +6,14 @@ Routes (``{p}`` is the prefix; bodies and answers are JSON, typed in OpenAPI):
 POST   ``{p}/documents``           add ``{"documents": [{"id", "embedding", "metadata"?,
                                    "text"?}]}``; 201; an id already stored is 409
 PUT    ``{p}/documents``           upsert (add or replace) the same body; 200
-POST   ``{p}/search``              ``{"embedding", "top_k"?, "where"?}`` -> ``{"results": [...]}``
+POST   ``{p}/search``              ``{"embedding", "top_k"?, "where"?, "include"?}`` -> ``{"results": [...]}``
 GET    ``{p}/documents/{id}``      one stored document (metadata and text); 404 when missing
 DELETE ``{p}/documents/{id}``      ``{"deleted": true}``; 404 when missing
 GET    ``{p}/count``               ``{"count", "collection", "dimension", "metric"}``
 POST   ``{p}/texts``               add ``{"documents": [{"id", "text", "metadata"?}]}``,
                                    embedded on the server (only with an embedder)
 PUT    ``{p}/texts``               upsert texts (only with an embedder)
-POST   ``{p}/search/text``         ``{"text", "top_k"?, "where"?}`` (only with an embedder)
+POST   ``{p}/search/text``         ``{"text", "top_k"?, "where"?, "include"?}`` (only with an embedder)
 ====== =========================== ==========================================================
 
 Every search is recorded with ``MLMetrics.track_vector_search`` (labelled by collection).
@@ -38,7 +38,7 @@ from typing import Any, Callable, Mapping, TypedDict
 from conduit.framework.errors import ConflictError, NotFoundError, ValidationError
 
 from conduit_vector.store import SearchResult, VectorDB
-from conduit_vector.validation import validate_top_k
+from conduit_vector.validation import INCLUDE_FIELDS, validate_include, validate_top_k
 
 __all__ = [
     "MAX_COMPONENT",
@@ -106,10 +106,12 @@ class _SearchRequired(TypedDict):
 
 
 class SearchRequest(_SearchRequired, total=False):
-    """Nearest neighbours of ``embedding``; ``where`` filters on metadata (Chroma syntax)."""
+    """Nearest neighbours of ``embedding``; ``where`` filters on metadata (Chroma syntax);
+    ``include`` lists what to return besides ids and scores (``[]`` is the cheapest)."""
 
     top_k: int
     where: dict[str, Any]
+    include: list[str]
 
 
 class _TextSearchRequired(TypedDict):
@@ -117,10 +119,11 @@ class _TextSearchRequired(TypedDict):
 
 
 class TextSearchRequest(_TextSearchRequired, total=False):
-    """Nearest neighbours of a text, embedded on the server."""
+    """Nearest neighbours of a text, embedded on the server; ``include`` as for a vector search."""
 
     top_k: int
     where: dict[str, Any]
+    include: list[str]
 
 
 class SearchHit(TypedDict):
@@ -215,6 +218,9 @@ def request_schemas(dimension: int, max_documents: int = 1000, max_top_k: int = 
                  "items": {"type": "number", "minimum": -MAX_COMPONENT, "maximum": MAX_COMPONENT},
                  "description": f"exactly {dimension} numbers"}
     top_k = {"type": "integer", "minimum": 1, "maximum": max_top_k, "default": 5}
+    include = {"type": "array", "items": {"enum": list(INCLUDE_FIELDS)}, "uniqueItems": True,
+               "default": list(INCLUDE_FIELDS),
+               "description": "what to return besides ids and scores; a field left out comes back empty"}
     document = _obj({"id": _ID, "embedding": embedding, "metadata": _METADATA, "text": _TEXT}, ["id", "embedding"],
                     DocumentIn.__doc__ or "")
     text = _obj({"id": _ID, "text": _TEXT, "metadata": _METADATA}, ["id", "text"], TextIn.__doc__ or "")
@@ -226,9 +232,9 @@ def request_schemas(dimension: int, max_documents: int = 1000, max_top_k: int = 
     return {
         "documents": batch(document, DocumentsRequest.__doc__ or ""),
         "texts": batch(text, TextsRequest.__doc__ or ""),
-        "search": _obj({"embedding": embedding, "top_k": top_k, "where": _WHERE}, ["embedding"],
+        "search": _obj({"embedding": embedding, "top_k": top_k, "where": _WHERE, "include": include}, ["embedding"],
                        SearchRequest.__doc__ or ""),
-        "search_text": _obj({"text": _TEXT, "top_k": top_k, "where": _WHERE}, ["text"],
+        "search_text": _obj({"text": _TEXT, "top_k": top_k, "where": _WHERE, "include": include}, ["text"],
                             TextSearchRequest.__doc__ or ""),
     }
 
@@ -308,6 +314,14 @@ def _documents(data: Any, limit: int, fields: set[str]) -> list[Any]:
     return checked
 
 
+def _include(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """The body's ``include`` (both fields when absent); a bad value is a 422 naming the fields."""
+    value = body.get("include", INCLUDE_FIELDS)
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError("include must be a list", f"give a list of {list(INCLUDE_FIELDS)} (or [])")
+    return validate_include(value)
+
+
 def _hits(results: list[SearchResult]) -> list[dict[str, Any]]:
     return [r.to_dict() for r in results]
 
@@ -361,12 +375,13 @@ def vector_endpoints(
 
     def search(request: Any) -> dict[str, Any]:
         """Find the documents nearest to a vector, best first."""
-        body = _object(request.json(), {"embedding", "top_k", "where"})
+        body = _object(request.json(), {"embedding", "top_k", "where", "include"})
         top_k = validate_top_k(_integral(body.get("top_k", 5)), max_top_k)
         embedding = body.get("embedding")
         _embedding(embedding, what="query embedding")
         dims = len(embedding) if isinstance(embedding, list) else 0
-        return search_with(lambda: db.search(embedding, top_k=top_k, where=_where(body.get("where"))), dims)
+        where, include = _where(body.get("where")), _include(body)
+        return search_with(lambda: db.search(embedding, top_k=top_k, where=where, include=include), dims)
 
     def get_document(request: Any, doc_id: str) -> dict[str, Any]:
         """Read one stored document's metadata and text."""
@@ -408,10 +423,11 @@ def vector_endpoints(
 
         def search_text(request: Any) -> dict[str, Any]:
             """Find the documents nearest to a text, embedded on the server."""
-            body: Mapping[str, Any] = _object(request.json(), {"text", "top_k", "where"})
+            body: Mapping[str, Any] = _object(request.json(), {"text", "top_k", "where", "include"})
             top_k = validate_top_k(_integral(body.get("top_k", 5)), max_top_k)
-            where = _where(body.get("where"))
-            return search_with(lambda: db.search_text(body.get("text"), top_k=top_k, where=where), db.dimension)
+            where, include = _where(body.get("where")), _include(body)
+            return search_with(lambda: db.search_text(body.get("text"), top_k=top_k, where=where, include=include),
+                               db.dimension)
 
         add("/texts", writer(db.add_texts, 201, "Embed texts on the server and add them; any id already stored "
             "(or twice in the batch) rejects the batch with 409.", set()), "POST", "add_texts", body=schemas["texts"],
