@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from conduit.framework.errors import ValidationError
 from conduit_vector.store import VectorDB, create_vector_db
-from conduit_vector.validation import validate_embedding, validate_metadata
+from conduit_vector.validation import MAX_COMPONENT, validate_embedding, validate_metadata
 
 
 @pytest.fixture
@@ -129,7 +129,8 @@ def test_where_filter_error_detail_is_chromas_explanation(db: VectorDB) -> None:
     assert "$gt, $gte" in info.value.detail and not info.value.detail.endswith("in query.")
 
 
-finite = st.floats(allow_nan=False, allow_infinity=False, width=32)
+_BOUND32 = float(np.float32(MAX_COMPONENT))  # the largest float32 within the bound
+finite = st.floats(min_value=-_BOUND32, max_value=_BOUND32, width=32)
 
 
 @given(st.lists(finite, min_size=4, max_size=4))
@@ -137,9 +138,13 @@ def test_any_finite_vector_of_the_right_size_is_accepted_as_floats(values: list[
     assert validate_embedding(values, 4) == [float(v) for v in values]
 
 
-@given(st.lists(st.one_of(finite, st.just(math.nan), st.just(-math.inf), st.text(max_size=2), st.booleans()), min_size=1, max_size=6))
+too_large = st.floats(min_value=MAX_COMPONENT * 1.01, max_value=1e300) | st.floats(min_value=-1e300, max_value=-MAX_COMPONENT * 1.01)
+
+
+@given(st.lists(st.one_of(finite, too_large, st.just(math.nan), st.just(-math.inf), st.text(max_size=2), st.booleans()),
+                min_size=1, max_size=6))
 def test_validate_embedding_accepts_exactly_the_finite_numeric_vectors(values: list[Any]) -> None:
-    good = len(values) == 4 and all(isinstance(v, float) and math.isfinite(v) for v in values)
+    good = len(values) == 4 and all(isinstance(v, float) and abs(v) <= MAX_COMPONENT for v in values)
     if good:
         assert validate_embedding(values, 4) == values
     else:
@@ -150,6 +155,26 @@ def test_validate_embedding_accepts_exactly_the_finite_numeric_vectors(values: l
 scalar = st.one_of(st.text(max_size=5), st.integers(min_value=-(2**63), max_value=2**63 - 1), finite, st.booleans())
 
 
-@given(st.dictionaries(st.text(min_size=1, max_size=5).filter(lambda k: not k.startswith("chroma:")), scalar, max_size=4))
+def _ours(key: str) -> bool:
+    return not key.startswith(("chroma:", "#", "$"))  # Chroma's reserved prefixes
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=5).filter(_ours), scalar, max_size=4))
 def test_flat_scalar_metadata_is_always_accepted_unchanged(metadata: dict[str, Any]) -> None:
     assert validate_metadata(metadata) == metadata
+
+
+@given(st.sampled_from(["chroma:", "#", "$"]), st.text(max_size=5), scalar)
+def test_metadata_keys_with_chromas_reserved_prefixes_are_refused(prefix: str, rest: str, value: Any) -> None:
+    with pytest.raises(ValidationError, match="is reserved"):
+        validate_metadata({prefix + rest: value})
+
+
+def test_python_api_refuses_what_chroma_cannot_store_or_search(db: Any) -> None:
+    with pytest.raises(ValidationError, match="too large for a distance"):
+        db.add_document("big", [1e16, 0.0, 0.0], None)
+    with pytest.raises(ValidationError, match="metadata key '#document' is reserved"):
+        db.add_document("hash", [1.0, 0.0, 0.0], {"#document": "x"})
+    with pytest.raises(ValidationError, match=r"metadata key '\$k' is reserved"):
+        db.add_document("dollar", [1.0, 0.0, 0.0], {"$k": 1})
+    assert db.get_document_count() == 0

@@ -38,7 +38,7 @@ from typing import Any, Callable, Mapping, TypedDict
 from conduit.framework.errors import ConflictError, NotFoundError, ValidationError
 
 from conduit_vector.store import SearchResult, VectorDB
-from conduit_vector.validation import INCLUDE_FIELDS, validate_include, validate_top_k
+from conduit_vector.validation import INCLUDE_FIELDS, MAX_COMPONENT, validate_include, validate_top_k
 
 __all__ = [
     "MAX_COMPONENT",
@@ -166,7 +166,6 @@ def _error_doc(description: str) -> dict[str, Any]:
 _422 = {422: _error_doc("The input is invalid; the detail names the problem")}
 _503 = {503: _error_doc("The Chroma server could not be reached")}
 
-MAX_COMPONENT = 1e15  # |x| of a vector component: squared distances stay finite in float32
 # A character Python does not strip and JSON Schema (ECMA-262 \s) does not call space.
 _NON_BLANK = r"[^\s\x1c-\x1f\x85]"
 _INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
@@ -264,20 +263,7 @@ def _integral(value: Any) -> Any:
 def _metadata(metadata: Any, prefix: str) -> Any:
     if not isinstance(metadata, dict):
         return metadata  # validation.py explains
-    for key in metadata:
-        if isinstance(key, str) and key[:1] in ("#", "$"):
-            raise ValidationError(f"{prefix}metadata key {key!r} is reserved",
-                                  "Chroma keeps keys starting with '#' or '$' for itself; rename the key")
     return {key: _numbers(value) for key, value in metadata.items()}
-
-
-def _embedding(embedding: Any, prefix: str = "", what: str = "embedding") -> None:
-    if not isinstance(embedding, list):
-        return  # validation.py explains
-    for position, value in enumerate(embedding):
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_COMPONENT:
-            raise ValidationError(f"{prefix}the {what} holds a number too large for a distance",
-                                  f"position {position} is {value:.3g}; keep every number within ±{MAX_COMPONENT:.0e}")
 
 
 def _where(where: Any) -> Any:
@@ -304,8 +290,6 @@ def _documents(data: Any, limit: int, fields: set[str]) -> list[Any]:
             continue
         prefix = f"document {index} ({item['id']!r}): "
         item = {**item, **({"metadata": _metadata(item["metadata"], prefix)} if "metadata" in item else {})}
-        if "embedding" in fields:
-            _embedding(item.get("embedding"), prefix)
         if item["id"] in rows:
             raise ConflictError(f"{prefix}the id appears twice in the batch",
                                 f"also at document {rows[item['id']]}; send each id once")
@@ -378,7 +362,6 @@ def vector_endpoints(
         body = _object(request.json(), {"embedding", "top_k", "where", "include"})
         top_k = validate_top_k(_integral(body.get("top_k", 5)), max_top_k)
         embedding = body.get("embedding")
-        _embedding(embedding, what="query embedding")
         dims = len(embedding) if isinstance(embedding, list) else 0
         where, include = _where(body.get("where")), _include(body)
         return search_with(lambda: db.search(embedding, top_k=top_k, where=where, include=include), dims)

@@ -72,7 +72,9 @@ def validate_id(doc_id: Any, *, index: int | None = None) -> str:
     return doc_id
 
 
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
+MAX_COMPONENT = 1e15
+"""The largest magnitude of a vector component: Chroma stores vectors and computes
+distances in 32-bit floats, and a squared distance over 384+ such components stays finite."""
 _PLAIN_NUMBERS = frozenset({float, int})
 
 
@@ -135,14 +137,15 @@ def embedding_array(embedding: Any, dimension: int, *, what: str = "embedding", 
             raise _not_a_number(embedding, what, prefix)
         vector = _as_float64(embedding)
     with np.errstate(over="ignore", invalid="ignore"):
-        bad = ~np.isfinite(vector) | (np.abs(vector) > _FLOAT32_MAX)
+        bad = ~np.isfinite(vector) | (np.abs(vector) > MAX_COMPONENT)
     if bad.any():
         position = int(np.flatnonzero(bad)[0])
         number = float(vector[position])
         if math.isfinite(number):
             raise ValidationError(
-                f"{prefix}the {what} holds a number outside the 32-bit float range",
-                f"position {position} is {number}; vectors are stored as 32-bit floats (at most ±3.4e38)",
+                f"{prefix}the {what} holds a number too large for a distance",
+                f"position {position} is {number:.3g}; keep every number within ±{MAX_COMPONENT:.0e} "
+                "(Chroma stores vectors and computes distances in 32-bit floats)",
             )
         raise ValidationError(
             f"{prefix}the {what} holds a non-finite number", f"position {position} is {number}; send finite values"
@@ -205,6 +208,9 @@ def validate_metadata(metadata: Any, *, prefix: str = "") -> dict[str, Any]:
             raise ValidationError(f"{prefix}metadata keys must be non-empty strings", f"got {key!r}")
         if key.startswith("chroma:"):
             raise ValidationError(f"{prefix}metadata key {key!r} is reserved", "keys starting with 'chroma:' belong to Chroma")
+        if key[0] in ("#", "$"):
+            raise ValidationError(f"{prefix}metadata key {key!r} is reserved",
+                                  "Chroma keeps keys starting with '#' or '$' for itself; rename the key")
         clean[key] = _metadata_value(key, value, prefix)
     return clean
 
