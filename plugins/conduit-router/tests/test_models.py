@@ -39,6 +39,7 @@ def test_query_rejects_empty_text_and_accepts_constraints_as_a_mapping() -> None
     ({"allowed_models": []}, "allowed_models"),
     ({"allowed_models": "gpt-4o"}, "allowed_models"),
     ({"cheap": True}, "unknown constraint"),
+    ({"max_cost": 10**400}, "max_cost must be a finite number"),
 ])
 def test_constraints_reject_bad_values(data: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):

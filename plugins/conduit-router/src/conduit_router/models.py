@@ -34,8 +34,14 @@ MAX_QUERY_CHARS = 200_000
 
 
 def _finite(name: str, value: Any, *, low: float | None = None, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a finite number, got {value!r:.40}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int too large for a float (10**400)
+        finite = False
+    if not finite:
+        raise ValueError(f"{name} must be a finite number, got {value!r:.40}")
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low:g}, got {value!r}")
     if high is not None and value > high:
