@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conduit_router.analysis import classify_domain, complexity_score, estimate_tokens
 from conduit_router.embedding import HashedEmbedder
-from conduit_router.features import QueryAnalyzer, context_dimension
+from conduit_router.features import QueryAnalyzer, context_dimension, context_layout
 from conduit_router.models import DOMAINS
 
 from conduit.storage import RedisStateStore
@@ -28,6 +28,49 @@ from conduit.storage.testing import RedisProcess, unique_prefix
 ])
 def test_classify_domain(text: str, domain: str) -> None:
     assert classify_domain(text)[0] == domain
+
+
+@pytest.mark.parametrize("text", [
+    "How does CRISPR-Cas9 edit a gene in human cells?",
+    "What is the half-life of carbon-14 and how is it used in radiocarbon dating?",
+    "What are the first-line treatments for type 2 diabetes?",
+    "Balance the chemical equation for the combustion of propane.",
+    "Why do tectonic plates cause earthquakes along the Pacific Ring of Fire?",
+    "Explain how mitochondria produce ATP through oxidative phosphorylation.",
+    "How does the greenhouse effect warm the lower atmosphere?",
+    "A 45-year-old patient presents with chest pain radiating to the left arm; what is the most likely diagnosis?",
+    "Calculate the pH of a 0.01 M solution of hydrochloric acid.",
+    "What is the escape velocity from the surface of Mars?",
+    "Which orbitals hybridise in the carbon atoms of ethene?",
+    "What happens to the entropy of an ideal gas during a free expansion?",
+    "Why are antibiotics ineffective against viral infections?",
+    "Describe the Krebs cycle and where it takes place in the cell.",
+    "What is the atomic number of carbon?",
+    "How do vaccines train the immune system?",
+])
+def test_science_and_medicine_questions_are_the_science_domain(text: str) -> None:
+    assert classify_domain(text)[0] == "science"
+
+
+@pytest.mark.parametrize("text, domain", [
+    # A program about a scientific subject is a code query...
+    ("Write a Python function that computes the molecular weight of a protein sequence", "code"),
+    ("Write a Python function that parses DNA sequences from a FASTA file", "code"),
+    ("Debug my C++ simulation of particle collisions: it segfaults in the physics loop", "code"),
+    ("Implement a Java class that models a cell in Conway's game of life", "code"),
+    # ...an equation to solve or a sum to compute is math...
+    ("Solve the differential equation dN/dt = -kN for radioactive decay", "math"),
+    ("Compute the integral of x^2 from 0 to 1", "math"),
+    # ...and writing about it is creative; weighing a policy is reasoning.
+    ("Write a poem about photosynthesis", "creative"),
+    ("Write a short story about a virus that escapes a lab", "creative"),
+    ("What are the pros and cons of nuclear power? Analyze the trade-offs.", "reasoning"),
+    ("Who invented the telephone?", "factual"),
+])
+def test_science_terms_do_not_take_code_math_or_creative_queries(text: str, domain: str) -> None:
+    got, scores = classify_domain(text)
+    assert got == domain, scores
+    assert set(scores) == set(DOMAINS)
 
 
 def test_complexity_grows_with_length_structure_and_difficulty() -> None:
@@ -54,6 +97,17 @@ async def test_context_vector_is_the_same_in_every_analyzer() -> None:
     assert x[-1] == 1.0  # bias
     onehot = x[-3 - len(DOMAINS):-3]
     assert onehot.sum() == 1.0 and DOMAINS[int(onehot.argmax())] == "math"
+    science = np.asarray((await QueryAnalyzer("hash").analyze("What is the pH of a 0.1 M acetic acid solution?")).context)
+    assert science[-3 - len(DOMAINS):-3].argmax() == DOMAINS.index("science")
+
+
+def test_the_feature_space_names_the_context_layout() -> None:
+    analyzer = QueryAnalyzer("hash")
+    assert analyzer.dimension == 16 + len(DOMAINS) + 3 == 26
+    assert analyzer.space == f"{analyzer.legacy_space}/{context_layout()}"
+    assert context_layout().startswith("d7-")
+    # Another set of domains (the six before 'science') is another layout, so other keys.
+    assert context_layout(DOMAINS[:6]) != context_layout()
 
 
 @pytest.mark.anyio

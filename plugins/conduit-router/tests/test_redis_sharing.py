@@ -6,12 +6,20 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 from conduit_router import Query, QueryConstraints, Router
-from conduit_router.posteriors import DriftTest, LocalPosteriors
+from conduit_router.errors import FeedbackConflictError
+from conduit_router.posteriors import (
+    DriftTest,
+    LocalPosteriors,
+    ModelStats,
+    apply_update,
+)
 from conduit_router.redis_posteriors import RedisPosteriors
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
 
@@ -156,3 +164,83 @@ async def test_a_redis_outage_is_logged_once_and_its_end_once(caplog: pytest.Log
         assert [r.levelno for r in caplog.records if r.name == "conduit.router"][-1] == logging.WARNING
         assert router.outages.outages == 2
         await store.close()
+
+
+def _old_layout_stats(dim: int = 25, n: int = 30) -> bytes:
+    """Statistics as conduit-router with six domains (25-value contexts) wrote them."""
+    stats = ModelStats.empty(dim)
+    rng = np.random.default_rng(5)
+    for _ in range(n):
+        apply_update(stats, rng.normal(size=dim), 1.0, 1.0, 1.0, None, 0.98)
+    return orjson.dumps(stats.to_json())
+
+
+async def test_posteriors_of_the_earlier_context_layout_are_reported_once_and_not_used(
+        store: RedisStateStore, caplog: pytest.LogCaptureFixture) -> None:
+    router = Router(MODELS, state=store, embedder="hash", refresh_interval=0.0)
+    legacy = f"{store.prefix}router:post:{router.analyzer.legacy_space}:"
+    await store.client.set(legacy + "medium", _old_layout_stats())
+    caplog.set_level(logging.WARNING, logger="conduit.router")
+    for i in range(3):
+        d = await router.route(Query(text=f"Solve for x: {i}x + 3 = 12"))
+        await router.feedback(d.query_id, quality=1.0)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "conduit.router"]
+    assert len(warnings) == 1, warnings
+    assert "earlier conduit-router" in warnings[0] and "had 25 values" in warnings[0] and "has 26" in warnings[0]
+    assert "medium" in warnings[0] and legacy in warnings[0]
+    # The old statistics are left alone (a worker of the earlier version may still use them)...
+    assert orjson.loads(await store.client.get(legacy + "medium"))["d"] == 25
+    # ...and this router learns under its own keys, from its priors.
+    stats = router.backend.cached()
+    assert all(s.dim == 26 for s in stats.values()) and sum(s.u for s in stats.values()) == 3
+    assert router.stats()["models"]["medium"]["observations"] == stats.get("medium", ModelStats.empty(26)).u
+
+
+async def test_statistics_of_another_dimension_at_the_key_are_skipped_then_replaced(
+        store: RedisStateStore, caplog: pytest.LogCaptureFixture) -> None:
+    router = Router(MODELS, state=store, embedder="hash", refresh_interval=0.0)
+    key = router.backend.key("small")
+    await store.client.set(key, _old_layout_stats())
+    caplog.set_level(logging.WARNING, logger="conduit.router")
+    only_small = QueryConstraints(allowed_models=("small",))
+    d = await router.route(Query(text="hello there", constraints=only_small))  # reads, skips, routes from the prior
+    assert "small" not in router.backend.cached()
+    await router.feedback(d.query_id, quality=0.0)  # the update replaces the stale value
+    stored = ModelStats.from_json(orjson.loads(await store.client.get(key)))
+    assert stored.dim == 26 and stored.u == 1 and stored.n == 1.0
+    assert "replaced" not in orjson.loads(await store.client.get(key))
+    warnings = [r.getMessage() for r in caplog.records if r.name == "conduit.router"]
+    assert len(warnings) == 1 and "has 25 context values where this router uses 26" in warnings[0]
+    assert router.backend.counters["stale_layout"] == 2 and router.backend.counters["errors"] == 0
+    d = await router.route(Query(text="hello again", constraints=only_small))
+    await router.feedback(d.query_id, quality=1.0)
+    assert router.backend.cached()["small"].u == 2 and router.backend.backlog == 0
+
+
+async def test_feedback_on_a_decision_recorded_with_the_old_layout_is_accepted_not_learned(
+        store: RedisStateStore, caplog: pytest.LogCaptureFixture) -> None:
+    # A decision an earlier worker (25-value contexts) recorded; its feedback arrives here.
+    record = {"m": "medium", "x": [0.1] * 25, "d": "factual", "c": 0.0001, "u": None, "ts": time.time(), "tol": 15000.0}
+    await store.set("router:decision:q-old", orjson.dumps(record), ttl=60)
+    router = Router(MODELS, state=store, embedder="hash", refresh_interval=0.0)
+    caplog.set_level(logging.WARNING, logger="conduit.router")
+    result = await router.feedback("q-old", quality=1.0, latency_ms=250.0)
+    assert result.model == "medium" and result.reward == 1.0 and result.latency_recorded
+    stats = router.backend.cached()["medium"]
+    assert stats.u == 0 and stats.lu == 1  # the latency counts, the quality is not learned over the wrong layout
+    warnings = [r.getMessage() for r in caplog.records if r.name == "conduit.router"]
+    assert len(warnings) == 1 and "q-old" in warnings[0] and "25-value context" in warnings[0]
+    with pytest.raises(FeedbackConflictError):  # still once per query
+        await router.feedback("q-old", quality=0.0)
+
+
+async def test_a_context_vector_of_the_wrong_length_is_a_clear_error(store: RedisStateStore) -> None:
+    router = Router(MODELS, embedder="hash")
+    with pytest.raises(ValueError, match="context vector of 26 values"):
+        await router.observe("small", [0.0] * 25, 1.0)
+    with pytest.raises(ValueError, match="has 25 values; these posteriors take 26"):
+        await LocalPosteriors(26).update("small", np.zeros(25), 1.0, 1.0, None)
+    shared = RedisPosteriors(store, "space", 26)
+    with pytest.raises(ValueError, match="has 25 values; these posteriors take 26"):
+        await shared.update("small", np.zeros(25), 1.0, 1.0, None)
+    assert shared.backlog == 0 and await store.client.get(shared.key("small")) is None

@@ -1,7 +1,7 @@
 """Cheap, deterministic signals about a query's text: domain, complexity, token estimate.
 
 No model is involved: keyword and pattern scores decide the domain (code, math,
-reasoning, creative, factual, conversation), and length, structure and technical terms
+science, reasoning, creative, factual, conversation), and length, structure and technical terms
 give a complexity in 0..1. The embedding (see :mod:`conduit_router.features`) carries the
 finer-grained similarity the bandit also learns from.
 """
@@ -49,6 +49,26 @@ _RULES: dict[str, list[tuple[re.Pattern[str], float]]] = {
         (re.compile(r"\b(capital of|population of|define|definition of|meaning of|history of|invented|discovered|"
                     r"founded|born|located|fact|facts|list (the|of)|name (the|of)|how (tall|old|big|far|long))\b", re.IGNORECASE), 1.5),
     ],
+    "science": [
+        # Disciplines, and terms that rarely mean anything outside the natural sciences and medicine.
+        (re.compile(r"\b(physics|chemistry|chemical|biology|biological|biochemi\w*|molecular|genetics?|genomic\w*|"
+                    r"physiology|pharmacolog\w*|medicine|medical|clinical|geology|geolog\w*|astronomy|astrophysic\w*|"
+                    r"ecology|neuroscience|immunolog\w*|microbiolog\w*|thermodynamic\w*)\b", re.IGNORECASE), 2.0),
+        (re.compile(r"\b(quantum|relativistic|relativity|electrons?|protons?|neutrons?|photons?|muons?|neutrinos?|quarks?|"
+                    r"atoms?|atomic|nucle(us|i|ar)|isotopes?|radioactiv\w*|half-life|kinetic energy|potential energy|"
+                    r"activation energy|momentum|wavelength|magnetic|electric field|gravitation\w*|acceleration|"
+                    r"velocity|friction|entropy|enthalpy|molecules?|molar|moles of|reagents?|reactions?|catalys[it]\w*|"
+                    r"oxidation|oxidi[sz]\w*|redox|combustion|covalent|ionic bonds?|orbitals?|hydrogen|oxygen|nitrogen|carbon|aldehydes?|ketones?|alkenes?|esters?|"
+                    r"acids?|alkaline|ph of|titration|solubility|spectrum|spectroscopy|nmr|chromatography|"
+                    r"cells?|cellular|dna|rna|genes?|proteins?|enzymes?|amino acids?|chromosomes?|alleles?|mutations?|"
+                    r"mitochondria\w*|photosynthesis|metabolism|metabolic|bacteria\w*|viral|virus(es)?|antibod\w+|"
+                    r"immune|neurons?|brain|hormones?|species|evolution(ary)?|ecosystems?|"
+                    r"patients?|symptoms?|diagnos[ie]s|syndrome|diseases?|disorders?|infections?|antibiotics?|vaccines?|"
+                    r"dosage|medications?|side effects|insulin|diabetes|cardiac|tumou?rs?|cancer|blood pressure|"
+                    r"tectonic\w*|earthquakes?|volcan\w+|sediment\w*|minerals?|atmospher\w*|greenhouse|climate|"
+                    r"glaciers?|erosion|planets?|planetary|galax\w+|black holes?|supernova\w*|orbit(s|al)?|"
+                    r"mars|jupiter|saturn|venus)\b", re.IGNORECASE), 2.0),
+    ],
     "conversation": [
         (re.compile(r"^\s*(hi|hello|hey|yo|thanks|thank you|good (morning|evening|night|afternoon)|bye|ok|okay|"
                     r"lol|cool|nice|great)\b", re.IGNORECASE), 3.0),
@@ -60,8 +80,17 @@ _RULES: dict[str, list[tuple[re.Pattern[str], float]]] = {
 _STEPS = re.compile(r"(^|\n)\s*(\d+[.)]|[-*•])\s+|\b(then|after that|finally|also|additionally|first|second)\b", re.IGNORECASE)
 _HARD = re.compile(r"\b(optimi[sz]e|efficient|complexity|prove|rigorous|architecture|design|scalab\w*|concurren\w*|"
                    r"distributed|edge cases?|trade-?offs?|formal|derive|in depth|detailed|comprehensive)\b", re.IGNORECASE)
-_BASE = {"code": 0.15, "math": 0.15, "reasoning": 0.15, "creative": 0.05, "factual": 0.0, "conversation": 0.0}
-_OUTPUT = {"code": 350, "math": 250, "reasoning": 400, "creative": 450, "factual": 120, "conversation": 80}
+_BASE = {"code": 0.15, "math": 0.15, "reasoning": 0.15, "creative": 0.05, "factual": 0.0, "conversation": 0.0,
+         "science": 0.15}
+_OUTPUT = {"code": 350, "math": 250, "reasoning": 400, "creative": 450, "factual": 120, "conversation": 80,
+           "science": 350}
+
+
+# Ties go to the earlier domain: the more specific kind of question before the generic one.
+_PRECEDENCE = ("code", "math", "science", "reasoning", "creative", "factual", "conversation")
+# A request to write or fix a program (a language and a coding word, or code itself) is a
+# code query whatever its subject: science terms in it name what the program is about.
+_CODE_REQUEST = 3.5
 
 
 def classify_domain(text: str) -> tuple[str, dict[str, float]]:
@@ -72,7 +101,10 @@ def classify_domain(text: str) -> tuple[str, dict[str, float]]:
             hits = len(pattern.findall(text))
             if hits:
                 scores[domain] += weight * min(hits, 3)
-    best = max(scores, key=lambda d: scores[d])
+    rank = {d: i for i, d in enumerate(_PRECEDENCE)}
+    best = max(scores, key=lambda d: (scores[d], -rank.get(d, len(rank))))
+    if best == "science" and scores["code"] >= _CODE_REQUEST:
+        best = "code"
     if scores[best] > 0:
         return best, scores
     words = len(text.split())

@@ -5,10 +5,13 @@ an embedding, a token estimate, a complexity score and a domain, plus the *conte
 vector* the bandit conditions on::
 
     context = [ R · embedding (PROJECTION_DIM values, R a fixed seeded Gaussian matrix),
-                one-hot(domain) (6), complexity, log-length, 1 (bias) ]
+                one-hot(domain) (one per DOMAINS entry: 7), complexity, log-length, 1 (bias) ]
 
 The projection matrix is derived from a fixed seed and the embedding's dimension, so every
-worker and host computes the same context for the same text. Features are cached in a
+worker and host computes the same context for the same text. The feature space's name
+(:attr:`QueryAnalyzer.space`, which keys shared caches and posteriors) includes the
+embedder, the projection and the context layout (:func:`context_layout`), so statistics
+learned over another layout (an earlier version's domains) are never read as this one's. Features are cached in a
 per-process LRU and, when the state store is shared (Redis), there too under a key that
 names the embedder; the shared cache sits behind a circuit breaker, so a Redis outage
 costs one timeout and then nothing: routing goes on from memory and recomputation. The
@@ -36,7 +39,7 @@ from conduit_router.embedding import HashedEmbedder, embedder_name, resolve_embe
 from conduit_router.models import DOMAINS, QueryFeatures
 from conduit_router.outage import OutageLog
 
-__all__ = ["PROJECTION_DIM", "QueryAnalyzer", "context_dimension"]
+__all__ = ["PROJECTION_DIM", "QueryAnalyzer", "context_dimension", "context_layout"]
 
 logger = logging.getLogger("conduit.router")
 
@@ -48,6 +51,13 @@ _PROJECTION_SCALE = 0.5
 def context_dimension(projection_dim: int = PROJECTION_DIM) -> int:
     """Length of the context vector: projection + domains + complexity + length + bias."""
     return projection_dim + len(DOMAINS) + 3
+
+
+def context_layout(domains: Sequence[str] = DOMAINS) -> str:
+    """A short name for the context vector's layout: the number and a digest of the domains
+    of its one-hot (``d7-`` and 6 hex digits). It changes whenever the domains do."""
+    digest = hashlib.blake2b(",".join(domains).encode("utf-8"), digest_size=3).hexdigest()
+    return f"d{len(domains)}-{digest}"
 
 
 class QueryAnalyzer:
@@ -92,7 +102,13 @@ class QueryAnalyzer:
 
     @property
     def space(self) -> str:
-        """Names the feature space (embedder and projection): keys caches and posteriors."""
+        """Names the feature space (embedder, projection, context layout): keys caches and posteriors."""
+        return f"{self.legacy_space}/{context_layout()}"
+
+    @property
+    def legacy_space(self) -> str:
+        """The space's name before it included the context layout (conduit-router with six
+        domains, 25-value contexts): where posteriors of that version are in Redis."""
         return f"{embedder_name(self.embedder)}/p{self.projection_dim}".replace(":", "_")
 
     @property

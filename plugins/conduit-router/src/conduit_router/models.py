@@ -27,7 +27,7 @@ __all__ = [
     "Usage",
 ]
 
-DOMAINS: tuple[str, ...] = ("code", "math", "reasoning", "creative", "factual", "conversation")
+DOMAINS: tuple[str, ...] = ("code", "math", "reasoning", "creative", "factual", "conversation", "science")
 """The domains the query analyser tells apart (their one-hot is part of the bandit's context)."""
 
 MAX_QUERY_CHARS = 200_000

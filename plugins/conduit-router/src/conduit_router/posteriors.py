@@ -199,6 +199,8 @@ class LocalPosteriors:
 
     async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
                      log_latency: float | None, z: float | None = None) -> ModelStats:
+        if x is not None and len(x) != self.dim:
+            raise ValueError(f"the context vector has {len(x)} values; these posteriors take {self.dim}")
         with self._lock:
             # Copy-on-write: a snapshot handed out earlier is never mutated under a reader.
             current = self._stats.get(name)

@@ -11,6 +11,13 @@ When Redis is unavailable, updates are applied to the local snapshot (routing ke
 learning in this process) and kept in a bounded backlog that is replayed, in order, on
 the next successful call. The outage is logged once, through :class:`~conduit_router.outage.OutageLog`
 (shared with the router's other Redis users), and its end once.
+
+The space in the key names the context layout, so a version of the router whose context
+vector is longer or shorter (another set of query domains) keeps its statistics under other
+keys: both versions can run side by side during an upgrade. Statistics found with another
+dimension all the same (written by something else) are not used: a read skips them, the next
+update replaces them, and each case is logged once. Statistics of the version before the
+layout was part of the key (``legacy_space``) are reported once, at the first read.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ __all__ = ["UPDATE_SCRIPT", "RedisPosteriors"]
 logger = logging.getLogger("conduit.router")
 
 # KEYS[1]: the model's statistics (JSON)
+# Statistics of another dimension at KEYS[1] are replaced by fresh ones (the answer then
+# carries "replaced": their dimension, which is not stored).
 # ARGV: 1 dim, 2 gamma, 3 x (JSON list or ''), 4 y ('' for none), 5 weight,
 #       6 log latency ('' for none), 7 latency gamma,
 #       8 z, the standardised residual for the change detector ('' for none),
@@ -43,10 +52,13 @@ local raw = redis.call('GET', KEYS[1])
 local st
 if raw then
   st = cjson.decode(raw)
-  if tonumber(st.d) ~= d then
-    return redis.error_reply('router posterior dimension mismatch at ' .. KEYS[1])
-  end
-else
+end
+local replaced = nil
+if st and tonumber(st.d) ~= d then
+  replaced = tonumber(st.d) or -1
+  st = nil
+end
+if not st then
   st = {d = d, S = {}, r = {}, n = 0, yy = 0, u = 0, lw = 0, ls = 0, lu = 0, v = 0}
   for i = 1, d * d do st.S[i] = 0 end
   for i = 1, d do st.r[i] = 0 end
@@ -102,6 +114,10 @@ end
 st.v = st.v + 1
 local out = cjson.encode(st)
 redis.call('SET', KEYS[1], out)
+if replaced then
+  st.replaced = replaced
+  return cjson.encode(st)
+end
 return out
 """
 
@@ -131,6 +147,7 @@ class RedisPosteriors:
         refresh_interval: float = 0.5,
         max_concurrency: int = 16,
         outages: OutageLog | None = None,
+        legacy_space: str | None = None,
     ) -> None:
         self.store = store
         self.client = store.client
@@ -147,7 +164,10 @@ class RedisPosteriors:
         self._fetched_at = -1e18
         self._backlog: deque[tuple[str, list[float] | None, float | None, float, float | None, float | None]] = deque()
         self.outages = outages or OutageLog(logger)
-        self.counters = {"updates": 0, "refreshes": 0, "errors": 0, "backlog_replayed": 0}
+        self.counters = {"updates": 0, "refreshes": 0, "errors": 0, "backlog_replayed": 0, "stale_layout": 0}
+        self.legacy_space = legacy_space
+        self._legacy_checked = legacy_space is None
+        self._stale_logged: set[str] = set()
 
     def key(self, name: str) -> str:
         return f"{self.store.prefix}router:post:{self.space}:{name}"
@@ -172,8 +192,15 @@ class RedisPosteriors:
             return self._snapshot
         fresh: dict[str, ModelStats] = {}
         for name, raw in zip(names, raws):
-            if raw is not None:
-                fresh[name] = ModelStats.from_json(orjson.loads(raw))
+            if raw is None:
+                continue
+            stats = ModelStats.from_json(orjson.loads(raw))
+            if stats.dim != self.dim:
+                self._stale(name, stats.dim, "is not used; its next update replaces it")
+                continue
+            fresh[name] = stats
+        if not self._legacy_checked:
+            await self._check_legacy(names)
         self.outages.recovered()
         self._snapshot = fresh
         self._fetched_at = now
@@ -182,6 +209,30 @@ class RedisPosteriors:
 
     def cached(self) -> dict[str, ModelStats]:
         return dict(self._snapshot)
+
+    def _stale(self, name: str, dim: int, what: str) -> None:
+        self.counters["stale_layout"] += 1
+        if name not in self._stale_logged:
+            self._stale_logged.add(name)
+            logger.warning("router: the posterior of model %r in Redis (%s) has %d context values where this router "
+                           "uses %d; it %s, and %r learns again from its prior", name, self.key(name), dim, self.dim,
+                           what, name)
+
+    async def _check_legacy(self, names: list[str]) -> None:
+        """Report, once, statistics an earlier version kept under ``legacy_space``: they are not used."""
+        self._legacy_checked = True
+        prefix = f"{self.store.prefix}router:post:{self.legacy_space}:"
+        async with self._slots:
+            raws = await self.client.mget([prefix + n for n in names])
+        found = {n: orjson.loads(raw).get("d") for n, raw in zip(names, raws) if raw is not None}
+        if found:
+            dims = sorted({int(d) for d in found.values() if isinstance(d, (int, float))})
+            logger.warning(
+                "router: Redis holds posteriors of %d model(s) (%s) written by an earlier conduit-router, whose context "
+                "vector had %s values (this one has %d: the query analyser's domains changed); they are not used: "
+                "every model learns again from its prior under %s*. Delete the keys %s* once no worker of the earlier "
+                "version runs.", len(found), ", ".join(sorted(found)), "/".join(map(str, dims)) or "?", self.dim,
+                f"{self.store.prefix}router:post:{self.space}:", prefix)
 
     def _args(self, x: list[float] | None, y: float | None, weight: float, log_latency: float | None,
               z: float | None) -> list[str]:
@@ -197,7 +248,10 @@ class RedisPosteriors:
                    log_latency: float | None, z: float | None) -> ModelStats:
         async with self._slots:
             out = await self._script(keys=[self.key(name)], args=self._args(x, y, weight, log_latency, z))
-        stats = ModelStats.from_json(orjson.loads(out))
+        data = orjson.loads(out)
+        if "replaced" in data:
+            self._stale(name, int(data["replaced"]), "was replaced by this update")
+        stats = ModelStats.from_json(data)
         self._snapshot = {**self._snapshot, name: stats}
         return stats
 
@@ -210,6 +264,8 @@ class RedisPosteriors:
 
     async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
                      log_latency: float | None, z: float | None = None) -> ModelStats:
+        if x is not None and len(x) != self.dim:
+            raise ValueError(f"the context vector has {len(x)} values; these posteriors take {self.dim}")
         xs = None if x is None else [float(v) for v in x]
         try:
             await self._replay()

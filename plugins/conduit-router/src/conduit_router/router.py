@@ -147,6 +147,7 @@ class Router:
         self._providers = check_clients(providers or {})
         self._decisions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._rated: OrderedDict[str, None] = OrderedDict()  # once-guards while the store is down
+        self._stale_records: OrderedDict[str, None] = OrderedDict()  # decisions of another context layout, warned of
         self._counts = {m.name: {"decisions": 0, "estimated_spend": 0.0, "spend": 0.0, "answers": 0, "failures": 0}
                         for m in self.models}
         self._domain_counts = {d: 0 for d in DOMAINS}
@@ -171,7 +172,8 @@ class Router:
 
                 self._backend = RedisPosteriors(self.store, self.analyzer.space, dim, gamma=self.config.gamma,
                                                 latency_gamma=self.config.latency_gamma, drift=self.config.drift,
-                                                refresh_interval=self._refresh_interval, outages=self.outages)
+                                                refresh_interval=self._refresh_interval, outages=self.outages,
+                                                legacy_space=self.analyzer.legacy_space)
             else:
                 self._backend = LocalPosteriors(dim, gamma=self.config.gamma, latency_gamma=self.config.latency_gamma,
                                                 drift=self.config.drift)
@@ -348,6 +350,22 @@ class Router:
                 return dict(orjson.loads(raw))
         raise UnknownQueryError(query_id)
 
+    def _context(self, query_id: str, record: Mapping[str, Any]) -> list[float] | None:
+        """The decision's context vector, or None (with a warning, once per query) when it was
+        recorded over another context layout, by an earlier version sharing the store: quality
+        feedback for it cannot be learned from, latency and cost still count."""
+        x = record.get("x")
+        if isinstance(x, list) and len(x) == self.analyzer.dimension:
+            return x
+        if query_id not in self._stale_records:
+            self._stale_records[query_id] = None
+            while len(self._stale_records) > _LOCAL_DECISIONS:
+                self._stale_records.popitem(last=False)
+            logger.warning("router: decision %s was recorded with a %s-value context vector where this router uses %d "
+                           "(an earlier version's query domains); feedback on its quality is not learned from",
+                           query_id, len(x) if isinstance(x, list) else "missing", self.analyzer.dimension)
+        return None
+
     async def _once(self, key: str) -> bool:
         """True the first time ``key`` is claimed by any worker sharing the store."""
         try:
@@ -376,6 +394,9 @@ class Router:
             raise ValueError(f"weight must be > 0, got {weight!r}")
         log_latency = math.log(max(latency_ms, 1.0)) if latency_ms is not None else None
         vec = None if x is None else np.asarray(x, dtype=np.float64)
+        if vec is not None and vec.shape != (self.analyzer.dimension,):
+            raise ValueError(f"x must be a context vector of {self.analyzer.dimension} values (the analyser's), "
+                             f"got shape {vec.shape}")
         z = None
         if vec is not None and quality is not None and weight >= 1.0:
             # The change detector hears full-weight evidence only: an answer that merely
@@ -417,8 +438,9 @@ class Router:
         model = record["m"]
         if reward is not None and not await self._once(f"feedback:{query_id}"):
             raise FeedbackConflictError(query_id)
-        if reward is not None or latency_ms is not None:
-            await self.observe(model, record["x"] if reward is not None else None, reward, latency_ms=latency_ms)
+        x = self._context(query_id, record) if reward is not None else None
+        if x is not None or latency_ms is not None:
+            await self.observe(model, x, reward if x is not None else None, latency_ms=latency_ms)
         if cost is not None and model in self._counts:
             self._counts[model]["spend"] += float(cost)
         self._feedback_counts["explicit"] += 1
@@ -436,7 +458,9 @@ class Router:
             return False
         if not await self._once(f"implicit:{kind}:{query_id}"):
             return False
-        await self.observe(record["m"], record["x"], quality, weight=weight)
+        x = self._context(query_id, record)
+        if x is not None:
+            await self.observe(record["m"], x, quality, weight=weight)
         self._feedback_counts["implicit"] += 1
         telemetry.record_feedback(kind, "implicit")
         self._log_feedback(query_id, record["m"], "implicit", kind, quality, None, None)
@@ -467,7 +491,9 @@ class Router:
             quality, weight, kind = SLOW_ANSWER_QUALITY, IMPLICIT_SUCCESS_WEIGHT, "slow"
         else:
             quality, weight, kind = 1.0, IMPLICIT_SUCCESS_WEIGHT, "answered"
-        await self.observe(model, record["x"], quality, weight=weight, latency_ms=latency_ms)
+        x = self._context(decision.query_id, record)
+        if x is not None or latency_ms is not None:
+            await self.observe(model, x, quality if x is not None else None, weight=weight, latency_ms=latency_ms)
         self._feedback_counts["implicit"] += 1
         telemetry.record_feedback(kind, "implicit")
         self._log_feedback(decision.query_id, model, "implicit", kind, quality, latency_ms, cost)
@@ -476,7 +502,9 @@ class Router:
         """Implicit feedback for a failed call (error, timeout): quality 0 for ``model``."""
         self._counts[model]["failures"] += 1
         record = await self._record(decision.query_id)
-        await self.observe(model, record["x"], 0.0, weight=1.0)
+        x = self._context(decision.query_id, record)
+        if x is not None:
+            await self.observe(model, x, 0.0, weight=1.0)
         self._feedback_counts["implicit"] += 1
         telemetry.record_feedback(kind, "implicit")
         self._log_feedback(decision.query_id, model, "implicit", kind, 0.0, None, None)
