@@ -23,10 +23,11 @@ from conduit.http.middleware import request_id_middleware, timing_middleware
 from . import page
 from .demo import api
 
-__all__ = ["API_KEY_VARIABLE", "PLUGINS", "RATE_LIMIT_VARIABLE", "build_app"]
+__all__ = ["API_KEY_VARIABLE", "ASK_RATE_LIMIT_VARIABLE", "PLUGINS", "RATE_LIMIT_VARIABLE", "build_app"]
 
 API_KEY_VARIABLE = "CONDUIT_SHOWCASE_API_KEY"
 RATE_LIMIT_VARIABLE = "CONDUIT_SHOWCASE_RATE_LIMIT"  # requests per minute per key
+ASK_RATE_LIMIT_VARIABLE = "CONDUIT_SHOWCASE_ASK_RATE_LIMIT"  # POST /api/ask per minute per key; unset: none of its own
 PLUGINS = ("onnx", "vector", "mcp", "router", "otel")
 PROTECTED = ("/api", "/v1", "/vectors", "/mcp", "/predict", "/metrics", "/-")
 RATE_LIMIT = (600, 60.0)  # requests per window per API key (or client address); $CONDUIT_SHOWCASE_RATE_LIMIT
@@ -53,13 +54,13 @@ def _api_key() -> tuple[str, bool]:
     return (key, False) if key else ("sk-showcase-" + secrets.token_urlsafe(18), True)
 
 
-def _rate_limit() -> tuple[int, float]:
-    """Requests a minute from the environment (a positive integer), else :data:`RATE_LIMIT`."""
-    value = os.environ.get(RATE_LIMIT_VARIABLE, "").strip()
+def _rate_limit(variable: str = RATE_LIMIT_VARIABLE, default: tuple[int, float] | None = RATE_LIMIT) -> tuple[int, float] | None:
+    """Requests a minute from ``variable`` (a positive integer), else ``default``."""
+    value = os.environ.get(variable, "").strip()
     if not value:
-        return RATE_LIMIT
+        return default
     if not value.isdigit() or int(value) < 1:
-        raise SystemExit(f"{RATE_LIMIT_VARIABLE} must be a positive whole number of requests a minute; got {value!r}")
+        raise SystemExit(f"{variable} must be a positive whole number of requests a minute; got {value!r}")
     return int(value), 60.0
 
 
@@ -71,10 +72,11 @@ def build_app() -> Conduit:
     """The showcase app (see the package docstring)."""
     app = Conduit()
     key, generated = _api_key()
+    ask_limit = _rate_limit(ASK_RATE_LIMIT_VARIABLE, None)  # read first: a bad value stops before any loading
     app.state.showcase_api_key = key
     app.use(security_headers())
     app.use(AuthMiddleware({key: "showcase"}, protected_prefixes=PROTECTED))
-    app.use(rate_limit(*_rate_limit(), exempt_paths=("/health", "/static", "/docs", "/openapi.json")))
+    app.use(rate_limit(*(_rate_limit() or RATE_LIMIT), exempt_paths=("/health", "/static", "/docs", "/openapi.json")))
     app.use(request_id_middleware())
     app.use(timing_middleware())
     app.enable_docs(title="Conduit showcase", version="0.1.0",
@@ -88,7 +90,7 @@ def build_app() -> Conduit:
     lines: list[str] = []
     services = None
     if {"onnx", "vector", "router"} <= present:
-        services = _add_ml(app, lines)
+        services = _add_ml(app, lines, ask_limit)
         if "mcp" in present:
             from .mcp_tools import build_mcp_server
 
@@ -102,7 +104,7 @@ def build_app() -> Conduit:
     async def status(request: HTTPRequest) -> dict[str, Any]:
         """What is running: plugins, model, docs index, router mode."""
         body: dict[str, Any] = {"service": "Conduit showcase", "plugins": sorted(present), "missing_plugins": missing,
-                                "telemetry": _telemetry_on(app)}
+                                "telemetry": _telemetry_on(app), "worker_pid": os.getpid()}
         if services is not None:
             body.update(index=services.index.status(), model=services.served.description,
                         router=services.router_setup.mode)
@@ -123,8 +125,8 @@ def build_app() -> Conduit:
         if services is not None:
             out += [f"  model          {base}/predict: {services.served.description}",
                     f"  router         {base}/v1/chat/completions (model=\"auto\"): {services.router_setup.mode}",
-                    f"  docs index     {len(services.index.files)} files from docs/, indexing in the background "
-                    "(/health/ready says 'indexing' until done)"]
+                    (f"  docs index     {len(services.index.files)} files from docs/, indexing in the background "
+                     "(/health/ready says 'indexing' until done)")]
             if "mcp" in present:
                 out.append(f"  MCP            {base}/mcp (tools: search_docs, ask_docs, embed, predict, route)")
         out.append(f"  telemetry      {'on (OTEL_* variables)' if _telemetry_on(app) else 'off (set OTEL_ENABLED=true and OTEL_EXPORTER_OTLP_ENDPOINT)'}")
@@ -143,7 +145,7 @@ def _telemetry_on(app: Conduit) -> bool:
     return plugin is not None and any(owner == "otel" for _, owner in app.middleware)
 
 
-def _add_ml(app: Conduit, lines: list[str]) -> Any:
+def _add_ml(app: Conduit, lines: list[str], ask_limit: tuple[int, float] | None = None) -> Any:
     """Model endpoint, embeddings, vectors + RAG over docs/, router; returns the shared Services."""
     from .services import Services
 
@@ -173,13 +175,16 @@ def _add_ml(app: Conduit, lines: list[str]) -> Any:
         results = await anyio.to_thread.run_sync(services.search, query if isinstance(query, str) else "", top_k)
         return {"query": query, "results": results, "index": services.index.status()["state"]}
 
-    @app.post("/api/ask", body=AskBody, tags=["showcase"],
-              responses={422: "Empty question", 503: "No model could answer"})
     async def ask(request: HTTPRequest) -> dict[str, Any]:
         """RAG over the docs: retrieve passages, let the router pick a model, answer; says which model and why."""
         data = await request.json()
         question = data.get("question") if isinstance(data, dict) else None
         return await services.ask(question if isinstance(question, str) else "")
+
+    if ask_limit is not None:  # each answer is an LLM call: a deployment may want it tighter than the rest
+        ask = rate_limit(*ask_limit, policy_name="ask")(ask)
+    app.post("/api/ask", body=AskBody, tags=["showcase"],
+             responses={422: "Empty question", 503: "No model could answer"})(ask)
 
     app.on_startup(services.router_setup.start)
     app.on_startup(services.index.start)
