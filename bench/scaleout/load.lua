@@ -1,24 +1,46 @@
--- wrk script for bench/scaleout/run.py: a mix of hello, router decisions and Chroma
--- searches, and a count of responses by status class (5xx is the figure that must stay 0).
+-- wrk script for bench/scaleout/run.py, against the showcase with its API key (wrk ... URL -- KEY):
+-- per 3 requests, POST /v1/chat/completions (model "auto"), POST /v1/feedback on one of the answers
+-- received so far (a completion when none is waiting), POST /api/search (an embedding + a Chroma
+-- query). Counts responses by status; the run reads the STATUS line (5xx must stay 0).
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
-function init(args) n = 0; s2 = 0; s4 = 0; s5 = 0 end
-local route_body = '{"text": "Explain how a rate limiter shares its counts across workers"}'
+
+local key, ids, head, tail, n
+function init(args)
+  key = args[1] or ""
+  ids, head, tail, n = {}, 1, 0, 0
+  statuses = {}
+end
+
+local chat = '{"model": "auto", "messages": [{"role": "user", "content": "How do two workers share one rate limit?"}]}'
+local search = '{"query": "how do workers share state across hosts?", "top_k": 3}'
+
 function request()
   n = n + 1
-  local k = n % 4
-  if k == 0 then
-    return wrk.format("POST", "/v1/route", {["Content-Type"] = "application/json"}, route_body)
-  elseif k == 1 then
-    return wrk.format("GET", "/vec")
+  local headers = {["Content-Type"] = "application/json", ["X-API-Key"] = key}
+  local k = n % 3
+  if k == 1 and tail >= head then
+    local id = ids[head]; ids[head] = nil; head = head + 1
+    return wrk.format("POST", "/v1/feedback", headers, '{"query_id": "' .. id .. '", "quality": 0.8}')
+  elseif k == 2 then
+    return wrk.format("POST", "/api/search", headers, search)
   end
-  return wrk.format("GET", "/")
+  return wrk.format("POST", "/v1/chat/completions", headers, chat)
 end
+
 function response(status, headers, body)
-  if status >= 500 then s5 = s5 + 1 elseif status >= 400 then s4 = s4 + 1 else s2 = s2 + 1 end
+  statuses[status] = (statuses[status] or 0) + 1
+  local id = body and string.match(body, '"id":"chatcmpl%-([^"]+)"')
+  if id and tail - head < 1000 then tail = tail + 1; ids[tail] = id end
 end
+
 function done(summary, latency, requests)
-  local a, b, c = 0, 0, 0
-  for _, t in ipairs(threads) do a = a + t:get("s2"); b = b + t:get("s4"); c = c + t:get("s5") end
-  io.write(string.format("STATUS ok=%d 4xx=%d 5xx=%d\n", a, b, c))
+  local total = {}
+  for _, t in ipairs(threads) do
+    for code, count in pairs(t:get("statuses")) do total[code] = (total[code] or 0) + count end
+  end
+  local parts = {}
+  for code, count in pairs(total) do table.insert(parts, string.format("%d=%d", code, count)) end
+  table.sort(parts)
+  io.write("STATUS " .. table.concat(parts, " ") .. "\n")
 end

@@ -1,23 +1,31 @@
-"""Scale-out run: two workers sharing Redis, a Chroma server and an OTLP receiver, with Redis
-stopped mid-load.
+"""Scale-out run: the showcase with two workers sharing Redis, a Chroma server and an OTLP
+receiver, with Redis stopped mid-load.
 
-    python bench/scaleout/run.py                 # about a minute; rewrites its section of docs/benchmarks.md
-    python bench/scaleout/run.py --no-write --duration 10
+    python bench/scaleout/run.py                 # a few minutes; rewrites its section of docs/benchmarks.md
+    python bench/scaleout/run.py --no-write --duration 5 --down 2 --docs docs/cli.md   # a smoke run
 
 Starts, on free ports of 127.0.0.1: a private Redis (`redis-server --save ''`), a Chroma
-server (`chroma run`, seeded with 500 vectors), the OTLP/HTTP receiver of bench/otel, and
-`conduit run bench.scaleout.app:app --workers 2` pointed at all three. Then:
+server (`chroma run`), the OTLP/HTTP receiver of bench/otel, and
+`conduit run examples.showcase:app --workers 2` configured for all three by the environment
+(CONDUIT_REDIS_URL, CONDUIT_VECTOR_URL, OTEL_*), with its API key
+(CONDUIT_SHOWCASE_API_KEY), an app-wide limit far above the load (CONDUIT_SHOWCASE_RATE_LIMIT:
+every request still costs a Redis round trip) and a tight one on POST /api/ask
+(CONDUIT_SHOWCASE_ASK_RATE_LIMIT). Each worker indexes the docs (--docs) into the Chroma
+server at start-up; the run waits until both say /health/ready. Then:
 
-1. rate limit shared: /limited (limit N per 10 minutes) is hit 2N times, each on a new
-   connection; exactly N must be admitted, by both workers together;
-2. router state shared: routing decisions and feedback go through a connection held by one
+1. rate limit shared: POST /api/ask (limit N a minute per key) is sent 2N times, alternating
+   between a connection held by each worker; exactly N must be admitted, by both together;
+2. router state shared: routing decisions and feedback go through the connection held by one
    worker; the other worker's GET /v1/stats must show the observations;
-3. load: wrk (bench/scaleout/load.lua: hello, router decisions, Chroma searches); Redis is
-   stopped a few seconds into the run and started again a few seconds later;
+3. load: wrk (bench/scaleout/load.lua: POST /v1/chat/completions with model "auto",
+   POST /v1/feedback for those answers, POST /api/search = an embedding and a Chroma query),
+   all with the API key; Redis is stopped a third of the way into the run and started again
+   --down seconds later;
 4. after the outage the checks 1 and 2 run again (Redis came back empty: the limiter counts
    from zero and admits exactly N again; feedback is shared again).
 
-Reports throughput, p50/p99, the 5xx count (goal 0) and the shared-state results.
+Reports throughput, p50/p99, responses by status (5xx: goal 0) and the shared-state results;
+exits 1 when a 5xx was answered or a shared-state check failed.
 """
 
 from __future__ import annotations
@@ -34,7 +42,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +54,10 @@ from run import Receiver
 
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench/scaleout/run.py: start -->", "<!-- bench/scaleout/run.py: end -->"
+KEY = "sk-scaleout-bench"
+AUTH = {"X-API-Key": KEY}
+PROVIDER_VARIABLES = ("OPENAI_API_KEY", "GROQ_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
+                      "OPENAI_COMPATIBLE_BASE_URL")  # unset for the run: the showcase's stand-in provider answers
 
 
 def free_port() -> int:
@@ -84,12 +95,18 @@ def start_redis(port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("redis-server did not start")
 
 
+def worker_of(client: httpx.Client) -> int:
+    r = client.get("/api/status", headers=AUTH)
+    r.raise_for_status()
+    return int(r.json()["worker_pid"])
+
+
 def distinct_workers(base: str, want: int = 2, tries: int = 200) -> dict[int, httpx.Client]:
     """One keep-alive client per worker (a connection stays with the worker that accepted it)."""
     clients: dict[int, httpx.Client] = {}
     for _ in range(tries):
-        client = httpx.Client(base_url=base, timeout=10, limits=httpx.Limits(max_connections=1))
-        pid = client.get("/pid").json()["pid"]
+        client = httpx.Client(base_url=base, timeout=60, limits=httpx.Limits(max_connections=1))
+        pid = worker_of(client)
         if pid in clients:
             client.close()
         else:
@@ -99,61 +116,79 @@ def distinct_workers(base: str, want: int = 2, tries: int = 200) -> dict[int, ht
     raise SystemExit(f"only {len(clients)} worker(s) answered in {tries} connections")
 
 
+def wait_ready(base: str, timeout: float) -> dict[int, dict[str, Any]]:
+    """Until two workers (told apart by /api/status's worker_pid) say their docs index is ready."""
+    seen: dict[int, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            body = httpx.get(base + "/api/status", headers={**AUTH, "Connection": "close"}, timeout=30).json()
+        except httpx.HTTPError:
+            time.sleep(0.5)
+            continue
+        index = body["index"]
+        if index["state"] == "failed":
+            raise SystemExit(f"worker {body['worker_pid']} could not index the docs: {index['error']}")
+        seen[body["worker_pid"]] = index
+        if len(seen) >= 2 and all(i["state"] == "ready" for i in seen.values()):
+            return seen
+        time.sleep(0.5)
+    raise SystemExit(f"the workers' docs indexes were not ready within {timeout:.0f} s: {seen}")
+
+
 def check_limit(base: str, limit: int) -> dict[str, Any]:
-    admitted: dict[int, int] = {}
+    """POST /api/ask 2 × limit times, alternating between the two workers' connections."""
+    clients = distinct_workers(base)
+    pids = list(clients)
+    admitted = dict.fromkeys(pids, 0)
     refused = 0
     other: list[int] = []
-    for _ in range(2 * limit):
-        r = httpx.get(base + "/limited", headers={"Connection": "close"}, timeout=10)
+    for i in range(2 * limit):
+        pid = pids[i % 2]
+        r = clients[pid].post("/api/ask", headers=AUTH, json={"question": f"How do workers share a rate limit? ({i})"})
         if r.status_code == 200:
-            pid = r.json()["pid"]
-            admitted[pid] = admitted.get(pid, 0) + 1
+            admitted[pid] += 1
         elif r.status_code == 429:
             refused += 1
         else:
             other.append(r.status_code)
-    return {"sent": 2 * limit, "admitted": sum(admitted.values()), "by_worker": sorted(admitted.values()),
-            "refused": refused, "other": other, "ok": sum(admitted.values()) == limit and len(admitted) == 2
-            and not other}
+    stayed = all(worker_of(c) == pid for pid, c in clients.items())  # no connection moved to another worker
+    for c in clients.values():
+        c.close()
+    total = sum(admitted.values())
+    return {"sent": 2 * limit, "admitted": total, "by_worker": sorted(admitted.values()), "refused": refused,
+            "other": other, "connections_stayed": stayed,
+            "ok": total == limit and refused == limit and all(admitted.values()) and not other and stayed}
 
 
 def observations(client: httpx.Client) -> int:
-    stats = client.get("/v1/stats").json()
+    stats = client.get("/v1/stats", headers=AUTH).json()
     return sum(m["observations"] for m in stats["models"].values())
 
 
 def check_router(base: str, feedbacks: int = 20) -> dict[str, Any]:
+    """Decisions and feedback through worker A; worker B's /v1/stats must count them."""
     clients = distinct_workers(base)
     (pid_a, a), (_pid_b, b) = clients.items()
     before_b = observations(b)
     for i in range(feedbacks):
-        decision = a.post("/v1/route", json={"text": f"question {i}: what does a vector database store?"}).json()
-        r = a.post("/v1/feedback", json={"query_id": decision["query_id"], "quality": 0.9})
+        r = a.post("/v1/route", headers=AUTH, json={"text": f"question {i}: what does a vector database store?"})
         r.raise_for_status()
+        a.post("/v1/feedback", headers=AUTH, json={"query_id": r.json()["query_id"], "quality": 0.9}).raise_for_status()
     seen_a = observations(a)
     seen_b = observations(b)
+    stayed = all(worker_of(c) == pid for pid, c in clients.items())
     for c in clients.values():
         c.close()
     return {"feedback_on_worker": pid_a, "feedbacks": feedbacks, "observations_a": seen_a,
-            "observations_b_before": before_b, "observations_b": seen_b,
-            "ok": seen_b - before_b == feedbacks and seen_b == seen_a}
-
-
-def seed_chroma(url: str, n: int = 500) -> None:
-    import random
-
-    from conduit.ml import create_vector_db
-
-    rng = random.Random(7)
-    db = create_vector_db(16, metric="cosine", url=url, collection="scaleout")
-    db.add_documents([{"id": f"v{i}", "embedding": [rng.random() for _ in range(16)]} for i in range(n)])
-    db.close()
+            "observations_b_before": before_b, "observations_b": seen_b, "connections_stayed": stayed,
+            "ok": seen_b - before_b == feedbacks and seen_b == seen_a and stayed}
 
 
 def wrk(base: str, duration: int, connections: int, redis_port: int, stop_at: float, down_for: float,
         redis: list[subprocess.Popen[bytes]]) -> tuple[str, dict[str, float]]:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s",
-           str(ROOT / "bench" / "scaleout" / "load.lua"), base]
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "--latency", "-s",
+           str(ROOT / "bench" / "scaleout" / "load.lua"), base, "--", KEY]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     t0 = time.monotonic()
     time.sleep(stop_at)
@@ -173,49 +208,58 @@ def parse_wrk(out: str) -> dict[str, Any]:
         assert m, out
         return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
 
-    status = re.search(r"STATUS ok=(\d+) 4xx=(\d+) 5xx=(\d+)", out)
+    line = re.search(r"^STATUS(.*)$", out, re.MULTILINE)
+    assert line, out
+    statuses = {int(code): int(n) for code, n in re.findall(r"(\d+)=(\d+)", line.group(1))}
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
-        "p50": lat("50"), "p99": lat("99"),
-        "ok": int(status.group(1)), "4xx": int(status.group(2)), "5xx": int(status.group(3)),  # type: ignore[union-attr]
+        "p50": lat("50"), "p99": lat("99"), "statuses": statuses,
+        "5xx": sum(n for code, n in statuses.items() if code >= 500),
+        "4xx": sum(n for code, n in statuses.items() if 400 <= code < 500),
         "socket_errors": sum(map(int, sock.groups())) if sock else 0,
     }
 
 
 def section(args: argparse.Namespace, res: dict[str, Any]) -> str:
     w, lim1, lim2, r1, r2 = res["wrk"], res["limit_before"], res["limit_after"], res["router_before"], res["router_after"]
-    cmd = "python bench/scaleout/run.py" + (f" --duration {args.duration}" if args.duration != 30 else "")
+    defaults = {"duration": 30, "connections": 32, "limit": 30, "down": 5.0, "docs": None}
+    options = "".join(f" --{k} {getattr(args, k)}" for k, v in defaults.items() if getattr(args, k) != v)
     ok = lambda b: "yes" if b else "**no**"
-    sock = (" wrk's socket errors are its own 2 s request timeouts: requests slower than that while"
+    statuses = ", ".join(f"{code}: {n:,}" for code, n in sorted(w["statuses"].items()))
+    sock = (" wrk's socket errors are its own 5 s request timeouts: requests slower than that while"
             " Redis was down or coming back are counted there, not as responses." if w["socket_errors"] else "")
+    docs = f"`{args.docs}`" if args.docs else "all of docs/"
     return f"""{START}
 ## Scale-out: two workers, Redis, a Chroma server, an OTLP receiver; Redis stopped mid-run
 
-Produced by `{cmd}` on {datetime.date.today().isoformat()} (2 cores shared by wrk, the
-two workers, Redis, Chroma and the receiver). `conduit run bench.scaleout.app:app --workers 2`
-with `CONDUIT_REDIS_URL` (a private `redis-server --save ''`), `CONDUIT_VECTOR_URL` (`chroma run`,
-500 vectors of 16 dimensions) and `OTEL_ENABLED=true` (traces sampled at 10 %, metrics, OTLP/HTTP to
-bench/otel's receiver). Every request passes a limiter counting in Redis. Load:
-`wrk -t1 -c{args.connections} -d{args.duration}s --latency -s bench/scaleout/load.lua` (per 4 requests:
-2 × `GET /`, 1 × `POST /v1/route`, 1 × `GET /vec` = a Chroma search). Redis was stopped
+Produced by `python bench/scaleout/run.py{options}` on {datetime.date.today().isoformat()} (2 cores shared by
+wrk, the two workers, Redis, Chroma and the receiver). `conduit run examples.showcase:app --workers 2`
+with `CONDUIT_REDIS_URL` (a private `redis-server --save ''`), `CONDUIT_VECTOR_URL` (`chroma run`; each
+worker indexed {docs} into it at start-up: {res['chunks']} chunks), `OTEL_ENABLED=true` (traces sampled at
+10 %, metrics, OTLP/HTTP to bench/otel's receiver), the API key, an app-wide limit of 10⁹ a minute
+(every request is counted in Redis) and `CONDUIT_SHOWCASE_ASK_RATE_LIMIT={args.limit}`; the router
+answers through the showcase's in-process stand-in provider. Load:
+`wrk -t1 -c{args.connections} -d{args.duration}s --timeout 5s --latency -s bench/scaleout/load.lua URL -- KEY`
+(per 3 requests: `POST /v1/chat/completions` with `model: "auto"`, `POST /v1/feedback` on one of those answers,
+`POST /api/search` = a MiniLM embedding and a Chroma query). Redis was stopped
 {res['outage']['stopped_at']:.1f} s into the run and started again (empty) at {res['outage']['started_at']:.1f} s.
 
-| req/s | requests | p50 ms | p99 ms | 5xx | 4xx | socket errors | spans received | metric exports |
-|---:|---:|---:|---:|---:|---:|---:|---:|---:|
-| {w['rps']:,.0f} | {w['requests']:,} | {w['p50']:.2f} | {w['p99']:.2f} | {w['5xx']} | {w['4xx']} | {w['socket_errors']} | {res['spans']:,} | {res['metric_exports']} |
+| req/s | requests | p50 ms | p99 ms | 5xx | responses by status | socket errors | spans received | metric exports |
+|---:|---:|---:|---:|---:|---|---:|---:|---:|
+| {w['rps']:,.0f} | {w['requests']:,} | {w['p50']:.2f} | {w['p99']:.2f} | {w['5xx']} | {statuses} | {w['socket_errors']} | {res['spans']:,} | {res['metric_exports']} |
 
 | shared-state check | before the outage | after Redis came back |
 |---|---|---|
-| `/limited` (limit {args.limit}) hit {2 * args.limit}×, a new connection each: admitted (per worker) | {lim1['admitted']} ({' + '.join(map(str, lim1['by_worker']))}), refused {lim1['refused']} — {ok(lim1['ok'])} | {lim2['admitted']} ({' + '.join(map(str, lim2['by_worker']))}), refused {lim2['refused']} — {ok(lim2['ok'])} |
+| `POST /api/ask` (limit {args.limit}/min) sent {2 * args.limit}×, alternating between the workers: admitted (per worker) | {lim1['admitted']} ({' + '.join(map(str, lim1['by_worker']))}), refused {lim1['refused']} — {ok(lim1['ok'])} | {lim2['admitted']} ({' + '.join(map(str, lim2['by_worker']))}), refused {lim2['refused']} — {ok(lim2['ok'])} |
 | {r1['feedbacks']} feedbacks sent to worker A: observations seen by worker B (before → after) | {r1['observations_b_before']} → {r1['observations_b']} (A sees {r1['observations_a']}) — {ok(r1['ok'])} | {r2['observations_b_before']} → {r2['observations_b']} (A sees {r2['observations_a']}) — {ok(r2['ok'])} |
 
-While Redis is down the limiter fails open (warnings logged: {res['warnings']['conduit.ratelimit']})
- and the router keeps deciding from the posteriors it holds in memory (warnings
-logged: {res['warnings']['conduit.router']}, one per failed Redis read or unshared decision), so no request fails; Redis restarted
-without its data, so the limit counts from zero and the posteriors start again from the
-feedback given after the outage.{sock}
+While Redis is down the limiter fails open (warnings logged: {res['warnings']['conduit.ratelimit']}) and the
+router keeps deciding from the posteriors it holds in memory (warnings logged:
+{res['warnings']['conduit.router']}); feedback for a decision whose record could not be shared is a 404
+`unknown_query`, not a failure. Redis restarted without its data, so the limit counts from zero and
+the posteriors start again from the feedback given after the outage.{sock}
 {END}
 """
 
@@ -230,41 +274,64 @@ def write_doc(text: str) -> None:
     DOC.write_text(doc)
 
 
+def docs_folder(tmp: Path, docs: str | None) -> Path:
+    """The folder the showcase indexes: docs/, or a copy of the files named by --docs."""
+    if not docs:
+        return ROOT / "docs"
+    folder = tmp / "docs"
+    folder.mkdir()
+    for name in docs.split(","):
+        source = Path(name) if Path(name).is_absolute() else ROOT / name
+        if not source.is_file():
+            raise SystemExit(f"--docs: {name} is not a file; give comma-separated .md files, e.g. docs/cli.md")
+        shutil.copy(source, folder / source.name)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=30, help="wrk seconds (default 30)")
     ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--limit", type=int, default=50, help="what /limited admits per run")
-    ap.add_argument("--down", type=float, default=5.0, help="seconds Redis stays stopped")
+    ap.add_argument("--limit", type=int, default=30, help="what POST /api/ask admits a minute (default 30)")
+    ap.add_argument("--down", type=float, default=5.0, help="seconds Redis stays stopped (default 5)")
+    ap.add_argument("--docs", default=None,
+                    help="comma-separated .md files the showcase indexes (default: all of docs/, a minute or two)")
+    ap.add_argument("--ready-timeout", type=float, default=600.0, help="seconds to wait for the docs indexes")
     ap.add_argument("--no-write", action="store_true", help="print the section, leave docs/ alone")
     args = ap.parse_args(argv)
+    if args.duration < 3 or args.limit < 2 or args.down <= 0:
+        raise SystemExit("--duration must be at least 3 s, --limit at least 2, --down above 0")
     for tool in ("wrk", "redis-server"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found: apt-get install -y {'wrk' if tool == 'wrk' else 'redis-server'}")
 
     tmp = Path(tempfile.mkdtemp(prefix="conduit-scaleout-"))
+    docs = docs_folder(tmp, args.docs)
     procs: list[subprocess.Popen[Any]] = []
     redis_port, chroma_port, app_port = free_port(), free_port(), free_port()
     redis = [start_redis(redis_port)]
     receiver = Receiver()
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    res: dict[str, Any] = {}
     try:
         chroma_url = f"http://127.0.0.1:{chroma_port}"
         procs.append(subprocess.Popen(
             [str(BIN / "chroma"), "run", "--path", str(tmp / "chroma"), "--host", "127.0.0.1", "--port", str(chroma_port)],
             stdout=open(tmp / "chroma.log", "wb"), stderr=subprocess.STDOUT))  # noqa: SIM115
         wait_http(chroma_url + "/api/v2/heartbeat")
-        seed_chroma(chroma_url)
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDUIT_", "OTEL_"))}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("CONDUIT_", "OTEL_")) and k not in PROVIDER_VARIABLES}
         env.update({
             "PYTHONPATH": str(ROOT),
             "CONDUIT_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
             "CONDUIT_VECTOR_URL": chroma_url,
-            "SCALEOUT_PREFIX": f"scaleout-{uuid.uuid4().hex[:8]}",
-            "SCALEOUT_LIMIT": str(args.limit),
+            "CONDUIT_SHOWCASE_API_KEY": KEY,
+            "CONDUIT_SHOWCASE_RATE_LIMIT": str(10**9),
+            "CONDUIT_SHOWCASE_ASK_RATE_LIMIT": str(args.limit),
+            "CONDUIT_SHOWCASE_DOCS": str(docs),
             "OTEL_ENABLED": "true",
-            "OTEL_SERVICE_NAME": "conduit-scaleout",
+            "OTEL_SERVICE_NAME": "conduit-showcase",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.server_address[1]}",
             "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
             "OTEL_TRACES_SAMPLER_ARG": "0.1",
@@ -272,20 +339,22 @@ def main(argv: list[str] | None = None) -> int:
         })
         server_log = open(tmp / "server.log", "wb")  # noqa: SIM115
         procs.append(subprocess.Popen(
-            [str(BIN / "conduit"), "run", "bench.scaleout.app:app", "--workers", "2", "--host", "127.0.0.1",
+            [str(BIN / "conduit"), "run", "examples.showcase:app", "--workers", "2", "--host", "127.0.0.1",
              "--port", str(app_port)], cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT))
         base = f"http://127.0.0.1:{app_port}"
-        wait_http(base + "/pid")
-        httpx.get(base + "/vec", timeout=30)  # warm both clients of Chroma a little
-        res: dict[str, Any] = {"limit_before": check_limit(base, args.limit), "router_before": check_router(base)}
+        wait_http(base + "/health/live", timeout=180)
+        indexes = wait_ready(base, args.ready_timeout)
+        res["chunks"] = max(i["chunks"] for i in indexes.values())
+        print(f"ready: {len(indexes)} workers, {res['chunks']} chunks indexed", flush=True)
+        res["limit_before"], res["router_before"] = check_limit(base, args.limit), check_router(base)
         print("before:", res["limit_before"], res["router_before"], flush=True)
-        stop_at = max(2.0, args.duration / 3)
-        out, res["outage"] = wrk(base, args.duration, args.connections, redis_port, stop_at, args.down, redis)
+        stop_at = max(1.0, args.duration / 3)
+        out, res["outage"] = wrk(base, args.duration, args.connections, redis_port, stop_at,
+                                 min(args.down, args.duration - stop_at - 0.5), redis)
         print(out, flush=True)
         res["wrk"] = parse_wrk(out)
         time.sleep(1)
-        res["limit_after"] = check_limit(base, args.limit)
-        res["router_after"] = check_router(base)
+        res["limit_after"], res["router_after"] = check_limit(base, args.limit), check_router(base)
         print("after:", res["limit_after"], res["router_after"], flush=True)
         time.sleep(6)  # one more metric export interval
         res["spans"], res["metric_exports"] = receiver.spans, receiver.metric_exports
@@ -300,10 +369,12 @@ def main(argv: list[str] | None = None) -> int:
         redis[0].terminate()
         redis[0].wait()
         receiver.shutdown()
+        print(f"server log: {tmp / 'server.log'}", flush=True)
     log = (tmp / "server.log").read_text(errors="replace").splitlines()
     res["warnings"] = {name: sum(f"WARNING {name}:" in line for line in log)
                        for name in ("conduit.ratelimit", "conduit.router")}
-    print(f"server log: {tmp / 'server.log'}; warnings: {res['warnings']}")
+    res["tracebacks"] = sum(line.startswith("Traceback") for line in log)
+    print(f"warnings: {res['warnings']}; tracebacks in the server log: {res['tracebacks']}")
     text = section(args, res)
     print(text)
     if not args.no_write:
