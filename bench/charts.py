@@ -3,6 +3,7 @@ chart beside its table.
 
     pip install -r bench/requirements.txt      # matplotlib
     python bench/charts.py                     # after a benchmark rewrote its section
+    python bench/charts.py --only bench-router # just that chart (names: --list)
 
 The figures come from the Markdown tables themselves (what the benchmark scripts wrote), so a
 chart never disagrees with its table. A section written by a script between
@@ -12,6 +13,7 @@ marker, where the script's next rewrite leaves it; other tables get it just belo
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
 import sys
@@ -35,6 +37,13 @@ class Chart:
     anchor: str  # the section's start marker, or its heading
     label: tuple[str, ...]  # columns joined into a bar's label
     values: tuple[str, ...]  # one panel per column
+    # A row whose label starts with ``block`` and ends with ", <title>" for a new title starts a
+    # block of rows (one objective of the router's table): blocks get a heading and a gap, and
+    # ", <title>" is dropped from the labels within them.
+    block: str | None = None
+    colours: tuple[tuple[str, str], ...] = ()  # (label prefix, colour): the first match colours a bar
+    shorten: tuple[tuple[str, str], ...] = ()  # (regex, replacement) applied to the labels
+    note: str | None = None  # a line under the chart
 
 
 CHARTS = [
@@ -43,7 +52,13 @@ CHARTS = [
     Chart("bench-otel", "conduit-otel overhead (bench/otel/run.py)",
           "<!-- bench/otel/run.py: start -->", ("variant",), ("req/s (median)", "p99 ms")),
     Chart("bench-router", "LLM router vs. baselines (bench/router_eval.py)",
-          "## LLM router", ("policy",), ("quality", "cost / query")),
+          "## LLM router", ("policy",), ("quality", "cost / query", "objective"),
+          block="router, ",
+          colours=(("router, exploration", "#8fb0d9"), ("router", "#4c72b0"), ("previous learner", "#9a9a9a"),
+                   ("per-query oracle", "#55a868"), ("", "#dd8452")),
+          shorten=((r"previous learner \([^)]*\)", "previous learner"),),
+          note="Blocks: one objective each (weights of quality/cost/latency); the objective panel compares within a "
+               "block. Previous learner: γ 0.99, ridge 2, no pooling."),
     Chart("bench-stack", "Production middleware stack (bench/stack/run.py)",
           "<!-- bench/stack/run.py: start -->", ("transport", "code", "variant"), ("req/s", "CPU µs/req")),
 ]
@@ -74,28 +89,66 @@ def find_table(lines: list[str], anchor: str) -> tuple[list[str], list[list[str]
     return rows[0], rows[2:], i - 1
 
 
+def layout(chart: Chart, labels: list[str]) -> tuple[list[float], list[str], list[tuple[float, str]]]:
+    """Each row's y position and chart label, and the blocks' headings (y, title)."""
+    ys: list[float] = []
+    shown: list[str] = []
+    headings: list[tuple[float, str]] = []
+    title: str | None = None
+    y = 0.0
+    for label in labels:
+        if chart.block and label.startswith(chart.block) and len(label) > len(chart.block):
+            new = label.rsplit(", ", 1)[1]
+            if new != title:
+                title = new
+                y += 0.6 if headings else 0.0
+                headings.append((y, title))
+                y += 1.0
+        if title is not None and label.endswith(f", {title}"):
+            label = label[: -len(title) - 2]
+        for pattern, repl in chart.shorten:
+            label = re.sub(pattern, repl, label)
+        ys.append(y)
+        shown.append(label)
+        y += 1.0
+    return ys, shown, headings
+
+
+def colour(chart: Chart, label: str) -> str:
+    return next((c for prefix, c in chart.colours if label.startswith(prefix)), "#4c72b0")
+
+
 def draw(chart: Chart, header: list[str], rows: list[list[str]]) -> Path:
     cols = {h: n for n, h in enumerate(header)}
     missing = [c for c in (*chart.label, *chart.values) if c not in cols]
     if missing:
         raise LookupError(f"{chart.name}: columns {missing} not in {header}")
     labels = [" · ".join(r[cols[c]] for c in chart.label) for r in rows]
-    fig, axes = plt.subplots(1, len(chart.values), figsize=(5.5 * len(chart.values), 0.9 + 0.32 * len(rows)),
+    y, shown, headings = layout(chart, labels)
+    height = (y[-1] + 1) if y else 1
+    fig, axes = plt.subplots(1, len(chart.values), figsize=(4.6 * len(chart.values) + 1.5, 1.2 + 0.3 * height),
                              sharey=True, squeeze=False)
-    y = list(range(len(rows)))
+    colours = [colour(chart, label) for label in labels]
     for ax, column in zip(axes[0], chart.values, strict=True):
         values = [_number(r[cols[column]]) for r in rows]
-        ax.barh(y, [0 if math.isnan(v) else v for v in values], color="#4c72b0")
+        ax.barh(y, [0 if math.isnan(v) else v for v in values], color=colours)
         for yi, v in zip(y, values, strict=True):
             if not math.isnan(v):
                 ax.text(v, yi, f" {v:,.6g}", va="center", fontsize=7)
         ax.set_title(column, fontsize=10)
         ax.margins(x=0.18)
         ax.grid(axis="x", alpha=0.3)
-    axes[0][0].set_yticks(y, labels, fontsize=8)
-    axes[0][0].invert_yaxis()
+        for hy, _ in headings[1:]:
+            ax.axhline(hy - 0.8, color="#cccccc", linewidth=0.8)
+    axes[0][0].set_yticks(y, shown, fontsize=8)
+    for hy, title in headings:
+        axes[0][0].annotate(title, xy=(0, hy), xycoords=("axes fraction", "data"), xytext=(-6, 0),
+                            textcoords="offset points", ha="right", va="center", fontsize=8.5, fontweight="bold")
+    axes[0][0].set_ylim(height - 0.4, -0.6)
     fig.suptitle(chart.title, fontsize=11)
-    fig.tight_layout()
+    if chart.note:
+        fig.text(0.01, 0.005, chart.note, fontsize=7.5, ha="left", va="bottom", color="#444444")
+    fig.tight_layout(rect=(0, 0.03 if chart.note else 0, 1, 1))
     IMAGES.mkdir(parents=True, exist_ok=True)
     out = IMAGES / f"{chart.name}.png"
     fig.savefig(out, dpi=110, metadata={"Software": None})
@@ -116,9 +169,24 @@ def link(lines: list[str], chart: Chart, table_end: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="draw only this chart (repeatable; default: all)")
+    parser.add_argument("--list", action="store_true", help="list the charts and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for chart in CHARTS:
+            print(f"{chart.name}: {chart.title} (from the table after {chart.anchor!r})")
+        return 0
+    names = {c.name for c in CHARTS}
+    unknown = sorted(set(args.only or ()) - names)
+    if unknown:
+        parser.error(f"unknown chart(s) {', '.join(unknown)}; the charts are {', '.join(sorted(names))}")
     drawn = []
     lines = DOC.read_text().splitlines()
     for chart in CHARTS:
+        if args.only and chart.name not in args.only:
+            continue
         try:
             header, rows, _ = find_table(lines, chart.anchor)
             out = draw(chart, header, rows)
