@@ -132,6 +132,34 @@ async def test_routing_and_learning_survive_a_redis_outage() -> None:
         await store.close()
 
 
+async def test_concurrent_updates_after_an_outage_replay_each_backlogged_one_once() -> None:
+    """Several requests right after Redis returns all replay the backlog: none is sent twice
+    or lost (the scale-out run saw IndexError 500s and doubled updates here)."""
+    import anyio
+
+    with RedisProcess() as server:
+        store = RedisStateStore.from_url(server.url, prefix="replay:", socket_timeout=0.3,
+                                         socket_connect_timeout=0.3, retries=0)
+        backend = Router(MODELS, state=store, embedder="hash", refresh_interval=0.0).backend
+        x = np.zeros(backend.dim)
+        x[0] = 1.0
+        qualities = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+        server.stop()
+        for y in qualities:  # each a different update, so a doubled or lost one shows in `yy`
+            await backend.update("small", x, y, 1.0, None)
+        assert backend.backlog == 6
+        server.start()
+        async with anyio.create_task_group() as tg:
+            for _ in range(8):
+                tg.start_soon(backend.update, "small", x, 0.0, 1.0, None)
+        assert backend.backlog == 0
+        stored = (await backend.snapshot(["small"]))["small"]
+        assert stored.u == 6 + 8
+        assert stored.yy == pytest.approx(sum(y * y for y in qualities))
+        await store.clear()
+        await store.close()
+
+
 async def test_a_redis_outage_is_logged_once_and_its_end_once(caplog: pytest.LogCaptureFixture) -> None:
     with RedisProcess() as server:
         store = RedisStateStore.from_url(server.url, prefix="outage-log:", socket_timeout=0.3,

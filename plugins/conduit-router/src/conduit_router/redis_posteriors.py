@@ -256,10 +256,16 @@ class RedisPosteriors:
         return stats
 
     async def _replay(self) -> None:
+        # Each entry leaves the backlog before it is sent, so concurrent replays (two
+        # requests right after Redis came back) never send one twice; it goes back to the
+        # front when the send fails.
         while self._backlog:
-            name, x, y, weight, log_latency, z = self._backlog[0]
-            await self._run(name, x, y, weight, log_latency, z)
-            self._backlog.popleft()
+            entry = self._backlog.popleft()
+            try:
+                await self._run(*entry)
+            except BaseException:
+                self._backlog.appendleft(entry)
+                raise
             self.counters["backlog_replayed"] += 1
 
     async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
