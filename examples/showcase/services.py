@@ -15,29 +15,7 @@ from .indexing import DOCS_DIR, DocsIndex
 from .llm import RouterSetup
 from .models import ServedModel
 
-__all__ = ["Services", "close_connections_before_fork"]
-
-
-def close_connections_before_fork(db: Any) -> None:
-    """Make a Chroma server client safe to share with forked workers (``--workers N``).
-
-    The client keeps its HTTP connections alive. The showcase opens it while the app is
-    built, in the parent, so every worker forked afterwards would inherit the same open
-    socket and write its requests onto it, interleaved with the others' (Chroma answers
-    400 "Failed to parse the request body"). Just before each fork the parent closes those
-    connections; the clients stay usable and reconnect, so each worker opens its own.
-    (A fix for every app belongs in conduit-vector's client; this keeps the showcase safe.)
-    """
-    sessions = [getattr(getattr(owner, "_server", None), "_session", None)
-                for owner in (db.client, getattr(db.client, "_admin_client", None))]
-    transports = [t for t in (getattr(s, "_transport", None) for s in sessions) if t is not None]
-
-    def close() -> None:
-        for transport in transports:
-            transport.close()
-
-    if transports:
-        os.register_at_fork(before=close)
+__all__ = ["Services"]
 
 
 class Services:
@@ -50,8 +28,6 @@ class Services:
 
         self.embedder = get_embedder(pm=pm)
         self.db = create_vector_db(self.embedder.dimension, metric="cosine", embedder=self.embedder, pm=pm)
-        if self.db.mode == "http":  # CONDUIT_VECTOR_URL: a Chroma server
-            close_connections_before_fork(self.db)
         self.index = DocsIndex(self.db, Path(os.environ.get("CONDUIT_SHOWCASE_DOCS") or DOCS_DIR))
         self.router_setup = RouterSetup(app)
         self.rag = create_rag_pipeline(vector_db=self.db, embedding_model=self.embedder, llm=self.router_setup.llm,

@@ -16,10 +16,7 @@ import importlib.util
 import io
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,62 +177,6 @@ def test_a_bad_ask_limit_stops_the_start_naming_the_variable(showcase: Showcase,
     monkeypatch.setenv("CONDUIT_SHOWCASE_ASK_RATE_LIMIT", value)
     with pytest.raises(SystemExit, match=f"CONDUIT_SHOWCASE_ASK_RATE_LIMIT must be a positive whole number.*{value!r}"):
         showcase.module.build_app()
-
-
-def test_a_chroma_server_store_is_safe_to_share_with_forked_workers(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """--workers N forks after the app is built: each worker must open its own connection to Chroma."""
-    pytest.importorskip("conduit_vector", reason="the showcase needs the plugins (scripts/install-dev)")
-    monkeypatch.delenv("CONDUIT_PLUGINS")  # the kernel's conftest turns the plugins off for each test
-    from conduit.ml import create_vector_db
-    from examples.showcase.services import close_connections_before_fork
-
-    cli = Path(sys.executable).with_name("chroma")
-    if not cli.exists():
-        pytest.skip("the `chroma` CLI (shipped with chromadb) is not beside the interpreter")
-    port = free_port()
-    chroma = subprocess.Popen([str(cli), "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1", "--port",
-                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    workers: list[int] = []
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "chroma run did not start"
-            time.sleep(0.2)
-        db = create_vector_db(3, url=url, collection="forked")
-        db.add_documents([{"id": f"d{i}", "embedding": [1.0, float(i), 0.5]} for i in range(2)])
-        assert db.get_document_count() == 2  # the parent now holds a kept-alive connection
-        close_connections_before_fork(db)
-        for i in range(2):
-            pid = os.fork()
-            if pid == 0:  # a worker: 200 reads of its own document; a shared socket mixes up or hangs them
-                code = 3
-                try:
-                    signal.alarm(20)
-                    code = 0 if all(db.get_document(f"d{i}").id == f"d{i}" for _ in range(200)) else 2
-                finally:
-                    os._exit(code)
-            workers.append(pid)
-        codes = []
-        for pid in workers:
-            _, status = os.waitpid(pid, 0)
-            codes.append(os.waitstatus_to_exitcode(status))
-        workers.clear()
-        assert codes == [0, 0]
-        assert db.get_document_count() == 2  # the parent reconnects too
-        db.close()
-    finally:
-        for pid in workers:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        chroma.terminate()
-        chroma.wait(20)
 
 
 def free_port() -> int:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from conduit_vector.store import create_vector_db
 
 from conduit import Conduit
 from conduit.framework.errors import ServiceUnavailableError
 from conduit.testing import TestClient
-from conduit_vector.store import create_vector_db
 
 pytestmark = pytest.mark.slow
 
@@ -86,3 +88,36 @@ def test_concurrent_clients_adding_and_searching_lose_nothing(chroma_server: Any
         assert db.get_document_count() == 200
         assert sorted(db.list_ids()) == sorted(f"{w}-{b}-{i}" for w in range(4) for b in range(5) for i in range(10))
         db.drop()
+
+
+def test_forked_workers_each_open_their_own_connection_to_the_server(chroma_server: Any) -> None:
+    """--workers N forks after the app is built: a client opened before the fork must not
+    hand its kept-alive socket to every worker (their requests would interleave on it)."""
+    db = create_vector_db(3, url=chroma_server.url, collection="forked")
+    workers: list[int] = []
+    try:
+        db.add_documents([{"id": f"d{i}", "embedding": [1.0, float(i), 0.5]} for i in range(2)])
+        assert db.get_document_count() == 2  # the parent now holds a kept-alive connection
+        for i in range(2):
+            pid = os.fork()
+            if pid == 0:  # a worker: 200 reads of its own document; a shared socket mixes up or hangs them
+                code = 3
+                try:
+                    signal.alarm(20)
+                    code = 0 if all(db.get_document(f"d{i}").id == f"d{i}" for _ in range(200)) else 2
+                finally:
+                    os._exit(code)
+            workers.append(pid)
+        codes = []
+        for pid in workers:
+            _, status = os.waitpid(pid, 0)
+            codes.append(os.waitstatus_to_exitcode(status))
+        workers.clear()
+        assert codes == [0, 0]
+        assert db.get_document_count() == 2  # the parent reconnects too
+        db.drop()
+    finally:
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        db.close()

@@ -7,11 +7,19 @@
 
 Chroma's anonymous telemetry is always off. chromadb shares one in-memory system per
 process (and one per ``path``) between clients; closing a client releases its reference.
+
+A server client keeps its HTTP connections alive. An app that opens one while it is built
+and then serves with ``--workers N`` would hand the same open sockets to every forked
+worker, which would then write their requests onto them interleaved (Chroma answers 400
+"Failed to parse the request body"). So before every fork the idle connections of every
+server client this process opened are closed; the clients stay usable and each worker
+opens its own.
 """
 
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any, Literal, Mapping
 from urllib.parse import urlsplit
 
@@ -46,6 +54,33 @@ def parse_url(url: str) -> tuple[str, int, bool]:
     return parts.hostname, port, parts.scheme == "https"
 
 
+_server_clients: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _transports(client: Any) -> list[Any]:
+    """The httpx transports (connection pools) behind a chromadb ``HttpClient``.
+
+    chromadb 1.5 keeps them at ``client._server._session._transport`` and on its admin
+    client; nothing public closes them, so a missing attribute simply yields nothing.
+    """
+    owners = (client, getattr(client, "_admin_client", None))
+    sessions = [getattr(getattr(owner, "_server", None), "_session", None) for owner in owners]
+    return [t for t in (getattr(s, "_transport", None) for s in sessions) if t is not None]
+
+
+def _close_server_connections() -> None:
+    for client in list(_server_clients):
+        for transport in _transports(client):
+            try:
+                transport.close()  # the pool reconnects on the next request
+            except Exception:  # noqa: BLE001 - never let a fork fail over a socket
+                pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_close_server_connections)
+
+
 def open_client(
     *,
     path: str | os.PathLike[str] | None = None,
@@ -78,6 +113,7 @@ def open_client(
                     f"--port {port}` or fix url= / CONDUIT_VECTOR_URL",
                 ) from exc
             raise
+        _server_clients.add(client)
         return client, "http"
     if headers:
         raise ConfigurationError("headers= only applies to a Chroma server (url=)")
