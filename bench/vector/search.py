@@ -37,7 +37,6 @@ import os
 import platform
 import shlex
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -45,7 +44,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+# numpy's OpenBLAS starts a thread per core and lets them spin after every call: on a
+# 2-core machine those threads then take the cores from Chroma's query threads (HNSW p99
+# 1.7 ms before the first brute-force search, 5.6-6.5 ms after it, 2026-12-04) and brute
+# force itself runs slower (16 against 9.4 ms a query). One BLAS thread, set before numpy
+# loads; BENCH_BLAS_THREADS overrides it.
+BLAS_THREADS = os.environ.get("BENCH_BLAS_THREADS", "1")
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = BLAS_THREADS
+
+import numpy as np  # noqa: E402 - after the BLAS thread settings
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -321,7 +329,8 @@ def render(main: dict, sweep: list[dict], hnsw: dict[str, int], n: int, args: ar
         f"- Machine: {machine()}. **Shared** with other people's jobs while this ran:",
         "  the per-round p99 column shows how much the tail moved from round to round.",
         f"- Versions: Python {platform.python_version()}, conduit-vector {_version('conduit-vector')},"
-        f" chromadb {_version('chromadb')}, numpy {_version('numpy')}.",
+        f" chromadb {_version('chromadb')}, numpy {_version('numpy')} ({BLAS_THREADS} BLAS thread(s): numpy's OpenBLAS"
+        " pool spins after each call and took the cores from Chroma's queries; BENCH_BLAS_THREADS changes it).",
         f"- HNSW settings of this table: {settings} (chosen with the sweep below; conduit-vector's"
         " defaults are ef_construction=100, ef_search=100, max_neighbors=16).",
         "",
