@@ -90,10 +90,16 @@ def metrics(req, res):
 
 # Adapted: the seed's route declares nothing; these declarations give /openapi.json the
 # body and the answers (400 missing features, 422 wrong shape, 503/504 overload/timeout).
+# Iris measurements are centimetres: a value outside 0-100 is a client's mistake (a 400 naming
+# it), not a number to feed the model (a huge one overflows its arithmetic).
+IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+IRIS_RANGES = {name: (0.0, 100.0) for name in IRIS_FEATURES}
 PREDICT_BODY = {
     "type": "object",
     "required": ["features"],
-    "properties": {"features": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}},
+    "properties": {"features": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 100},
+                                "minItems": 4, "maxItems": 4,
+                                "description": "sepal length, sepal width, petal length, petal width (cm)"}},
 }
 
 
@@ -107,6 +113,9 @@ def predict(req, res):
 
     # Validate
     errors = validator.validate_required(data, ["features"])
+    features = data.get("features") if isinstance(data, dict) else None
+    if not errors and isinstance(features, list) and len(features) == len(IRIS_FEATURES):
+        errors = validator.validate_ranges(dict(zip(IRIS_FEATURES, features)), IRIS_RANGES)  # adapted
     if errors:
         abort(400, "Validation failed", "; ".join(errors))
 

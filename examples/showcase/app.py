@@ -16,7 +16,6 @@ from typing import Annotated, Any, NotRequired, TypedDict
 
 from conduit import Conduit, HTTPRequest
 from conduit.framework.auth import AuthMiddleware
-from conduit.framework.monitoring import _health_check
 from conduit.framework.security import rate_limit, security_headers
 from conduit.http.middleware import request_id_middleware, timing_middleware
 
@@ -154,7 +153,7 @@ def _add_ml(app: Conduit, lines: list[str], ask_limit: tuple[int, float] | None 
                                          max_batch_size=32, max_wait_ms=5,
                                          sample_schema=services.served.sample_schema)
     app.vector_endpoints(services.db, prefix="/vectors", text=True)
-    _health_check.register_check("docs_index", services.index.health_check)
+    app.health_checks["docs_index"] = services.index.health_check  # this app's, not the process-wide registry
 
     @app.post("/api/embed", body=EmbedBody, tags=["showcase"], responses={422: "Not 1 to 32 texts"})
     async def embed(request: HTTPRequest) -> dict[str, Any]:

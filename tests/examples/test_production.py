@@ -135,6 +135,13 @@ def test_predict_without_features_is_400(client: TestClient, body: object, detai
     assert r.json()["detail"] == detail
 
 
+@pytest.mark.parametrize("features", [[5.1, 3.5, 1.4, 1e308], [-1.0, 3.5, 1.4, 0.2]], ids=["huge", "negative"])
+def test_predict_with_measurements_outside_0_to_100_cm_is_400_naming_them(client: TestClient, features: list) -> None:
+    r = client.post("/predict", json={"features": features})
+    assert r.status_code == 400 and r.json()["error"] == "Validation failed"
+    assert "between 0.0 and 100.0" in r.json()["detail"]
+
+
 def test_predict_with_invalid_json_is_400(client: TestClient) -> None:
     r = client.post("/predict", content=b"{features: [1,2]", headers={"content-type": "application/json"})
     assert r.status_code == 400
