@@ -20,6 +20,7 @@ schema. Prompt messages take the same blocks as their ``content``.
 
 from __future__ import annotations
 
+import abc
 import base64
 import binascii
 import mimetypes
@@ -31,13 +32,14 @@ from typing import Any
 __all__ = ["ContentBlock", "Image", "Audio", "EmbeddedResource", "ResourceLink", "is_content_type"]
 
 
-class ContentBlock:
+class ContentBlock(abc.ABC):
     """A piece of MCP content; subclasses know their wire shape."""
 
     __slots__ = ()
 
-    def to_wire(self) -> dict[str, Any]:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+    @abc.abstractmethod
+    def to_wire(self) -> dict[str, Any]:
+        """This block as the MCP wire format's JSON object."""
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.to_wire() == self.to_wire()  # type: ignore[attr-defined]
