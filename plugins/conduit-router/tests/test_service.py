@@ -11,6 +11,7 @@ import pytest
 from conduit_router.standin import Fault, StandIn
 
 from conduit import Conduit
+from conduit.framework.errors import ConfigurationError
 from conduit.testing import LiveServer, TestClient
 
 
@@ -77,6 +78,11 @@ BAD = [
     ("/v1/feedback", {"query_id": "nope", "quality": 7}, 400, "quality"),
     ("/v1/feedback", {"query_id": "nope", "thumbs": "sideways"}, 400, "thumbs"),
     ("/v1/feedback", {"query_id": "nope", "rating": 9}, 400, "rating"),
+    ("/v1/route", {"text": "hi", "constraints": {"min_relative_quality": 0}}, 400, "min_relative_quality"),
+    ("/v1/route", {"text": "hi", "constraints": {"min_relative_quality": 1.5}}, 400, "must be a number in (0, 1]"),
+    ("/v1/route", {"text": "hi", "constraints": {"min_relative_quality": "high"}}, 400, "min_relative_quality"),
+    ("/v1/route", {"text": "hi", "constraints": {"min_relative_quality": True}}, 400, "min_relative_quality"),
+    ("/v1/complete", {"text": "hi", "constraints": {"min_relative_quality": -1}}, 400, "min_relative_quality"),
 ]
 
 
@@ -105,6 +111,8 @@ def test_feedback_without_a_signal_and_invalid_json_are_400(client: TestClient) 
     ({"model": "gpt-9", "messages": [{"role": "user", "content": "hi"}]}, 404, "gpt-9"),
     ({"model": "auto", "messages": [{"role": "user", "content": "hi"}], "constraints": {"min_quality": 3}}, 400,
      "min_quality"),
+    ({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
+      "constraints": {"min_relative_quality": 2}}, 400, "min_relative_quality"),
     ("not an object", 400, "JSON object"),
 ])
 def test_chat_completions_rejects_bad_input_in_openai_error_format(client: TestClient, body: object, status: int,
@@ -113,6 +121,26 @@ def test_chat_completions_rejects_bad_input_in_openai_error_format(client: TestC
     assert r.status_code == status, r.text
     error = r.json()["error"]
     assert reason in error["message"] and error["type"]
+
+
+def test_route_accepts_a_relative_quality_target_and_stats_count_it(client: TestClient) -> None:
+    r = client.post("/v1/route", json={"text": "Write a Python function that parses a CSV file",
+                                       "constraints": {"min_relative_quality": 0.95}})
+    assert r.status_code == 200, r.text
+    assert "within 95% of the best sampled quality" in r.json()["reasoning"]
+    stats = client.get("/v1/stats").json()
+    assert stats["rule"] == "weighted" and stats["decisions_with_quality_target"] == 1
+
+
+def test_the_quality_target_objective_comes_from_settings(standin: StandIn) -> None:
+    app = Conduit(plugins=["router"], router_embedder="hash", router_standin_url=standin.url,
+                  router_objective="value", router_history="none")
+    with TestClient(app) as c:
+        assert "within 95%" in c.post("/v1/route", json={"text": "What is 2+2?"}).json()["reasoning"]
+        assert c.get("/v1/stats").json()["objective"]["quality_target"] == 0.95
+    bad = Conduit(plugins=["router"], router_embedder="hash", router_objective="quality_target=2", router_history="none")
+    with pytest.raises(ConfigurationError, match=r"router_objective.*quality_target must be a number in \(0, 1\]"):
+        bad.prepare()
 
 
 def test_routing_metrics_reach_the_metrics_endpoint(client: TestClient) -> None:

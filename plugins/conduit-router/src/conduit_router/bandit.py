@@ -14,6 +14,13 @@ scalar: a decision draws ``K`` samples per candidate, scores each
 
 (``max_*`` over the whole catalogue for this query), picks the winner of the first draw
 (Thompson sampling) and reports as confidence the share of draws the winner wins.
+
+Under a quality target ``t`` (:attr:`Objective.quality_target`, or a query's
+``min_relative_quality``) the same draws, clipped to 0..1, are judged by a rule instead: in
+each draw the candidates whose quality is at least ``t`` times the draw's best are kept
+and the cheapest of them wins (``c · cost/max_cost + l · latency/max_latency`` with the
+objective's weights, ties to the higher draw). The first draw decides, the share of draws
+in which the same model wins is the confidence: exploration is still posterior sampling.
 Latency is learned per model as a discounted mean of log latency with the model's
 ``expected_latency_ms`` as a prior worth ``LATENCY_PRIOR_WEIGHT`` observations.
 """
@@ -175,6 +182,20 @@ class Scored:
     win_share: float
 
 
+def _cheapest_within(quality: np.ndarray, cheap: np.ndarray, target: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The quality-target rule over ``quality`` (candidates × draws, in 0..1): per draw, the
+    cheapest candidate whose quality is at least ``target`` × the draw's best (ties to the
+    higher quality). Returns the winner of each draw, each candidate's first-draw quality
+    relative to that draw's best, and which candidates the first draw keeps."""
+    best = quality.max(axis=0)
+    kept = quality >= target * best  # the best itself is always kept
+    price = np.where(kept, cheap[:, None], np.inf)
+    cheapest = price <= price.min(axis=0)
+    winners = np.argmax(np.where(cheapest, quality, -1.0), axis=0)
+    relative = quality[:, 0] / best[0] if best[0] > 0 else np.ones(quality.shape[0])
+    return winners, relative, kept[:, 0]
+
+
 class ThompsonSampler:
     """Scores candidates for one query and picks one (see the module docstring).
 
@@ -235,9 +256,15 @@ class ThompsonSampler:
         max_cost: float,
         max_latency: float,
         catalogue: Sequence[ModelSpec] | None = None,
+        quality_target: float | None = None,
     ) -> list[Scored]:
         """Every candidate scored, the chosen one first, the rest by score (``catalogue``:
-        every model, for the shared effects; the candidates when None)."""
+        every model, for the shared effects; the candidates when None).
+
+        ``quality_target`` (default: the objective's) switches to the cheapest-within-target
+        rule; a candidate's score is then its first-draw quality relative to the best
+        first draw, and the fallback order is the rule's (the others within the target,
+        cheapest first), then the rest by that score."""
         cfg = self.config
         k = len(candidates)
         means = np.empty(k)
@@ -247,21 +274,32 @@ class ThompsonSampler:
             means[i], stds[i] = posts[spec.name].predict(x, cfg.noise)
         cost = np.array([costs[s.name] for s in candidates]) / (max_cost or 1.0)
         lat = np.array([latencies[s.name] for s in candidates]) / (max_latency or 1.0)
-        penalty = objective.cost * cost + objective.latency * lat
-        draws = means[:, None] + stds[:, None] * cfg.exploration * self.rng.standard_normal((k, cfg.draws))
-        scores = objective.quality * draws - penalty[:, None]  # unclipped: clipping at 1 makes ties
-        winners = np.argmax(scores, axis=0)
+        noise = self.rng.standard_normal((k, cfg.draws))
+        draws = means[:, None] + stds[:, None] * cfg.exploration * noise
+        target = objective.quality_target if quality_target is None else quality_target
+        if target is None:
+            penalty = objective.cost * cost + objective.latency * lat
+            scores = objective.quality * draws - penalty[:, None]  # unclipped: clipping at 1 makes ties
+            winners = np.argmax(scores, axis=0)
+            first = scores[:, 0]
+            within = np.zeros(k, dtype=bool)
+            cheap = np.zeros(k)
+        else:
+            w_cost, w_latency = objective.cheapness()
+            cheap = w_cost * cost + w_latency * lat
+            winners, first, within = _cheapest_within(np.clip(draws, 0.0, 1.0), cheap, target)
         share = np.bincount(winners, minlength=k) / cfg.draws
-        first = scores[:, 0]
         if self.policy == "thompson":
-            chosen = int(np.argmax(first))
+            chosen = int(winners[0])
         elif self.policy == "strongest":
             chosen = max(range(k), key=lambda i: (candidates[i].quality_prior or 0.0, candidates[i].blended_price))
         elif self.policy == "cheapest":
             chosen = min(range(k), key=lambda i: (candidates[i].blended_price, -(candidates[i].quality_prior or 0.0)))
         else:
             chosen = self._random.randrange(k)
-        order = [chosen] + sorted((i for i in range(k) if i != chosen), key=lambda i: -first[i])
+        # Fallback order: the others the rule keeps (cheapest first; none without a target), then by score.
+        order = [chosen] + sorted((i for i in range(k) if i != chosen),
+                                  key=lambda i: (not within[i], cheap[i] if within[i] else 0.0, -first[i]))
         return [
             Scored(candidates[i], float(np.clip(means[i], 0.0, 1.0)), float(stds[i]), float(costs[candidates[i].name]),
                    float(latencies[candidates[i].name]), float(first[i]), float(share[i]))

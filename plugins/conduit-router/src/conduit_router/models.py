@@ -49,6 +49,18 @@ def _finite(name: str, value: Any, *, low: float | None = None, high: float | No
     return float(value)
 
 
+def _relative(name: str, value: Any) -> float:
+    """A share of the best candidate's quality: a finite number with 0 < value <= 1."""
+    try:
+        share = _finite(name, value)
+    except ValueError:
+        share = math.nan
+    if not 0 < share <= 1:
+        raise ValueError(f"{name} must be a number in (0, 1], a share of the best candidate's quality such as "
+                         f"0.95; got {value!r:.40}")
+    return share
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A model the router may pick.
@@ -116,12 +128,21 @@ class ModelSpec:
 class QueryConstraints:
     """Hard limits a routing decision must respect; candidates that break one are dropped
     before sampling. ``max_cost`` is USD for this query (estimated), ``max_latency_ms`` the
-    predicted latency, ``min_quality`` the predicted (posterior mean) quality in 0..1."""
+    predicted latency, ``min_quality`` the predicted (posterior mean) quality in 0..1.
+
+    ``min_relative_quality`` (0 < t <= 1) is relative, not a filter: this decision keeps the
+    candidates whose sampled quality is at least ``t`` times the best candidate's and picks
+    the cheapest of them (the objective's ``quality_target`` for this one query; see
+    :class:`Objective`)."""
 
     max_cost: float | None = None
     max_latency_ms: float | None = None
     min_quality: float | None = None
     allowed_models: tuple[str, ...] | None = None
+    min_relative_quality: float | None = None
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("max_cost", "max_latency_ms", "min_quality", "allowed_models",
+                                         "min_relative_quality")
 
     def __post_init__(self) -> None:
         if self.max_cost is not None:
@@ -132,6 +153,9 @@ class QueryConstraints:
                 raise ValueError("constraints.max_latency_ms must be > 0")
         if self.min_quality is not None:
             _finite("constraints.min_quality", self.min_quality, low=0, high=1)
+        if self.min_relative_quality is not None:
+            object.__setattr__(self, "min_relative_quality",
+                               _relative("constraints.min_relative_quality", self.min_relative_quality))
         if self.allowed_models is not None:
             models = self.allowed_models
             if isinstance(models, str) or not isinstance(models, Iterable):
@@ -146,20 +170,22 @@ class QueryConstraints:
         if data is None:
             return None
         if not isinstance(data, Mapping):
-            raise ValueError("constraints must be an object with max_cost, max_latency_ms, min_quality, allowed_models")
-        unknown = sorted(set(data) - {"max_cost", "max_latency_ms", "min_quality", "allowed_models"})
+            raise ValueError(f"constraints must be an object with {', '.join(cls.FIELDS)}")
+        unknown = sorted(set(data) - set(cls.FIELDS))
         if unknown:
-            raise ValueError(f"unknown constraint(s) {', '.join(unknown)}; use max_cost, max_latency_ms, "
-                             "min_quality, allowed_models")
+            raise ValueError(f"unknown constraint(s) {', '.join(unknown)}; use {', '.join(cls.FIELDS)}")
         return cls(**dict(data))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "max_cost": self.max_cost,
             "max_latency_ms": self.max_latency_ms,
             "min_quality": self.min_quality,
             "allowed_models": list(self.allowed_models) if self.allowed_models is not None else None,
         }
+        if self.min_relative_quality is not None:
+            data["min_relative_quality"] = self.min_relative_quality
+        return data
 
 
 @dataclass(frozen=True)
@@ -196,11 +222,20 @@ class Objective:
     sampled quality (0..1), ``c`` the estimated cost divided by the priciest catalogue
     model's cost for the same query, and ``l`` the predicted latency divided by the slowest
     one's, so each term lies in 0..1 whatever the prices' scale.
+
+    ``quality_target`` (0 < t <= 1) replaces the weighted sum by a rule: "nearly the best
+    quality, as cheaply as possible". Per decision, each candidate's quality for this query
+    is drawn once from its posterior (clipped to 0..1); the candidates whose draw is at least
+    ``t`` times the best draw are kept, and the cheapest of them is chosen, "cheap" meaning
+    the smallest ``c * cost/max_cost + l * latency/max_latency`` (cost alone when both weights
+    are 0; ties go to the higher draw). The quality weight plays no part then. The preset
+    ``"value"`` is ``quality_target=0.95`` with cost alone deciding.
     """
 
     quality: float = 0.7
     cost: float = 0.2
     latency: float = 0.1
+    quality_target: float | None = None
 
     PRESETS: ClassVar[dict[str, tuple[float, float, float]]] = {
         "balanced": (0.7, 0.2, 0.1),
@@ -208,49 +243,76 @@ class Objective:
         "cost": (0.5, 0.45, 0.05),
         "speed": (0.5, 0.1, 0.4),
     }
+    TARGET_PRESETS: ClassVar[dict[str, tuple[float, float, float, float]]] = {
+        "value": (0.0, 1.0, 0.0, 0.95),
+    }
+    FIELDS: ClassVar[tuple[str, ...]] = ("quality", "cost", "latency", "quality_target")
 
     def __post_init__(self) -> None:
         q = _finite("objective.quality", self.quality, low=0)
         c = _finite("objective.cost", self.cost, low=0)
         lat = _finite("objective.latency", self.latency, low=0)
+        target = None if self.quality_target is None else _relative("objective.quality_target", self.quality_target)
         total = q + c + lat
-        if total <= 0 or q <= 0:
+        if target is None and (total <= 0 or q <= 0):
             raise ValueError("objective.quality must be > 0 (a router that ignores quality only needs a price list)")
+        if total <= 0:  # a quality target alone: cost decides among the candidates that reach it
+            q, c, lat, total = 0.0, 1.0, 0.0, 1.0
         object.__setattr__(self, "quality", q / total)
         object.__setattr__(self, "cost", c / total)
         object.__setattr__(self, "latency", lat / total)
+        object.__setattr__(self, "quality_target", target)
+
+    @property
+    def rule(self) -> str:
+        """``"weighted"`` (the weighted sum) or ``"quality_target"`` (cheapest near the best)."""
+        return "weighted" if self.quality_target is None else "quality_target"
+
+    def cheapness(self) -> tuple[float, float]:
+        """The weights of cost and latency in "cheapest" under a quality target (sum 1)."""
+        total = self.cost + self.latency
+        return (1.0, 0.0) if total <= 0 else (self.cost / total, self.latency / total)
 
     @classmethod
     def parse(cls, value: Objective | Mapping[str, Any] | str | None) -> Objective:
-        """An Objective from itself, a mapping, a preset name, ``"quality=0.8,cost=0.2"`` or None."""
+        """An Objective from itself, a mapping, a preset name, ``"quality=0.8,cost=0.2"``,
+        ``"quality_target=0.95"`` (optionally with weights) or None."""
         if value is None:
             return cls()
         if isinstance(value, Objective):
             return value
         if isinstance(value, Mapping):
-            unknown = sorted(set(value) - {"quality", "cost", "latency"})
+            unknown = sorted(set(value) - set(cls.FIELDS))
             if unknown:
-                raise ValueError(f"unknown objective weight(s) {', '.join(unknown)}; use quality, cost, latency")
+                raise ValueError(f"unknown objective field(s) {', '.join(map(str, unknown))}; use "
+                                 f"{', '.join(cls.FIELDS)}")
             return cls(**{k: value[k] for k in value})
         if isinstance(value, str):
             text = value.strip().lower()
             if text in cls.PRESETS:
                 return cls(*cls.PRESETS[text])
-            weights: dict[str, float] = {"quality": 0.0, "cost": 0.0, "latency": 0.0}
+            if text in cls.TARGET_PRESETS:
+                return cls(*cls.TARGET_PRESETS[text])
+            presets = ", ".join([*cls.PRESETS, *cls.TARGET_PRESETS])
+            fields: dict[str, float] = {"quality": 0.0, "cost": 0.0, "latency": 0.0}
             for part in filter(None, (p.strip() for p in text.split(","))):
                 key, sep, number = part.partition("=")
-                if not sep or key.strip() not in weights:
-                    raise ValueError(f"objective {value!r}: expected a preset ({', '.join(cls.PRESETS)}) "
-                                     "or 'quality=0.7,cost=0.2,latency=0.1'")
+                key = key.strip()
+                if not sep or key not in cls.FIELDS:
+                    raise ValueError(f"objective {value!r}: expected a preset ({presets}), "
+                                     "'quality=0.7,cost=0.2,latency=0.1' or 'quality_target=0.95'")
                 try:
-                    weights[key.strip()] = float(number)
+                    fields[key] = float(number)
                 except ValueError:
-                    raise ValueError(f"objective {value!r}: {key.strip()} is not a number") from None
-            return cls(**weights)
+                    raise ValueError(f"objective {value!r}: {key} is not a number") from None
+            return cls(**fields)
         raise ValueError(f"objective must be an Objective, a mapping, or a string, not {type(value).__name__}")
 
     def to_dict(self) -> dict[str, float]:
-        return {"quality": round(self.quality, 6), "cost": round(self.cost, 6), "latency": round(self.latency, 6)}
+        data = {"quality": round(self.quality, 6), "cost": round(self.cost, 6), "latency": round(self.latency, 6)}
+        if self.quality_target is not None:
+            data["quality_target"] = self.quality_target
+        return data
 
 
 @dataclass(frozen=True)

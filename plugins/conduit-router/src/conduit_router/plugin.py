@@ -45,7 +45,9 @@ def conduit_config_schema() -> dict[str, Any]:
                                   "postgresql://..., or none"),
         "router_models_file": Setting(str, None, "JSON or TOML model catalogue (the built-in one otherwise)"),
         "router_objective": Setting(str, "balanced", "weights of quality, cost and latency: a preset (balanced, "
-                                    "quality, cost, speed) or quality=0.7,cost=0.2,latency=0.1", check=objective_ok),
+                                    "quality, cost, speed) or quality=0.7,cost=0.2,latency=0.1; or a quality "
+                                    "target: value (the cheapest model within 95% of the best) or "
+                                    "quality_target=0.95", check=objective_ok),
         "router_embedder": Setting(str, "auto", "query embedder: auto (MiniLM when conduit-onnx is installed), hash, "
                                    "or a registered embedder's name"),
         "router_latency_tolerance_ms": Setting(float, 15_000.0, "answers slower than this count as slow",

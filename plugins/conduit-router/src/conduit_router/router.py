@@ -90,7 +90,8 @@ class Router:
 
     ``models``: the catalogue (ModelSpec list; the configured default otherwise).
     ``state``: a state store or ``redis://`` URL (memory otherwise). ``objective``: an
-    :class:`Objective`, a mapping of weights, a preset name or ``"quality=..,cost=.."``.
+    :class:`Objective`, a mapping of weights, a preset name, ``"quality=..,cost=.."`` or
+    ``"quality_target=0.95"`` (the cheapest model within 95% of the best, per query).
     ``embedder``: ``"auto"``/None (MiniLM when conduit-onnx is installed, else hashed
     n-grams), ``"hash"``, or an object with ``embed``. ``seed`` makes sampling repeatable.
     ``policy``: ``"thompson"`` (learns) or a static baseline: ``"strongest"``,
@@ -152,6 +153,7 @@ class Router:
                         for m in self.models}
         self._domain_counts = {d: 0 for d in DOMAINS}
         self._feedback_counts = {"explicit": 0, "implicit": 0}
+        self._target_decisions = 0  # decided by a quality target (the objective's or a query's)
 
     def __repr__(self) -> str:
         return f"Router({len(self.models)} models, policy={self.sampler.policy!r}, store={type(self.store).__name__})"
@@ -256,16 +258,17 @@ class Router:
         candidates, excluded = self._candidates(query, features, x, stats, costs, latencies, exclude)
         if not candidates:
             raise NoEligibleModelError(excluded)
+        target = self._quality_target(query)
         scored = self.sampler.choose(x, candidates, costs, latencies, stats, self.objective,
                                      max_cost=max(costs.values()), max_latency=max(latencies.values()),
-                                     catalogue=self.models)
+                                     catalogue=self.models, quality_target=target)
         best = scored[0]
         decision = RoutingDecision(
             query_id=query.id,
             selected_model=best.spec.name,
             confidence=best.win_share if self.policy == "thompson" else 1.0,
             features=features,
-            reasoning=self._reasoning(best, scored, features, excluded),
+            reasoning=self._reasoning(best, scored, features, excluded, target),
             alternatives=tuple(Alternative(s.spec.name, s.score, s.mean_quality, s.cost, s.latency_ms)
                                for s in scored[1:]),
             expected_quality=best.mean_quality,
@@ -279,6 +282,8 @@ class Router:
         counts["decisions"] += 1
         counts["estimated_spend"] += best.cost
         self._domain_counts[features.domain] += 1
+        if target is not None:
+            self._target_decisions += 1
         telemetry.record_decision(best.spec.name, features.domain, cost_usd=best.cost,
                                   latency_ms=best.latency_ms, confidence=decision.confidence)
         if query.user_id is not None:
@@ -287,10 +292,28 @@ class Router:
                 await self._implicit(retried, "retry", 0.0, 1.0)
         return decision
 
-    def _reasoning(self, best: Scored, scored: list[Scored], features: QueryFeatures, excluded: Mapping[str, str]) -> str:
+    def _quality_target(self, query: Query) -> float | None:
+        """The query's ``min_relative_quality``, else the objective's ``quality_target`` (None: weighted sum)."""
+        c = query.constraints
+        if c is not None and c.min_relative_quality is not None:
+            return c.min_relative_quality
+        return self.objective.quality_target
+
+    def _reasoning(self, best: Scored, scored: list[Scored], features: QueryFeatures, excluded: Mapping[str, str],
+                   target: float | None = None) -> str:
         parts = [f"{features.domain} query (~{features.token_estimate} tokens, complexity {features.complexity:.2f})"]
         if self.policy != "thompson":
             parts.append(f"static policy '{self.policy}' picks {best.spec.name}")
+        elif target is not None:
+            kept = sum(1 for s in scored if s.score >= target)
+            top = max(scored, key=lambda s: s.score)
+            parts.append(f"{best.spec.name}: the cheapest of {kept} candidate(s) within {target:.0%} of the best "
+                         f"sampled quality (best: {top.spec.name}); expected quality {best.mean_quality:.2f} ± "
+                         f"{best.std_quality:.2f}, ~${best.cost:.6f}, ~{best.latency_ms:.0f} ms; chosen in "
+                         f"{best.win_share:.0%} of posterior draws")
+            if len(scored) > 1:
+                runner = max(scored[1:], key=lambda s: s.win_share)
+                parts.append(f"runner-up {runner.spec.name} ({runner.win_share:.0%})")
         else:
             parts.append(f"{best.spec.name}: expected quality {best.mean_quality:.2f} ± {best.std_quality:.2f}, "
                          f"~${best.cost:.6f}, ~{best.latency_ms:.0f} ms; best in {best.win_share:.0%} of posterior draws")
@@ -587,7 +610,9 @@ class Router:
         return {
             "policy": self.policy,
             "objective": self.objective.to_dict(),
+            "rule": self.objective.rule,
             "decisions": total,
+            "decisions_with_quality_target": self._target_decisions,
             "domains": dict(self._domain_counts),
             "feedback": dict(self._feedback_counts),
             "shared_state": bool(getattr(self.backend, "shared", False)),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from conduit.framework.errors import BadRequestError, HTTPError, NotFoundError
@@ -50,6 +51,9 @@ _CONSTRAINTS = {
         "max_cost": {"type": "number", "minimum": 0, "maximum": _MAX_NUMBER, "description": "USD for this query"},
         "max_latency_ms": {"type": "number", "exclusiveMinimum": 0, "maximum": _MAX_NUMBER},
         "min_quality": {"type": "number", "minimum": 0, "maximum": 1},
+        "min_relative_quality": {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
+                                 "description": "choose the cheapest model whose sampled quality is at least this "
+                                                "share of the best candidate's (e.g. 0.95)"},
         "allowed_models": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1},
                            "description": "names from GET /v1/models (another name is 404)"},
     },
@@ -327,11 +331,7 @@ def _chat_query(body: Mapping[str, Any], router: Router) -> tuple[Query, list[di
         raise ValueError("model must be \"auto\" or the name of a model from GET /v1/models")
     constraints = _known_models(router, QueryConstraints.from_dict(body.get("constraints")))
     if model != "auto":
-        constraints = QueryConstraints(
-            max_cost=constraints.max_cost if constraints else None,
-            max_latency_ms=constraints.max_latency_ms if constraints else None,
-            min_quality=constraints.min_quality if constraints else None,
-            allowed_models=(model,))
+        constraints = replace(constraints or QueryConstraints(), allowed_models=(model,))
     user = body.get("user")
     if user is not None and not isinstance(user, str):
         raise ValueError("user must be a string")

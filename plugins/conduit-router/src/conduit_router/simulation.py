@@ -143,12 +143,42 @@ class Environment:
         return float(self.by_name[model].expected_latency_ms or 1000.0)
 
     def utility(self, model: str, text: str, domain: str, objective: Objective) -> float:
-        """The objective's value of answering with ``model`` (true quality, true cost)."""
+        """The objective's value of answering with ``model`` (true quality, true cost).
+
+        Under a quality target it is minus the rule's loss: the quality short of the target
+        (``t`` × the best true quality for this query) plus the cheapness term
+        (``c · cost/max_cost + l · latency/max_latency``)."""
         max_cost = max(self.cost(m.name, text, domain) for m in self.models) or 1.0
         max_lat = max(self.latency(m.name) for m in self.models) or 1.0
+        if objective.quality_target is not None:
+            return -self.shortfall(model, domain, objective.quality_target) - self.cheapness(model, text, domain, objective)
         return (objective.quality * self.true_quality(model, domain)
                 - objective.cost * self.cost(model, text, domain) / max_cost
                 - objective.latency * self.latency(model) / max_lat)
+
+    def cheapness(self, model: str, text: str, domain: str, objective: Objective) -> float:
+        """What "cheapest" minimises under a quality target (true cost and latency, 0..1)."""
+        max_cost = max(self.cost(m.name, text, domain) for m in self.models) or 1.0
+        max_lat = max(self.latency(m.name) for m in self.models) or 1.0
+        w_cost, w_latency = objective.cheapness()
+        return w_cost * self.cost(model, text, domain) / max_cost + w_latency * self.latency(model) / max_lat
+
+    def shortfall(self, model: str, domain: str, target: float) -> float:
+        """How far ``model``'s true quality falls below ``target`` × the best model's (0 when within)."""
+        best = max(self.true_quality(m.name, domain) for m in self.models)
+        return max(0.0, target * best - self.true_quality(model, domain))
+
+    def regret(self, model: str, text: str, domain: str, objective: Objective) -> float:
+        """What answering with ``model`` lost against the per-query oracle (:func:`oracle_choice`).
+
+        Weighted objective: the oracle's objective value minus the model's. Quality target:
+        the quality short of the target plus the cheapness paid above the oracle's (both
+        0 exactly when the model is the oracle's choice or as cheap and within the target)."""
+        best = oracle_choice(self, text, domain, objective)
+        if objective.quality_target is None:
+            return self.utility(best, text, domain, objective) - self.utility(model, text, domain, objective)
+        extra = self.cheapness(model, text, domain, objective) - self.cheapness(best, text, domain, objective)
+        return self.shortfall(model, domain, objective.quality_target) + max(0.0, extra)
 
     def degrade(self, model: str, to: float | Mapping[str, float]) -> None:
         """From now on ``model``'s quality is ``to`` (for every domain, or per domain)."""
@@ -157,7 +187,13 @@ class Environment:
 
 
 def oracle_choice(env: Environment, text: str, domain: str, objective: Objective) -> str:
-    """The model with the best true objective value for this query."""
+    """The model with the best true objective value for this query; under a quality target,
+    the rule applied to the true qualities (the cheapest model within the target, ties to
+    the better one)."""
+    if objective.quality_target is not None:
+        within = [m for m in env.models if env.shortfall(m.name, domain, objective.quality_target) == 0.0]
+        return min(within, key=lambda m: (env.cheapness(m.name, text, domain, objective),
+                                          -env.true_quality(m.name, domain))).name
     return max(env.models, key=lambda m: env.utility(m.name, text, domain, objective)).name
 
 
@@ -172,6 +208,7 @@ class Report:
     utility: list[float] = field(default_factory=list)
     regret: list[float] = field(default_factory=list)
     decision_seconds: list[float] = field(default_factory=list)
+    within_target: list[bool] = field(default_factory=list)  # under a quality target: did the pick reach it
 
     def window(self, start: int = 0, end: int | None = None) -> dict[str, Any]:
         """Means over steps ``start:end``."""
@@ -185,6 +222,7 @@ class Report:
             "cost": sum(self.cost[sl]) / n,
             "utility": sum(self.utility[sl]) / n,
             "share": share,
+            "within_target": sum(self.within_target[sl]) / n if self.within_target else None,
         }
 
     def share(self, model: str, start: int = 0, end: int | None = None, domain: str | None = None) -> float:
@@ -196,10 +234,10 @@ class Report:
         self.domains.append(domain)
         self.quality.append(env.true_quality(model, domain))
         self.cost.append(env.cost(model, text, domain))
-        u = env.utility(model, text, domain, objective)
-        self.utility.append(u)
-        best = env.utility(oracle_choice(env, text, domain, objective), text, domain, objective)
-        self.regret.append(best - u)
+        self.utility.append(env.utility(model, text, domain, objective))
+        self.regret.append(env.regret(model, text, domain, objective))
+        if objective.quality_target is not None:
+            self.within_target.append(env.shortfall(model, domain, objective.quality_target) == 0.0)
 
 
 async def run_router(router: Any, env: Environment, steps: int, *, events: Mapping[int, Any] | None = None,
