@@ -118,7 +118,7 @@ def test_excluded_paths_setting_is_validated() -> None:
 
 
 def test_the_sampler_comes_from_the_given_environment() -> None:
-    from conduit_otel.runtime import build_sampler
+    from conduit_otel.sampling import build_sampler
 
     env = {"OTEL_ENABLED": "1", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"}
     sampler = build_sampler(OtelConfig.from_sources(None, env))

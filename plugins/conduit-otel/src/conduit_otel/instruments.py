@@ -18,11 +18,15 @@ so callers never check whether telemetry is on.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeter, Observation
+from opentelemetry.sdk.metrics.export import MetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from conduit_otel.aggregation import PreAggregatedHistogram, attach, eligible
 from conduit_otel.semconv import DURATION_BUCKETS, HTTP_REQUEST_METHOD, URL_SCHEME
 
 __all__ = ["ActiveRequests", "HttpServerInstruments", "OperationInstruments", "RouterMetrics", "router_metrics"]
@@ -58,28 +62,61 @@ class ActiveRequests:
         ]
 
 
-class HttpServerInstruments:
-    """``http.server.*`` instruments of one meter."""
+class _SdkHistogram:
+    """An SDK histogram behind the :class:`~conduit_otel.aggregation.PreAggregatedHistogram`
+    calls (``cell`` then ``record``): the attribute dict is the cell."""
 
-    def __init__(self, meter: Meter) -> None:
-        self.duration = meter.create_histogram(
-            "http.server.request.duration",
-            unit="s",
-            description="Duration of HTTP server requests.",
-            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+    def __init__(self, meter: Meter, name: str, *, unit: str, description: str,
+                 bounds: Sequence[float] | None = None) -> None:
+        self.name = name
+        self.instrument = meter.create_histogram(
+            name, unit=unit, description=description,
+            explicit_bucket_boundaries_advisory=list(bounds) if bounds is not None else None,
         )
+
+    @staticmethod
+    def cell(attributes: Mapping[str, Any]) -> Mapping[str, Any]:
+        return attributes
+
+    def record(self, cell: Mapping[str, Any], value: float) -> None:
+        self.instrument.record(value, cell)
+
+
+class HttpServerInstruments:
+    """``http.server.*`` instruments of one meter.
+
+    With the app's ``readers`` (and their ``resource``), the three per-request histograms
+    are aggregated in the plugin and merged into each reader's collections
+    (:mod:`conduit_otel.aggregation`: ~0.5 µs a measurement instead of ~7); without them,
+    or when a reader wants another histogram aggregation, they are SDK instruments.
+    ``pre_aggregated`` says which. Either way a measurement is
+    ``hist.record(hist.cell(attributes), value)``, and a caller that keeps the cell of an
+    attribute set skips the lookup.
+    """
+
+    def __init__(self, meter: Meter, readers: Sequence[MetricReader] | None = None,
+                 resource: Resource | None = None, scope: InstrumentationScope | None = None) -> None:
+        specs: list[tuple[str, str, str, Sequence[float] | None]] = [
+            ("http.server.request.duration", "s", "Duration of HTTP server requests.", DURATION_BUCKETS),
+            ("http.server.request.body.size", _SIZE_UNIT, "Size of HTTP server request bodies.", None),
+            ("http.server.response.body.size", _SIZE_UNIT, "Size of HTTP server response bodies.", None),
+        ]
+        self.pre_aggregated = readers is not None and resource is not None and scope is not None and eligible(readers)
+        histograms: list[Any]
+        if self.pre_aggregated:
+            histograms = [PreAggregatedHistogram(name, unit=unit, description=text, bounds=bounds)
+                          for name, unit, text, bounds in specs]
+            attach(readers or (), histograms, resource, scope)  # type: ignore[arg-type]
+        else:
+            histograms = [_SdkHistogram(meter, name, unit=unit, description=text, bounds=bounds)
+                          for name, unit, text, bounds in specs]
+        self.duration, self.request_body_size, self.response_body_size = histograms
         self.active_requests = ActiveRequests()
         meter.create_observable_up_down_counter(
             "http.server.active_requests",
             callbacks=[self.active_requests.observe],
             unit="{request}",
             description="Number of active HTTP server requests.",
-        )
-        self.request_body_size = meter.create_histogram(
-            "http.server.request.body.size", unit=_SIZE_UNIT, description="Size of HTTP server request bodies."
-        )
-        self.response_body_size = meter.create_histogram(
-            "http.server.response.body.size", unit=_SIZE_UNIT, description="Size of HTTP server response bodies."
         )
 
 

@@ -18,18 +18,20 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode
 
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse, StreamingResponse
 from conduit_otel import semconv as sc
 from conduit_otel.propagation import HeadersGetter
 from conduit_otel.runtime import OtelRuntime
+from conduit_otel.sampling import TRACE_ID_LIMIT, draw_span_id, draw_trace_id
 
 __all__ = ["OtelMiddleware", "PathFilter"]
 
 _GETTER = HeadersGetter()
 _perf_counter = time.perf_counter
+_current_span = trace.get_current_span
 _MAX_SHAPES = 1024  # distinct (method, route, scheme, protocol, Host) combinations cached
 _MAX_FINISHED = 64  # (status, error.type) attribute sets cached per combination
 
@@ -116,8 +118,18 @@ class OtelMiddleware:
         if tracer is not None:
             if self._w3c_only and "traceparent" not in headers and "baggage" not in headers:
                 parent = None  # nothing to extract: the span is a root (or a child of the current one)
+                bound = runtime.root_bound
+                if bound is not None and not _current_span().get_span_context().is_valid:
+                    trace_id = draw_trace_id()  # a root: the ratio rule decides on its id alone
+                    if (trace_id & TRACE_ID_LIMIT) >= bound:
+                        unsampled = NonRecordingSpan(SpanContext(trace_id, draw_span_id(), is_remote=False))
+                        ctx_token = otel_context.attach(trace.set_span_in_context(unsampled))
+                        tracer = None  # sampled out: the SDK would make this same span and drop it
+                    else:
+                        runtime.ids.preset(trace_id)  # type: ignore[union-attr] # the SDK's sampler agrees
             else:
                 parent = runtime.propagator.extract(headers, getter=_GETTER)
+        if tracer is not None:
             attrs = shape.span_attrs.copy()
             attrs[sc.URL_PATH] = request.path
             if request.query_string:
@@ -177,15 +189,15 @@ class OtelMiddleware:
             span.end()
         http = self.runtime.http
         if http is not None:
-            metric_attrs = shape.finished_attrs(status, error_type)
-            http.duration.record(duration, metric_attrs)
+            cells = shape.finished_cells(http, status, error_type)
+            http.duration.record(cells.duration, duration)
             http.active_requests.add(shape.method, shape.scheme, -1)
             if self.body_sizes:
                 length = request.headers.get("content-length")
                 if length is not None and length.isdigit():
-                    http.request_body_size.record(int(length), metric_attrs)
+                    http.request_body_size.record(cells.request_size, int(length))
                 if response_size is not None:
-                    http.response_body_size.record(response_size, metric_attrs)
+                    http.response_body_size.record(cells.response_size, response_size)
 
     def _watch_stream(self, response: Any, span: Any, shape: _Shape, start: float, request: HTTPRequest) -> Any:
         """Wrap a streamed body so its span and measurements end with its last chunk."""
@@ -230,7 +242,7 @@ class _Shape:
     """What every request of one (method, route, scheme, protocol, Host) shares, computed once:
     the span name, the span's start attributes that do not vary, the metric attributes."""
 
-    __slots__ = ("method", "scheme", "span_name", "span_attrs", "metric_attrs", "finished")
+    __slots__ = ("method", "scheme", "span_name", "span_attrs", "metric_attrs", "finished", "cells")
 
     def __init__(self, raw_method: str, template: str | None, scheme: str, protocol: str, host_header: str,
                  server: Any) -> None:
@@ -259,6 +271,8 @@ class _Shape:
         self.span_attrs = span_attrs
         # (status, error.type) -> the metric attributes of a finished request
         self.finished: dict[tuple[int | None, str | None], dict[str, Any]] = {}
+        # (status, error.type) -> the histogram cells of that attribute set
+        self.cells: dict[tuple[int | None, str | None], _Cells] = {}
 
     def finished_attrs(self, status: int | None, error_type: str | None) -> dict[str, Any]:
         key = (status, error_type)
@@ -272,6 +286,28 @@ class _Shape:
             if len(self.finished) < _MAX_FINISHED:
                 self.finished[key] = attrs
         return attrs
+
+    def finished_cells(self, http: Any, status: int | None, error_type: str | None) -> _Cells:
+        """The cells of ``http``'s three histograms for a finished request's attributes."""
+        key = (status, error_type)
+        cells = self.cells.get(key)
+        if cells is None or cells.owner is not http:  # new, or made by a runtime since restarted
+            cells = _Cells(http, self.finished_attrs(status, error_type))
+            if key in self.cells or len(self.cells) < _MAX_FINISHED:
+                self.cells[key] = cells
+        return cells
+
+
+class _Cells:
+    """One attribute set's cells in the three per-request histograms of one runtime."""
+
+    __slots__ = ("duration", "owner", "request_size", "response_size")
+
+    def __init__(self, http: Any, attrs: dict[str, Any]) -> None:
+        self.owner = http
+        self.duration = http.duration.cell(attrs)
+        self.request_size = http.request_body_size.cell(attrs)
+        self.response_size = http.response_body_size.cell(attrs)
 
 
 class _Tally:

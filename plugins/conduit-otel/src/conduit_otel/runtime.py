@@ -28,13 +28,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.sampling import (
-    ALWAYS_OFF,
-    ALWAYS_ON,
-    ParentBased,
-    Sampler,
-    TraceIdRatioBased,
-)
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Tracer
 
 from conduit_otel.config import OtelConfig
@@ -45,6 +39,7 @@ from conduit_otel.instruments import (
     RouterMetrics,
 )
 from conduit_otel.propagation import build_propagator
+from conduit_otel.sampling import PresetIdGenerator, build_sampler, root_bound
 
 __all__ = ["INSTRUMENTATION_NAME", "OtelRuntime", "build_sampler", "current_runtime", "register_runtime", "runtime_for"]
 
@@ -96,6 +91,10 @@ class OtelRuntime:
         self.operations: OperationInstruments | None = None
         self.router: RouterMetrics | None = None
         self.bridge: Any = None
+        # The sampled-out fast path (conduit_otel.sampling): the ratio bound roots are
+        # decided by (None: ask the SDK), and the provider's id generator.
+        self.root_bound: int | None = None
+        self.ids: PresetIdGenerator | None = None
         self._stops: list[Callable[[], None]] = []
         self.started = False
 
@@ -130,17 +129,22 @@ class OtelRuntime:
         resource = Resource.create(dict(config.resource_attributes))
         version = _version()
         if config.traces_enabled:
-            provider = self.tracer_provider = TracerProvider(resource=resource, sampler=build_sampler(config))
+            self.ids = PresetIdGenerator()
+            self.root_bound = root_bound(config)
+            provider = self.tracer_provider = TracerProvider(
+                resource=resource, sampler=build_sampler(config), id_generator=self.ids
+            )
             for processor in [*build_span_processors(config), *self.extra_span_processors]:
                 provider.add_span_processor(processor)
             self.tracer = provider.get_tracer(INSTRUMENTATION_NAME, version)
         if config.metrics_enabled:
             readers, self._stops = build_metric_readers(config, self.environ)
-            meter_provider = self.meter_provider = MeterProvider(
-                resource=resource, metric_readers=[*readers, *self.extra_metric_readers]
-            )
+            all_readers = [*readers, *self.extra_metric_readers]
+            meter_provider = self.meter_provider = MeterProvider(resource=resource, metric_readers=all_readers)
             self.meter = meter_provider.get_meter(INSTRUMENTATION_NAME, version)
-            self.http = HttpServerInstruments(self.meter)
+            self.http = HttpServerInstruments(
+                self.meter, all_readers, resource, InstrumentationScope(INSTRUMENTATION_NAME, version)
+            )
             self.operations = OperationInstruments(self.meter)
             self.router = RouterMetrics(self.meter)
             if self.kernel_metrics is not None:
@@ -196,16 +200,6 @@ class OtelRuntime:
     @staticmethod
     def deactivate(token: contextvars.Token[OtelRuntime | None]) -> None:
         _active.reset(token)
-
-
-def build_sampler(config: OtelConfig) -> Sampler:
-    """The sampler ``OTEL_TRACES_SAMPLER`` / ``_ARG`` name (read from the config's environ)."""
-    name = config.sampler
-    if name.endswith("traceidratio"):
-        root: Sampler = TraceIdRatioBased(config.sampler_ratio)
-    else:
-        root = ALWAYS_OFF if name.endswith("always_off") else ALWAYS_ON
-    return ParentBased(root) if name.startswith("parentbased_") else root
 
 
 def register_runtime(app: Any, runtime: OtelRuntime) -> None:
