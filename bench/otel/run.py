@@ -48,6 +48,7 @@ class Variant:
     rps: list[float] = field(default_factory=list)
     p50: list[float] = field(default_factory=list)
     p99: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)  # server CPU (user + system) per request, per round
     requests: int = 0  # warm-up included: those are traced too
     spans: int = 0
 
@@ -127,6 +128,19 @@ def serve(variant: Variant, port: int, http: str, loop: str) -> subprocess.Popen
     raise RuntimeError(f"{variant.name} did not start within 30 s")
 
 
+def _http_runner() -> Any:
+    """bench/http/run.py (a script, not a package), for its process-tree CPU accounting."""
+    import importlib.util
+
+    module = sys.modules.get("bench_http_run")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("bench_http_run", HERE.parent / "http" / "run.py")
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules["bench_http_run"] = module
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
 def wrk(url: str, duration: int, connections: int, threads: int) -> tuple[float, float, float, int]:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -153,7 +167,9 @@ def measure(args: argparse.Namespace) -> tuple[list[Variant], Receiver]:
             try:
                 target = f"http://127.0.0.1:{port}/"
                 *_, warm = wrk(target, args.warmup, args.connections, args.threads)
+                cpu_before = _http_runner().tree_cpu(proc.pid)
                 rps, p50, p99, total = wrk(target, args.duration, args.connections, args.threads)
+                variant.cpu_us.append((_http_runner().tree_cpu(proc.pid) - cpu_before) / max(total, 1) * 1e6)
             finally:
                 proc.terminate()  # graceful: the app's shutdown flushes what is queued
                 proc.wait(60)
@@ -162,7 +178,8 @@ def measure(args: argparse.Namespace) -> tuple[list[Variant], Receiver]:
             variant.p99.append(p99)
             variant.requests += warm + total
             variant.spans += receiver.spans - spans_before
-            print(f"round {round_no} {variant.name:15} {rps:10.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms", flush=True)
+            print(f"round {round_no} {variant.name:15} {rps:10.0f} req/s  {variant.cpu_us[-1]:6.1f} CPU µs/req  "
+                  f"p50 {p50:6.2f} ms  p99 {p99:6.2f} ms", flush=True)
     return todo, receiver
 
 
@@ -175,6 +192,7 @@ def section(
     exported_table: list[str],
 ) -> str:
     base = statistics.median(todo[0].rps) if todo else 0.0
+    base_cpu = statistics.median(todo[0].cpu_us) if todo else 0.0
     lines = [
         START,
         "## OpenTelemetry overhead (conduit-otel)",
@@ -184,21 +202,27 @@ def section(
         f"{args.rounds} interleaved rounds. With telemetry on, every request is traced and measured and exported "
         "over OTLP/HTTP to a receiver on 127.0.0.1 run by the script (it decodes the protobuf to count spans).",
         "",
-        "| variant | req/s (median) | vs. off | req/s range over rounds | p50 ms | p99 ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| variant | req/s (median) | vs. off | req/s range over rounds | server CPU µs/req | throughput cost by CPU | p50 ms | p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for v in todo:
         rps = statistics.median(v.rps)
+        cpu = statistics.median(v.cpu_us)
         change = f"{(rps / base - 1) * 100:+.1f}%" if base else "n/a"
+        cpu_cost = f"{(1 - base_cpu / cpu) * 100:.1f}%" if cpu and v is not todo[0] else "–"
         spread = f"{min(v.rps):,.0f}–{max(v.rps):,.0f}"
         lines.append(
-            f"| {v.label} | {rps:,.0f} | {change} | {spread} | {statistics.median(v.p50):.2f} | {statistics.median(v.p99):.2f} |"
+            f"| {v.label} | {rps:,.0f} | {change} | {spread} | {cpu:.1f} | {cpu_cost} | "
+            f"{statistics.median(v.p50):.2f} | {statistics.median(v.p99):.2f} |"
         )
     lines += [
         "",
         "Read the range column before the medians: on a small machine shared with other work the same "
         "variant's throughput moves a lot between rounds, and differences inside that spread are noise "
-        "(the installed-but-off row runs exactly the code of the first; see the in-process table below).",
+        "(the installed-but-off row runs exactly the code of the first; see the in-process table below). "
+        "Server CPU µs/req is the server process's user + system time over the timed run divided by its "
+        "requests (the export threads included); throughput lost by CPU is 1 − CPU(off) / CPU(variant), what "
+        "the variant costs a server that is CPU-bound, and it moves less with the load beside it than req/s.",
     ]
     lines.append("")
     for v in todo:
@@ -211,8 +235,9 @@ def section(
         "Full tracing exports every span from the server process (protobuf encoding and HTTP in the "
         "BatchSpanProcessor's thread, under the same GIL), and the SDK's queue (2,048 spans) drops what it "
         "cannot export in time: at these rates sample (`OTEL_TRACES_SAMPLER=parentbased_traceidratio`, "
-        "`OTEL_TRACES_SAMPLER_ARG`) as the last row does. Each SDK metric measurement cleans and hashes its "
-        "attributes (several µs); `otel_body_size_metrics = false` drops the body-size ones (one of the two measurements of a GET).",
+        "`OTEL_TRACES_SAMPLER_ARG`) as the last row does; a root request the ratio samples out skips the SDK "
+        "altogether (docs/otel.md, Sampling). The HTTP histograms are aggregated in the plugin (about 0.5 µs a "
+        "measurement against the SDK's 7; docs/otel.md, Metrics).",
         "",
     ]
     lines += [
