@@ -43,7 +43,11 @@ class Headers:
         return d
 
     def get(self, name: str, default: Any = None) -> Any:
-        return self._index().get(name.lower(), default)
+        d = self._index()
+        value = d.get(name)  # names are stored lower-cased: most callers already ask that way
+        if value is None:
+            value = d.get(name.lower(), default)
+        return value
 
     def getlist(self, name: str) -> list[str]:
         key = name.lower().encode("latin-1")
@@ -53,7 +57,10 @@ class Headers:
         return self._index()[name.lower()]
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._index()
+        if not isinstance(name, str):
+            return False
+        d = self._index()
+        return name in d or name.lower() in d
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._index())
