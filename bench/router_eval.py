@@ -6,6 +6,9 @@ with the model's published accuracy (a Bernoulli draw), and that is the feedback
 
 * quality and cost per query after warm-up against always-strongest, always-cheapest,
   random and the per-query oracle, for a few objectives;
+* the same for the quality-target rule (``Objective(quality_target=0.95)``: the cheapest model
+  within 95% of the best for each query), its oracle being the rule applied to the true
+  qualities, and a sweep of the target;
 * cumulative regret against the oracle (and its growth exponent: < 1 is sublinear);
 * how many queries it takes for traffic to leave a model whose quality drops mid-run;
 * decision latency p50/p99 in-process and with Redis (features cached, embedding excluded).
@@ -77,10 +80,17 @@ OUTPUT_TOKENS = {"factual": 150, "science": 450, "reasoning": 300, "math": 400, 
 
 OBJECTIVES = {
     "quality (0.95/0.05/0)": Objective(0.95, 0.05, 0.0),
+    "quality, cost-aware (0.92/0.08/0)": Objective(0.92, 0.08, 0.0),
     "quality-first (0.9/0.1/0)": Objective(0.9, 0.1, 0.0),
     "balanced (0.7/0.2/0.1)": Objective(0.7, 0.2, 0.1),
 }
 
+
+# The quality-target rule: per query, the cheapest model whose quality is within t of the best.
+TARGETS = {
+    "95% of best, cheapest (quality_target 0.95)": Objective.parse("value"),
+}
+SWEEP = (0.90, 0.93, 0.97)  # further targets, default learner only
 
 LEARNERS = {
     "router": BanditConfig(),
@@ -156,14 +166,15 @@ async def degradation(objective: Objective, seed: int, embedder: str, warmup: in
             "share_after": report.share(victim, warmup + after - 500)}
 
 
-async def latency(store_url: str | None, embedder: str, n: int = 5000) -> dict[str, float]:
+async def latency(store_url: str | None, embedder: str, n: int = 5000,
+                  objective: Objective | None = None) -> dict[str, float]:
     store = None
     if store_url:
         from conduit.storage import RedisStateStore
         from conduit.storage.testing import unique_prefix
 
         store = RedisStateStore.from_url(store_url, prefix=unique_prefix("router-bench"))
-    router = Router(models(), state=store, embedder=embedder, seed=1)
+    router = Router(models(), state=store, embedder=embedder, seed=1, objective=objective)
     env = environment(1)
     texts = [env.sample()[0] for _ in range(500)]
     await router.analyzer.warm(texts)  # features cached: the embedding is not part of a decision
@@ -195,21 +206,25 @@ async def main(args: argparse.Namespace) -> str:
     top = strongest(env0)
     out(f"Workload: {len(PUBLISHED)} models, {len(DOMAIN_BENCHMARK)} domains "
         f"({', '.join(f'{d}={b.upper()}' for d, b in DOMAIN_BENCHMARK.items())}); {steps} queries per run, "
-        f"{args.seeds} seeds, warm-up {warm} queries; embedder {args.embedder}; strongest model: {top}.")
+        f"{args.seeds} seeds (from {args.first_seed}), warm-up {warm} queries; embedder {args.embedder}; strongest model: {top}.")
     out("")
     out("| policy | quality | % of strongest | cost / query | % of strongest's cost | objective |")
     out("|---|---|---|---|---|---|")
     results: dict[tuple[str, str], Any] = {}
-    for label, objective in OBJECTIVES.items():
+    target_reports: dict[tuple[str, str], list[Report]] = {}
+    for label, objective in {**OBJECTIVES, **TARGETS}.items():
         for learner, config in LEARNERS.items():
             rows = []
             regrets = []
-            for seed in range(args.seeds):
+            reports: list[Report] = []
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 _, report = await learn(objective, steps, seed, args.embedder, config)
                 rows.append(report.window(warm))
                 regrets.append(report.regret)
+                reports.append(report)
             results[label, learner] = (rows, regrets)
-    reference = [run_static(environment(s), "strongest", steps, strongest=top).window(warm) for s in range(args.seeds)]
+            target_reports[label, learner] = reports
+    reference = [run_static(environment(s), "strongest", steps, strongest=top).window(warm) for s in range(args.first_seed, args.first_seed + args.seeds)]
     ref_q = statistics.mean(r["quality"] for r in reference)
     ref_c = statistics.mean(r["cost"] for r in reference)
 
@@ -224,15 +239,59 @@ async def main(args: argparse.Namespace) -> str:
             row(f"{learner}, {label}", results[label, learner][0], objective)
         for policy in ("strongest", "cheapest", "random"):
             rows = [run_static(environment(s), policy, steps, objective, strongest=top).window(warm)
-                    for s in range(args.seeds)]
+                    for s in range(args.first_seed, args.first_seed + args.seeds)]
             row(f"always-{policy}" if policy != "random" else "random", rows, objective)
         row("per-query oracle", [oracle_report(environment(s), steps, objective).window(warm)
-                                 for s in range(args.seeds)], objective)
+                                 for s in range(args.first_seed, args.first_seed + args.seeds)], objective)
     out("")
     out("Objective = w_q·quality − w_c·cost/max_cost − w_l·latency/max_latency per query (true qualities), "
         "mean after warm-up; each block uses its own objective.")
     out("")
-    out("Cumulative regret against the per-query oracle (objective units, mean over seeds):")
+    out("Quality target (the cheapest model whose quality is at least t × the best model's for the query; "
+        "the oracle applies that rule to the true qualities; \"within target\": share of queries whose pick "
+        "reaches t × the best true quality; regret: the quality short of the target plus the cost above the "
+        "oracle's, as a share of the priciest model's, per query):")
+    out("")
+    out("| policy | quality | % of strongest | cost / query | % of strongest's cost | within target | regret / query |")
+    out("|---|---|---|---|---|---|---|")
+
+    def target_row(name: str, reports: list[Report]) -> None:
+        rows = [r.window(warm) for r in reports]
+        q = statistics.mean(r["quality"] for r in rows)
+        c = statistics.mean(r["cost"] for r in rows)
+        within = statistics.mean(r["within_target"] for r in rows)
+        regret = statistics.mean(statistics.mean(r.regret[warm:]) for r in reports)
+        out(f"| {name} | {q:.3f} | {q / ref_q:.1%} | ${c:.6f} | {c / ref_c:.1%} | {within:.1%} | {regret:.4f} |")
+
+    for label, objective in TARGETS.items():
+        for learner in LEARNERS:
+            target_row(f"{learner}, {label}", target_reports[label, learner])
+        for policy in ("strongest", "cheapest", "random"):
+            target_row(f"always-{policy}" if policy != "random" else "random",
+                       [run_static(environment(s), policy, steps, objective, strongest=top) for s in range(args.first_seed, args.first_seed + args.seeds)])
+        target_row("per-query oracle (the rule on true qualities)",
+                   [oracle_report(environment(s), steps, objective) for s in range(args.first_seed, args.first_seed + args.seeds)])
+    out("")
+    out("The target swept (default learner; objective cost alone decides among the models within the target):")
+    out("")
+    out("| quality_target | router quality | router cost | router within target | oracle quality | oracle cost |")
+    out("|---|---|---|---|---|---|")
+    for t in sorted((*SWEEP, 0.95)):
+        objective = Objective(0.0, 1.0, 0.0, quality_target=t)
+        if t == 0.95:
+            mine = [r.window(warm) for r in target_reports[next(iter(TARGETS)), "router"]]
+        else:
+            mine = [(await learn(objective, steps, s, args.embedder))[1].window(warm) for s in range(args.first_seed, args.first_seed + args.seeds)]
+        oracle = [oracle_report(environment(s), steps, objective).window(warm) for s in range(args.first_seed, args.first_seed + args.seeds)]
+
+        def pct(rows: list[dict[str, Any]], key: str, ref: float) -> str:
+            return f"{statistics.mean(r[key] for r in rows) / ref:.1%}"
+        out(f"| {t:.2f} | {pct(mine, 'quality', ref_q)} | {pct(mine, 'cost', ref_c)} | "
+            f"{statistics.mean(r['within_target'] for r in mine):.1%} | {pct(oracle, 'quality', ref_q)} | "
+            f"{pct(oracle, 'cost', ref_c)} |")
+    out("")
+    out("Cumulative regret against the per-query oracle (objective units, mean over seeds; for the quality "
+        "target, the rule's regret defined above):")
     out("")
     out("| learner, objective | " + " | ".join(f"after {n}" for n in (steps // 8, steps // 4, steps // 2, steps)) +
         " | growth exponent (1 = linear) |")
@@ -248,8 +307,8 @@ async def main(args: argparse.Namespace) -> str:
     out("")
     out("| objective | seed | degraded model | share before | queries until share ≤ ¼ of before (window 50) | share over last 500 |")
     out("|---|---|---|---|---|---|")
-    for label, objective in OBJECTIVES.items():
-        for seed in range(args.seeds):
+    for label, objective in {**OBJECTIVES, **TARGETS}.items():
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             d = await degradation(objective, seed, args.embedder, warmup=max(1000, warm), after=1500)
             out(f"| {label} | {seed} | {d['model']} | {d['share_before']:.0%} | "
                 f"{d['queries_to_quarter_share'] if d['queries_to_quarter_share'] is not None else '> 1500'} | "
@@ -258,11 +317,13 @@ async def main(args: argparse.Namespace) -> str:
     out("Decision latency (route(), features cached, embedding excluded, 5000 decisions, feedback on every 4th; "
         f"three runs each, 1-minute load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start):")
     out("")
-    out("| state | wall p50 (3 runs) | wall p99 (3 runs) | CPU p50 | CPU p99 |")
+    out("| state, objective | wall p50 (3 runs) | wall p99 (3 runs) | CPU p50 | CPU p99 |")
     out("|---|---|---|---|---|")
     stores = [("in-process (memory)", None)] + ([(f"Redis ({args.redis.split('@')[-1]})", args.redis)] if args.redis else [])
-    for name, url in stores:
-        runs = [await latency(url, args.embedder) for _ in range(3)]
+    for (name, url), (objective_name, objective) in [(store, o) for store in stores for o in
+                                                     (("balanced", None), ("quality_target 0.95", TARGETS[next(iter(TARGETS))]))]:
+        name = f"{name}, {objective_name}"
+        runs = [await latency(url, args.embedder, objective=objective) for _ in range(3)]
         p50 = " / ".join(f"{r['p50']:.3f}" for r in runs)
         p99 = " / ".join(f"{r['p99']:.3f}" for r in runs)
         cpu50 = statistics.median(r["cpu_p50"] for r in runs)
@@ -280,6 +341,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1 "
+                        "(another range checks that the figures do not hang on the chosen seeds)")
     parser.add_argument("--embedder", default="hash", help="hash (fast) or auto (MiniLM from conduit-onnx)")
     parser.add_argument("--redis", default=None, help="redis:// URL for the shared-state latency run")
     parser.add_argument("--markdown", default=None, help="append the results as a section of this file")
@@ -289,7 +352,7 @@ if __name__ == "__main__":
     print(text)
     if args.markdown:
         header = (f"\n## LLM router: learning on a published-figures workload\n\n"
-                  f"`python bench/router_eval.py --steps {args.steps} --seeds {args.seeds} --embedder {args.embedder}"
+                  f"`python bench/router_eval.py --steps {args.steps} --seeds {args.seeds} --first-seed {args.first_seed} --embedder {args.embedder}"
                   + (f" --redis {args.redis}" if args.redis else "") + f"` on {platform.machine()} "
                   f"({platform.python_implementation()} {platform.python_version()}), "
                   f"{time.time() - started:.0f} s. Sources of the figures: see the docstring of bench/router_eval.py.\n\n")
