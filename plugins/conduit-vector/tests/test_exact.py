@@ -64,14 +64,31 @@ def filled(request: pytest.FixtureRequest) -> Iterator[tuple[VectorDB, dict[str,
         yield db, rows
 
 
+def _close(exact: list[Any], hnsw: list[Any]) -> int:
+    """HNSW is approximate (and Chroma builds its graph on several threads, so not the same
+    graph each run): the hits both return must agree exactly; returns how many that is."""
+    by_id = {h.id: h for h in hnsw}
+    shared = [a for a in exact if a.id in by_id]
+    for a in shared:
+        b = by_id[a.id]
+        assert a.score == pytest.approx(b.score, abs=1e-6)
+        assert a.distance == pytest.approx(b.distance, abs=1e-6)
+        assert (a.metadata, a.document) == (b.metadata, b.document)
+    return len(shared)
+
+
 def test_exact_and_hnsw_give_the_same_ids_and_scores(filled: tuple[VectorDB, dict[str, np.ndarray]]) -> None:
     db, rows = filled
+    found = 0
     for query in _data(30, seed=1):
         exact = db.search(query, top_k=10, exact=True)
-        _same(exact, db.search(query, top_k=10, exact=False))
+        shared = _close(exact, db.search(query, top_k=10, exact=False))
+        assert shared >= 8  # one CI run missed the 10th of one query (dot product is not a metric)
+        found += shared
         truth = _brute(db.metric, rows, query, 10)
         assert [h.id for h in exact] == [doc_id for doc_id, _ in truth]
         assert [h.distance for h in exact] == pytest.approx([d for _, d in truth], abs=1e-6)
+    assert found >= 0.98 * 300  # recall@10 of HNSW against the exact path over the 30 queries
 
 
 def test_filtered_exact_search_equals_hnsw_and_brute_force_over_the_matching_rows(filled: tuple[VectorDB, dict[str, np.ndarray]]) -> None:
