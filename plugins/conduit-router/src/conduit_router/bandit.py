@@ -4,8 +4,8 @@ Each model's quality is a Bayesian linear regression on the query's context vect
 prior ``θ ~ N(μ0, σ²Λ0⁻¹)`` with ``μ0`` putting the model's ``quality_prior`` on the bias
 term and, on the context weights, the effects every model shares (a hierarchical prior
 fitted from all models' evidence, :func:`shared_effects`: "this kind of query is hard" is
-learned once, and a model's own weights, held close to it by ``ridge``, learn how that
-model differs), posterior ``A = Λ0 + S``, ``μ = A⁻¹(Λ0 μ0 + r)``, ``Cov = σ² A⁻¹`` (``S``, ``r``
+learned once, and a model's own weights, held close to it (``domain_ridge``,
+``embedding_ridge``, ``ridge``), learn how that model differs), posterior ``A = Λ0 + S``, ``μ = A⁻¹(Λ0 μ0 + r)``, ``Cov = σ² A⁻¹`` (``S``, ``r``
 from :mod:`conduit_router.posteriors`). For one query the predicted quality is Gaussian,
 ``N(x·μ, σ² xᵀA⁻¹x)``, so sampling θ and projecting it is the same as sampling that
 scalar: a decision draws ``K`` samples per candidate, scores each
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conduit_router.models import ModelSpec, Objective
+from conduit_router.models import DOMAINS, ModelSpec, Objective
 from conduit_router.posteriors import DriftTest, ModelStats
 
 __all__ = [
@@ -60,7 +60,12 @@ class BanditConfig:
     ``noise`` is the standard deviation of a quality observation around its mean;
     ``prior_strength`` how many observations the quality prior is worth; ``ridge`` the
     prior precision of the context weights around the effects all models share
-    (``pooling``; around 0 without it); ``exploration`` scales the posterior spread
+    (``pooling``; around 0 without it), and of those shared effects around 0;
+    ``domain_ridge`` and ``embedding_ridge`` replace ``ridge`` for a model's own weights on
+    the domain one-hot and on the projected embedding (:func:`_prior_precision`: a model's
+    quality moves with the kind of query far more readily than with a direction of the
+    embedding, which refines within a domain once evidence is plentiful);
+    ``exploration`` scales the posterior spread
     (1 is plain Thompson sampling); ``gamma`` a discount applied
     to a model's quality evidence at each of its updates (1: none, forgetting is left to
     the change detector ``drift_*``, see :class:`~conduit_router.posteriors.DriftTest`);
@@ -70,6 +75,8 @@ class BanditConfig:
     noise: float = 0.3
     prior_strength: float = 3.0
     ridge: float = 4.0
+    domain_ridge: float = 2.0
+    embedding_ridge: float = 30.0
     exploration: float = 1.0
     gamma: float = 1.0
     latency_gamma: float = 0.98
@@ -80,7 +87,7 @@ class BanditConfig:
     pooling: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("noise", "prior_strength", "ridge", "exploration"):
+        for name in ("noise", "prior_strength", "ridge", "domain_ridge", "embedding_ridge", "exploration"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
@@ -108,8 +115,7 @@ class Posterior:
     __slots__ = ("b", "info", "inv", "mean", "observations", "precision", "prior", "pull", "version")
 
     def __init__(self, spec: ModelSpec, stats: ModelStats | None, dim: int, config: BanditConfig) -> None:
-        prior_precision = np.full(dim, config.ridge)
-        prior_precision[-1] = config.prior_strength  # the bias term carries the quality prior
+        prior_precision = _prior_precision(dim, config)
         self.precision = prior_precision
         self.prior = spec.quality_prior if spec.quality_prior is not None else DEFAULT_QUALITY_PRIOR
         A = np.diag(prior_precision)
@@ -140,6 +146,21 @@ class Posterior:
         m = float(x @ self.mean)
         var = float(x @ self.inv @ x) * noise * noise
         return m, math.sqrt(max(var, 0.0))
+
+
+def _prior_precision(dim: int, config: BanditConfig) -> np.ndarray:
+    """The prior precision of a model's weights over the context layout of
+    :mod:`conduit_router.features` (projected embedding, domain one-hot, complexity, length,
+    bias): ``embedding_ridge``, ``domain_ridge``, ``ridge``, and ``prior_strength`` on the
+    bias, which carries the quality prior. A context of another length (none is built by
+    the router) gets ``ridge`` on every weight."""
+    precision = np.full(dim, config.ridge)
+    projection = dim - len(DOMAINS) - 3
+    if projection >= 0:
+        precision[:projection] = config.embedding_ridge
+        precision[projection:projection + len(DOMAINS)] = config.domain_ridge
+    precision[-1] = config.prior_strength
+    return precision
 
 
 def shared_effects(posteriors: Sequence[Posterior], ridge: float) -> np.ndarray:
