@@ -49,15 +49,14 @@ def _finite(name: str, value: Any, *, low: float | None = None, high: float | No
     return float(value)
 
 
-def _relative(name: str, value: Any) -> float:
-    """A share of the best candidate's quality: a finite number with 0 < value <= 1."""
+def _relative(name: str, value: Any, meaning: str = "a share of the best candidate's quality such as 0.95") -> float:
+    """A share (of the best candidate's quality, by default): a finite number with 0 < value <= 1."""
     try:
         share = _finite(name, value)
     except ValueError:
         share = math.nan
     if not 0 < share <= 1:
-        raise ValueError(f"{name} must be a number in (0, 1], a share of the best candidate's quality such as "
-                         f"0.95; got {value!r:.40}")
+        raise ValueError(f"{name} must be a number in (0, 1], {meaning}; got {value!r:.40}")
     return share
 
 
@@ -230,12 +229,21 @@ class Objective:
     the smallest ``c * cost/max_cost + l * latency/max_latency`` (cost alone when both weights
     are 0; ties go to the higher draw). The quality weight plays no part then. The preset
     ``"value"`` is ``quality_target=0.95`` with cost alone deciding.
+
+    ``cost_budget`` (0 < b <= 1) is a spending limit: on average, spend at most ``b`` times
+    what the priciest catalogue model would have cost for the same queries, and within it
+    the best quality the weights allow. The cost weight is then not fixed but a price the
+    router learns (:class:`~conduit_router.budget.BudgetPacer`): it rises while decisions
+    spend above the budget and falls while they spend below it, starting from
+    ``cost / quality`` (0.1 when the cost weight is 0). ``"cost_budget=0.45"`` alone means
+    quality against the learned price of cost. It cannot be combined with a quality target.
     """
 
     quality: float = 0.7
     cost: float = 0.2
     latency: float = 0.1
     quality_target: float | None = None
+    cost_budget: float | None = None
 
     PRESETS: ClassVar[dict[str, tuple[float, float, float]]] = {
         "balanced": (0.7, 0.2, 0.1),
@@ -246,14 +254,22 @@ class Objective:
     TARGET_PRESETS: ClassVar[dict[str, tuple[float, float, float, float]]] = {
         "value": (0.0, 1.0, 0.0, 0.95),
     }
-    FIELDS: ClassVar[tuple[str, ...]] = ("quality", "cost", "latency", "quality_target")
+    FIELDS: ClassVar[tuple[str, ...]] = ("quality", "cost", "latency", "quality_target", "cost_budget")
 
     def __post_init__(self) -> None:
         q = _finite("objective.quality", self.quality, low=0)
         c = _finite("objective.cost", self.cost, low=0)
         lat = _finite("objective.latency", self.latency, low=0)
         target = None if self.quality_target is None else _relative("objective.quality_target", self.quality_target)
+        budget = None if self.cost_budget is None else _relative("objective.cost_budget", self.cost_budget,
+                                                                 "the share of what the priciest model would cost "
+                                                                 "that may be spent on average, such as 0.5")
+        if budget is not None and target is not None:
+            raise ValueError("objective: cost_budget and quality_target exclude each other (a quality target "
+                             "already takes the cheapest model near the best); give one of them")
         total = q + c + lat
+        if budget is not None and total <= 0:  # a budget alone: quality against the learned price of cost
+            q, total = 1.0, 1.0
         if target is None and (total <= 0 or q <= 0):
             raise ValueError("objective.quality must be > 0 (a router that ignores quality only needs a price list)")
         if total <= 0:  # a quality target alone: cost decides among the candidates that reach it
@@ -262,11 +278,20 @@ class Objective:
         object.__setattr__(self, "cost", c / total)
         object.__setattr__(self, "latency", lat / total)
         object.__setattr__(self, "quality_target", target)
+        object.__setattr__(self, "cost_budget", budget)
 
     @property
     def rule(self) -> str:
-        """``"weighted"`` (the weighted sum) or ``"quality_target"`` (cheapest near the best)."""
-        return "weighted" if self.quality_target is None else "quality_target"
+        """``"weighted"`` (the weighted sum), ``"quality_target"`` (cheapest near the best) or
+        ``"cost_budget"`` (the weighted sum with a learned price of cost)."""
+        if self.quality_target is not None:
+            return "quality_target"
+        return "weighted" if self.cost_budget is None else "cost_budget"
+
+    def priced(self, price: float) -> Objective:
+        """The weighted objective with cost priced at ``price`` per unit of quality weight
+        (what a cost budget decides with; see :class:`~conduit_router.budget.BudgetPacer`)."""
+        return Objective(self.quality, self.quality * price, self.latency)
 
     def cheapness(self) -> tuple[float, float]:
         """The weights of cost and latency in "cheapest" under a quality target (sum 1)."""
@@ -276,7 +301,7 @@ class Objective:
     @classmethod
     def parse(cls, value: Objective | Mapping[str, Any] | str | None) -> Objective:
         """An Objective from itself, a mapping, a preset name, ``"quality=0.8,cost=0.2"``,
-        ``"quality_target=0.95"`` (optionally with weights) or None."""
+        ``"quality_target=0.95"`` or ``"cost_budget=0.5"`` (optionally with weights) or None."""
         if value is None:
             return cls()
         if isinstance(value, Objective):
@@ -300,7 +325,7 @@ class Objective:
                 key = key.strip()
                 if not sep or key not in cls.FIELDS:
                     raise ValueError(f"objective {value!r}: expected a preset ({presets}), "
-                                     "'quality=0.7,cost=0.2,latency=0.1' or 'quality_target=0.95'")
+                                     "'quality=0.7,cost=0.2,latency=0.1', 'quality_target=0.95' or 'cost_budget=0.5'")
                 try:
                     fields[key] = float(number)
                 except ValueError:
@@ -312,6 +337,8 @@ class Objective:
         data = {"quality": round(self.quality, 6), "cost": round(self.cost, 6), "latency": round(self.latency, 6)}
         if self.quality_target is not None:
             data["quality_target"] = self.quality_target
+        if self.cost_budget is not None:
+            data["cost_budget"] = self.cost_budget
         return data
 
 

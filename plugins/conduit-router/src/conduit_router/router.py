@@ -33,6 +33,7 @@ from conduit_router.bandit import (
     ThompsonSampler,
     predicted_latency,
 )
+from conduit_router.budget import BudgetPacer
 from conduit_router.catalogue import check_catalogue, default_catalogue
 from conduit_router.embedding import RETRY_SIMILARITY, HashedEmbedder
 from conduit_router.errors import (
@@ -91,7 +92,9 @@ class Router:
     ``models``: the catalogue (ModelSpec list; the configured default otherwise).
     ``state``: a state store or ``redis://`` URL (memory otherwise). ``objective``: an
     :class:`Objective`, a mapping of weights, a preset name, ``"quality=..,cost=.."`` or
-    ``"quality_target=0.95"`` (the cheapest model within 95% of the best, per query).
+    ``"quality_target=0.95"`` (the cheapest model within 95% of the best, per query) or
+    ``"cost_budget=0.5"`` (spend at most half of what the priciest model would, on average:
+    :attr:`budget` learns the price of cost that keeps to it).
     ``embedder``: ``"auto"``/None (MiniLM when conduit-onnx is installed, else hashed
     n-grams), ``"hash"``, or an object with ``embed``. ``seed`` makes sampling repeatable.
     ``policy``: ``"thompson"`` (learns) or a static baseline: ``"strongest"``,
@@ -123,6 +126,7 @@ class Router:
         self.models: tuple[ModelSpec, ...] = check_catalogue(models) if models is not None else default_catalogue()
         self._by_name = {m.name: m for m in self.models}
         self.objective = Objective.parse(objective)
+        self.budget = BudgetPacer(self.objective) if self.objective.cost_budget is not None else None
         self.config = config or BanditConfig()
         self.sampler = ThompsonSampler(self.config, seed=seed, policy=policy)
         self.store = resolve_store(state)
@@ -259,10 +263,14 @@ class Router:
         if not candidates:
             raise NoEligibleModelError(excluded)
         target = self._quality_target(query)
-        scored = self.sampler.choose(x, candidates, costs, latencies, stats, self.objective,
-                                     max_cost=max(costs.values()), max_latency=max(latencies.values()),
+        objective = self.objective if self.budget is None else self.budget.current()
+        max_cost = max(costs.values())
+        scored = self.sampler.choose(x, candidates, costs, latencies, stats, objective,
+                                     max_cost=max_cost, max_latency=max(latencies.values()),
                                      catalogue=self.models, quality_target=target)
         best = scored[0]
+        if self.budget is not None:
+            self.budget.record(best.cost, max_cost)
         decision = RoutingDecision(
             query_id=query.id,
             selected_model=best.spec.name,
@@ -611,6 +619,7 @@ class Router:
             "policy": self.policy,
             "objective": self.objective.to_dict(),
             "rule": self.objective.rule,
+            "budget": None if self.budget is None else self.budget.to_dict(),
             "decisions": total,
             "decisions_with_quality_target": self._target_decisions,
             "domains": dict(self._domain_counts),

@@ -1,0 +1,135 @@
+"""A spending limit (``Objective(cost_budget=b)``): the router learns the price of cost that
+keeps its spending at ``b`` times what the priciest model would cost, and within it picks
+for quality. Parsing and errors, the pacer on its own, and learning on the simulated workload."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from conduit_router import Objective, Query, QueryConstraints, Router
+from conduit_router.budget import BudgetPacer
+from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
+from conduit_router.simulation import run_router, run_static
+from conduit_router.simulation import synthetic_environment as make_env
+
+
+from conduit import Conduit
+from conduit.framework.errors import ConfigurationError
+from conduit.testing import TestClient
+
+pytestmark = pytest.mark.anyio
+
+
+def test_parsed_from_strings_and_mappings_beside_the_weights() -> None:
+    alone = Objective.parse("cost_budget=0.45")
+    assert (alone.quality, alone.cost, alone.latency, alone.cost_budget) == (1.0, 0.0, 0.0, 0.45)
+    assert alone.rule == "cost_budget" and alone.to_dict()["cost_budget"] == 0.45
+    weighted = Objective.parse({"quality": 0.9, "cost": 0.05, "latency": 0.05, "cost_budget": 0.5})
+    assert weighted.rule == "cost_budget" and math.isclose(weighted.cost, 0.05)
+    assert Objective.parse("balanced").rule == "weighted" and "cost_budget" not in Objective().to_dict()
+    priced = weighted.priced(0.5)  # cost at half the quality weight; the latency weight kept
+    assert priced.rule == "weighted" and math.isclose(priced.cost / priced.quality, 0.5)
+    assert math.isclose(priced.latency / priced.quality, 0.05 / 0.9)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("cost_budget=0", r"cost_budget must be a number in \(0, 1\], the share of what the priciest model would cost"),
+    ("cost_budget=1.5", r"cost_budget must be a number in \(0, 1\]"),
+    ({"cost_budget": "half"}, r"cost_budget must be a number in \(0, 1\]"),
+    ({"cost_budget": float("nan")}, r"cost_budget must be a number in \(0, 1\]"),
+    ({"cost_budget": True}, r"cost_budget must be a number in \(0, 1\]"),
+    ("cost_budget=0.5,quality_target=0.9", "cost_budget and quality_target exclude each other"),
+    ("cost_budget=x", "cost_budget is not a number"),
+])
+def test_bad_budgets_are_refused_with_the_reason(value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Objective.parse(value)
+
+
+def test_the_price_rises_while_spending_is_over_the_budget_and_falls_while_under() -> None:
+    pacer = BudgetPacer(Objective(0.8, 0.2, 0.0, cost_budget=0.5))
+    assert math.isclose(pacer.price, 0.25)  # starts at cost / quality
+    assert math.isclose(pacer.current().cost / pacer.current().quality, 0.25)
+    prices = []
+    for _ in range(20):
+        pacer.record(1.0, 1.0)  # every decision takes the priciest model: twice the budget
+        prices.append(pacer.price)
+    assert all(b > a for a, b in zip(prices, prices[1:]))
+    assert math.isclose(pacer.current().cost / pacer.current().quality, pacer.price)
+    for _ in range(20):
+        pacer.record(0.01, 1.0)
+    assert pacer.price < prices[-1]
+    for _ in range(10_000):
+        pacer.record(0.0, 1.0)
+    assert pacer.price == BudgetPacer.MIN_PRICE  # nothing spent: cost is as good as free, never negative
+    for _ in range(100_000):
+        pacer.record(1.0, 1.0)
+    assert pacer.price == BudgetPacer.MAX_PRICE
+    report = pacer.to_dict()
+    assert report["cost_budget"] == 0.5 and report["decisions"] == 110_040
+    assert report["recent_spend_share"] == 1.0
+
+
+def test_decisions_without_prices_are_not_paced() -> None:
+    pacer = BudgetPacer(Objective.parse("cost_budget=0.3"))
+    assert pacer.price == BudgetPacer.DEFAULT_START and pacer.to_dict()["recent_spend_share"] is None
+    pacer.record(0.0, 0.0)
+    pacer.record(float("nan"), 1.0)
+    assert pacer.decisions == 0 and pacer.price == BudgetPacer.DEFAULT_START
+    with pytest.raises(ValueError, match="needs an objective with a cost_budget"):
+        BudgetPacer(Objective())
+
+
+async def _spend_and_quality(budget: float, seed: int, steps: int = 1500) -> tuple[float, float, Router]:
+    router = Router(MODELS, embedder="hash", seed=seed, objective=Objective(0.9, 0.1, 0.0, cost_budget=budget))
+    window = (await run_router(router, make_env(seed), steps)).window(steps // 2)
+    priciest = run_static(make_env(seed), "strongest", steps).window(steps // 2)  # "large" is the priciest too
+    return window["cost"] / priciest["cost"], window["quality"], router
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+async def test_spending_follows_the_budget_and_a_larger_budget_buys_quality(seed: int) -> None:
+    tight_share, tight_quality, tight = await _spend_and_quality(0.15, seed)
+    loose_share, loose_quality, loose = await _spend_and_quality(0.5, seed)
+    # The router paces on its own cost estimates; the workload's true costs differ a little.
+    assert 0.12 < tight_share < 0.18, tight_share
+    assert 0.44 < loose_share < 0.56, loose_share
+    assert loose_quality > tight_quality + 0.02
+    assert tight.budget is not None and loose.budget is not None
+    assert tight.budget.price > loose.budget.price  # a tighter budget: a dearer cost
+    stats = tight.stats()
+    assert stats["rule"] == "cost_budget" and stats["budget"]["decisions"] == 1500
+    assert abs(stats["budget"]["recent_spend_share"] - 0.15) < 0.05
+
+
+async def test_a_fixed_cost_weight_does_not_keep_to_a_budget_the_pacer_does() -> None:
+    # The same starting weights without the budget spend whatever they lead to.
+    fixed = Router(MODELS, embedder="hash", seed=4, objective=Objective(0.9, 0.1, 0.0))
+    fixed_window = (await run_router(fixed, make_env(4), 1500)).window(750)
+    share, _, _ = await _spend_and_quality(0.15, 4)
+    priciest = run_static(make_env(4), "strongest", 1500).window(750)["cost"]
+    assert fixed_window["cost"] / priciest > 0.25  # far over 0.15
+    assert share < 0.19
+
+
+async def test_a_query_target_still_decides_its_query_and_its_spend_counts() -> None:
+    router = Router(MODELS, embedder="hash", seed=5, objective="cost_budget=0.5")
+    decision = await router.route(Query(text="Solve for x: 3x + 5 = 20",
+                                        constraints=QueryConstraints(min_relative_quality=0.9)))
+    assert "within 90% of the best sampled quality" in decision.reasoning
+    assert router.budget is not None and router.budget.decisions == 1
+    assert router.stats()["decisions_with_quality_target"] == 1
+
+
+def test_the_budget_comes_from_settings_and_shows_in_stats() -> None:
+    app = Conduit(plugins=["router"], router_embedder="hash", router_objective="cost_budget=0.4",
+                  router_history="none")
+    with TestClient(app) as client:
+        assert client.post("/v1/route", json={"text": "What is the capital of France?"}).status_code == 200
+        stats = client.get("/v1/stats").json()
+        assert stats["rule"] == "cost_budget" and stats["objective"]["cost_budget"] == 0.4
+        assert stats["budget"]["decisions"] == 1 and stats["budget"]["cost_price"] > 0
+    bad = Conduit(plugins=["router"], router_embedder="hash", router_objective="cost_budget=2", router_history="none")
+    with pytest.raises(ConfigurationError, match=r"router_objective.*cost_budget must be a number in \(0, 1\]"):
+        bad.prepare()
