@@ -6,6 +6,8 @@ with the model's published accuracy (a Bernoulli draw), and that is the feedback
 
 * quality and cost per query after warm-up against always-strongest, always-cheapest,
   random and the per-query oracle, for a few objectives;
+* the same under a spending limit (``Objective(cost_budget=0.45)``: at most 45% of the priciest
+  model's cost, the price of cost learned), against the best fixed price on true figures;
 * the same for the quality-target rule (``Objective(quality_target=0.95)``: the cheapest model
   within 95% of the best for each query), its oracle being the rule applied to the true
   qualities, and a sweep of the target;
@@ -85,6 +87,12 @@ OBJECTIVES = {
     "balanced (0.7/0.2/0.1)": Objective(0.7, 0.2, 0.1),
 }
 
+# A spending limit: at most 45% of the priciest model's cost, the price of cost learned
+# (starting from the cost-aware weights); its oracle is the best fixed price on true figures.
+BUDGETS = {
+    "cost budget 0.45 (price learned from 0.92/0.08)": Objective(0.92, 0.08, 0.0, cost_budget=0.45),
+}
+
 
 # The quality-target rule: per query, the cheapest model whose quality is within t of the best.
 TARGETS = {
@@ -136,6 +144,54 @@ async def learn(objective: Objective, steps: int, seed: int, embedder: str,
         replay = environment(seed)
         await router.analyzer.warm([replay.sample()[0] for _ in range(steps)])
     return router, await run_router(router, env, steps)
+
+
+def priced_choice(env: Environment, text: str, domain: str, price: float) -> tuple[str, float]:
+    """The best model for one query when cost is priced at ``price`` per unit of quality (true
+    figures), and its value ``quality − price · cost / max_cost``."""
+    max_cost = max(env.cost(m.name, text, domain) for m in env.models) or 1.0
+    values = {m.name: env.true_quality(m.name, domain) - price * env.cost(m.name, text, domain) / max_cost
+              for m in env.models}
+    best = max(values, key=values.get)
+    return best, values[best]
+
+
+def budget_oracle(seed: int, steps: int, warm: int, budget: float, strongest_name: str) -> tuple[float, Report]:
+    """The budget's oracle: the fixed price of cost (found by bisection) at which choosing with
+    the true qualities and costs spends ``budget`` × the strongest model's cost after warm-up.
+    (A fixed price is optimal for an average-cost limit, up to the split of one tie.)"""
+    ref = run_static(environment(seed), "strongest", steps, strongest=strongest_name).window(warm)["cost"]
+
+    def run(price: float) -> Report:
+        env, report = environment(seed), Report()
+        objective = Objective(1.0, max(price, 1e-12), 0.0)
+        for _ in range(steps):
+            text, domain = env.sample()
+            report.add(env, priced_choice(env, text, domain, price)[0], text, domain, objective)
+        return report
+
+    low, high = 0.0, 4.0
+    for _ in range(40):
+        mid = (low + high) / 2
+        if run(mid).window(warm)["cost"] > budget * ref:
+            low = mid
+        else:
+            high = mid
+    return high, run(high)
+
+
+def priced_regret(report: Report, seed: int, price: float) -> list[float]:
+    """Per query, the value (quality − price · cost / max_cost, true figures) of the best model
+    at ``price`` minus that of the router's pick: regret against the budget's oracle."""
+    env = environment(seed)
+    out = []
+    for chosen in report.chosen:
+        text, domain = env.sample()  # the same queries, in the same order, as the run
+        _, best = priced_choice(env, text, domain, price)
+        max_cost = max(env.cost(m.name, text, domain) for m in env.models) or 1.0
+        mine = env.true_quality(chosen, domain) - price * env.cost(chosen, text, domain) / max_cost
+        out.append(best - mine)
+    return out
 
 
 def regret_exponent(regret: list[float]) -> float:
@@ -212,7 +268,7 @@ async def main(args: argparse.Namespace) -> str:
     out("|---|---|---|---|---|---|")
     results: dict[tuple[str, str], Any] = {}
     target_reports: dict[tuple[str, str], list[Report]] = {}
-    for label, objective in {**OBJECTIVES, **TARGETS}.items():
+    for label, objective in {**OBJECTIVES, **BUDGETS, **TARGETS}.items():
         for learner, config in LEARNERS.items():
             rows = []
             regrets = []
@@ -243,9 +299,29 @@ async def main(args: argparse.Namespace) -> str:
             row(f"always-{policy}" if policy != "random" else "random", rows, objective)
         row("per-query oracle", [oracle_report(environment(s), steps, objective).window(warm)
                                  for s in range(args.first_seed, args.first_seed + args.seeds)], objective)
+    budget_prices: dict[tuple[str, int], float] = {}
+    for label, objective in BUDGETS.items():
+        assert objective.cost_budget is not None
+        for learner in LEARNERS:
+            rows = results[label, learner][0]
+            q = statistics.mean(r["quality"] for r in rows)
+            c = statistics.mean(r["cost"] for r in rows)
+            out(f"| {learner}, {label} | {q:.3f} | {q / ref_q:.1%} | ${c:.6f} | {c / ref_c:.1%} | – |")
+        oracle_rows = []
+        for s in range(args.first_seed, args.first_seed + args.seeds):
+            price, report = budget_oracle(s, steps, warm, objective.cost_budget, top)
+            budget_prices[label, s] = price
+            oracle_rows.append(report.window(warm))
+        q = statistics.mean(r["quality"] for r in oracle_rows)
+        c = statistics.mean(r["cost"] for r in oracle_rows)
+        prices = ", ".join(f"{budget_prices[label, s]:.3f}" for s in range(args.first_seed, args.first_seed + args.seeds))
+        out(f"| budget oracle (best fixed price of cost on true figures: {prices}) | {q:.3f} | {q / ref_q:.1%} | "
+            f"${c:.6f} | {c / ref_c:.1%} | – |")
     out("")
     out("Objective = w_q·quality − w_c·cost/max_cost − w_l·latency/max_latency per query (true qualities), "
-        "mean after warm-up; each block uses its own objective.")
+        "mean after warm-up; each block uses its own objective. Under a cost budget the router learns the "
+        "cost weight (the price of cost) that keeps its spending at the budget; its oracle spends "
+        "at most the budget after warm-up (as close as a fixed price gets) with the best fixed price and true figures.")
     out("")
     out("Quality target (the cheapest model whose quality is at least t × the best model's for the query; "
         "the oracle applies that rule to the true qualities; \"within target\": share of queries whose pick "
@@ -291,12 +367,17 @@ async def main(args: argparse.Namespace) -> str:
             f"{pct(oracle, 'cost', ref_c)} |")
     out("")
     out("Cumulative regret against the per-query oracle (objective units, mean over seeds; for the quality "
-        "target, the rule's regret defined above):")
+        "target, the rule's regret defined above; for a cost budget, quality − price·cost/max_cost at the "
+        "budget oracle's price against that oracle's pick):")
     out("")
     out("| learner, objective | " + " | ".join(f"after {n}" for n in (steps // 8, steps // 4, steps // 2, steps)) +
         " | growth exponent (1 = linear) |")
     out("|---|" + "---|" * 5)
     for (label, learner), (_, regrets) in results.items():
+        if label in BUDGETS:  # against the budget's oracle, at its price
+            regrets = [priced_regret(report, s, budget_prices[label, s])
+                       for report, s in zip(target_reports[label, learner],
+                                            range(args.first_seed, args.first_seed + args.seeds))]
         cums = [np.cumsum(r) for r in regrets]
         points = [statistics.mean(float(c[n - 1]) for c in cums) for n in (steps // 8, steps // 4, steps // 2, steps)]
         exponent = statistics.mean(regret_exponent(r) for r in regrets)
@@ -307,7 +388,7 @@ async def main(args: argparse.Namespace) -> str:
     out("")
     out("| objective | seed | degraded model | share before | queries until share ≤ ¼ of before (window 50) | share over last 500 |")
     out("|---|---|---|---|---|---|")
-    for label, objective in {**OBJECTIVES, **TARGETS}.items():
+    for label, objective in {**OBJECTIVES, **BUDGETS, **TARGETS}.items():
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             d = await degradation(objective, seed, args.embedder, warmup=max(1000, warm), after=1500)
             out(f"| {label} | {seed} | {d['model']} | {d['share_before']:.0%} | "
@@ -321,7 +402,8 @@ async def main(args: argparse.Namespace) -> str:
     out("|---|---|---|---|---|")
     stores = [("in-process (memory)", None)] + ([(f"Redis ({args.redis.split('@')[-1]})", args.redis)] if args.redis else [])
     for (name, url), (objective_name, objective) in [(store, o) for store in stores for o in
-                                                     (("balanced", None), ("quality_target 0.95", TARGETS[next(iter(TARGETS))]))]:
+                                                     (("balanced", None), ("quality_target 0.95", TARGETS[next(iter(TARGETS))]),
+                                                      ("cost budget 0.45", BUDGETS[next(iter(BUDGETS))]))]:
         name = f"{name}, {objective_name}"
         runs = [await latency(url, args.embedder, objective=objective) for _ in range(3)]
         p50 = " / ".join(f"{r['p50']:.3f}" for r in runs)

@@ -1,4 +1,5 @@
 """Constraints filter the candidates before the router chooses: budget, latency, quality, allow-list.
+A spending limit over all the traffic is an objective instead: ``cost_budget``.
 
 Run it:  python examples/router/with_constraints.py
 """
@@ -28,6 +29,16 @@ async def main() -> None:
             continue
         print(f"{label:>20}: {d.selected_model:<24} ~${d.estimated_cost:.5f} ~{d.expected_latency_ms:.0f} ms, "
               f"{len(d.excluded)} excluded")
+
+    # A limit on the average instead of on each query: spend at most 30% of what the
+    # priciest model would cost; the router learns the price of cost that keeps to it.
+    thrifty = Router(seed=1, objective="cost_budget=0.3")
+    texts = [TEXT, "What is the capital of Kenya?", "Solve for x: 12x + 7 = 43.", "Write a haiku about the moon."]
+    for i in range(600):
+        await thrifty.route(Query(text=texts[i % len(texts)]))
+    budget = thrifty.stats()["budget"]
+    print(f"{'cost_budget 0.3':>20}: spent {budget['recent_spend_share']:.0%} of the priciest model's cost "
+          f"over the last decisions; learned price of cost {budget['cost_price']:.3f}")
 
 
 if __name__ == "__main__":

@@ -81,8 +81,8 @@ class BanditConfig:
     gamma: float = 1.0
     latency_gamma: float = 0.98
     draws: int = 64
-    drift_allowance: float = 0.5
-    drift_threshold: float = 8.0
+    drift_allowance: float = 0.25
+    drift_threshold: float = 12.0
     drift_keep: float = 20.0
     pooling: bool = True
 

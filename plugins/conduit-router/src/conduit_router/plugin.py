@@ -47,7 +47,9 @@ def conduit_config_schema() -> dict[str, Any]:
         "router_objective": Setting(str, "balanced", "weights of quality, cost and latency: a preset (balanced, "
                                     "quality, cost, speed) or quality=0.7,cost=0.2,latency=0.1; or a quality "
                                     "target: value (the cheapest model within 95% of the best) or "
-                                    "quality_target=0.95", check=objective_ok),
+                                    "quality_target=0.95; or a spending limit: cost_budget=0.5 (at most half "
+                                    "of the priciest model's cost, on average), alone or with weights",
+                                    check=objective_ok),
         "router_embedder": Setting(str, "auto", "query embedder: auto (MiniLM when conduit-onnx is installed), hash, "
                                    "or a registered embedder's name"),
         "router_latency_tolerance_ms": Setting(float, 15_000.0, "answers slower than this count as slow",

@@ -22,9 +22,13 @@ mean can have, so ``z`` is conservative for any feedback). Two one-sided CUSUM s
 (``k`` the allowance of :class:`DriftTest`) stay near 0 while outcomes agree with the
 posterior; when one passes the threshold ``h`` the model has drifted: its quality
 evidence is scaled down to ``keep`` observations' worth, both sums restart and ``dr``
-counts the event. With ideal residuals the false-alarm interval is thousands of
-observations (k = 0.5, h = 8); the linear model's misfit makes it shorter in practice. A
-drop of one standard deviation is caught in about 20 of the model's observations.
+counts the event. ``k = 0.25`` is half the smallest shift to catch quickly: half a standard
+deviation, which is what halving a mid-range accuracy amounts to (GPQA's 0.47 → 0.23 is
+0.47 sd); ``h = 12`` keeps the false-alarm interval of ideal residuals in the thousands of
+observations (the linear model's misfit makes it shorter in practice). A drop of half a
+standard deviation is caught in about 50 of the model's observations, one of a whole
+standard deviation in about 16. (k = 0.5, h = 8, the earlier defaults, never caught a
+0.47-sd drop on its own and raised more false alarms on the tests' workload.)
 
 :class:`LocalPosteriors` keeps the statistics in this process (the default);
 :class:`~conduit_router.redis_posteriors.RedisPosteriors` keeps them in Redis, where every
@@ -49,8 +53,8 @@ class DriftTest:
     ``threshold`` h in standard deviations of an outcome, ``keep`` the observations'
     worth of quality evidence left after a detected drift. ``threshold=0`` turns it off."""
 
-    allowance: float = 0.5
-    threshold: float = 8.0
+    allowance: float = 0.25
+    threshold: float = 12.0
     keep: float = 20.0
 
     def __post_init__(self) -> None:
