@@ -55,10 +55,12 @@ CHARTS = [
           "## LLM router", ("policy",), ("quality", "cost / query", "objective"),
           block="router, ",
           colours=(("router, exploration", "#8fb0d9"), ("router", "#4c72b0"), ("previous learner", "#9a9a9a"),
-                   ("per-query oracle", "#55a868"), ("", "#dd8452")),
-          shorten=((r"previous learner \([^)]*\)", "previous learner"),),
-          note="Blocks: one objective each (weights of quality/cost/latency); the objective panel compares within a "
-               "block. Previous learner: γ 0.99, ridge 2, no pooling."),
+                   ("per-query oracle", "#55a868"), ("budget oracle", "#55a868"), ("", "#dd8452")),
+          shorten=((r"previous learner \([^)]*\)", "previous learner"),
+                   (r"budget oracle \([^)]*\)", "budget oracle (best fixed price)")),
+          note="Blocks: one objective each (weights of quality/cost/latency, or a cost budget with the price of "
+               "cost learned); the objective panel compares within a block. Previous learner: γ 0.99, ridge 2, "
+               "no pooling."),
     Chart("bench-stack", "Production middleware stack (bench/stack/run.py)",
           "<!-- bench/stack/run.py: start -->", ("transport", "code", "variant"), ("req/s", "CPU µs/req")),
 ]

@@ -180,6 +180,60 @@ def budget_oracle(seed: int, steps: int, warm: int, budget: float, strongest_nam
     return high, run(high)
 
 
+def best_fixed_model(seeds: range, steps: int, warm: int, objective: Objective) -> tuple[str, list[dict[str, Any]]]:
+    """The single model with the best mean objective after warm-up, chosen in hindsight on the
+    true figures (the strongest static rule: always that model), and its windows per seed."""
+    means: dict[str, float] = {}
+    for seed in seeds:
+        env = environment(seed)
+        queries = [env.sample() for _ in range(steps)][warm:]
+        for m in env.models:
+            means[m.name] = means.get(m.name, 0.0) + statistics.mean(env.utility(m.name, t, d, objective) for t, d in queries)
+    best = max(means, key=means.get)
+    rows = []
+    for seed in seeds:
+        env, report = environment(seed), Report()
+        for _ in range(steps):
+            text, domain = env.sample()
+            report.add(env, best, text, domain, objective)
+        rows.append(report.window(warm))
+    return best, rows
+
+
+def static_within_budget(seeds: range, steps: int, warm: int, budget: float,
+                         strongest_name: str) -> tuple[tuple[str, float, float], tuple[str, float, float]]:
+    """The best static rules that keep to the budget, knowing each model's true mean quality and
+    cost over the run (but not which query suits which model): the best single model, and the
+    best random mix of two models (``a`` for a share ``p`` of the queries, ``b`` otherwise), each
+    as (label, quality, cost) averaged over ``seeds``."""
+    quality: dict[str, float] = {}
+    cost: dict[str, float] = {}
+    ref = 0.0
+    for seed in seeds:
+        env = environment(seed)
+        queries = [env.sample() for _ in range(steps)][warm:]
+        for m in env.models:
+            quality[m.name] = quality.get(m.name, 0.0) + statistics.mean(env.true_quality(m.name, d) for _, d in queries)
+            cost[m.name] = cost.get(m.name, 0.0) + statistics.mean(env.cost(m.name, t, d) for t, d in queries)
+        ref += statistics.mean(env.cost(strongest_name, t, d) for t, d in queries)
+    n = len(seeds)
+    quality = {k: v / n for k, v in quality.items()}
+    cost = {k: v / n for k, v in cost.items()}
+    limit = budget * ref / n
+    single = max((m for m in quality if cost[m] <= limit), key=lambda m: quality[m])
+    best_single = (f"best static model within the budget ({single})", quality[single], cost[single])
+    best_mix = best_single
+    for a in quality:
+        for b in quality:
+            if cost[a] > limit >= cost[b]:
+                share = (limit - cost[b]) / (cost[a] - cost[b])
+                q = share * quality[a] + (1 - share) * quality[b]
+                if q > best_mix[1]:
+                    best_mix = (f"best static mix within the budget ({a} on {share:.0%} of queries at random, {b} "
+                                "on the rest)", q, limit)
+    return best_single, best_mix
+
+
 def priced_regret(report: Report, seed: int, price: float) -> list[float]:
     """Per query, the value (quality − price · cost / max_cost, true figures) of the best model
     at ``price`` minus that of the router's pick: regret against the budget's oracle."""
@@ -297,6 +351,8 @@ async def main(args: argparse.Namespace) -> str:
             rows = [run_static(environment(s), policy, steps, objective, strongest=top).window(warm)
                     for s in range(args.first_seed, args.first_seed + args.seeds)]
             row(f"always-{policy}" if policy != "random" else "random", rows, objective)
+        best, rows = best_fixed_model(range(args.first_seed, args.first_seed + args.seeds), steps, warm, objective)
+        row(f"best single model in hindsight (always {best})", rows, objective)
         row("per-query oracle", [oracle_report(environment(s), steps, objective).window(warm)
                                  for s in range(args.first_seed, args.first_seed + args.seeds)], objective)
     budget_prices: dict[tuple[str, int], float] = {}
@@ -317,6 +373,9 @@ async def main(args: argparse.Namespace) -> str:
         prices = ", ".join(f"{budget_prices[label, s]:.3f}" for s in range(args.first_seed, args.first_seed + args.seeds))
         out(f"| budget oracle (best fixed price of cost on true figures: {prices}) | {q:.3f} | {q / ref_q:.1%} | "
             f"${c:.6f} | {c / ref_c:.1%} | – |")
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        for name, q, c in static_within_budget(seeds, steps, warm, objective.cost_budget, top):
+            out(f"| {name} | {q:.3f} | {q / ref_q:.1%} | ${c:.6f} | {c / ref_c:.1%} | – |")
     out("")
     out("Objective = w_q·quality − w_c·cost/max_cost − w_l·latency/max_latency per query (true qualities), "
         "mean after warm-up; each block uses its own objective. Under a cost budget the router learns the "
