@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import router_eval as bench  # noqa: E402
-from conduit_router import Objective  # noqa: E402
-from conduit_router.simulation import run_static  # noqa: E402
+import router_eval as bench
+from conduit_router import Objective
+from conduit_router.simulation import run_static
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -229,8 +229,8 @@ def static_within_budget(seeds: range, steps: int, warm: int, budget: float,
                 share = (limit - cost[b]) / (cost[a] - cost[b])
                 q = share * quality[a] + (1 - share) * quality[b]
                 if q > best_mix[1]:
-                    best_mix = (f"best static mix within the budget ({a} on {share:.0%} of queries at random, {b} "
-                                "on the rest)", q, limit)
+                    label = f"best static mix within the budget ({a} on {share:.0%} of queries at random, {b} on the rest)"
+                    best_mix = (label, q, limit)
     return best_single, best_mix
 
 

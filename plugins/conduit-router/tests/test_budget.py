@@ -4,6 +4,7 @@ for quality. Parsing and errors, the pacer on its own, and learning on the simul
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -12,7 +13,6 @@ from conduit_router.budget import BudgetPacer
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
 from conduit_router.simulation import run_router, run_static
 from conduit_router.simulation import synthetic_environment as make_env
-
 
 from conduit import Conduit
 from conduit.framework.errors import ConfigurationError
@@ -55,7 +55,7 @@ def test_the_price_rises_while_spending_is_over_the_budget_and_falls_while_under
     for _ in range(20):
         pacer.record(1.0, 1.0)  # every decision takes the priciest model: twice the budget
         prices.append(pacer.price)
-    assert all(b > a for a, b in zip(prices, prices[1:]))
+    assert all(b > a for a, b in itertools.pairwise(prices))
     assert math.isclose(pacer.current().cost / pacer.current().quality, pacer.price)
     for _ in range(20):
         pacer.record(0.01, 1.0)
