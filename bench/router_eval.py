@@ -82,7 +82,7 @@ OUTPUT_TOKENS = {"factual": 150, "science": 450, "reasoning": 300, "math": 400, 
 
 OBJECTIVES = {
     "quality (0.95/0.05/0)": Objective(0.95, 0.05, 0.0),
-    "quality, cost-aware (0.92/0.08/0)": Objective(0.92, 0.08, 0.0),
+    "cost-aware (0.92/0.08/0)": Objective(0.92, 0.08, 0.0),
     "quality-first (0.9/0.1/0)": Objective(0.9, 0.1, 0.0),
     "balanced (0.7/0.2/0.1)": Objective(0.7, 0.2, 0.1),
 }
