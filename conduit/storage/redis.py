@@ -9,20 +9,28 @@ Connections are opened lazily and re-opened by the client after a failure; conne
 socket timeouts default to one second so a dead Redis costs a request little. Every
 back-end failure raises :class:`~conduit.storage.base.StoreUnavailableError`.
 
+:meth:`RedisStateStore.acquire` is pipelined automatically: the acquires that arrive while
+one round trip is in flight go out together in the next one (one pipeline, each still its
+own atomic script run, in arrival order). A lone acquire goes out at once, so an idle
+server waits for nothing; under load one round trip carries many requests, which cuts the
+client's CPU per acquire about threefold (``bench/storage``).
+
 A redis-py asyncio client belongs to the event loop it is first used on: create the
 store where it is used (at app start-up, once per worker process).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from conduit.storage.base import (
@@ -75,6 +83,17 @@ return value
 _UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
 
 
+@dataclass
+class _Acquire:
+    """One acquire waiting for the next pipeline."""
+
+    key: str
+    limit: int
+    window_us: int
+    member: str
+    future: asyncio.Future[Any] = field(repr=False)
+
+
 def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
@@ -93,6 +112,9 @@ class RedisStateStore:
         self._owns_client = owns_client
         self._acquire = client.register_script(ACQUIRE_SCRIPT)
         self._incr = client.register_script(INCR_SCRIPT)
+        self._pending: list[_Acquire] = []  # acquires for the next round trip
+        self._flusher: asyncio.Task[None] | None = None  # the task sending them, while one runs
+        self.pipelined = 0  # acquires that shared a round trip with others (observability, tests)
         kwargs = client.connection_pool.connection_kwargs
         where = kwargs.get("path") or f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
         self._where = f"Redis at {where}"
@@ -135,18 +157,25 @@ class RedisStateStore:
     def __repr__(self) -> str:
         return f"RedisStateStore({self._where}, prefix={self.prefix!r})"
 
+    def _error(self, op: str, exc: Exception) -> StoreError:
+        """The store's error for a failure of the Redis client during ``op``."""
+        if isinstance(exc, _UNAVAILABLE):
+            error: StoreError = StoreUnavailableError(
+                f"{self._where} is unavailable during {op} ({type(exc).__name__}: {exc}); "
+                "check that Redis runs and CONDUIT_REDIS_URL points at it"
+            )
+        elif isinstance(exc, ResponseError):
+            error = StoreError(f"Redis refused {op}: {exc}")
+        else:
+            error = StoreUnavailableError(f"{self._where} failed during {op} ({type(exc).__name__}: {exc})")
+        error.__cause__ = exc
+        return error
+
     async def _run(self, op: str, awaitable: Awaitable[T]) -> T:
         try:
             return await awaitable
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailableError(
-                f"{self._where} is unavailable during {op} ({type(exc).__name__}: {exc}); "
-                "check that Redis runs and CONDUIT_REDIS_URL points at it"
-            ) from exc
-        except ResponseError as exc:
-            raise StoreError(f"Redis refused {op}: {exc}") from exc
-        except RedisError as exc:
-            raise StoreUnavailableError(f"{self._where} failed during {op} ({type(exc).__name__}: {exc})") from exc
+        except (RedisError, *_UNAVAILABLE) as exc:
+            raise self._error(op, exc) from exc
 
     async def get(self, key: str) -> bytes | None:
         value = await self._run("get", self.client.get(self.prefix + key))
@@ -169,10 +198,16 @@ class RedisStateStore:
     async def acquire(self, key: str, limit: int, window_seconds: float) -> AcquireResult:
         check_window_args(limit, window_seconds)
         window_us = max(1, round(window_seconds * 1_000_000))
-        member = os.urandom(8).hex()
-        allowed, count, retry_us, reset_us = await self._run(
-            "acquire", self._acquire(keys=[self.prefix + key], args=[limit, window_us, member])
-        )
+        loop = asyncio.get_running_loop()
+        if self._flusher is not None and self._flusher.get_loop() is not loop:
+            # Left over from an event loop that is gone (the store outlived it): start afresh.
+            self._pending = [p for p in self._pending if p.future.get_loop() is loop]
+            self._flusher = None
+        item = _Acquire(self.prefix + key, limit, window_us, os.urandom(8).hex(), loop.create_future())
+        self._pending.append(item)
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
+        allowed, count, retry_us, reset_us = await item.future
         return AcquireResult(
             allowed=bool(allowed),
             limit=limit,
@@ -180,6 +215,64 @@ class RedisStateStore:
             retry_after=max(0.0, int(retry_us) / 1_000_000),
             reset_after=max(0.0, int(reset_us) / 1_000_000),
         )
+
+    async def _flush(self) -> None:
+        """Send the pending acquires, one round trip at a time, until none is left."""
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await self._send(batch)
+        except BaseException as exc:  # cancelled (loop or store closing): nobody may wait forever
+            error = StoreUnavailableError(f"{self._where}: acquire abandoned ({type(exc).__name__})")
+            for item in self._pending:
+                if not item.future.done():
+                    item.future.set_exception(error)
+            self._pending = []
+            raise
+        finally:
+            self._flusher = None
+
+    async def _send(self, batch: list[_Acquire]) -> None:
+        if len(batch) == 1:  # alone: the plain script call (it reloads a forgotten script itself)
+            await self._send_one(batch[0])
+            return
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for item in batch:
+                pipe.evalsha(self._acquire.sha, 1, item.key, item.limit, item.window_us, item.member)
+            results = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:
+            error = self._error("acquire", exc) if isinstance(exc, Exception) else \
+                StoreUnavailableError(f"{self._where}: acquire abandoned ({type(exc).__name__})")
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(error)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self.pipelined += len(batch)
+        for item, result in zip(batch, results):
+            if isinstance(result, NoScriptError):  # Redis restarted and forgot the script
+                await self._send_one(item)
+            elif isinstance(result, Exception):
+                if not item.future.done():
+                    item.future.set_exception(self._error("acquire", result))
+            elif not item.future.done():
+                item.future.set_result(result)
+
+    async def _send_one(self, item: _Acquire) -> None:
+        try:
+            result = await self._acquire(keys=[item.key], args=[item.limit, item.window_us, item.member])
+        except Exception as exc:
+            if not item.future.done():
+                item.future.set_exception(self._error("acquire", exc))
+            return
+        except BaseException:
+            if not item.future.done():
+                item.future.set_exception(StoreUnavailableError(f"{self._where}: acquire abandoned"))
+            raise
+        if not item.future.done():
+            item.future.set_result(result)
 
     async def ping(self) -> bool:
         return bool(await self._run("ping", self.client.ping()))
@@ -202,5 +295,11 @@ class RedisStateStore:
         return await self._run("clear", _clear())
 
     async def close(self) -> None:
+        flusher = self._flusher
+        if flusher is not None and not flusher.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(flusher), timeout=5.0)  # let in-flight acquires answer
+            except (asyncio.TimeoutError, Exception):
+                flusher.cancel()
         if self._owns_client:
             await self.client.aclose()

@@ -153,3 +153,52 @@ async def test_more_concurrent_operations_than_connections_wait_instead_of_faili
         await store.clear()
         await store.close()
     assert sum(r.allowed for r in results) == 50
+
+
+async def test_concurrent_acquires_share_round_trips_and_stay_exact(redis_url: str) -> None:
+    store = RedisStateStore.from_url(redis_url, prefix=unique_prefix("pipelined"))
+    try:
+        results = await asyncio.gather(*(store.acquire("k", limit=60, window_seconds=60) for _ in range(200)))
+        # Each acquire is still its own script run, in arrival order: exactly the limit is
+        # admitted, and the admitted ones saw every count from 59 down to 0 once.
+        assert sum(r.allowed for r in results) == 60
+        assert sorted(r.remaining for r in results if r.allowed) == list(range(60))
+        assert all(r.remaining == 0 and r.retry_after > 0 for r in results if not r.allowed)
+        assert store.pipelined > 100  # most of them went out in pipelines of several
+        alone = await store.acquire("other", limit=5, window_seconds=60)
+        assert (alone.allowed, alone.remaining) == (True, 4)
+    finally:
+        await store.clear()
+        await store.close()
+
+
+async def test_pipelined_acquires_survive_a_script_flush(private_redis: RedisProcess) -> None:
+    store = RedisStateStore.from_url(private_redis.url, prefix="flush-pipe:")
+    try:
+        await store.acquire("w", 100, 60)  # the script is loaded...
+        await store.client.script_flush()  # ...and forgotten: every pipelined EVALSHA answers NOSCRIPT
+        results = await asyncio.gather(*(store.acquire("w", 100, 60) for _ in range(30)))
+        assert sorted(r.remaining for r in results) == list(range(69, 99))
+        assert store.pipelined >= 30
+    finally:
+        await store.close()
+
+
+async def test_pipelined_acquires_fail_together_when_redis_is_gone_and_a_cancelled_one_is_skipped(
+    private_redis: RedisProcess,
+) -> None:
+    store = RedisStateStore.from_url(private_redis.url, prefix="gone-pipe:", retries=0)
+    try:
+        await store.acquire("w", 10, 60)
+        private_redis.stop()
+        outcomes = await asyncio.gather(*(store.acquire("w", 10, 60) for _ in range(20)), return_exceptions=True)
+        assert all(isinstance(o, StoreUnavailableError) for o in outcomes), outcomes
+        private_redis.start()
+        waiting = asyncio.ensure_future(store.acquire("w", 10, 60))
+        others = [asyncio.ensure_future(store.acquire("w", 10, 60)) for _ in range(5)]
+        waiting.cancel()  # e.g. the request timed out: its answer is dropped, the others get theirs
+        done = await asyncio.gather(*others)
+        assert waiting.cancelled()
+        assert all(r.allowed for r in done) and min(r.remaining for r in done) >= 3
+    finally:
+        await store.close()
