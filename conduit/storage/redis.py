@@ -81,6 +81,7 @@ return value
 """
 
 _UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+_CLIENT_ERRORS = (RedisError, *_UNAVAILABLE)  # what the client raises for Redis being down or refusing
 
 
 @dataclass
@@ -174,7 +175,7 @@ class RedisStateStore:
     async def _run(self, op: str, awaitable: Awaitable[T]) -> T:
         try:
             return await awaitable
-        except (RedisError, *_UNAVAILABLE) as exc:
+        except _CLIENT_ERRORS as exc:
             raise self._error(op, exc) from exc
 
     async def get(self, key: str) -> bytes | None:
@@ -218,61 +219,57 @@ class RedisStateStore:
 
     async def _flush(self) -> None:
         """Send the pending acquires, one round trip at a time, until none is left."""
+        batch: list[_Acquire] = []
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
                 await self._send(batch)
+                batch = []
         except BaseException as exc:  # cancelled (loop or store closing): nobody may wait forever
-            error = StoreUnavailableError(f"{self._where}: acquire abandoned ({type(exc).__name__})")
-            for item in self._pending:
-                if not item.future.done():
-                    item.future.set_exception(error)
+            self._fail(batch + self._pending, StoreUnavailableError(
+                f"{self._where}: acquire abandoned ({type(exc).__name__})"))
             self._pending = []
             raise
         finally:
             self._flusher = None
 
     async def _send(self, batch: list[_Acquire]) -> None:
-        if len(batch) == 1:  # alone: the plain script call (it reloads a forgotten script itself)
-            await self._send_one(batch[0])
-            return
-        try:
+        """One round trip for ``batch``: the plain script call for a lone acquire (it reloads
+        a forgotten script itself), else a pipeline; Redis errors go to the waiters."""
+        if len(batch) == 1:
+            results: list[Any] = [await self._script_or_error(batch[0])]
+        else:
             pipe = self.client.pipeline(transaction=False)
             for item in batch:
                 pipe.evalsha(self._acquire.sha, 1, item.key, item.limit, item.window_us, item.member)
-            results = await pipe.execute(raise_on_error=False)
-        except BaseException as exc:
-            error = self._error("acquire", exc) if isinstance(exc, Exception) else \
-                StoreUnavailableError(f"{self._where}: acquire abandoned ({type(exc).__name__})")
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(error)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        self.pipelined += len(batch)
+            try:
+                results = await pipe.execute(raise_on_error=False)
+            except _CLIENT_ERRORS as exc:
+                self._fail(batch, self._error("acquire", exc))
+                return
+            self.pipelined += len(batch)
         for item, result in zip(batch, results):
             if isinstance(result, NoScriptError):  # Redis restarted and forgot the script
-                await self._send_one(item)
-            elif isinstance(result, Exception):
-                if not item.future.done():
-                    item.future.set_exception(self._error("acquire", result))
-            elif not item.future.done():
+                result = await self._script_or_error(item)
+            if item.future.done():  # its request gave up waiting
+                continue
+            if isinstance(result, Exception):
+                item.future.set_exception(result if isinstance(result, StoreError) else self._error("acquire", result))
+            else:
                 item.future.set_result(result)
 
-    async def _send_one(self, item: _Acquire) -> None:
+    async def _script_or_error(self, item: _Acquire) -> Any:
+        """The acquire script's answer for ``item``, or the store's error for its failure."""
         try:
-            result = await self._acquire(keys=[item.key], args=[item.limit, item.window_us, item.member])
-        except Exception as exc:
+            return await self._acquire(keys=[item.key], args=[item.limit, item.window_us, item.member])
+        except _CLIENT_ERRORS as exc:
+            return self._error("acquire", exc)
+
+    @staticmethod
+    def _fail(items: list[_Acquire], error: StoreError) -> None:
+        for item in items:
             if not item.future.done():
-                item.future.set_exception(self._error("acquire", exc))
-            return
-        except BaseException:
-            if not item.future.done():
-                item.future.set_exception(StoreUnavailableError(f"{self._where}: acquire abandoned"))
-            raise
-        if not item.future.done():
-            item.future.set_result(result)
+                item.future.set_exception(error)
 
     async def ping(self) -> bool:
         return bool(await self._run("ping", self.client.ping()))
@@ -299,7 +296,7 @@ class RedisStateStore:
         if flusher is not None and not flusher.done():
             try:
                 await asyncio.wait_for(asyncio.shield(flusher), timeout=5.0)  # let in-flight acquires answer
-            except (asyncio.TimeoutError, Exception):
+            except Exception:  # a timeout, or the flush failed
                 flusher.cancel()
         if self._owns_client:
             await self.client.aclose()

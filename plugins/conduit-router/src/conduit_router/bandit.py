@@ -5,8 +5,8 @@ prior ``θ ~ N(μ0, σ²Λ0⁻¹)`` with ``μ0`` putting the model's ``quality_p
 term and, on the context weights, the effects every model shares (a hierarchical prior
 fitted from all models' evidence, :func:`shared_effects`: "this kind of query is hard" is
 learned once, and a model's own weights, held close to it (``domain_ridge``,
-``embedding_ridge``, ``ridge``), learn how that model differs), posterior ``A = Λ0 + S``, ``μ = A⁻¹(Λ0 μ0 + r)``, ``Cov = σ² A⁻¹`` (``S``, ``r``
-from :mod:`conduit_router.posteriors`). For one query the predicted quality is Gaussian,
+``embedding_ridge``, ``ridge``), learn how that model differs), posterior ``A = Λ0 + S``,
+``μ = A⁻¹(Λ0 μ0 + r)``, ``Cov = σ² A⁻¹`` (``S``, ``r`` from :mod:`conduit_router.posteriors`). For one query the predicted quality is Gaussian,
 ``N(x·μ, σ² xᵀA⁻¹x)``, so sampling θ and projecting it is the same as sampling that
 scalar: a decision draws ``K`` samples per candidate, scores each
 
@@ -34,7 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conduit_router.models import DOMAINS, ModelSpec, Objective
+from conduit_router.features import domain_slice
+from conduit_router.models import ModelSpec, Objective
 from conduit_router.posteriors import DriftTest, ModelStats
 
 __all__ = [
@@ -155,10 +156,10 @@ def _prior_precision(dim: int, config: BanditConfig) -> np.ndarray:
     bias, which carries the quality prior. A context of another length (none is built by
     the router) gets ``ridge`` on every weight."""
     precision = np.full(dim, config.ridge)
-    projection = dim - len(DOMAINS) - 3
-    if projection >= 0:
-        precision[:projection] = config.embedding_ridge
-        precision[projection:projection + len(DOMAINS)] = config.domain_ridge
+    domains = domain_slice(dim)
+    if domains.start >= 0:
+        precision[:domains.start] = config.embedding_ridge
+        precision[domains] = config.domain_ridge
     precision[-1] = config.prior_strength
     return precision
 

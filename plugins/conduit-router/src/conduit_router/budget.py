@@ -63,15 +63,11 @@ class BudgetPacer:
         self._spent = 0.0  # discounted sums over about `window` decisions, for reporting
         self._priciest = 0.0
         self._lock = threading.Lock()
-        self._priced: tuple[float, Objective] | None = None
 
     def current(self) -> Objective:
-        """The weighted objective to decide the next query with (cost priced at the current λ)."""
-        price = self.price
-        cached = self._priced
-        if cached is None or cached[0] != price:
-            cached = self._priced = (price, self.objective.priced(price))
-        return cached[1]
+        """The weighted objective to decide the next query with (cost priced at the current λ,
+        which every decision moves, so there is nothing to cache)."""
+        return self.objective.priced(self.price)
 
     def record(self, cost: float, max_cost: float) -> None:
         """Account for one decision: ``cost`` of the chosen model, ``max_cost`` of the priciest one."""

@@ -39,7 +39,7 @@ from conduit_router.embedding import HashedEmbedder, embedder_name, resolve_embe
 from conduit_router.models import DOMAINS, QueryFeatures
 from conduit_router.outage import OutageLog
 
-__all__ = ["PROJECTION_DIM", "QueryAnalyzer", "context_dimension", "context_layout"]
+__all__ = ["PROJECTION_DIM", "QueryAnalyzer", "context_dimension", "context_layout", "domain_slice"]
 
 logger = logging.getLogger("conduit.router")
 
@@ -51,6 +51,14 @@ _PROJECTION_SCALE = 0.5
 def context_dimension(projection_dim: int = PROJECTION_DIM) -> int:
     """Length of the context vector: projection + domains + complexity + length + bias."""
     return projection_dim + len(DOMAINS) + 3
+
+
+def domain_slice(dim: int) -> slice:
+    """Where the domain one-hot sits in a context vector of ``dim`` values: after the
+    projected embedding (whose values are the ``slice.start`` before it), before complexity,
+    log-length and the bias."""
+    start = dim - len(DOMAINS) - 3
+    return slice(start, start + len(DOMAINS))
 
 
 def context_layout(domains: Sequence[str] = DOMAINS) -> str:

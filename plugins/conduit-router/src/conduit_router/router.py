@@ -41,7 +41,7 @@ from conduit_router.errors import (
     NoEligibleModelError,
     UnknownQueryError,
 )
-from conduit_router.features import QueryAnalyzer
+from conduit_router.features import QueryAnalyzer, domain_slice
 from conduit_router.feedback import (
     IMPLICIT_SUCCESS_WEIGHT,
     SLOW_ANSWER_QUALITY,
@@ -587,7 +587,7 @@ class Router:
         total = 0.0
         for d, w in zip(domains, weights):
             x = np.zeros(dim)
-            x[dim - 3 - len(DOMAINS) + DOMAINS.index(d)] = 1.0
+            x[domain_slice(dim).start + DOMAINS.index(d)] = 1.0
             x[-3], x[-2], x[-1] = 0.35, 0.3, 1.0
             total += w * min(1.0, max(0.0, float(x @ post.mean)))
         return total / sum(weights)
