@@ -146,14 +146,18 @@ async def learn(objective: Objective, steps: int, seed: int, embedder: str,
     return router, await run_router(router, env, steps)
 
 
-def priced_choice(env: Environment, text: str, domain: str, price: float) -> tuple[str, float]:
-    """The best model for one query when cost is priced at ``price`` per unit of quality (true
-    figures), and its value ``quality − price · cost / max_cost``."""
-    max_cost = max(env.cost(m.name, text, domain) for m in env.models) or 1.0
-    values = {m.name: env.true_quality(m.name, domain) - price * env.cost(m.name, text, domain) / max_cost
-              for m in env.models}
-    best = max(values, key=values.get)
-    return best, values[best]
+def priced_values(env: Environment, text: str, domain: str, price: float) -> dict[str, float]:
+    """Each model's value for one query when cost is priced at ``price`` per unit of quality
+    (true figures): ``quality − price · cost / max_cost``."""
+    costs = {m.name: env.cost(m.name, text, domain) for m in env.models}
+    max_cost = max(costs.values()) or 1.0
+    return {name: env.true_quality(name, domain) - price * cost / max_cost for name, cost in costs.items()}
+
+
+def priced_choice(env: Environment, text: str, domain: str, price: float) -> str:
+    """The best model for one query at ``price`` (see :func:`priced_values`)."""
+    values = priced_values(env, text, domain, price)
+    return max(values, key=values.get)
 
 
 def budget_oracle(seed: int, steps: int, warm: int, budget: float, strongest_name: str) -> tuple[float, Report]:
@@ -167,7 +171,7 @@ def budget_oracle(seed: int, steps: int, warm: int, budget: float, strongest_nam
         objective = Objective(1.0, max(price, 1e-12), 0.0)
         for _ in range(steps):
             text, domain = env.sample()
-            report.add(env, priced_choice(env, text, domain, price)[0], text, domain, objective)
+            report.add(env, priced_choice(env, text, domain, price), text, domain, objective)
         return report
 
     low, high = 0.0, 4.0
@@ -235,16 +239,14 @@ def static_within_budget(seeds: range, steps: int, warm: int, budget: float,
 
 
 def priced_regret(report: Report, seed: int, price: float) -> list[float]:
-    """Per query, the value (quality − price · cost / max_cost, true figures) of the best model
-    at ``price`` minus that of the router's pick: regret against the budget's oracle."""
+    """Per query, the value (:func:`priced_values`) of the best model at ``price`` minus that
+    of the router's pick: regret against the budget's oracle."""
     env = environment(seed)
     out = []
     for chosen in report.chosen:
         text, domain = env.sample()  # the same queries, in the same order, as the run
-        _, best = priced_choice(env, text, domain, price)
-        max_cost = max(env.cost(m.name, text, domain) for m in env.models) or 1.0
-        mine = env.true_quality(chosen, domain) - price * env.cost(chosen, text, domain) / max_cost
-        out.append(best - mine)
+        values = priced_values(env, text, domain, price)
+        out.append(max(values.values()) - values[chosen])
     return out
 
 
@@ -256,9 +258,10 @@ def regret_exponent(regret: list[float]) -> float:
     return float(math.log(cum[b - 1] / cum[a - 1]) / math.log(b / a))
 
 
-async def degradation(objective: Objective, seed: int, embedder: str, warmup: int, after: int) -> dict[str, Any]:
+async def degradation(objective: Objective, seed: int, embedder: str, warmup: int, after: int,
+                      config: BanditConfig | None = None) -> dict[str, Any]:
     env = environment(seed)
-    router = Router(models(), objective=objective, embedder=embedder, seed=seed)
+    router = Router(models(), objective=objective, embedder=embedder, seed=seed, config=config)
     report = await run_router(router, env, warmup)
     share = report.window(warmup - 500)["share"]
     victim = max(share, key=share.get)
