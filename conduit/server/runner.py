@@ -60,11 +60,19 @@ def http_protocol(choice: str = "auto") -> type:
     return HttpToolsProtocol
 
 
-def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
-    """A listening TCP socket (IPv6 when ``host`` contains ':')."""
+def bind_socket(host: str, port: int, backlog: int = 2048, *, reuse_port: bool = False,
+                listen: bool = True) -> socket.socket:
+    """A listening TCP socket (IPv6 when ``host`` contains ':').
+
+    ``reuse_port`` sets ``SO_REUSEPORT`` (Linux: sockets bound to one port by the same user
+    form a group, and the kernel spreads new connections over its listening members by a
+    hash of their addresses); ``listen=False`` only binds, which reserves the port (and
+    resolves port 0) without taking connections."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -72,9 +80,15 @@ def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
         from conduit.framework.errors import ConfigurationError
 
         raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another port or host") from None
-    sock.listen(backlog)
+    if listen:
+        sock.listen(backlog)
     sock.setblocking(False)
     return sock
+
+
+# Where SO_REUSEPORT balances connections over the listening sockets of a group (Linux 3.9+;
+# on macOS and the BSDs the option exists but does not balance).
+REUSE_PORT_BALANCES = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
 class Server:
@@ -223,7 +237,12 @@ def serve_forever(
         from conduit.framework.errors import ConfigurationError
 
         raise ConfigurationError("invalid configuration:\n  - " + "\n  - ".join(report["errors"]))
-    sock = bind_socket(host, port, app.settings.backlog)
+    # Workers each listen on a socket of their own in one SO_REUSEPORT group where the kernel
+    # balances it: one shared socket lets whichever worker wakes first accept a whole burst
+    # (asyncio accepts up to 100 connections per wake-up), and keep-alive clients then stay
+    # on that worker. The parent only binds, to reserve the port and report it.
+    own_sockets = workers > 1 and REUSE_PORT_BALANCES
+    sock = bind_socket(host, port, app.settings.backlog, reuse_port=own_sockets, listen=not own_sockets)
     actual_port = sock.getsockname()[1]
     if banner:
         print_banner(app, host, actual_port, workers)
@@ -233,11 +252,16 @@ def serve_forever(
         finally:
             sock.close()
         return
-    _run_workers(app, sock, workers, http, loop)
+    try:
+        _run_workers(app, sock, workers, http, loop, own=(host, actual_port) if own_sockets else None)
+    finally:
+        sock.close()
 
 
-def _run_workers(app: Any, sock: socket.socket, workers: int, http: str, loop: str) -> None:
-    """Fork ``workers`` children sharing ``sock``; forward SIGINT/SIGTERM; wait for them."""
+def _run_workers(app: Any, sock: socket.socket, workers: int, http: str, loop: str,
+                 own: tuple[str, int] | None = None) -> None:
+    """Fork ``workers`` children and wait for them; forward SIGINT/SIGTERM. Each child serves
+    ``sock``, or with ``own`` (host, port) a socket of its own in ``sock``'s SO_REUSEPORT group."""
     children: list[int] = []
 
     def forward(signum: int, _frame: Any) -> None:
@@ -258,7 +282,12 @@ def _run_workers(app: Any, sock: socket.socket, workers: int, http: str, loop: s
                 # forwards one SIGTERM, so a worker sees one signal and drains gracefully.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                worker = Server(app, sock, http=http)
+                if own is not None:
+                    sock.close()
+                    listener = bind_socket(own[0], own[1], app.settings.backlog, reuse_port=True)
+                else:
+                    listener = sock
+                worker = Server(app, listener, http=http)
                 worker.signals = (signal.SIGTERM,)
                 worker.run(loop)
             except BaseException:  # noqa: BLE001
@@ -267,7 +296,8 @@ def _run_workers(app: Any, sock: socket.socket, workers: int, http: str, loop: s
             finally:
                 os._exit(code)
         children.append(pid)
-    sock.close()
+    if own is None:
+        sock.close()
 
     status = 0
     for pid in children:
