@@ -57,15 +57,18 @@ async def test_lua_update_matches_the_in_process_update(store: RedisStateStore) 
 
 async def test_lua_change_detector_matches_the_in_process_one(store: RedisStateStore) -> None:
     dim = 4
-    drift = DriftTest(allowance=0.5, threshold=4.0, keep=5.0)
+    drift = DriftTest(odds=3.0, threshold=3.0, keep=5.0)
     shared = RedisPosteriors(store, "drift", dim, drift=drift)
     local = LocalPosteriors(dim, drift=drift)
     rng = np.random.default_rng(1)
-    for i in range(60):  # agreeing outcomes, then outcomes far below the posterior, then agreeing again
+    for i in range(60):  # outcomes as expected, then far below it, then as expected again
         x = rng.normal(size=dim)
-        z = float(rng.normal()) - (2.0 if 20 <= i < 30 else 0.0)
-        a = await shared.update("m", x, 0.5, 1.0, None, None if i % 9 == 0 else z)
-        b = await local.update("m", x, 0.5, 1.0, None, None if i % 9 == 0 else z)
+        expected = 0.8
+        y = 0.0 if 20 <= i < 30 else float(rng.random() < expected)
+        if i % 4 == 0:
+            y = 0.5  # graded feedback
+        a = await shared.update("m", x, y, 1.0, None, None if i % 9 == 0 else expected)
+        b = await local.update("m", x, y, 1.0, None, None if i % 9 == 0 else expected)
         assert a.dr == b.dr and a.dn == pytest.approx(b.dn) and a.up == pytest.approx(b.up)
         assert a.n == pytest.approx(b.n)
     assert a.dr >= 1  # the run of low outcomes was detected...

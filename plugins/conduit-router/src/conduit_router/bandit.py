@@ -82,9 +82,9 @@ class BanditConfig:
     gamma: float = 1.0
     latency_gamma: float = 0.98
     draws: int = 64
-    drift_allowance: float = 0.25
-    drift_threshold: float = 12.0
-    drift_keep: float = 20.0
+    drift_odds: float = 3.0
+    drift_threshold: float = 7.0
+    drift_keep: float = 10.0
     pooling: bool = True
 
     def __post_init__(self) -> None:
@@ -98,12 +98,12 @@ class BanditConfig:
                 raise ValueError(f"{name} (the discount) must be in [0.5, 1], got {value!r}")
         if not 1 <= self.draws <= 4096:
             raise ValueError(f"draws must be 1..4096, got {self.draws!r}")
-        DriftTest(self.drift_allowance, self.drift_threshold, self.drift_keep)  # validates
+        DriftTest(self.drift_odds, self.drift_threshold, self.drift_keep)  # validates
 
     @property
     def drift(self) -> DriftTest:
         """The change detector that decides when quality evidence is forgotten."""
-        return DriftTest(self.drift_allowance, self.drift_threshold, self.drift_keep)
+        return DriftTest(self.drift_odds, self.drift_threshold, self.drift_keep)
 
 
 class Posterior:

@@ -12,23 +12,31 @@ observation. Priors are not stored: they are added when the posterior is compute
 (:mod:`conduit_router.bandit`), so a catalogue's priors can change without touching data.
 
 Forgetting is driven by a change detector, so evidence piles up while nothing changes and
-is dropped when something does. The caller passes each observation's standardised
-residual against the model's current posterior, ``z = (y − ŷ) / sqrt(ŷ(1 − ŷ))`` (ŷ the
-predicted quality; ``ŷ(1 − ŷ)`` is the largest variance an outcome in [0, 1] with that
-mean can have, so ``z`` is conservative for any feedback). Two one-sided CUSUM sums
+is dropped when something does. The caller passes each observation's expected quality
+``p`` (the model's current posterior mean for that query); the detector is the
+risk-adjusted Bernoulli CUSUM of Steiner, Cook, Farewell and Treasure (Biostatistics,
+2000): two one-sided sums of log-likelihood ratios,
 
-    dn = max(0, dn − w·(z + k))        up = max(0, up + w·(z − k))
+    dn = max(0, dn + w·(y·ln(1/R) − ln(1 − p + p/R)))      (the odds of a right answer ÷ R)
+    up = max(0, up + w·(y·ln(R)   − ln(1 − p + p·R)))      (the odds × R)
 
-(``k`` the allowance of :class:`DriftTest`) stay near 0 while outcomes agree with the
-posterior; when one passes the threshold ``h`` the model has drifted: its quality
-evidence is scaled down to ``keep`` observations' worth, both sums restart and ``dr``
-counts the event. ``k = 0.25`` is half the smallest shift to catch quickly: half a standard
-deviation, which is what halving a mid-range accuracy amounts to (GPQA's 0.47 → 0.23 is
-0.47 sd); ``h = 12`` keeps the false-alarm interval of ideal residuals in the thousands of
-observations (the linear model's misfit makes it shorter in practice). A drop of half a
-standard deviation is caught in about 50 of the model's observations, one of a whole
-standard deviation in about 16. (k = 0.5, h = 8, the earlier defaults, never caught a
-0.47-sd drop on its own and raised more false alarms on the tests' workload.)
+(``R`` the ``odds`` of :class:`DriftTest`; ``y`` in [0, 1], graded feedback enters the
+Bernoulli likelihood linearly). While outcomes agree with the posterior each step is
+negative on average (minus a Kullback-Leibler divergence), whatever ``p``; when one sum
+passes the threshold ``h`` the model has drifted: its quality evidence is scaled down to
+``keep`` observations' worth, both sums restart and ``dr`` counts the event.
+
+Why likelihood ratios rather than standardised residuals ``(y − p)/sqrt(p(1 − p))`` with an
+allowance (the detector before 2026-12-06): a right-or-wrong outcome is skewed, so a wrong
+answer from a model right 85% of the time is a residual of −2.4 sd, and the sum of those
+raised "down" alarms on stationary data roughly every 1,000 observations of a busy model
+(5–11 per 8,000 queries on bench/router_eval.py's workload), each dropping what the model
+had learned. The likelihood ratio weighs a wrong answer by how much more likely it is
+after the change than before, which is the optimal test (Moustakides 1986). ``R = 3`` and
+``h = 7`` (an in-control run length of at least e^7 ≈ 1,100 observations for a perfectly
+calibrated posterior, far more in practice) catch a halved accuracy in tens of the model's
+observations: a drop from 0.7 to 0.35 adds 0.24 per observation on average (about 29
+observations to the threshold), one from GPQA's 0.54 to 0.27 adds 0.15 (about 47).
 
 :class:`LocalPosteriors` keeps the statistics in this process (the default);
 :class:`~conduit_router.redis_posteriors.RedisPosteriors` keeps them in Redis, where every
@@ -37,6 +45,7 @@ update is one Lua script, so workers and hosts share them without losing an upda
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -49,18 +58,26 @@ __all__ = ["DriftTest", "LocalPosteriors", "ModelStats", "PosteriorBackend", "ap
 
 @dataclass(frozen=True)
 class DriftTest:
-    """The change detector's knobs (see the module docstring): ``allowance`` k and
-    ``threshold`` h in standard deviations of an outcome, ``keep`` the observations'
-    worth of quality evidence left after a detected drift. ``threshold=0`` turns it off."""
+    """The change detector's knobs (see the module docstring): ``odds`` R, the factor by
+    which the odds of a right answer must fall (or rise) to count as a change, ``threshold``
+    h in nats of evidence, ``keep`` the observations' worth of quality evidence left after a
+    detected drift. ``threshold=0`` turns it off."""
 
-    allowance: float = 0.25
-    threshold: float = 12.0
-    keep: float = 20.0
+    odds: float = 3.0
+    threshold: float = 7.0
+    keep: float = 10.0
 
     def __post_init__(self) -> None:
-        if not (self.allowance >= 0 and self.threshold >= 0 and self.keep > 0):
-            raise ValueError("drift test: allowance and threshold must be >= 0 and keep > 0, got "
-                             f"{self.allowance!r}, {self.threshold!r}, {self.keep!r}")
+        if not (self.odds > 1 and math.isfinite(self.odds) and self.threshold >= 0 and self.keep > 0):
+            raise ValueError("drift test: odds must be > 1, threshold >= 0 and keep > 0, got "
+                             f"{self.odds!r}, {self.threshold!r}, {self.keep!r}")
+
+    def evidence(self, expected: float, y: float) -> tuple[float, float]:
+        """The log-likelihood ratios of outcome ``y`` for a fall and for a rise of the odds,
+        against ``expected`` (clipped to [0.01, 0.99]). The Lua script computes the same."""
+        p = min(0.99, max(0.01, expected))
+        r = self.odds
+        return (y * math.log(1.0 / r) - math.log(1.0 - p + p / r), y * math.log(r) - math.log(1.0 - p + p * r))
 
 
 @dataclass
@@ -118,17 +135,18 @@ def apply_update(
     gamma: float,
     log_latency: float | None,
     latency_gamma: float,
-    z: float | None = None,
+    expected: float | None = None,
     drift: DriftTest | None = None,
 ) -> ModelStats:
     """Fold one observation into ``stats`` in place (the Lua script does exactly this).
 
-    ``z`` is the observation's standardised residual for the change detector (None: the
-    observation does not count for it, e.g. weak implicit evidence)."""
+    ``expected`` is the quality the posterior predicted for this observation, for the change
+    detector (None: the observation does not count for it, e.g. weak implicit evidence)."""
     if y is not None and x is not None:
-        if z is not None and drift is not None and drift.threshold > 0:
-            stats.dn = max(0.0, stats.dn - weight * (z + drift.allowance))
-            stats.up = max(0.0, stats.up + weight * (z - drift.allowance))
+        if expected is not None and drift is not None and drift.threshold > 0:
+            down, up = drift.evidence(expected, y)
+            stats.dn = max(0.0, stats.dn + weight * down)
+            stats.up = max(0.0, stats.up + weight * up)
             if stats.dn > drift.threshold or stats.up > drift.threshold:
                 if stats.n > drift.keep:
                     f = drift.keep / stats.n
@@ -166,9 +184,9 @@ class PosteriorBackend(Protocol):
         ...
 
     async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
-                     log_latency: float | None, z: float | None = None) -> ModelStats:
+                     log_latency: float | None, expected: float | None = None) -> ModelStats:
         """Fold one observation into ``name``'s statistics atomically; return the result
-        (``z``: its standardised residual for the change detector, or None)."""
+        (``expected``: the quality the posterior predicted, for the change detector, or None)."""
         ...
 
     async def reset(self, names: Iterable[str]) -> None:
@@ -202,14 +220,14 @@ class LocalPosteriors:
             return dict(self._stats)
 
     async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
-                     log_latency: float | None, z: float | None = None) -> ModelStats:
+                     log_latency: float | None, expected: float | None = None) -> ModelStats:
         if x is not None and len(x) != self.dim:
             raise ValueError(f"the context vector has {len(x)} values; these posteriors take {self.dim}")
         with self._lock:
             # Copy-on-write: a snapshot handed out earlier is never mutated under a reader.
             current = self._stats.get(name)
             stats = current.copy() if current is not None else ModelStats.empty(self.dim)
-            apply_update(stats, x, y, weight, self.gamma, log_latency, self.latency_gamma, z, self.drift)
+            apply_update(stats, x, y, weight, self.gamma, log_latency, self.latency_gamma, expected, self.drift)
             self._stats[name] = stats
             return stats
 

@@ -44,8 +44,9 @@ logger = logging.getLogger("conduit.router")
 # carries "replaced": their dimension, which is not stored).
 # ARGV: 1 dim, 2 gamma, 3 x (JSON list or ''), 4 y ('' for none), 5 weight,
 #       6 log latency ('' for none), 7 latency gamma,
-#       8 z, the standardised residual for the change detector ('' for none),
-#       9 allowance, 10 threshold (0: no detector), 11 keep  (see conduit_router.posteriors)
+#       8 the expected quality, for the change detector ('' for none),
+#       9 odds, 10 threshold (0: no detector), 11 keep  (see conduit_router.posteriors:
+#       the same log-likelihood ratios as DriftTest.evidence)
 UPDATE_SCRIPT = """
 local d = tonumber(ARGV[1])
 local raw = redis.call('GET', KEYS[1])
@@ -75,10 +76,10 @@ if ARGV[4] ~= '' and ARGV[3] ~= '' then
   st.dr = tonumber(st.dr) or 0
   local h = tonumber(ARGV[10])
   if ARGV[8] ~= '' and h > 0 then
-    local z = tonumber(ARGV[8])
-    local k = tonumber(ARGV[9])
-    st.dn = math.max(0, st.dn - w * (z + k))
-    st.up = math.max(0, st.up + w * (z - k))
+    local p = math.min(0.99, math.max(0.01, tonumber(ARGV[8])))
+    local R = tonumber(ARGV[9])
+    st.dn = math.max(0, st.dn + w * (y * math.log(1 / R) - math.log(1 - p + p / R)))
+    st.up = math.max(0, st.up + w * (y * math.log(R) - math.log(1 - p + p * R)))
     if st.dn > h or st.up > h then
       local keep = tonumber(ARGV[11])
       if st.n > keep then
@@ -235,19 +236,19 @@ class RedisPosteriors:
                 f"{self.store.prefix}router:post:{self.space}:", prefix)
 
     def _args(self, x: list[float] | None, y: float | None, weight: float, log_latency: float | None,
-              z: float | None) -> list[str]:
+              expected: float | None) -> list[str]:
         drift = self.drift or _NO_DRIFT
         return [
             str(self.dim), _fmt(self.gamma), orjson.dumps(x).decode() if x is not None else "",
             "" if y is None else _fmt(y), _fmt(weight),
             "" if log_latency is None else _fmt(log_latency), _fmt(self.latency_gamma),
-            "" if z is None else _fmt(z), _fmt(drift.allowance), _fmt(drift.threshold), _fmt(drift.keep),
+            "" if expected is None else _fmt(expected), _fmt(drift.odds), _fmt(drift.threshold), _fmt(drift.keep),
         ]
 
     async def _run(self, name: str, x: list[float] | None, y: float | None, weight: float,
-                   log_latency: float | None, z: float | None) -> ModelStats:
+                   log_latency: float | None, expected: float | None) -> ModelStats:
         async with self._slots:
-            out = await self._script(keys=[self.key(name)], args=self._args(x, y, weight, log_latency, z))
+            out = await self._script(keys=[self.key(name)], args=self._args(x, y, weight, log_latency, expected))
         data = orjson.loads(out)
         if "replaced" in data:
             self._stale(name, int(data["replaced"]), "was replaced by this update")
@@ -269,20 +270,20 @@ class RedisPosteriors:
             self.counters["backlog_replayed"] += 1
 
     async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
-                     log_latency: float | None, z: float | None = None) -> ModelStats:
+                     log_latency: float | None, expected: float | None = None) -> ModelStats:
         if x is not None and len(x) != self.dim:
             raise ValueError(f"the context vector has {len(x)} values; these posteriors take {self.dim}")
         xs = None if x is None else [float(v) for v in x]
         try:
             await self._replay()
-            stats = await self._run(name, xs, y, weight, log_latency, z)
+            stats = await self._run(name, xs, y, weight, log_latency, expected)
         except self._errors() as exc:
             self._failed("update", exc)
             if len(self._backlog) < _BACKLOG_LIMIT:
-                self._backlog.append((name, xs, y, weight, log_latency, z))
+                self._backlog.append((name, xs, y, weight, log_latency, expected))
             local = self._snapshot.get(name)
             local = local.copy() if local is not None else ModelStats.empty(self.dim)
-            apply_update(local, x, y, weight, self.gamma, log_latency, self.latency_gamma, z, self.drift)
+            apply_update(local, x, y, weight, self.gamma, log_latency, self.latency_gamma, expected, self.drift)
             self._snapshot = {**self._snapshot, name: local}
             return local
         self.outages.recovered()

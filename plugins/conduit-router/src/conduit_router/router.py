@@ -428,16 +428,13 @@ class Router:
         if vec is not None and vec.shape != (self.analyzer.dimension,):
             raise ValueError(f"x must be a context vector of {self.analyzer.dimension} values (the analyser's), "
                              f"got shape {vec.shape}")
-        z = None
+        expected = None
         if vec is not None and quality is not None and weight >= 1.0:
             # The change detector hears full-weight evidence only: an answer that merely
             # arrived (weight < 1, reward 1) says little about quality and would read as drift.
             post = self.sampler.posteriors(self.models, self.backend.cached(), vec.shape[0])[spec.name]
-            mean, std = post.predict(vec, self.config.noise)
-            expected = min(0.95, max(0.05, mean))
-            # Predictive spread: the outcome's own (at most ŷ(1-ŷ) in [0, 1]) plus the posterior's.
-            z = (quality - expected) / math.sqrt(expected * (1.0 - expected) + std * std)
-        await self.backend.update(spec.name, vec, quality, weight, log_latency, z)
+            expected = post.predict(vec, self.config.noise)[0]
+        await self.backend.update(spec.name, vec, quality, weight, log_latency, expected)
 
     async def feedback(
         self,

@@ -1,0 +1,87 @@
+"""The router's change detector on its own: false alarms on stationary right-or-wrong outcomes
+and delay to catch a drop, for the detector conduit-router uses (``DriftTest``: a
+risk-adjusted Bernoulli CUSUM of log-likelihood ratios) and the one it replaced on 2026-12-06
+(two CUSUM sums of standardised residuals ``(y − p)/sqrt(p(1 − p))`` with allowance 0.25 and
+threshold 12).
+
+Outcomes are Bernoulli draws; the detector is told the prediction ``p``. "Stationary" rows
+draw at ``p`` itself (a calibrated posterior) or a little below it (a model the sampler picks
+often is predicted slightly too high: −0.03 here, about what bench/router_eval.py's workload
+shows); "drop" rows draw at a lower accuracy from the first outcome and count the outcomes
+until the first alarm. Deterministic (fixed seeds).
+
+    python bench/router_detector.py [--steps 200000] [--runs 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+from collections.abc import Callable
+
+import numpy as np
+from conduit_router.posteriors import DriftTest
+
+Step = Callable[[float, float], tuple[float, float]]
+
+
+def residual_detector(allowance: float = 0.25) -> Step:
+    def step(p: float, y: float) -> tuple[float, float]:
+        z = (y - p) / math.sqrt(p * (1 - p))
+        return -(z + allowance), z - allowance
+    return step
+
+
+def alarms(step: Step, threshold: float, outcomes: np.ndarray, p: float) -> list[int]:
+    dn = up = 0.0
+    fired = []
+    for i, y in enumerate(outcomes):
+        a, b = step(p, float(y))
+        dn, up = max(0.0, dn + a), max(0.0, up + b)
+        if dn > threshold or up > threshold:
+            fired.append(i)
+            dn = up = 0.0
+    return fired
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200_000, help="outcomes per stationary row")
+    parser.add_argument("--runs", type=int, default=300, help="runs per drop row")
+    args = parser.parse_args()
+    current = DriftTest()
+    detectors = {
+        f"likelihood ratio, odds {current.odds:g}, threshold {current.threshold:g} (now)": (current.evidence, current.threshold),
+        "standardised residual, allowance 0.25, threshold 12 (before)": (residual_detector(0.25), 12.0),
+    }
+    stationary = [(0.9, 0.9), (0.85, 0.85), (0.6, 0.6), (0.9, 0.87), (0.8, 0.77), (0.6, 0.57)]
+    drops = [(0.7, 0.35), (0.54, 0.27), (0.9, 0.6), (0.8, 0.6)]
+    print("Stationary outcomes: observations per false alarm (higher is better)\n")
+    print("| detector | " + " | ".join(f"p {p:g}, right {t:g}" for p, t in stationary) + " |")
+    print("|---|" + "---:|" * len(stationary))
+    for label, (step, h) in detectors.items():
+        cells = []
+        for k, (p, true) in enumerate(stationary):
+            outcomes = np.random.default_rng(k).random(args.steps) < true
+            n = len(alarms(step, h, outcomes, p))
+            cells.append(f"{args.steps / n:,.0f}" if n else f"> {args.steps:,}")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print("\nA drop from the first outcome: observations until the alarm, median (90th percentile)\n")
+    print("| detector | " + " | ".join(f"{p:g} → {t:g}" for p, t in drops) + " |")
+    print("|---|" + "---:|" * len(drops))
+    for label, (step, h) in detectors.items():
+        cells = []
+        for k, (p, true) in enumerate(drops):
+            rng = np.random.default_rng(1000 + k)
+            delays = []
+            for _ in range(args.runs):
+                fired = alarms(step, h, rng.random(2000) < true, p)
+                delays.append(fired[0] + 1 if fired else 2001)
+            cells.append(f"{statistics.median(delays):g} ({float(np.percentile(delays, 90)):g})")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
