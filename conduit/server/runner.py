@@ -111,6 +111,7 @@ class Server:
             keepalive_timeout=settings.keepalive_timeout,
         )
         self.shutdown_timeout: float = settings.shutdown_timeout
+        self.backlog: int = settings.backlog
         self.started = threading.Event()
         self._stop: anyio.Event | None = None
         self._force: anyio.Event | None = None
@@ -133,7 +134,9 @@ class Server:
         self._force = anyio.Event()
         await self.app.startup()
         state = self.state = ServerState(self.app, self.limits, protocol=self.protocol)
-        server = await self._loop.create_server(lambda: HTTPConnection(state), sock=self.sock)
+        # create_server listens again with its own backlog (100 unless told), replacing the
+        # socket's; it also accepts up to that many connections per wake-up.
+        server = await self._loop.create_server(lambda: HTTPConnection(state), sock=self.sock, backlog=self.backlog)
         self.started.set()
         async with anyio.create_task_group() as tg:
             if self.install_signal_handlers and threading.current_thread() is threading.main_thread():

@@ -37,3 +37,37 @@ def test_server_takes_the_protocol_from_the_app_settings_unless_given() -> None:
         assert Server(Conduit(plugins=[]), sock, http="h11").protocol is H11Protocol
     finally:
         sock.close()
+
+
+def _listen_backlog(port: int) -> int | None:
+    """The listen backlog of the socket listening on ``port`` (``ss`` reports it as Send-Q)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("ss") is None:
+        return None
+    out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
+    fields = out.split()
+    return int(fields[2]) if len(fields) > 2 else None
+
+
+def test_the_backlog_setting_is_the_listening_socket_backlog() -> None:
+    # asyncio's create_server listens again with a backlog of 100 unless told otherwise,
+    # which silently replaced the setting before 2026-12-06.
+    import threading
+
+    app = Conduit(plugins=[], monitoring=False, backlog=321)
+    sock = bind_socket("127.0.0.1", 0, app.settings.backlog)
+    server = Server(app, sock, install_signal_handlers=False, http="h11")
+    thread = threading.Thread(target=server.run, args=("asyncio",), daemon=True)
+    thread.start()
+    try:
+        assert server.started.wait(10)
+        backlog = _listen_backlog(server.port)
+        if backlog is None:
+            pytest.skip("`ss` (iproute2) is not installed: cannot read a socket's backlog")
+        assert backlog == 321
+    finally:
+        server.request_stop()
+        thread.join(10)
+        sock.close()
