@@ -147,6 +147,75 @@ def test_run_prints_the_banner_serves_with_two_workers_and_stops_on_sigterm(tmp_
     assert "Workers: 2 processes sharing the port" in out and "route(s) registered" in out
 
 
+def _start_workers(tmp_path, source: str, workers: int = 2) -> tuple[subprocess.Popen, int]:
+    (tmp_path / "worker_app.py").write_text(source)
+    port = _free_port()
+    env = {**os.environ, "CONDUIT_PLUGINS": "", "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conduit.cli", "run", "worker_app:app", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    return proc, port
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_is_replaced_and_the_port_keeps_serving(tmp_path) -> None:
+    proc, port = _start_workers(tmp_path, PID_APP)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url + "/health", proc)
+        deadline = time.monotonic() + 20
+        pids: set[int] = set()
+        while len(pids) < 2:
+            assert time.monotonic() < deadline, "one worker never answered"
+            pids |= set(_burst(port, 16))
+        victim = min(pids)
+        os.kill(victim, signal.SIGKILL)
+        seen: set[int] = set()
+        deadline = time.monotonic() + 20
+        while not (seen - pids):  # a pid that was not there before: the replacement
+            assert time.monotonic() < deadline, f"no replacement answered; seen {seen}"
+            try:
+                seen |= set(_burst(port, 16))
+            except (OSError, AssertionError):
+                pass  # a connection queued at the killed worker is reset: the client retries
+            time.sleep(0.1)
+        assert victim not in seen
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert f"worker {victim} exited (signal SIGKILL); starting a replacement" in out
+
+
+FAILING_APP = """
+from conduit import Conduit
+
+app = Conduit()
+
+
+@app.on_startup
+async def load_model():
+    raise RuntimeError("model file missing")
+"""
+
+
+@pytest.mark.slow
+def test_workers_of_an_app_that_cannot_start_are_not_restarted_forever(tmp_path) -> None:
+    proc, _ = _start_workers(tmp_path, FAILING_APP)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, out
+    assert "model file missing" in out
+    assert "3 workers in a row exited within 5 s of starting: stopping (the app cannot start" in out
+
+
 CHECKING_APP = """
 from conduit import Conduit, hookimpl
 

@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from typing import Any
 
 import anyio
@@ -261,22 +262,35 @@ def serve_forever(
         sock.close()
 
 
+# A worker that exits within this many seconds of being started failed at start-up; after
+# RESTART_LIMIT of those in a row the parent stops instead of restarting in a loop.
+EARLY_EXIT_SECONDS = 5.0
+RESTART_LIMIT = 3
+
+
 def _run_workers(app: Any, sock: socket.socket, workers: int, http: str, loop: str,
                  own: tuple[str, int] | None = None) -> None:
-    """Fork ``workers`` children and wait for them; forward SIGINT/SIGTERM. Each child serves
-    ``sock``, or with ``own`` (host, port) a socket of its own in ``sock``'s SO_REUSEPORT group."""
-    children: list[int] = []
+    """Fork ``workers`` children and supervise them until SIGINT/SIGTERM, which is forwarded
+    to each as one SIGTERM. Each child serves ``sock``, or with ``own`` (host, port) a socket
+    of its own in ``sock``'s SO_REUSEPORT group. A worker that exits while the parent is not
+    stopping (killed, crashed) is replaced; ``RESTART_LIMIT`` workers in a row exiting within
+    ``EARLY_EXIT_SECONDS`` of their start (an app that cannot start) stop them all, exit 1."""
+    children: dict[int, float] = {}  # pid -> when it was started
+    stopping = False
 
-    def forward(signum: int, _frame: Any) -> None:
-        for pid in children:
+    def stop_all() -> None:
+        for pid in list(children):
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
 
-    signal.signal(signal.SIGINT, forward)  # before forking: no window where Ctrl+C kills the parent
-    signal.signal(signal.SIGTERM, forward)
-    for _ in range(workers):
+    def forward(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        stop_all()
+
+    def spawn() -> None:
         pid = os.fork()
         if pid == 0:  # child
             code = 0
@@ -298,20 +312,47 @@ def _run_workers(app: Any, sock: socket.socket, workers: int, http: str, loop: s
                 code = 1
             finally:
                 os._exit(code)
-        children.append(pid)
-    if own is None:
-        sock.close()
+        children[pid] = time.monotonic()
+        if stopping:  # a signal came while forking: this one must stop too
+            os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, forward)  # before forking: no window where Ctrl+C kills the parent
+    signal.signal(signal.SIGTERM, forward)
+    for _ in range(workers):
+        spawn()
+    # The shared socket stays open in the parent (it never accepts on it) for replacements.
 
     status = 0
-    for pid in children:
-        while True:
-            try:
-                _, code = os.waitpid(pid, 0)
-                status = status or (os.waitstatus_to_exitcode(code) if code else 0)
-                break
-            except InterruptedError:
-                continue
-            except ChildProcessError:
-                break
+    early = 0
+    while children:
+        try:
+            pid, code = os.wait()
+        except ChildProcessError:
+            break
+        started = children.pop(pid, None)
+        if started is None:
+            continue
+        exit_code = os.waitstatus_to_exitcode(code)
+        if stopping:
+            status = status or (1 if exit_code else 0)
+            continue
+        how = f"exit code {exit_code}" if exit_code >= 0 else f"signal {signal.Signals(-exit_code).name}"
+        if time.monotonic() - started < EARLY_EXIT_SECONDS:
+            early += 1
+        else:
+            early = 0
+        if early >= RESTART_LIMIT:
+            logger.error("worker %d exited (%s); %d workers in a row exited within %.0f s of starting: "
+                         "stopping (the app cannot start; see the errors above)",
+                         pid, how, early, EARLY_EXIT_SECONDS)
+            stopping = True
+            status = 1
+            stop_all()
+            continue
+        logger.error("worker %d exited (%s); starting a replacement", pid, how)
+        if early:
+            time.sleep(0.5 * early)  # a worker that failed at start-up: do not spin
+        if not stopping:
+            spawn()
     if status:
         raise SystemExit(status)
