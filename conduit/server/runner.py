@@ -243,7 +243,7 @@ def serve_forever(
         raise ConfigurationError("invalid configuration:\n  - " + "\n  - ".join(report["errors"]))
     # Workers each listen on a socket of their own in one SO_REUSEPORT group where the kernel
     # balances it: one shared socket lets whichever worker wakes first accept a whole burst
-    # (asyncio accepts up to 100 connections per wake-up), and keep-alive clients then stay
+    # (asyncio accepts up to `backlog` connections per wake-up), and keep-alive clients then stay
     # on that worker. The parent only binds, to reserve the port and report it.
     own_sockets = workers > 1 and REUSE_PORT_BALANCES
     sock = bind_socket(host, port, app.settings.backlog, reuse_port=own_sockets, listen=not own_sockets)
