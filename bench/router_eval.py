@@ -194,14 +194,8 @@ def best_fixed_model(seeds: range, steps: int, warm: int, objective: Objective) 
         for m in env.models:
             means[m.name] = means.get(m.name, 0.0) + statistics.mean(env.utility(m.name, t, d, objective) for t, d in queries)
     best = max(means, key=means.get)
-    rows = []
-    for seed in seeds:
-        env, report = environment(seed), Report()
-        for _ in range(steps):
-            text, domain = env.sample()
-            report.add(env, best, text, domain, objective)
-        rows.append(report.window(warm))
-    return best, rows
+    return best, [run_static(environment(seed), "strongest", steps, objective, strongest=best).window(warm)
+                  for seed in seeds]
 
 
 def static_within_budget(seeds: range, steps: int, warm: int, budget: float,
@@ -315,6 +309,7 @@ async def main(args: argparse.Namespace) -> str:
     lines: list[str] = []
     out = lines.append
     steps, warm = args.steps, args.steps // 4
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     env0 = environment(0)
     top = strongest(env0)
     out(f"Workload: {len(PUBLISHED)} models, {len(DOMAIN_BENCHMARK)} domains "
@@ -330,14 +325,14 @@ async def main(args: argparse.Namespace) -> str:
             rows = []
             regrets = []
             reports: list[Report] = []
-            for seed in range(args.first_seed, args.first_seed + args.seeds):
+            for seed in seeds:
                 _, report = await learn(objective, steps, seed, args.embedder, config)
                 rows.append(report.window(warm))
                 regrets.append(report.regret)
                 reports.append(report)
             results[label, learner] = (rows, regrets)
             target_reports[label, learner] = reports
-    reference = [run_static(environment(s), "strongest", steps, strongest=top).window(warm) for s in range(args.first_seed, args.first_seed + args.seeds)]
+    reference = [run_static(environment(s), "strongest", steps, strongest=top).window(warm) for s in seeds]
     ref_q = statistics.mean(r["quality"] for r in reference)
     ref_c = statistics.mean(r["cost"] for r in reference)
 
@@ -352,12 +347,12 @@ async def main(args: argparse.Namespace) -> str:
             row(f"{learner}, {label}", results[label, learner][0], objective)
         for policy in ("strongest", "cheapest", "random"):
             rows = [run_static(environment(s), policy, steps, objective, strongest=top).window(warm)
-                    for s in range(args.first_seed, args.first_seed + args.seeds)]
+                    for s in seeds]
             row(f"always-{policy}" if policy != "random" else "random", rows, objective)
-        best, rows = best_fixed_model(range(args.first_seed, args.first_seed + args.seeds), steps, warm, objective)
+        best, rows = best_fixed_model(seeds, steps, warm, objective)
         row(f"best single model in hindsight (always {best})", rows, objective)
         row("per-query oracle", [oracle_report(environment(s), steps, objective).window(warm)
-                                 for s in range(args.first_seed, args.first_seed + args.seeds)], objective)
+                                 for s in seeds], objective)
     budget_prices: dict[tuple[str, int], float] = {}
     for label, objective in BUDGETS.items():
         assert objective.cost_budget is not None
@@ -367,16 +362,15 @@ async def main(args: argparse.Namespace) -> str:
             c = statistics.mean(r["cost"] for r in rows)
             out(f"| {learner}, {label} | {q:.3f} | {q / ref_q:.1%} | ${c:.6f} | {c / ref_c:.1%} | – |")
         oracle_rows = []
-        for s in range(args.first_seed, args.first_seed + args.seeds):
+        for s in seeds:
             price, report = budget_oracle(s, steps, warm, objective.cost_budget, top)
             budget_prices[label, s] = price
             oracle_rows.append(report.window(warm))
         q = statistics.mean(r["quality"] for r in oracle_rows)
         c = statistics.mean(r["cost"] for r in oracle_rows)
-        prices = ", ".join(f"{budget_prices[label, s]:.3f}" for s in range(args.first_seed, args.first_seed + args.seeds))
+        prices = ", ".join(f"{budget_prices[label, s]:.3f}" for s in seeds)
         out(f"| budget oracle (best fixed price of cost on true figures: {prices}) | {q:.3f} | {q / ref_q:.1%} | "
             f"${c:.6f} | {c / ref_c:.1%} | – |")
-        seeds = range(args.first_seed, args.first_seed + args.seeds)
         for name, q, c in static_within_budget(seeds, steps, warm, objective.cost_budget, top):
             out(f"| {name} | {q:.3f} | {q / ref_q:.1%} | ${c:.6f} | {c / ref_c:.1%} | – |")
     out("")
@@ -406,9 +400,9 @@ async def main(args: argparse.Namespace) -> str:
             target_row(f"{learner}, {label}", target_reports[label, learner])
         for policy in ("strongest", "cheapest", "random"):
             target_row(f"always-{policy}" if policy != "random" else "random",
-                       [run_static(environment(s), policy, steps, objective, strongest=top) for s in range(args.first_seed, args.first_seed + args.seeds)])
+                       [run_static(environment(s), policy, steps, objective, strongest=top) for s in seeds])
         target_row("per-query oracle (the rule on true qualities)",
-                   [oracle_report(environment(s), steps, objective) for s in range(args.first_seed, args.first_seed + args.seeds)])
+                   [oracle_report(environment(s), steps, objective) for s in seeds])
     out("")
     out("The target swept (default learner; objective cost alone decides among the models within the target):")
     out("")
@@ -419,8 +413,8 @@ async def main(args: argparse.Namespace) -> str:
         if t == 0.95:
             mine = [r.window(warm) for r in target_reports[next(iter(TARGETS)), "router"]]
         else:
-            mine = [(await learn(objective, steps, s, args.embedder))[1].window(warm) for s in range(args.first_seed, args.first_seed + args.seeds)]
-        oracle = [oracle_report(environment(s), steps, objective).window(warm) for s in range(args.first_seed, args.first_seed + args.seeds)]
+            mine = [(await learn(objective, steps, s, args.embedder))[1].window(warm) for s in seeds]
+        oracle = [oracle_report(environment(s), steps, objective).window(warm) for s in seeds]
 
         def pct(rows: list[dict[str, Any]], key: str, ref: float) -> str:
             return f"{statistics.mean(r[key] for r in rows) / ref:.1%}"
@@ -439,7 +433,7 @@ async def main(args: argparse.Namespace) -> str:
         if label in BUDGETS:  # against the budget's oracle, at its price
             regrets = [priced_regret(report, s, budget_prices[label, s])
                        for report, s in zip(target_reports[label, learner],
-                                            range(args.first_seed, args.first_seed + args.seeds))]
+                                            seeds)]
         cums = [np.cumsum(r) for r in regrets]
         points = [statistics.mean(float(c[n - 1]) for c in cums) for n in (steps // 8, steps // 4, steps // 2, steps)]
         exponent = statistics.mean(regret_exponent(r) for r in regrets)
@@ -451,7 +445,7 @@ async def main(args: argparse.Namespace) -> str:
     out("| objective | seed | degraded model | share before | queries until share ≤ ¼ of before (window 50) | share over last 500 |")
     out("|---|---|---|---|---|---|")
     for label, objective in {**OBJECTIVES, **BUDGETS, **TARGETS}.items():
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
+        for seed in seeds:
             d = await degradation(objective, seed, args.embedder, warmup=max(1000, warm), after=1500)
             out(f"| {label} | {seed} | {d['model']} | {d['share_before']:.0%} | "
                 f"{d['queries_to_quarter_share'] if d['queries_to_quarter_share'] is not None else '> 1500'} | "

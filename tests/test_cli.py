@@ -114,21 +114,34 @@ def _burst(port: int, connections: int) -> list[int]:
             s.close()
 
 
-@pytest.mark.slow
-def test_run_prints_the_banner_serves_with_two_workers_and_stops_on_sigterm(tmp_path) -> None:
-    (tmp_path / "pid_app.py").write_text(PID_APP)
+def _start_workers(tmp_path, source: str, workers: int = 2) -> tuple[subprocess.Popen, int]:
+    (tmp_path / "worker_app.py").write_text(source)
     port = _free_port()
     env = {**os.environ, "CONDUIT_PLUGINS": "", "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "conduit.cli", "run", "pid_app:app", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "conduit.cli", "run", "worker_app:app", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+    return proc, port
+
+
+def _both_workers(proc: subprocess.Popen, port: int) -> set[int]:
+    """Wait until the server answers and both workers have served a request; their pids."""
+    _wait_ready(f"http://127.0.0.1:{port}/health", proc)
+    deadline = time.monotonic() + 20
+    pids: set[int] = set()
+    while len(pids) < 2:
+        assert time.monotonic() < deadline, "one worker never answered"  # the other still starting
+        pids |= set(_burst(port, 16))
+    return pids
+
+
+@pytest.mark.slow
+def test_run_prints_the_banner_serves_with_two_workers_and_stops_on_sigterm(tmp_path) -> None:
+    proc, port = _start_workers(tmp_path, PID_APP)
     try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_ready(url + "/health", proc)
-        deadline = time.monotonic() + 20
-        while len({r.json()["pid"] for r in (httpx.get(url + "/pid") for _ in range(10))}) < 2:
-            assert time.monotonic() < deadline, "one worker never answered"  # the other still starting
+        _both_workers(proc, port)
         # A burst of connections opened together (what a load balancer or wrk does at start)
         # lands on both workers: each listens on its own SO_REUSEPORT socket and the kernel
         # spreads connections by address hash. On one shared socket the first worker to wake
@@ -147,29 +160,11 @@ def test_run_prints_the_banner_serves_with_two_workers_and_stops_on_sigterm(tmp_
     assert "Workers: 2 processes sharing the port" in out and "route(s) registered" in out
 
 
-def _start_workers(tmp_path, source: str, workers: int = 2) -> tuple[subprocess.Popen, int]:
-    (tmp_path / "worker_app.py").write_text(source)
-    port = _free_port()
-    env = {**os.environ, "CONDUIT_PLUGINS": "", "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "conduit.cli", "run", "worker_app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    return proc, port
-
-
 @pytest.mark.slow
 def test_a_worker_that_dies_is_replaced_and_the_port_keeps_serving(tmp_path) -> None:
     proc, port = _start_workers(tmp_path, PID_APP)
     try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_ready(url + "/health", proc)
-        deadline = time.monotonic() + 20
-        pids: set[int] = set()
-        while len(pids) < 2:
-            assert time.monotonic() < deadline, "one worker never answered"
-            pids |= set(_burst(port, 16))
+        pids = _both_workers(proc, port)
         victim = min(pids)
         os.kill(victim, signal.SIGKILL)
         seen: set[int] = set()

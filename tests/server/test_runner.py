@@ -1,8 +1,11 @@
-"""Choosing the HTTP protocol state from the ``http`` setting."""
+"""The server runner: the HTTP protocol chosen from the ``http`` setting, and the listen backlog."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -41,9 +44,6 @@ def test_server_takes_the_protocol_from_the_app_settings_unless_given() -> None:
 
 def _listen_backlog(port: int) -> int | None:
     """The listen backlog of the socket listening on ``port`` (``ss`` reports it as Send-Q)."""
-    import shutil
-    import subprocess
-
     if shutil.which("ss") is None:
         return None
     out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
@@ -54,8 +54,6 @@ def _listen_backlog(port: int) -> int | None:
 def test_the_backlog_setting_is_the_listening_socket_backlog() -> None:
     # asyncio's create_server listens again with a backlog of 100 unless told otherwise,
     # which silently replaced the setting before 2026-12-06.
-    import threading
-
     app = Conduit(plugins=[], monitoring=False, backlog=321)
     sock = bind_socket("127.0.0.1", 0, app.settings.backlog)
     server = Server(app, sock, install_signal_handlers=False, http="h11")
