@@ -12,6 +12,8 @@ with the model's published accuracy (a Bernoulli draw), and that is the feedback
   within 95% of the best for each query), its oracle being the rule applied to the true
   qualities, and a sweep of the target;
 * cumulative regret against the oracle (and its growth exponent: < 1 is sublinear);
+* where learning ends up: the weighted objectives over the last fifth of longer runs
+  (``--long-steps``, 20,000 queries) against the best single model chosen in hindsight;
 * how many queries it takes for traffic to leave a model whose quality drops mid-run;
 * decision latency p50/p99 in-process and with Redis (features cached, embedding excluded).
 
@@ -106,6 +108,13 @@ LEARNERS = {
     # The learner before the change detector and the shared prior: for comparison.
     "previous learner (γ 0.99, ridge 2, no pooling)": BanditConfig(gamma=0.99, ridge=2.0, pooling=False,
                                                                    drift_threshold=0.0),
+}
+
+# The longer runs: the default learner, and a stronger prior on each model's own embedding
+# weights (less per-query noise once evidence is plentiful; less exploration early on).
+LONG_LEARNERS = {
+    "router": BanditConfig(),
+    "router, embedding_ridge 300": BanditConfig(embedding_ridge=300.0),
 }
 
 
@@ -305,6 +314,42 @@ async def latency(store_url: str | None, embedder: str, n: int = 5000,
             "cpu_p50": float(np.percentile(cpu_ms, 50)), "cpu_p99": float(np.percentile(cpu_ms, 99))}
 
 
+async def long_rows(seeds: range, steps: int, embedder: str, top: str, objective: Objective,
+                    configs: dict[str, BanditConfig]) -> dict[str, Any]:
+    """Per seed, over the last fifth of a ``steps``-query run: each learner's objective,
+    always-strongest's, the best single model's in hindsight (and its name), the oracle's."""
+    warm = steps - steps // 5
+    learners = {name: [(await learn(objective, steps, s, embedder, config))[1].window(warm)["utility"] for s in seeds]
+                for name, config in configs.items()}
+    strong = [run_static(environment(s), "strongest", steps, objective, strongest=top).window(warm)["utility"]
+              for s in seeds]
+    best, rows = best_fixed_model(seeds, steps, warm, objective)
+    oracle = [oracle_report(environment(s), steps, objective).window(warm)["utility"] for s in seeds]
+    return {"learners": learners, "strongest": strong, "best": [r["utility"] for r in rows], "best_name": best,
+            "oracle": oracle}
+
+
+async def long_table(out: Any, seeds: range, steps: int, embedder: str, top: str) -> None:
+    """Where learning ends up: the weighted objectives over a longer run."""
+    out(f"Where it ends up: the objective over the last {steps // 5} of {steps} queries, mean over the "
+        "seeds, against always-strongest, the best single model chosen in hindsight on the true figures "
+        "of those queries, and the per-query oracle; \"beats\": seeds on which the learner's objective is "
+        "above the best single model's.")
+    out("")
+    out("| objective | " + " | ".join(f"{name} | beats" for name in LONG_LEARNERS) +
+        " | always-strongest | best single model in hindsight | per-query oracle |")
+    out("|---|" + "---|---|" * len(LONG_LEARNERS) + "---|---|---|")
+    for label, objective in OBJECTIVES.items():
+        r = await long_rows(seeds, steps, embedder, top, objective, LONG_LEARNERS)
+        cells = []
+        for mine in r["learners"].values():
+            wins = sum(m > b for m, b in zip(mine, r["best"]))
+            cells.append(f"{statistics.mean(mine):.4f} | {wins} of {len(mine)}")
+        out(f"| {label} | " + " | ".join(cells) + f" | {statistics.mean(r['strongest']):.4f} | "
+            f"{statistics.mean(r['best']):.4f} ({r['best_name']}) | {statistics.mean(r['oracle']):.4f} |")
+    out("")
+
+
 async def main(args: argparse.Namespace) -> str:
     lines: list[str] = []
     out = lines.append
@@ -439,6 +484,8 @@ async def main(args: argparse.Namespace) -> str:
         exponent = statistics.mean(regret_exponent(r) for r in regrets)
         out(f"| {learner}, {label} | " + " | ".join(f"{p:.1f}" for p in points) + f" | {exponent:.2f} |")
     out("")
+    if args.long_steps:
+        await long_table(out, seeds, args.long_steps, args.embedder, top)
     out("Degradation (default learner): after warm-up the model with the most traffic loses half its accuracy "
         "on every domain.")
     out("")
@@ -481,16 +528,26 @@ if __name__ == "__main__":
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1 "
                         "(another range checks that the figures do not hang on the chosen seeds)")
+    parser.add_argument("--long-steps", type=int, default=20000, help="queries of the longer runs that show where "
+                        "learning ends up (0: skip them)")
+    parser.add_argument("--long-only", action="store_true", help="only the longer runs' table")
     parser.add_argument("--embedder", default="hash", help="hash (fast) or auto (MiniLM from conduit-onnx)")
     parser.add_argument("--redis", default=None, help="redis:// URL for the shared-state latency run")
     parser.add_argument("--markdown", default=None, help="append the results as a section of this file")
     args = parser.parse_args()
     started = time.time()
+    if args.long_only:
+        lines: list[str] = []
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        asyncio.run(long_table(lines.append, seeds, args.long_steps, args.embedder, strongest(environment(0))))
+        print("\n".join(lines))
+        sys.exit(0)
     text = asyncio.run(main(args))
     print(text)
     if args.markdown:
         header = (f"\n## LLM router: learning on a published-figures workload\n\n"
                   f"`python bench/router_eval.py --steps {args.steps} --seeds {args.seeds} --first-seed {args.first_seed} --embedder {args.embedder}"
+                  f" --long-steps {args.long_steps}"
                   + (f" --redis {args.redis}" if args.redis else "") + f"` on {platform.machine()} "
                   f"({platform.python_implementation()} {platform.python_version()}), "
                   f"{time.time() - started:.0f} s. Sources of the figures: see the docstring of bench/router_eval.py.\n\n")
