@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import pytest
 from conduit_router import Objective, Query, QueryConstraints, Router
 from conduit_router.budget import BudgetPacer
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
-from conduit_router.simulation import run_router, run_static
+from conduit_router.simulation import (
+    SYNTHETIC_QUALITY,
+    Environment,
+    run_router,
+    run_static,
+)
 from conduit_router.simulation import synthetic_environment as make_env
 
 from conduit import Conduit
@@ -81,20 +87,76 @@ def test_decisions_without_prices_are_not_paced() -> None:
         BudgetPacer(Objective())
 
 
-async def _spend_and_quality(budget: float, seed: int, steps: int = 1500) -> tuple[float, float, Router]:
+def test_actual_costs_replace_the_estimates() -> None:
+    on_budget = BudgetPacer(Objective.parse("cost_budget=0.5"))
+    settled = BudgetPacer(Objective.parse("cost_budget=0.5"))
+    settled.settle(0.5, 1.0, 1.0)  # before any decision: nothing to correct
+    assert settled.price == on_budget.price
+    prices = []
+    for _ in range(50):
+        on_budget.record(0.5, 1.0)  # by the estimates, every decision spends exactly the budget
+        settled.record(0.5, 1.0)
+        settled.settle(0.5, 1.0, 1.0, same_model=False)  # but it cost twice that; the priciest estimate stands
+        prices.append(settled.price)
+    assert math.isclose(on_budget.price, BudgetPacer(Objective.parse("cost_budget=0.5")).price)
+    assert all(b > a for a, b in itertools.pairwise(prices))
+    assert settled.spend_share is not None and settled.spend_share > 0.9
+
+    scaled = BudgetPacer(Objective.parse("cost_budget=0.5"))
+    for _ in range(50):  # answers twice as long as estimated: the priciest model's would have been too
+        scaled.record(0.5, 1.0)
+        scaled.settle(0.5, 1.0, 1.0)
+    assert math.isclose(scaled.price, on_budget.price) and math.isclose(scaled.spend_share, 0.5)
+    before = scaled.price
+    for bad in [(float("nan"), 1.0, 1.0), (0.5, -1.0, 1.0), (0.5, 1.0, 0.0), (0.5, float("inf"), 1.0)]:
+        scaled.settle(*bad)
+    assert scaled.price == before
+
+
+async def _spend_and_quality(budget: float, seed: int, steps: int = 1500, *, env: Any = make_env,
+                             costs: bool = True) -> tuple[float, float, Router]:
     router = Router(MODELS, embedder="hash", seed=seed, objective=Objective(0.9, 0.1, 0.0, cost_budget=budget))
-    window = (await run_router(router, make_env(seed), steps)).window(steps // 2)
-    priciest = run_static(make_env(seed), "strongest", steps).window(steps // 2)  # "large" is the priciest too
+    window = (await run_router(router, env(seed), steps, costs=costs)).window(steps // 2)
+    priciest = run_static(env(seed), "strongest", steps).window(steps // 2)  # "large" is the priciest too
     return window["cost"] / priciest["cost"], window["quality"], router
+
+
+def _long_answers(seed: int) -> Environment:
+    """The synthetic workload with answers to code, math and reasoning 3x longer than usual:
+    the router's estimates of those costs run low."""
+    return Environment(list(MODELS), {m: dict(q) for m, q in SYNTHETIC_QUALITY.items()}, seed=seed,
+                       output_tokens={"code": 1200, "math": 900, "reasoning": 1200, "creative": 350, "factual": 100,
+                                      "conversation": 60})
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+async def test_reported_costs_keep_spending_at_the_budget_when_estimates_run_low(seed: int) -> None:
+    estimated, _, _ = await _spend_and_quality(0.5, seed, env=_long_answers, costs=False)
+    reported, _, router = await _spend_and_quality(0.5, seed, env=_long_answers)
+    assert estimated > 0.55, estimated  # paced on its estimates alone it overspends
+    assert 0.47 < reported < 0.53, reported
+    assert router.budget is not None and abs(router.budget.spend_share - 0.5) < 0.05
+
+
+async def test_a_decisions_cost_is_settled_once() -> None:
+    router = Router(MODELS, embedder="hash", seed=0, objective="cost_budget=0.3")
+    decision = await router.route(Query(text="Write a haiku about autumn"))
+    assert router.budget is not None
+    first = router.budget.price
+    await router.feedback(decision.query_id, cost=10 * decision.estimated_cost + 0.01)
+    second = router.budget.price
+    assert second != first  # the answer cost ten times the estimate: the price moved
+    await router.feedback(decision.query_id, cost=10 * decision.estimated_cost + 0.01)
+    assert router.budget.price == second
+    assert router.stats()["models"][decision.selected_model]["spend"] > 0
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 async def test_spending_follows_the_budget_and_a_larger_budget_buys_quality(seed: int) -> None:
     tight_share, tight_quality, tight = await _spend_and_quality(0.15, seed)
     loose_share, loose_quality, loose = await _spend_and_quality(0.5, seed)
-    # The router paces on its own cost estimates; the workload's true costs differ a little.
-    assert 0.12 < tight_share < 0.18, tight_share
-    assert 0.44 < loose_share < 0.56, loose_share
+    assert 0.13 < tight_share < 0.17, tight_share
+    assert 0.47 < loose_share < 0.53, loose_share
     assert loose_quality > tight_quality + 0.02
     assert tight.budget is not None and loose.budget is not None
     assert tight.budget.price > loose.budget.price  # a tighter budget: a dearer cost

@@ -4,7 +4,13 @@ failing model, cool it down, and learn from what happened."""
 from __future__ import annotations
 
 import pytest
-from conduit_router import AllModelsFailedError, Query, QueryConstraints, Router
+from conduit_router import (
+    AllModelsFailedError,
+    ModelSpec,
+    Query,
+    QueryConstraints,
+    Router,
+)
 from conduit_router.providers import AnthropicClient, OpenAIClient, ProviderError
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
 from conduit_router.standin import Fault, StandIn
@@ -12,11 +18,11 @@ from conduit_router.standin import Fault, StandIn
 pytestmark = pytest.mark.anyio
 
 
-def make_router(standin: StandIn, **options: object) -> Router:
+def make_router(standin: StandIn, models: list[ModelSpec] | None = None, **options: object) -> Router:
     opts = {"api_key": "k", "timeout": 0.5, "max_retries": 1, "backoff_base": 0.01, "cache": None}
     providers = {"openai": OpenAIClient(base_url=standin.openai_url, **opts),
                  "anthropic": AnthropicClient(base_url=standin.url, **opts)}
-    return Router(MODELS, embedder="hash", seed=1, providers=providers, **options)  # type: ignore[arg-type]
+    return Router(models or MODELS, embedder="hash", seed=1, providers=providers, **options)  # type: ignore[arg-type]
 
 
 def prefer(*models: str) -> QueryConstraints:
@@ -33,6 +39,24 @@ async def test_complete_routes_calls_and_records_implicit_feedback(fresh_standin
     assert stats["answers"] == 1 and stats["observations"] == 1 and stats["spend"] == pytest.approx(answer.cost)
     await router.feedback(answer.query_id, rating=5)  # the caller can still rate it
     assert router.stats()["models"][answer.model]["observations"] == 2
+    await router.aclose()
+
+
+async def test_under_a_budget_the_answers_actual_cost_is_what_counts(fresh_standin: StandIn) -> None:
+    # Input and output priced in different proportions, so that the priciest model's cost at
+    # the actual token counts is not the estimate scaled like the answer's.
+    models = [ModelSpec("reader", "openai", 0.5, 1.0, quality_prior=0.7),
+              ModelSpec("writer", "openai", 1.0, 40.0, quality_prior=0.8)]
+    router = make_router(fresh_standin, models, objective="cost_budget=0.4")
+    answer = await router.complete(Query(text="Explain how a hash map handles collisions.",
+                                         constraints=prefer("reader")), max_tokens=200)
+    assert router.budget is not None and router.budget.decisions == 1
+    # The estimates made at decision time are replaced by the answer's cost and what the
+    # priciest model would have charged for the same token counts.
+    priciest = router.priciest_cost(answer.usage.input_tokens, answer.usage.output_tokens)
+    assert router.budget.spend_share == pytest.approx(answer.cost / priciest)
+    await router.feedback(answer.query_id, cost=answer.cost * 5)  # already settled: counted in spend only
+    assert router.budget.spend_share == pytest.approx(answer.cost / priciest)
     await router.aclose()
 
 

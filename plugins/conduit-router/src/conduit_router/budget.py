@@ -22,7 +22,12 @@ than the budget, λ sinks to ``λ_min`` and the weights decide as if cost were (
 The state is per process. With several workers each keeps its own spending within ``b``,
 so their sum is too (a sum of ratios bounded by ``b`` is bounded by ``b``). Costs are the
 router's estimates at decision time (token estimate × list price), the same figures the
-decision itself weighs.
+decision itself weighs; when the actual cost of a decision becomes known (``complete()``'s
+usage, or ``feedback(cost=...)``) :meth:`BudgetPacer.settle` replaces the estimate with it,
+so an estimate that runs low on some kind of query does not let spending drift above the
+budget. The priciest model's cost is then taken at the answer's token counts when they are
+known (``complete()``), else scaled by the same ratio as the chosen model's (it would have
+written an answer as long); after a fallback to another model or for a cached answer it is kept.
 """
 
 from __future__ import annotations
@@ -82,6 +87,30 @@ class BudgetPacer:
             keep = 1.0 - 1.0 / self.window
             self._spent = keep * self._spent + cost
             self._priciest = keep * self._priciest + max_cost
+
+    def settle(self, estimated: float, actual: float, max_estimated: float, *, same_model: bool = True,
+               max_actual: float | None = None) -> None:
+        """A decision's actual cost is known: move the price as :meth:`record` would have
+        with it (``estimated`` and ``max_estimated`` are what was recorded then).
+
+        ``max_actual`` is the priciest model's cost at the answer's actual token counts when
+        they are known; otherwise the estimate is scaled like the chosen model's
+        (``same_model``) or kept (an answer from another model, a cached one)."""
+        if max_actual is None:
+            max_actual = max_estimated * actual / estimated if same_model and estimated > 0 else max_estimated
+        if not all(math.isfinite(v) and v >= 0 for v in (estimated, actual, max_estimated, max_actual)) \
+                or max_estimated <= 0:
+            return
+        with self._lock:
+            if self._max_mean <= 0:
+                return
+            # The running mean (the gradient's scale) follows the actual figure too.
+            self._max_mean += (max_actual - max_estimated) / min(self.decisions, self.window)
+            gradient = ((actual - estimated) - self.budget * (max_actual - max_estimated)) / self._max_mean
+            gradient = max(-1.0, min(1.0, gradient))
+            self.price = min(self.MAX_PRICE, max(self.MIN_PRICE, self.price * math.exp(self.step * gradient)))
+            self._spent = max(0.0, self._spent + actual - estimated)
+            self._priciest = max(0.0, self._priciest + max_actual - max_estimated)
 
     @property
     def spend_share(self) -> float | None:

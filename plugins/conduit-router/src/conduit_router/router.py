@@ -198,6 +198,10 @@ class Router:
         except KeyError:
             raise ValueError(f"unknown model {name!r}; the catalogue has {', '.join(self._by_name)}") from None
 
+    def priciest_cost(self, input_tokens: float, output_tokens: float) -> float:
+        """USD the priciest model of the catalogue would charge for these token counts."""
+        return max(m.cost(input_tokens, output_tokens) for m in self.models)
+
     @staticmethod
     def _query(query: Query | str) -> Query:
         if isinstance(query, str):
@@ -285,7 +289,7 @@ class Router:
             excluded=excluded,
             policy=self.policy,
         )
-        await self._remember(query, decision, x)
+        await self._remember(query, decision, x, max_cost)
         counts = self._counts[best.spec.name]
         counts["decisions"] += 1
         counts["estimated_spend"] += best.cost
@@ -334,11 +338,11 @@ class Router:
 
     # --- decision records (shared through the store) -------------------------------------------
 
-    async def _remember(self, query: Query, decision: RoutingDecision, x: np.ndarray) -> None:
+    async def _remember(self, query: Query, decision: RoutingDecision, x: np.ndarray, max_cost: float) -> None:
         c = query.constraints
         record = {
             "m": decision.selected_model, "x": [round(float(v), 7) for v in x], "d": decision.features.domain,
-            "c": decision.estimated_cost, "u": query.user_id, "ts": time.time(),
+            "c": decision.estimated_cost, "u": query.user_id, "ts": time.time(), "mc": max_cost,
             "tol": c.max_latency_ms if c is not None and c.max_latency_ms is not None else self.latency_tolerance_ms,
         }
         await self._put_record(decision.query_id, record)
@@ -471,6 +475,7 @@ class Router:
             await self.observe(model, x, reward if x is not None else None, latency_ms=latency_ms)
         if cost is not None and model in self._counts:
             self._counts[model]["spend"] += float(cost)
+            await self._settle(query_id, record, float(cost))
         self._feedback_counts["explicit"] += 1
         kind = "quality" if quality is not None else "rating" if rating is not None else \
             "thumbs" if success is not None else "latency" if latency_ms is not None else "cost"
@@ -494,6 +499,18 @@ class Router:
         self._log_feedback(query_id, record["m"], "implicit", kind, quality, None, None)
         return True
 
+    async def _settle(self, query_id: str, record: Mapping[str, Any], cost: float, *, same: bool = True,
+                      priciest: float | None = None) -> None:
+        """Tell the spending limit what a decision actually cost (once per query)."""
+        if self.budget is None:
+            return
+        estimated, recorded = record.get("c"), record.get("mc")
+        if not isinstance(estimated, (int, float)) or not isinstance(recorded, (int, float)):
+            return  # recorded by a version that did not keep them
+        if not await self._once(f"cost:{query_id}"):
+            return
+        self.budget.settle(float(estimated), cost, float(recorded), same_model=same, max_actual=priciest)
+
     def _log_feedback(self, query_id: str, model: str, source: str, kind: str, reward: float | None,
                       latency_ms: float | None, cost: float | None) -> None:
         if self.history is not None:
@@ -501,8 +518,9 @@ class Router:
                                           "kind": kind, "reward": reward, "latency_ms": latency_ms, "cost": cost})
 
     async def record_answer(self, decision: RoutingDecision, model: str, *, problem: str | None, latency_ms: float | None,
-                            cost: float | None, cached: bool = False) -> None:
-        """Implicit feedback for an answer ``model`` gave to ``decision``'s query (used by complete)."""
+                            cost: float | None, cached: bool = False, priciest_cost: float | None = None) -> None:
+        """Implicit feedback for an answer ``model`` gave to ``decision``'s query (used by complete);
+        ``priciest_cost``: what the priciest model would have cost for the same token counts."""
         record = await self._record(decision.query_id)
         if record["m"] != model:
             record = {**record, "m": model}
@@ -511,6 +529,9 @@ class Router:
         counts["answers"] += 1
         if cost is not None:
             counts["spend"] += cost
+            # A cached answer cost nothing, but the priciest model's estimate stands.
+            await self._settle(decision.query_id, record, cost, same=decision.selected_model == model and not cached,
+                               priciest=None if cached else priciest_cost)
         if cached:
             return
         if problem is not None:

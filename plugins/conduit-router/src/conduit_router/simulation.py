@@ -241,8 +241,10 @@ class Report:
 
 
 async def run_router(router: Any, env: Environment, steps: int, *, events: Mapping[int, Any] | None = None,
-                     report: Report | None = None) -> Report:
-    """Route ``steps`` queries from ``env`` and give feedback drawn from the true quality.
+                     report: Report | None = None, costs: bool = True) -> Report:
+    """Route ``steps`` queries from ``env`` and give feedback drawn from the true quality,
+    with the answer's latency and (``costs``) its true cost, as a deployment that reads
+    its providers' usage would.
 
     ``events`` maps a step number to a callable run before it (e.g. a degradation).
     """
@@ -256,7 +258,8 @@ async def run_router(router: Any, env: Environment, steps: int, *, events: Mappi
         report.decision_seconds.append(time.perf_counter() - started)
         model = decision.selected_model
         report.add(env, model, text, domain, router.objective)
-        await router.feedback(decision.query_id, quality=env.feedback(model, domain), latency_ms=env.latency(model))
+        await router.feedback(decision.query_id, quality=env.feedback(model, domain), latency_ms=env.latency(model),
+                              cost=env.cost(model, text, domain) if costs else None)
     return report
 
 
