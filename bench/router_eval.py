@@ -446,6 +446,10 @@ async def main(args: argparse.Namespace) -> str:
         for policy in ("strongest", "cheapest", "random"):
             target_row(f"always-{policy}" if policy != "random" else "random",
                        [run_static(environment(s), policy, steps, objective, strongest=top) for s in seeds])
+        fixed = {m.name: [run_static(environment(s), "strongest", steps, objective, strongest=m.name) for s in seeds]
+                 for m in models()}
+        best = min(fixed, key=lambda name: statistics.mean(statistics.mean(r.regret[warm:]) for r in fixed[name]))
+        target_row(f"best single model in hindsight by the rule's regret (always {best})", fixed[best])
         target_row("per-query oracle (the rule on true qualities)",
                    [oracle_report(environment(s), steps, objective) for s in seeds])
     out("")
