@@ -148,6 +148,7 @@ async def test_a_decisions_cost_is_settled_once() -> None:
     assert second != first  # the answer cost ten times the estimate: the price moved
     await router.feedback(decision.query_id, cost=10 * decision.estimated_cost + 0.01)
     assert router.budget.price == second
+    assert router.stats()["budget"]["settled"] == 1
     assert router.stats()["models"][decision.selected_model]["spend"] > 0
 
 
@@ -192,6 +193,7 @@ def test_the_budget_comes_from_settings_and_shows_in_stats() -> None:
         stats = client.get("/v1/stats").json()
         assert stats["rule"] == "cost_budget" and stats["objective"]["cost_budget"] == 0.4
         assert stats["budget"]["decisions"] == 1 and stats["budget"]["cost_price"] > 0
+        assert stats["budget"]["settled"] == 0  # routed only: no answer, no cost reported
     bad = Conduit(plugins=["router"], router_embedder="hash", router_objective="cost_budget=2", router_history="none")
     with pytest.raises(ConfigurationError, match=r"router_objective.*cost_budget must be a number in \(0, 1\]"):
         bad.prepare()

@@ -64,6 +64,7 @@ class BudgetPacer:
         start = objective.cost / objective.quality if objective.cost > 0 else self.DEFAULT_START
         self.price = min(self.MAX_PRICE, max(self.MIN_PRICE, start))
         self.decisions = 0
+        self.settled = 0  # decisions whose actual cost replaced the estimate
         self._max_mean = 0.0  # running mean of the priciest model's cost per query
         self._spent = 0.0  # discounted sums over about `window` decisions, for reporting
         self._priciest = 0.0
@@ -109,6 +110,7 @@ class BudgetPacer:
             gradient = ((actual - estimated) - self.budget * (max_actual - max_estimated)) / self._max_mean
             gradient = max(-1.0, min(1.0, gradient))
             self.price = min(self.MAX_PRICE, max(self.MIN_PRICE, self.price * math.exp(self.step * gradient)))
+            self.settled += 1
             self._spent = max(0.0, self._spent + actual - estimated)
             self._priciest = max(0.0, self._priciest + max_actual - max_estimated)
 
@@ -120,4 +122,4 @@ class BudgetPacer:
     def to_dict(self) -> dict[str, Any]:
         share = self.spend_share
         return {"cost_budget": self.budget, "cost_price": round(self.price, 6), "decisions": self.decisions,
-                "recent_spend_share": None if share is None else round(share, 4)}
+                "settled": self.settled, "recent_spend_share": None if share is None else round(share, 4)}
