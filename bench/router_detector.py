@@ -58,30 +58,32 @@ def main() -> None:
     }
     stationary = [(0.9, 0.9), (0.85, 0.85), (0.6, 0.6), (0.9, 0.87), (0.8, 0.77), (0.6, 0.57)]
     drops = [(0.7, 0.35), (0.54, 0.27), (0.9, 0.6), (0.8, 0.6)]
-    print("Stationary outcomes: observations per false alarm (higher is better)\n")
-    print("| detector | " + " | ".join(f"p {p:g}, right {t:g}" for p, t in stationary) + " |")
-    print("|---|" + "---:|" * len(stationary))
-    for label, (step, h) in detectors.items():
-        cells = []
-        for k, (p, true) in enumerate(stationary):
-            outcomes = np.random.default_rng(k).random(args.steps) < true
-            n = len(alarms(step, h, outcomes, p))
-            cells.append(f"{args.steps / n:,.0f}" if n else f"> {args.steps:,}")
-        print(f"| {label} | " + " | ".join(cells) + " |")
-    print("\nA drop from the first outcome: observations until the alarm, median (90th percentile)\n")
-    print("| detector | " + " | ".join(f"{p:g} → {t:g}" for p, t in drops) + " |")
-    print("|---|" + "---:|" * len(drops))
-    for label, (step, h) in detectors.items():
-        cells = []
-        for k, (p, true) in enumerate(drops):
-            rng = np.random.default_rng(1000 + k)
-            delays = []
-            for _ in range(args.runs):
-                fired = alarms(step, h, rng.random(2000) < true, p)
-                delays.append(fired[0] + 1 if fired else 2001)
-            cells.append(f"{statistics.median(delays):g} ({float(np.percentile(delays, 90)):g})")
-        print(f"| {label} | " + " | ".join(cells) + " |")
+    def false_alarms(step: Step, h: float, k: int, p: float, true: float) -> str:
+        n = len(alarms(step, h, np.random.default_rng(k).random(args.steps) < true, p))
+        return f"{args.steps / n:,.0f}" if n else f"> {args.steps:,}"
 
+    def delay(step: Step, h: float, k: int, p: float, true: float) -> str:
+        rng = np.random.default_rng(1000 + k)
+        delays = []
+        for _ in range(args.runs):
+            fired = alarms(step, h, rng.random(2000) < true, p)
+            delays.append(fired[0] + 1 if fired else 2001)
+        return f"{statistics.median(delays):g} ({float(np.percentile(delays, 90)):g})"
+
+    table("Stationary outcomes: observations per false alarm (higher is better)",
+          [f"p {p:g}, right {t:g}" for p, t in stationary], detectors, stationary, false_alarms)
+    table("\nA drop from the first outcome: observations until the alarm, median (90th percentile)",
+          [f"{p:g} → {t:g}" for p, t in drops], detectors, drops, delay)
+
+
+def table(title: str, columns: list[str], detectors: dict[str, tuple[Step, float]],
+          cases: list[tuple[float, float]], cell: Callable[[Step, float, int, float, float], str]) -> None:
+    """One Markdown table: a row per detector, a column per (prediction, true accuracy) case."""
+    print(title + "\n")
+    print("| detector | " + " | ".join(columns) + " |")
+    print("|---|" + "---:|" * len(columns))
+    for label, (step, h) in detectors.items():
+        print(f"| {label} | " + " | ".join(cell(step, h, k, p, true) for k, (p, true) in enumerate(cases)) + " |")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -207,6 +207,16 @@ def best_fixed_model(seeds: range, steps: int, warm: int, objective: Objective) 
                   for seed in seeds]
 
 
+def best_fixed_by_regret(seeds: range, steps: int, warm: int, objective: Objective) -> tuple[str, list[Report]]:
+    """Under a quality target: the single model with the least rule regret per query after
+    warm-up over ``seeds`` (the rule's regret, not the objective's value, is what a target is
+    judged by), and its reports per seed."""
+    fixed = {m.name: [run_static(environment(s), "strongest", steps, objective, strongest=m.name) for s in seeds]
+             for m in models()}
+    best = min(fixed, key=lambda name: statistics.mean(statistics.mean(r.regret[warm:]) for r in fixed[name]))
+    return best, fixed[best]
+
+
 def static_within_budget(seeds: range, steps: int, warm: int, budget: float,
                          strongest_name: str) -> tuple[tuple[str, float, float], tuple[str, float, float]]:
     """The best static rules that keep to the budget, knowing each model's true mean quality and
@@ -446,10 +456,8 @@ async def main(args: argparse.Namespace) -> str:
         for policy in ("strongest", "cheapest", "random"):
             target_row(f"always-{policy}" if policy != "random" else "random",
                        [run_static(environment(s), policy, steps, objective, strongest=top) for s in seeds])
-        fixed = {m.name: [run_static(environment(s), "strongest", steps, objective, strongest=m.name) for s in seeds]
-                 for m in models()}
-        best = min(fixed, key=lambda name: statistics.mean(statistics.mean(r.regret[warm:]) for r in fixed[name]))
-        target_row(f"best single model in hindsight by the rule's regret (always {best})", fixed[best])
+        best, reports = best_fixed_by_regret(seeds, steps, warm, objective)
+        target_row(f"best single model in hindsight by the rule's regret (always {best})", reports)
         target_row("per-query oracle (the rule on true qualities)",
                    [oracle_report(environment(s), steps, objective) for s in seeds])
     out("")

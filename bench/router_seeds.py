@@ -9,7 +9,7 @@ a learner setting or a longer horizon without editing code:
 
     python bench/router_seeds.py                                   # cost_budget 0.45, 12 seeds
     python bench/router_seeds.py --objective quality=0.92,cost=0.08
-    python bench/router_seeds.py --config drift_allowance=0.5 --config drift_threshold=8
+    python bench/router_seeds.py --config drift_threshold=6 --config drift_keep=20
     python bench/router_seeds.py --objective quality=0.95,cost=0.05 --seeds 2 --steps 16000 --warmup 12000
     python bench/router_seeds.py --config drift_keep=60 --degradation --seeds 6
 
@@ -47,15 +47,6 @@ def config_from(items: list[str]) -> BanditConfig:
     return BanditConfig(**values)  # type: ignore[arg-type]
 
 
-def best_fixed_regret(seed: int, steps: int, warm: int, objective: Objective) -> tuple[str, float]:
-    """Under a quality target: the single model with the least rule regret per query after
-    warm-up (the rule's regret, not the objective's value, is what a target is judged by)."""
-    regrets = {m.name: statistics.mean(run_static(bench.environment(seed), "strongest", steps, objective,
-                                                  strongest=m.name).regret[warm:]) for m in bench.models()}
-    best = min(regrets, key=regrets.get)
-    return best, regrets[best]
-
-
 async def main(args: argparse.Namespace) -> None:
     objective = Objective.parse(args.objective)
     config = config_from(args.config)
@@ -79,8 +70,8 @@ async def main(args: argparse.Namespace) -> None:
         cs.append(mine["cost"] / ref["cost"])
         if target:
             us.append(statistics.mean(report.regret[warm:]))
-            best, fixed = best_fixed_regret(seed, args.steps, warm, objective)
-            fs.append(fixed)
+            best, reports = bench.best_fixed_by_regret(range(seed, seed + 1), args.steps, warm, objective)
+            fs.append(statistics.mean(reports[0].regret[warm:]))
         else:
             us.append(mine["utility"])
             best, rows = bench.best_fixed_model(range(seed, seed + 1), args.steps, warm, objective)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -114,7 +116,10 @@ def _burst(port: int, connections: int) -> list[int]:
             s.close()
 
 
-def _start_workers(tmp_path, source: str, workers: int = 2) -> tuple[subprocess.Popen, int]:
+@contextlib.contextmanager
+def _workers(tmp_path, source: str, workers: int = 2) -> Iterator[tuple[subprocess.Popen, int]]:
+    """``conduit run --workers`` on ``source`` (saved as worker_app.py); killed if still running
+    when the block ends."""
     (tmp_path / "worker_app.py").write_text(source)
     port = _free_port()
     env = {**os.environ, "CONDUIT_PLUGINS": "", "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
@@ -123,7 +128,18 @@ def _start_workers(tmp_path, source: str, workers: int = 2) -> tuple[subprocess.
          "--workers", str(workers)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    return proc, port
+    try:
+        yield proc, port
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def _sigterm(proc: subprocess.Popen) -> str:
+    """Stop the server as a supervisor would; everything it printed."""
+    proc.send_signal(signal.SIGTERM)
+    return proc.communicate(timeout=20)[0]
 
 
 def _both_workers(proc: subprocess.Popen, port: int) -> set[int]:
@@ -139,8 +155,7 @@ def _both_workers(proc: subprocess.Popen, port: int) -> set[int]:
 
 @pytest.mark.slow
 def test_run_prints_the_banner_serves_with_two_workers_and_stops_on_sigterm(tmp_path) -> None:
-    proc, port = _start_workers(tmp_path, PID_APP)
-    try:
+    with _workers(tmp_path, PID_APP) as (proc, port):
         _both_workers(proc, port)
         # A burst of connections opened together (what a load balancer or wrk does at start)
         # lands on both workers: each listens on its own SO_REUSEPORT socket and the kernel
@@ -150,11 +165,7 @@ def test_run_prints_the_banner_serves_with_two_workers_and_stops_on_sigterm(tmp_
             pids = _burst(port, 32)
             assert len(set(pids)) == 2, pids
             assert min(pids.count(p) for p in set(pids)) >= 4, pids
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        out = _sigterm(proc)
     assert proc.returncode == 0, out
     assert "Conduit Framework" in out and f"Server running at http://127.0.0.1:{port}" in out
     assert "Workers: 2 processes sharing the port" in out and "route(s) registered" in out
@@ -162,8 +173,7 @@ def test_run_prints_the_banner_serves_with_two_workers_and_stops_on_sigterm(tmp_
 
 @pytest.mark.slow
 def test_a_worker_that_dies_is_replaced_and_the_port_keeps_serving(tmp_path) -> None:
-    proc, port = _start_workers(tmp_path, PID_APP)
-    try:
+    with _workers(tmp_path, PID_APP) as (proc, port):
         pids = _both_workers(proc, port)
         victim = min(pids)
         os.kill(victim, signal.SIGKILL)
@@ -177,11 +187,7 @@ def test_a_worker_that_dies_is_replaced_and_the_port_keeps_serving(tmp_path) -> 
                 pass  # a connection queued at the killed worker is reset: the client retries
             time.sleep(0.1)
         assert victim not in seen
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        out = _sigterm(proc)
     assert proc.returncode == 0, out
     assert f"worker {victim} exited (signal SIGKILL); starting a replacement" in out
 
@@ -200,12 +206,8 @@ async def load_model():
 
 @pytest.mark.slow
 def test_workers_of_an_app_that_cannot_start_are_not_restarted_forever(tmp_path) -> None:
-    proc, _ = _start_workers(tmp_path, FAILING_APP)
-    try:
+    with _workers(tmp_path, FAILING_APP) as (proc, _):
         out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 1, out
     assert "model file missing" in out
     assert "3 workers in a row exited within 5 s of starting: stopping (the app cannot start" in out

@@ -27,7 +27,7 @@ usage, or ``feedback(cost=...)``) :meth:`BudgetPacer.settle` replaces the estima
 so an estimate that runs low on some kind of query does not let spending drift above the
 budget. The priciest model's cost is then taken at the answer's token counts when they are
 known (``complete()``), else scaled by the same ratio as the chosen model's (it would have
-written an answer as long); after a fallback to another model or for a cached answer it is kept.
+written an answer as long); for a cached answer it is kept.
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ async def complete(router: Any, query: Query, *, messages: Any = None, system: s
         problem = answer_problem(result.text)
         await router.record_answer(decision, name, problem=problem, latency_ms=None if result.cached else result.latency_ms,
                                    cost=0.0 if result.cached else cost, cached=result.cached,
-                                   priciest_cost=router.priciest_cost(usage.input_tokens, usage.output_tokens))
+                                   tokens=(usage.input_tokens, usage.output_tokens))
         if problem == "empty":
             attempts.append((name, "empty"))
             continue
@@ -165,7 +165,7 @@ class RoutedStream:
         cost = spec.cost(usage.input_tokens, usage.output_tokens)
         router.breakers[name].record_success()
         await router.record_answer(self.decision, name, problem=answer_problem(text), latency_ms=latency, cost=cost,
-                                   priciest_cost=router.priciest_cost(usage.input_tokens, usage.output_tokens))
+                                   tokens=(usage.input_tokens, usage.output_tokens))
         self.attempts.append((name, "ok"))
         self.completion = Completion(text=text, model=name, usage=usage, cost=cost, latency_ms=latency,
                                      decision=self.decision, attempts=tuple(self.attempts),

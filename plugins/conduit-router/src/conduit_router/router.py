@@ -500,8 +500,9 @@ class Router:
         return True
 
     async def _settle(self, query_id: str, record: Mapping[str, Any], cost: float, *, same: bool = True,
-                      priciest: float | None = None) -> None:
-        """Tell the spending limit what a decision actually cost (once per query)."""
+                      tokens: tuple[int, int] | None = None) -> None:
+        """Tell the spending limit what a decision actually cost (once per query); with the
+        answer's ``tokens``, what the priciest model would have charged for them too."""
         if self.budget is None:
             return
         estimated, recorded = record.get("c"), record.get("mc")
@@ -509,7 +510,8 @@ class Router:
             return  # recorded by a version that did not keep them
         if not await self._once(f"cost:{query_id}"):
             return
-        self.budget.settle(float(estimated), cost, float(recorded), same_model=same, max_actual=priciest)
+        self.budget.settle(float(estimated), cost, float(recorded), same_model=same,
+                           max_actual=None if tokens is None else self.priciest_cost(*tokens))
 
     def _log_feedback(self, query_id: str, model: str, source: str, kind: str, reward: float | None,
                       latency_ms: float | None, cost: float | None) -> None:
@@ -518,9 +520,10 @@ class Router:
                                           "kind": kind, "reward": reward, "latency_ms": latency_ms, "cost": cost})
 
     async def record_answer(self, decision: RoutingDecision, model: str, *, problem: str | None, latency_ms: float | None,
-                            cost: float | None, cached: bool = False, priciest_cost: float | None = None) -> None:
+                            cost: float | None, cached: bool = False, tokens: tuple[int, int] | None = None) -> None:
         """Implicit feedback for an answer ``model`` gave to ``decision``'s query (used by complete);
-        ``priciest_cost``: what the priciest model would have cost for the same token counts."""
+        ``tokens``: the answer's (input, output) token counts, at which a spending limit prices
+        the priciest model."""
         record = await self._record(decision.query_id)
         if record["m"] != model:
             record = {**record, "m": model}
@@ -531,7 +534,7 @@ class Router:
             counts["spend"] += cost
             # A cached answer cost nothing, but the priciest model's estimate stands.
             await self._settle(decision.query_id, record, cost, same=decision.selected_model == model and not cached,
-                               priciest=None if cached else priciest_cost)
+                               tokens=None if cached else tokens)
         if cached:
             return
         if problem is not None:
