@@ -17,7 +17,7 @@ each operation says comes from:
   security schemes when :class:`~conduit.framework.auth.AuthMiddleware` is on.
 
 Swagger UI 5 (the first to render OpenAPI 3.1) comes from the ``swagger_ui_bundle`` module
-of the ``swagger-ui-bundle-v2`` package (``pip install conduit[docs]``), never from a CDN;
+of the ``swagger-ui-bundle-v2`` package (Conduit's ``docs`` extra), never from a CDN;
 the page loads nothing from another origin (its Content-Security-Policy says so).
 """
 
@@ -600,6 +600,7 @@ _ASSETS = {
     "favicon-16x16.png": "image/png",
 }
 _MIN_SWAGGER_UI = (5, 0, 0)  # the first Swagger UI that renders OpenAPI 3.1
+_DOCS_REQUIREMENT = "swagger-ui-bundle-v2>=5.31"  # the `docs` extra in pyproject.toml
 
 
 @functools.lru_cache(maxsize=1)
@@ -626,12 +627,14 @@ def swagger_ui() -> tuple[Path | None, str]:
 
 
 def _missing_ui_page(version: str, openapi_path: str) -> HTTPResponse:
+    # The package itself, not `pip install "<clone>[docs]"`: a response never names a local path.
+    install = html.escape(f"pip install '{_DOCS_REQUIREMENT}'", quote=False)
     why = (
         f"Swagger UI {html.escape(version)} is installed, which cannot render OpenAPI 3.1. "
         "Swagger UI 5 comes with <code>swagger-ui-bundle-v2</code>: "
-        "<code>pip uninstall swagger-ui-bundle; pip install 'conduit[docs]'</code>."
+        f"<code>pip uninstall swagger-ui-bundle; {install}</code>."
         if version
-        else "Swagger UI is not installed: <code>pip install 'conduit[docs]'</code> (swagger-ui-bundle-v2)."
+        else f"Swagger UI is not installed: <code>{install}</code> (Conduit's <code>docs</code> extra)."
     )
     link = html.escape(openapi_path)
     return HTTPResponse(503).html(f'<p>{why} The OpenAPI document is at <a href="{link}">{link}</a>.</p>')

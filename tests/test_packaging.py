@@ -1,183 +1,200 @@
-"""Conduit installed as its users install it: built wheels, a fresh venv, `conduit[all]`.
+"""Conduit installed as its users install it: a fresh clone, a fresh venv, `pip install ".[all]"`.
 
-The kernel and each plugin are built with `python -m build --wheel`, and a fresh virtual
-environment gets `pip install "conduit[all]"`. The package index holds unrelated projects
-named `conduit` and `conduit-mcp`, so a constraints file pins every Conduit name to its built
-wheel by a direct URL (`conduit @ file:///.../conduit-0.1.0-py3-none-any.whl`): pip then takes
-those names only from these files and everything else (chromadb, onnxruntime, OpenTelemetry…)
-from the index as usual. The test proves where each distribution came from (its
-`direct_url.json` names the built file and its hash) and that `conduit plugins` lists all five
-plugins enabled.
+The repository is copied as a clone holds it (the files git tracks plus the new ones it does not
+ignore: a fresh clone once they are committed), into a temporary folder. A virtual environment
+made there with `python -m venv` and its own pip runs exactly `pip install ".[all]"` in that
+folder, under the user's ordinary pip configuration: no constraints file, no extra options.
 
-It needs the package index (or pip's cache) for the third-party dependencies and takes about a
-minute with a warm pip cache.
+The package index holds unrelated projects named `conduit` and `conduit-mcp`. The test proves
+that every conduit* distribution installed is one of Conduit's six and came from the clone (its
+PEP 610 `direct_url.json` names the clone's folder), and that `conduit plugins` lists the five
+plugins. A second venv installs `".[router]"` alone, then runs the command that Conduit's own
+error message prints to add the MCP plugin; a third shows that a plugin folder installed alone
+does not take the index's `conduit`. Last, the kernel's wheel is built as docs/deployment.md says
+a release for Conduit's own index is, and its metadata read.
+
+It needs the package index (or pip's cache) for the third-party dependencies (chromadb,
+onnxruntime, OpenTelemetry…) and takes one to three minutes with a warm pip cache.
 """
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
-import importlib.util
 import json
 import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECTS = {
-    "conduit": ROOT,
-    "conduit-mcp": ROOT / "plugins" / "conduit-mcp",
-    "conduit-onnx": ROOT / "plugins" / "conduit-onnx",
-    "conduit-otel": ROOT / "plugins" / "conduit-otel",
-    "conduit-router": ROOT / "plugins" / "conduit-router",
-    "conduit-vector": ROOT / "plugins" / "conduit-vector",
-}
 PLUGINS = {"mcp", "onnx", "otel", "router", "vector"}
+#: Each of Conduit's distributions and its folder in the repository.
+FOLDERS = {"conduit": ".", **{f"conduit-{name}": f"plugins/conduit-{name}" for name in PLUGINS}}
+
+# Run inside a venv: every installed distribution whose name starts with "conduit", with its
+# direct_url.json (PEP 610) when pip wrote one.
+_LIST_CONDUIT_DISTRIBUTIONS = """
+import json, re, importlib.metadata as m
+found = {}
+for dist in m.distributions():
+    name = re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower()
+    if name.startswith("conduit"):
+        direct = dist.read_text("direct_url.json")
+        found[name] = {"version": dist.version, "direct_url": json.loads(direct) if direct else None}
+print(json.dumps(found))
+"""
 
 
-def _run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
-    assert proc.returncode == 0, (
-        f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-    )
+def _run(cmd: list[str], *, expect: int | None = 0, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, **kwargs)
+    if expect is not None:
+        assert proc.returncode == expect, (
+            f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc
 
 
-def _clean_env() -> dict[str, str]:
-    """The environment without the test suite's plugin allowlists and the dev venv's paths."""
+def _user_env() -> dict[str, str]:
+    """The user's environment (pip's configuration included) without this test run's: no plugin
+    allowlists, no dev venv on the paths."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONDUIT_")}
     env.pop("VIRTUAL_ENV", None)
     env.pop("PYTHONPATH", None)
     return env
 
 
+def _clone(dest: Path) -> Path:
+    """The repository as a clone holds it: tracked files and new ones git does not ignore."""
+    listed = _run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT
+    ).stdout.split("\0")
+    for rel in filter(None, listed):
+        source = ROOT / rel
+        if source.is_file():  # a tracked file deleted in the work tree is not in the clone
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return dest
+
+
+def _venv(path: Path) -> Path:
+    _run([sys.executable, "-m", "venv", str(path)])
+    return path
+
+
+def _pip_install(venv: Path, *args: str, cwd: Path, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
+    return _run([str(venv / "bin" / "pip"), "install", *args], cwd=cwd, env=_user_env(), expect=expect)
+
+
+def _conduit_distributions(venv: Path, cwd: Path) -> dict[str, dict[str, Any]]:
+    out = _run([str(venv / "bin" / "python"), "-c", _LIST_CONDUIT_DISTRIBUTIONS], cwd=cwd, env=_user_env())
+    return json.loads(out.stdout)
+
+
+def _assert_from_the_clone(found: dict[str, dict[str, Any]], names: set[str], clone: Path) -> None:
+    # Nothing named conduit* beyond these: the index's unrelated projects never came in.
+    assert set(found) == names, sorted(found)
+    for name in names:
+        direct = found[name]["direct_url"]
+        assert direct is not None, f"{name} came from an index, not from the clone"
+        assert direct["url"] == (clone / FOLDERS[name]).resolve().as_uri(), (name, direct)
+        assert "dir_info" in direct and not direct["dir_info"].get("editable"), (name, direct)
+        assert found[name]["version"] == "0.1.0", (name, found[name])
+
+
+def _named(value: Any) -> Iterator[dict[str, Any]]:
+    """Every object with a "name" in `conduit plugins --json`'s output, however it is nested."""
+    if isinstance(value, dict):
+        if "name" in value:
+            yield value
+        for item in value.values():
+            yield from _named(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _named(item)
+
+
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
-    """Build every wheel, then install `conduit[all]` from them into a fresh venv."""
-    tmp = tmp_path_factory.mktemp("packaging")
-    dist = tmp / "dist"
-    # Building in isolation downloads hatchling once per project; the dev venv has it already.
-    isolation = (
-        [] if importlib.util.find_spec("hatchling") is None else ["--no-isolation"]
-    )
-    for project in PROJECTS.values():
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "build",
-                "--wheel",
-                *isolation,
-                "--outdir",
-                str(dist),
-                str(project),
-            ]
-        )
-    wheels: dict[str, Path] = {}
-    for whl in dist.glob("*.whl"):
-        wheels[whl.name.split("-")[0].replace("_", "-")] = whl
-    assert set(wheels) == set(PROJECTS), sorted(wheels)
-
-    constraints = tmp / "constraints.txt"
-    constraints.write_text(
-        "".join(f"{name} @ {whl.as_uri()}\n" for name, whl in wheels.items())
-    )
-
-    venv = tmp / "venv"
-    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
-    python = venv / "bin" / "python"
-    # This interpreter's pip installs into the fresh venv (`--python`); the user's pip
-    # configuration, index and cache apply as they would for them.
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(python),
-            "install",
-            "--quiet",
-            "--constraint",
-            str(constraints),
-            "conduit[all]",
-        ],
-        env=_clean_env(),
-    )
-    return venv, wheels
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _clone(tmp_path_factory.mktemp("packaging") / "conduit")
 
 
-def _site_packages(venv: Path) -> Path:
-    (site,) = venv.glob("lib/python*/site-packages")
-    return site
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def test_every_conduit_distribution_comes_from_the_built_wheels(
-    installed: tuple[Path, dict[str, Path]],
+def test_pip_install_all_from_a_clone_installs_conduit_and_its_five_plugins_from_it(
+    clone: Path, tmp_path: Path
 ) -> None:
-    venv, wheels = installed
-    site = _site_packages(venv)
-    found = {
-        p.name.split("-")[0].replace("_", "-").lower(): p
-        for p in site.glob("*.dist-info")
-        if p.name.lower().startswith("conduit")
-    }
-    # Nothing named conduit* beyond our six: the index's unrelated projects never came in.
-    assert set(found) == set(wheels)
-    for name, whl in wheels.items():
-        info = found[name]
-        direct = json.loads((info / "direct_url.json").read_text())
-        assert direct["url"] == whl.as_uri(), name
-        assert direct["archive_info"]["hashes"]["sha256"] == _sha256(whl), name
-        # Every file the wheel's RECORD lists is installed with the recorded content.
-        with zipfile.ZipFile(whl) as zf:
-            record_name = next(
-                n for n in zf.namelist() if n.endswith(".dist-info/RECORD")
-            )
-            rows = list(csv.reader(zf.read(record_name).decode().splitlines()))
-        for path, digest, _size in rows:
-            if not digest:
-                continue
-            algo, _, expected = digest.partition("=")
-            data = (site / path).read_bytes()
-            actual = (
-                base64.urlsafe_b64encode(hashlib.new(algo, data).digest())
-                .rstrip(b"=")
-                .decode()
-            )
-            assert actual == expected, f"{name}: {path} differs from the built wheel"
+    venv = _venv(tmp_path / "venv")
+    _pip_install(venv, ".[all]", cwd=clone)
 
-
-def test_conduit_plugins_lists_all_five_enabled(
-    installed: tuple[Path, dict[str, Path]],
-) -> None:
-    venv, _ = installed
-    site = _site_packages(venv)
+    _assert_from_the_clone(_conduit_distributions(venv, tmp_path), set(FOLDERS), clone)
     where = _run(
-        [str(venv / "bin" / "python"), "-c", "import conduit; print(conduit.__file__)"],
-        env=_clean_env(),
-        cwd=venv,
+        [str(venv / "bin" / "python"), "-c", "import conduit; print(conduit.__file__)"], cwd=tmp_path, env=_user_env()
     ).stdout.strip()
-    assert Path(where).is_relative_to(site), where
+    assert Path(where).is_relative_to(venv), where  # the installed copy, not the clone's source
 
-    out = _run(
-        [str(venv / "bin" / "conduit"), "plugins", "--json"], env=_clean_env(), cwd=venv
-    ).stdout
-    plugins = {p["name"]: p for p in json.loads(out) if not p["builtin"]}
-    assert set(plugins) == PLUGINS
-    for name, info in plugins.items():
-        assert info["enabled"] is True, info
-        assert info["error"] is None, info
-        assert info["distribution"] == f"conduit-{name}"
-        assert info["version"] == "0.1.0"
-        assert info["hooks"], info
+    out = _run([str(venv / "bin" / "conduit"), "plugins", "--json"], cwd=tmp_path, env=_user_env()).stdout
+    listed = {entry["name"]: entry for entry in _named(json.loads(out))}
+    assert PLUGINS <= set(listed), sorted(listed)
+    for name in PLUGINS:
+        assert not listed[name].get("error"), listed[name]
+
+
+def test_one_extra_brings_one_plugin_and_the_error_message_command_adds_another(
+    clone: Path, tmp_path: Path
+) -> None:
+    venv = _venv(tmp_path / "venv")
+    _pip_install(venv, ".[router]", cwd=clone)
+    _assert_from_the_clone(_conduit_distributions(venv, tmp_path), {"conduit", "conduit-router"}, clone)
+
+    # Without conduit-mcp, the facade's error names the command that installs it here.
+    python = str(venv / "bin" / "python")
+    failed = _run([python, "-c", "from conduit.mcp import MCPServer"], cwd=tmp_path, env=_user_env(), expect=1)
+    match = re.search(r"install it with `(pip install [^`]+)`", failed.stderr)
+    assert match, failed.stderr
+    command = shlex.split(match.group(1))
+    assert command[:2] == ["pip", "install"] and command[-1] == f"{clone.resolve()}[mcp]", command
+    _pip_install(venv, *command[2:], cwd=tmp_path)
+    _assert_from_the_clone(
+        _conduit_distributions(venv, tmp_path), {"conduit", "conduit-router", "conduit-mcp"}, clone
+    )
+
+
+def test_a_plugin_folder_installed_alone_does_not_take_the_index_conduit(clone: Path, tmp_path: Path) -> None:
+    venv = _venv(tmp_path / "venv")
+    # The plugin needs conduit~=0.1.0, which only the clone's kernel provides: the index's
+    # `conduit` (0.0.x, 0.999, 1.x) does not match, so pip stops instead of installing it.
+    result = _pip_install(venv, str(clone / "plugins" / "conduit-router"), cwd=tmp_path, expect=None)
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert "conduit~=0.1.0" in result.stderr, result.stderr[-2000:]
+    assert _conduit_distributions(venv, tmp_path) == {}
+
+
+def _wheel_requirements(clone: Path, outdir: Path, env: dict[str, str]) -> list[str]:
+    """The kernel's ``Requires-Dist`` lines for its plugins, from a wheel built from the clone."""
+    _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(outdir), str(clone)], env=env)
+    (wheel,) = outdir.glob("conduit-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        text = zf.read("conduit-0.1.0.dist-info/METADATA").decode()
+    return sorted(line for line in text.splitlines() if line.startswith("Requires-Dist: conduit-"))
+
+
+def test_a_release_build_pins_the_plugins_where_a_clone_build_names_their_folders(
+    clone: Path, tmp_path: Path
+) -> None:
+    env = _user_env()
+    from_clone = _wheel_requirements(clone, tmp_path / "clone", env)
+    released = _wheel_requirements(clone, tmp_path / "release", {**env, "CONDUIT_RELEASE_PIN": "==0.1.0"})
+    extras = [(name, extra) for name in sorted(PLUGINS) for extra in ("all", name)]
+    assert from_clone == sorted(
+        f"Requires-Dist: conduit-{name} @ {(clone / 'plugins' / f'conduit-{name}').resolve().as_uri()} ; "
+        f"extra == '{extra}'"
+        for name, extra in extras
+    )
+    assert released == sorted(f"Requires-Dist: conduit-{name}==0.1.0; extra == '{extra}'" for name, extra in extras)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping, NoReturn
 
+from conduit._install import install_hint  # a leaf as well: no import cycle
+
 __all__ = [
     "HTTPError",
     "BadRequestError",
@@ -59,10 +61,12 @@ class MissingPluginError(ConduitError, ImportError):
     def __init__(self, capability: str, extra: str) -> None:
         self.capability = capability
         self.extra = extra
+        # The hint may name the folder Conduit was installed from: this message is for the CLI
+        # and logs. No response carries it: a handler's MissingPluginError is a bare 500, and
+        # an MCP tool's result says only what is missing.
         super().__init__(
             f"{capability} needs the conduit-{extra} plugin, which is not installed or is "
-            f"disabled; install it with `pip install conduit[{extra}]` (from this repository: "
-            f"`pip install -e plugins/conduit-{extra}`) and check `conduit plugins`"
+            f"disabled; install it with {install_hint(extra)} and check `conduit plugins`"
         )
 
 

@@ -37,9 +37,12 @@ def use_uvloop(choice: str = "auto") -> bool:
         import uvloop  # noqa: F401
     except ImportError:
         if choice == "uvloop":
+            from conduit._install import install_hint
             from conduit.framework.errors import ConfigurationError
 
-            raise ConfigurationError("loop='uvloop' but uvloop is not installed; pip install 'conduit[speed]'") from None
+            raise ConfigurationError(
+                f"loop='uvloop' but uvloop is not installed; install it with {install_hint('speed')}"
+            ) from None
         return False
     return True
 
@@ -52,9 +55,12 @@ def http_protocol(choice: str = "auto") -> type:
         import httptools  # noqa: F401
     except ImportError:
         if choice == "httptools":
+            from conduit._install import install_hint
             from conduit.framework.errors import ConfigurationError
 
-            raise ConfigurationError("http='httptools' but httptools is not installed; pip install 'conduit[speed]'") from None
+            raise ConfigurationError(
+                f"http='httptools' but httptools is not installed; install it with {install_hint('speed')}"
+            ) from None
         return H11Protocol
     from conduit.server.httptools_protocol import HttpToolsProtocol
 

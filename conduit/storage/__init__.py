@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Mapping
 
+from conduit._install import install_hint
 from conduit.framework.errors import ConfigurationError
 from conduit.storage.base import (
     AcquireResult,
@@ -51,7 +52,7 @@ def _redis_store_class() -> type["RedisStateStore"]:
         from conduit.storage.redis import RedisStateStore
     except ImportError as exc:
         raise ConfigurationError(
-            "the Redis state store needs redis-py; install it with `pip install conduit[redis]` "
+            f"the Redis state store needs redis-py; install it with {install_hint('redis')} "
             "(or unset CONDUIT_REDIS_URL to use the in-memory store)"
         ) from exc
     return RedisStateStore

@@ -1,4 +1,4 @@
-"""The Redis state store, on redis-py's asyncio client (``pip install conduit[redis]``).
+"""The Redis state store, on redis-py's asyncio client (Conduit's ``redis`` extra).
 
 Shared by every worker and host that points at the same Redis. The sliding window and
 the counter-with-expiry are one Lua script each, run with EVALSHA (redis-py reloads a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any, Callable
 import pytest
 
 from conduit import hookimpl
+from conduit._install import install_command
 from conduit.config import load_settings
 from conduit.framework.errors import ConfigurationError, MissingPluginError, ModelNotFoundError, PluginError
 from conduit.ml import SklearnModel, UnsupportedModelFormatError, load_model, model_loaders
@@ -70,7 +72,7 @@ def test_two_plugins_claiming_one_suffix_is_an_error_naming_both() -> None:
 def test_onnx_without_its_plugin_names_the_package_to_install(tmp_path: Path) -> None:
     path = tmp_path / "model.onnx"
     path.write_bytes(b"\x08\x07")
-    with pytest.raises(MissingPluginError, match=r"ONNX inference needs the conduit-onnx plugin.*pip install conduit\[onnx\]"):
+    with pytest.raises(MissingPluginError, match=r"ONNX inference needs the conduit-onnx plugin.*" + re.escape(install_command("onnx"))):
         load_model(path, pm=manager())
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 import pytest
 
 from conduit import hookimpl
+from conduit._install import install_command
 from conduit.config import load_settings
 from conduit.framework.errors import ConfigurationError, MissingPluginError
 from conduit.ml import create_rag_pipeline, create_vector_db
@@ -29,7 +31,7 @@ def manager(*plugins: Any) -> Any:
 
 
 def test_without_a_vector_plugin_the_error_names_the_package() -> None:
-    with pytest.raises(MissingPluginError, match=r"Vector database needs the conduit-vector plugin.*pip install conduit\[vector\]"):
+    with pytest.raises(MissingPluginError, match=r"Vector database needs the conduit-vector plugin.*" + re.escape(install_command("vector"))):
         create_vector_db(dimension=384, pm=manager())
     with pytest.raises(MissingPluginError, match=r"RAG pipeline needs the conduit-vector plugin"):
         create_rag_pipeline(vector_db=object(), pm=manager())

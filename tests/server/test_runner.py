@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import threading
 import pytest
 
 from conduit import Conduit
+from conduit._install import install_command
 from conduit.framework.errors import ConfigurationError
 from conduit.server.protocol import H11Protocol
 from conduit.server.runner import Server, bind_socket, http_protocol
@@ -29,7 +31,7 @@ def test_without_httptools_auto_falls_back_to_h11_and_httptools_says_what_to_ins
 ) -> None:
     monkeypatch.setitem(sys.modules, "httptools", None)  # import now fails
     assert http_protocol("auto") is H11Protocol
-    with pytest.raises(ConfigurationError, match=r"conduit\[speed\]"):
+    with pytest.raises(ConfigurationError, match=re.escape(f"install it with `{install_command('speed')}`")):
         http_protocol("httptools")
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anyio
 import orjson
 import pytest
 
+from conduit.framework.errors import MissingPluginError
 from conduit_mcp import Context, MCPServer, ServerSession
 
 pytestmark = pytest.mark.anyio
@@ -142,6 +144,25 @@ async def test_a_failing_resource_is_internal_error_without_internals() -> None:
     session = await initialized(make_server())
     reply = await session.handle(request("resources/read", {"uri": "res://broken"}))
     assert reply["error"] == {"code": -32603, "message": "Internal error while reading resource res://broken"}
+
+
+async def test_a_tool_missing_a_plugin_says_what_is_missing_and_logs_the_install_command(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = make_server()
+
+    @server.tool()
+    def embed(text: str) -> str:
+        """Embed."""
+        raise MissingPluginError("Text embedding", "onnx")
+
+    session = await initialized(server)
+    with caplog.at_level(logging.WARNING, logger="conduit.mcp"):
+        reply = await session.handle(request("tools/call", {"name": "embed", "arguments": {"text": "x"}}))
+    assert reply["result"] == {"isError": True, "content": [{"type": "text", "text": (
+        "tool 'embed' failed: Text embedding needs the conduit-onnx plugin, which this server lacks")}]}
+    # The command, which may name the server's folder, is in the log only.
+    assert "pip install" in caplog.text and "[onnx]" in caplog.text
 
 
 async def test_second_initialize_is_refused() -> None:

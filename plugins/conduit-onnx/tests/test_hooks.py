@@ -54,6 +54,6 @@ def test_disabled_plugin_gives_a_message_naming_the_package(bare_pm, classifier)
         lambda: ml.get_onnx_providers(),
         lambda: ml.get_embedder(),
     ):
-        with pytest.raises(MissingPluginError, match=r"pip install conduit\[onnx\]"):
+        with pytest.raises(MissingPluginError, match=r'install it with `pip install (-e )?"[^"`]*\[onnx\]"`'):
             call()
     assert ml.has_gpu_support() is False

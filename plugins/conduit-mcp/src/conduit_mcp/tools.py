@@ -7,7 +7,8 @@ plus ``structuredContent`` when the return type has an output schema. Content bl
 (:mod:`conduit_mcp.content`: ``Image``, ``Audio``, ``EmbeddedResource``...) become their
 own blocks, alone or in a list mixed with strings. Anything the
 function raises, a bad argument included, becomes a result with ``isError: true``
-whose text is the exception's message, so the model can see it and correct the call.
+whose text is the exception's message, so the model can see it and correct the call (a
+``MissingPluginError`` says only what is missing: its install command is for the log).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from conduit.framework.errors import MissingPluginError
 from conduit.telemetry import span
 
 from conduit_mcp import _calling
@@ -173,6 +175,12 @@ class Tool:
             value = await _calling.call(self.fn, self.is_coroutine, kwargs)
         except ArgumentError as exc:
             return {"content": text_content(f"invalid arguments for tool {self.name!r}: {exc}"), "isError": True}
+        except MissingPluginError as exc:
+            # Its message ends with the install command, which may name the server's folders:
+            # that goes to the log, the client learns only what is missing.
+            logger.warning("tool %r raised MissingPluginError: %s", self.name, exc)
+            message = f"{exc.capability} needs the conduit-{exc.extra} plugin, which this server lacks"
+            return {"content": text_content(f"tool {self.name!r} failed: {message}"), "isError": True}
         except Exception as exc:  # noqa: BLE001 - a failing tool is a result the model sees
             logger.warning("tool %r raised %s: %s", self.name, type(exc).__name__, exc)
             logger.debug("traceback of tool %r", self.name, exc_info=True)

@@ -3,7 +3,7 @@
 ``onnxruntime`` (CPU only) and ``onnxruntime-gpu`` are two distributions of one module:
 both write ``site-packages/onnxruntime/``, and pip lets the one installed last overwrite the
 other's files while keeping both installed. chromadb (conduit-vector) depends on the CPU
-wheel, so ``pip install conduit[all]`` can end with the CPU build imported although
+wheel, so ``pip install ".[all]"`` can end with the CPU build imported although
 conduit-onnx asked for ``onnxruntime-gpu``: GPU providers are then missing without a word.
 
 Each wheel ships ``onnxruntime/capi/build_and_package_info.py`` (``package_name = '...'``,

@@ -413,8 +413,8 @@ class VectorDB:
     @property
     def embedder(self) -> Any:
         """The text embedder: the one given to :func:`create_vector_db`, else the default
-        one offered through ``conduit_register_embedders`` (MissingPluginError naming
-        ``conduit[onnx]`` when none is installed)."""
+        one offered through ``conduit_register_embedders`` (MissingPluginError naming the
+        command that installs conduit-onnx when none is installed)."""
         if self._embedder is None:
             with self._embedder_lock:
                 if self._embedder is None:
