@@ -13,15 +13,19 @@ import logging
 import time
 from typing import Any, Callable, Iterable
 
-import pluggy
-
 from conduit.config import Settings, load_settings
 from conduit.framework.errors import (
     ConfigurationError,
     MethodNotAllowedError,
-    MissingPluginError,
     NotFoundError,
     PluginError,
+)
+from conduit.hookcalls import (
+    call,
+    call_each,
+    call_registration,
+    plugin_in_traceback,
+    plugin_of,
 )
 from conduit.http.datastructures import State
 from conduit.http.handlers import compile_handler
@@ -29,7 +33,14 @@ from conduit.http.middleware import as_middleware, build_chain
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse
 from conduit.http.routing import Route, RouteDecorators, Router
-from conduit.plugins import create_plugin_manager, resolve
+from conduit.plugins import (
+    PluginManager,
+    activate,
+    create_plugin_manager,
+    current_plugin_manager,
+    plugin_api,
+    resolve,
+)
 
 __all__ = ["Conduit"]
 
@@ -43,8 +54,9 @@ class Conduit(RouteDecorators):
 
     ``host``/``port`` are the seed's constructor arguments; any other setting of
     :data:`conduit.config.KERNEL_SCHEMA` may be given as a keyword (``max_body_size=...``).
-    ``plugins`` (allowlist; ``[]`` for none) and ``disabled_plugins`` override
-    configuration; ``extra_plugins`` registers plugin objects or modules directly.
+    ``plugins`` (the installed plugins to enable for this app; ``["*"]`` for all) and
+    ``disabled_plugins`` (never loaded) override configuration; ``extra_plugins`` registers
+    plugin objects or modules directly, enabled.
     """
 
     def __init__(
@@ -55,7 +67,7 @@ class Conduit(RouteDecorators):
         plugins: Iterable[str] | None = _UNSET,
         disabled_plugins: Iterable[str] | None = None,
         extra_plugins: Iterable[Any] = (),
-        plugin_manager: pluggy.PluginManager | None = None,
+        plugin_manager: PluginManager | None = None,
         settings: Settings | None = None,
         **overrides: Any,
     ) -> None:
@@ -81,14 +93,16 @@ class Conduit(RouteDecorators):
         self._prepared = False
         self._started = False
         self._chain: Callable[[HTTPRequest], Any] | None = None
-        self._on_started: list[Any] = []
-        self._on_finished: list[Any] = []
+        self._on_started = False
+        self._on_finished = False
+        self._started_hook: Any = None
+        self._finished_hook: Any = None
         self._state_store: Any = None
 
     # --- plugins ----------------------------------------------------------------------
 
     @property
-    def plugin_manager(self) -> pluggy.PluginManager:
+    def plugin_manager(self) -> PluginManager:
         """This app's plugin manager, built on first use from its settings."""
         if self._pm is None:
             self._pm = create_plugin_manager(self.settings, extra_plugins=self._extra_plugins)
@@ -98,26 +112,22 @@ class Conduit(RouteDecorators):
     def hook(self) -> Any:
         return self.plugin_manager.hook
 
-    def _each_impl(
-        self, hook_name: str, registrar: Callable[[str], Callable[..., Any]] | None = None, **kwargs: Any
-    ) -> Iterable[tuple[str, Any]]:
-        """Call each implementation of a hook in turn, naming the plugin on failure.
+    def enable_plugin(self, name: str, plugin: Any = None) -> None:
+        """Enable installed plugin ``name`` for this app, as ``plugins = [name]`` would.
 
-        With ``registrar``, each implementation gets ``register=registrar(plugin_name)``.
+        ``plugin`` (a module or object) is registered under ``name`` first when no installed
+        plugin has that name. Call it before the app starts serving.
         """
-        caller = getattr(self.plugin_manager.hook, hook_name)
-        for impl in caller.get_hookimpls():  # registration order: built-ins first
-            if registrar is not None:
-                kwargs["register"] = registrar(impl.plugin_name)
-            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
-            try:
-                yield impl.plugin_name, impl.function(**args)
-            except (PluginError, ConfigurationError):
-                raise
-            except Exception as exc:
-                raise PluginError(
-                    f"plugin {impl.plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
-                ) from exc
+        self._check_not_prepared(f"enable plugin {name!r}")
+        pm = self.plugin_manager
+        if pm.get_plugin(name) is None:
+            if plugin is None:
+                installed = ", ".join(sorted(n for n, p in pm.list_name_plugin() if p is not None and "." not in n))
+                raise PluginError(f"no installed plugin is named {name!r}; installed: {installed or 'none'}")
+            if pm.is_blocked(name):
+                pm.enable(name)  # raises: disabled in configuration
+            pm.register(plugin, name=name)
+        pm.enable(name)
 
     # --- routes -----------------------------------------------------------------------
 
@@ -176,11 +186,14 @@ class Conduit(RouteDecorators):
         *,
         openapi_path: str = "/openapi.json",
         docs_path: str = "/docs",
+        public: bool = False,
     ) -> None:
-        """Serve the OpenAPI document at ``/openapi.json`` and Swagger UI at ``/docs``."""
+        """Serve the OpenAPI document at ``/openapi.json`` and Swagger UI at ``/docs``.
+
+        With API keys configured they need a key like every route, unless ``public=True``."""
         from conduit.openapi import enable_docs
 
-        enable_docs(self, title, version, description, openapi_path=openapi_path, docs_path=docs_path)
+        enable_docs(self, title, version, description, openapi_path=openapi_path, docs_path=docs_path, public=public)
 
     @property
     def asgi(self) -> Any:
@@ -206,19 +219,17 @@ class Conduit(RouteDecorators):
 
     def mount_mcp(self, path: str, server: Any, **options: Any) -> Any:
         """Serve an MCP server over Streamable HTTP at ``path`` (needs conduit-mcp)."""
-        from conduit.mcp import mount_mcp
-
-        return mount_mcp(self, path, server, **options)
+        return plugin_api("mcp", "The MCP server", "mcp", self.plugin_manager).mount_mcp(self, path, server, **options)
 
     def vector_endpoints(self, db: Any, prefix: str = "/vectors", **options: Any) -> Any:
         """Serve a vector database's add/upsert/search/delete/count under ``prefix`` (needs conduit-vector)."""
-        try:
-            from conduit_vector.http import vector_endpoints
-        except ModuleNotFoundError as exc:
-            if exc.name and not exc.name.startswith("conduit_vector"):
-                raise
-            raise MissingPluginError("Vector endpoints", "vector") from None
-        return vector_endpoints(self, db, prefix, **options)
+        api = plugin_api("vector", "Vector endpoints", "vector", self.plugin_manager)
+        return api.vector_endpoints(self, db, prefix, **options)
+
+    @property
+    def prepared(self) -> bool:
+        """Whether routes, middleware and plugins are fixed (the app started or served)."""
+        return self._prepared
 
     def _check_not_prepared(self, what: str) -> None:
         if self._prepared:
@@ -229,73 +240,60 @@ class Conduit(RouteDecorators):
     def prepare(self) -> None:
         """Load plugins, collect their routes and middleware, compile the handler chain.
 
-        Idempotent; called by ``startup()``, the server and the TestClient.
+        Idempotent; called by ``startup()``, the server and the TestClient. Settings schemas
+        come from every loaded plugin; everything else from the built-ins and the plugins
+        enabled for this app, through pluggy in its order.
         """
         if self._prepared:
             return
         pm = self.plugin_manager
-        for _, schema in self._each_impl("conduit_config_schema"):
+        for schema in call(pm.hook.conduit_config_schema):
             if schema:
                 self.settings.extend(schema)
         self.settings.raise_for_problems()
-        for name, result in self._each_impl("conduit_configure", app=self, settings=self.settings):
+        configure = pm.app_hook("conduit_configure")
+        for result in call(configure, app=self, settings=self.settings):
             if inspect.isawaitable(result):
+                name = plugin_of(configure, result) or "?"
                 if inspect.iscoroutine(result):
                     result.close()
                 raise PluginError(
-                    f"plugin {name!r}: conduit_configure must be synchronous (routes are collected right "
-                    "after it); do asynchronous set-up in conduit_startup"
+                    f"plugin {name!r}: conduit_configure must be synchronous (routes are collected right after "
+                    "it); do asynchronous set-up in conduit_startup"
                 )
-        for owner, _ in self._each_impl_with_register("conduit_register_routes", self._route_registrar):
-            pass
+        router = self.router
+
+        def add_route(owner: str, methods: str | Iterable[str], path: str, handler: Callable[..., Any], **meta: Any) -> Route:
+            method_list = [methods] if isinstance(methods, str) else list(methods)
+            return router.add_route(path, handler, method_list, owner=owner, **meta)
+
+        def include(owner: str, other: Router, prefix: str = "") -> None:
+            router.include(other, prefix, owner=owner)
+
+        call_registration(pm.app_hook("conduit_register_routes"), add_route, attributes={"include": include}, app=self)
         plugin_mw: list[tuple[int, int, Any, str]] = []
 
-        def mw_registrar(owner: str) -> Callable[..., Any]:
-            def register(middleware: Any, order: int = 0) -> None:
-                plugin_mw.append((order, len(plugin_mw), as_middleware(middleware), owner))
+        def add_middleware(owner: str, middleware: Any, order: int = 0) -> None:
+            plugin_mw.append((order, len(plugin_mw), as_middleware(middleware), owner))
 
-            return register
+        call_registration(pm.app_hook("conduit_register_middleware"), add_middleware, app=self)
 
-        for _ in self._each_impl_with_register("conduit_register_middleware", mw_registrar):
-            pass
+        def add_health_check(owner: str, name: str, check: Callable[[], Any]) -> None:
+            if name in self.health_checks:
+                raise ConfigurationError(f"health check {name!r} registered twice (second by {owner})")
+            self.health_checks[name] = check
 
-        def health_registrar(owner: str) -> Callable[..., Any]:
-            def register(name: str, check: Callable[[], Any]) -> None:
-                if name in self.health_checks:
-                    raise ConfigurationError(f"health check {name!r} registered twice (second by {owner})")
-                self.health_checks[name] = check
-
-            return register
-
-        for _ in self._each_impl_with_register("conduit_register_health_checks", health_registrar):
-            pass
+        call_registration(pm.app_hook("conduit_register_health_checks"), add_health_check, app=self)
         for route in self.router.routes:
             self._compile_route(route)
         ordered = [(mw, owner) for _, _, mw, owner in sorted(plugin_mw, key=lambda t: (t[0], t[1]))]
         self._middleware[:0] = ordered
         self._chain = build_chain([mw for mw, _ in self._middleware], _call_endpoint)
-        self._on_started = pm.hook.conduit_request_started.get_hookimpls()
-        self._on_finished = pm.hook.conduit_request_finished.get_hookimpls()
+        self._started_hook = pm.app_hook("conduit_request_started")
+        self._finished_hook = pm.app_hook("conduit_request_finished")
+        self._on_started = bool(self._started_hook.get_hookimpls())
+        self._on_finished = bool(self._finished_hook.get_hookimpls())
         self._prepared = True
-
-    def _each_impl_with_register(
-        self, hook_name: str, registrar: Callable[[str], Callable[..., Any]]
-    ) -> Iterable[tuple[str, Any]]:
-        """Like ``_each_impl`` for registration hooks: each plugin gets a ``register`` naming it."""
-        return self._each_impl(hook_name, registrar=registrar, app=self, settings=self.settings)
-
-    def _route_registrar(self, owner: str) -> Callable[..., Any]:
-        router = self.router
-
-        def register(methods: str | Iterable[str], path: str, handler: Callable[..., Any], **meta: Any) -> Route:
-            method_list = [methods] if isinstance(methods, str) else list(methods)
-            return router.add_route(path, handler, method_list, owner=owner, **meta)
-
-        def include(other: Router, prefix: str = "") -> None:
-            router.include(other, prefix, owner=owner)
-
-        register.include = include  # type: ignore[attr-defined]
-        return register
 
     def _compile_route(self, route: Route) -> None:
         invoke = compile_handler(route.endpoint, set(route.param_converters))
@@ -307,46 +305,79 @@ class Conduit(RouteDecorators):
     # --- lifecycle ------------------------------------------------------------------------
 
     async def startup(self) -> None:
-        """Prepare, then run plugins' ``conduit_startup`` and ``on_startup`` callbacks."""
+        """Prepare, then run plugins' ``conduit_startup`` and ``on_startup`` callbacks.
+
+        This app's plugin manager is the current one while they run (and in the tasks
+        they start), so facades and ``span()`` reach it.
+        """
         if self._started:
             return
         self.prepare()
-        for name, result in self._each_impl("conduit_startup", app=self):
-            try:
-                await resolve(result)
-            except Exception as exc:
-                raise PluginError(f"plugin {name!r} failed to start: {type(exc).__name__}: {exc}") from exc
-        for fn in self._startup:
-            await resolve(fn)
+        token = activate(self._pm)
+        try:
+            caller = self.plugin_manager.app_hook("conduit_startup")
+            for result in call(caller, app=self):
+                try:
+                    await resolve(result)
+                except Exception as exc:
+                    name = plugin_of(caller, result) or plugin_in_traceback(caller, exc) or "?"
+                    raise PluginError(f"plugin {name!r} failed to start: {type(exc).__name__}: {exc}") from exc
+            for fn in self._startup:
+                await resolve(fn)
+        finally:
+            _reset(token)
         self._started = True
 
     async def shutdown(self) -> None:
-        """Run ``on_shutdown`` callbacks, then plugins' ``conduit_shutdown``; log, never raise."""
+        """Run ``on_shutdown`` callbacks, then plugins' ``conduit_shutdown``; log, never raise.
+
+        Each plugin's shutdown is called in turn (pluggy's order), so one failing never
+        keeps another's from running.
+        """
         if not self._started:
             return
         self._started = False
-        for fn in reversed(self._shutdown):
-            try:
-                await resolve(fn)
-            except Exception:
-                logger.exception("shutdown callback %r failed", fn)
-        caller = self.plugin_manager.hook.conduit_shutdown
-        for impl in caller.get_hookimpls():
-            try:
-                await resolve(impl.function(**({"app": self} if "app" in impl.argnames else {})))
-            except Exception:
-                logger.exception("plugin %r failed to shut down", impl.plugin_name)
-        store, self._state_store = self._state_store, None
-        if store is not None:
-            try:
-                await store.close()
-            except Exception:
-                logger.exception("closing the state store failed")
+        token = activate(self._pm)
+        try:
+            for fn in reversed(self._shutdown):
+                try:
+                    await resolve(fn)
+                except Exception:
+                    logger.exception("shutdown callback %r failed", fn)
+            pm = self.plugin_manager
+            for name, result in call_each(pm, pm.app_hook("conduit_shutdown"), app=self):
+                try:
+                    if isinstance(result, Exception):
+                        raise result
+                    await resolve(result)
+                except Exception:
+                    logger.exception("plugin %r failed to shut down", name)
+            store, self._state_store = self._state_store, None
+            if store is not None:
+                try:
+                    await store.close()
+                except Exception:
+                    logger.exception("closing the state store failed")
+        finally:
+            _reset(token)
 
     # --- serving ------------------------------------------------------------------------
 
     async def handle(self, request: HTTPRequest) -> HTTPResponse:
-        """Route ``request``, run it through middleware and its handler; never raises."""
+        """Route ``request``, run it through middleware and its handler; never raises.
+
+        This app's plugin manager is the current one meanwhile (the server makes it so for
+        every connection it serves; an ASGI server or a test client gets it here).
+        """
+        if current_plugin_manager(None) is self._pm:
+            return await self._handle(request)
+        token = activate(self._pm)
+        try:
+            return await self._handle(request)
+        finally:
+            _reset(token)
+
+    async def _handle(self, request: HTTPRequest) -> HTTPResponse:
         request.app = self
         match = self.router.match(request.method, request.raw_path)
         route = match.route
@@ -360,13 +391,12 @@ class Conduit(RouteDecorators):
             request.endpoint = _not_found
         if not (self._on_started or self._on_finished):
             return await self._chain(request)  # type: ignore[misc]
-        hook = self.plugin_manager.hook
         if self._on_started:
-            hook.conduit_request_started(request=request)
+            self._started_hook(request=request)
         start = time.perf_counter()
         response = await self._chain(request)  # type: ignore[misc]
         if self._on_finished:
-            hook.conduit_request_finished(request=request, response=response, duration=time.perf_counter() - start)
+            self._finished_hook(request=request, response=response, duration=time.perf_counter() - start)
         return response
 
     def run(
@@ -398,6 +428,14 @@ class Conduit(RouteDecorators):
 
     def __repr__(self) -> str:
         return f"<Conduit {len(self.router.routes)} routes>"
+
+
+def _reset(token: Any) -> None:
+    """Undo :func:`activate`; a token from another context (a generator resumed elsewhere) is let go."""
+    try:
+        token.var.reset(token)
+    except ValueError:
+        pass
 
 
 async def _call_endpoint(request: HTTPRequest) -> HTTPResponse:

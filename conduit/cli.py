@@ -51,30 +51,29 @@ def load_app(target: str) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from conduit.hookcalls import call_registration
     from conduit.plugins import default_plugin_manager
 
     parser = argparse.ArgumentParser(prog="conduit", description="Serve and inspect Conduit apps.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     seen: dict[str, str] = {}
-    pm = default_plugin_manager()
-    for impl in pm.hook.conduit_register_commands.get_hookimpls():
 
-        def register(
-            name: str,
-            run: Callable[[argparse.Namespace], int],
-            help: str = "",
-            arguments: Sequence[tuple[tuple[str, ...], dict[str, Any]]] = (),
-            _owner: str = impl.plugin_name,
-        ) -> None:
-            if name in seen:
-                raise ConfigurationError(f"CLI command {name!r} is registered twice: by {seen[name]} and by {_owner}")
-            seen[name] = _owner
-            sub = subparsers.add_parser(name, help=help, description=help)
-            for args, kwargs in arguments:
-                sub.add_argument(*args, **kwargs)
-            sub.set_defaults(_run=run)
+    def register(
+        owner: str,
+        name: str,
+        run: Callable[[argparse.Namespace], int],
+        help: str = "",
+        arguments: Sequence[tuple[tuple[str, ...], dict[str, Any]]] = (),
+    ) -> None:
+        if name in seen:
+            raise ConfigurationError(f"CLI command {name!r} is registered twice: by {seen[name]} and by {owner}")
+        seen[name] = owner
+        sub = subparsers.add_parser(name, help=help, description=help)
+        for args, kwargs in arguments:
+            sub.add_argument(*args, **kwargs)
+        sub.set_defaults(_run=run)
 
-        impl.function(register=register)
+    call_registration(default_plugin_manager().hook.conduit_register_commands, register)
     return parser
 
 
@@ -85,12 +84,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "_run", None):
             parser.print_help()
             return 2
-        return int(args._run(args) or 0)
+        status = int(args._run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
     except ConduitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `conduit routes APP | head`: the reader left. Point stdout at /dev/null so the final
+        # flush at exit cannot raise again, and stop quietly (Python's documented recipe).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 # --- the kernel's commands --------------------------------------------------------------------
@@ -123,6 +130,16 @@ def cmd_routes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plugin_state(info: Any) -> str:
+    if info.error:
+        return "failed to load"
+    if info.disabled:
+        return "disabled"
+    if info.builtin:
+        return "built-in"
+    return "installed, enabled" if info.enabled else ("installed" if info.installed else "registered")
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     from conduit.plugins import default_plugin_manager, list_plugins
 
@@ -131,25 +148,43 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(orjson.dumps([i.__dict__ for i in infos], option=orjson.OPT_INDENT_2).decode())
         return 0
     for info in infos:
-        state = "enabled" if info.enabled else "disabled"
-        kind = " (built-in)" if info.builtin else ""
-        version = info.version or "-"
-        print(f"{info.name} {version} {state}{kind}")
+        print(f"{info.name} {info.version or '-'} {_plugin_state(info)}")
+        if info.error:
+            print(f"    error: {info.error}")
         if info.hooks:
             print(f"    hooks: {', '.join(info.hooks)}")
+    idle = [i.name for i in infos if i.installed and not i.enabled and not i.disabled and not i.error]
+    if idle:
+        print()
+        print(f"Installed but not enabled here: {', '.join(idle)}. Their APIs, loaders and commands work; to let "
+              "one add routes or middleware to an app, list it in `plugins = [...]` ([tool.conduit] or "
+              "conduit.toml) or CONDUIT_PLUGINS (\"*\" for all).")
     return 0
+
+
+def _problem_lines(exc: ConduitError) -> list[str]:
+    """An error's message, split into the problems an "invalid configuration" error lists."""
+    text = str(exc)
+    head, sep, rest = text.partition(":\n  - ")
+    return rest.split("\n  - ") if sep and head.endswith("configuration") else [text]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from conduit.config import load_settings
+    from conduit.hookcalls import call_each
     from conduit.plugins import create_plugin_manager
 
     problems: list[str] = []
+
+    def problem(text: str) -> None:
+        if text not in problems:
+            problems.append(text)
+
     settings = load_settings()
     try:
         pm = create_plugin_manager(settings)
     except ConduitError as exc:
-        problems.append(str(exc))
+        problem(str(exc))
         pm = None
     if pm is not None:
         for schema in pm.hook.conduit_config_schema():
@@ -158,22 +193,32 @@ def cmd_check(args: argparse.Namespace) -> int:
     from conduit.framework.validation import ConfigValidator
 
     report = ConfigValidator(settings=settings).validate_all_config()
-    problems.extend(report["errors"])
+    for item in report["errors"]:
+        problem(item)
     warnings = list(report["warnings"])
     if args.app:
         try:
             app = load_app(args.app)
             app.prepare()
             pm = app.plugin_manager  # entry-point plugins and those registered on the app
+            settings = app.settings
+            # Again with the app's settings: its own plugins (extra_plugins) declare more of them.
+            app_report = ConfigValidator(settings=settings).validate_all_config()
+            for item in app_report["errors"]:
+                problem(item)
+            warnings = list(app_report["warnings"])
+            from conduit.framework.auth import exposure_warnings
+
+            warnings.extend(exposure_warnings(app, app.settings.host))
         except ConduitError as exc:
-            problems.append(str(exc))
+            for item in _problem_lines(exc):
+                problem(item)
     if pm is not None:
-        for impl in pm.hook.conduit_check.get_hookimpls():
-            try:
-                impl.function(**_check_args(impl, settings, warnings.append, problems.append))
-            except Exception as exc:  # noqa: BLE001 - a broken check is a failure to report
-                problems.append(f"plugin {impl.plugin_name!r}: its conduit_check raised {type(exc).__name__}: {exc}")
-    for warning in warnings:
+        for name, result in call_each(pm, pm.hook.conduit_check, settings=settings, warn=warnings.append,
+                                      fail=problem):
+            if isinstance(result, Exception):
+                problem(f"plugin {name!r}: its conduit_check raised {type(result).__name__}: {result}")
+    for warning in dict.fromkeys(warnings):
         print(f"warning: {warning}")
     if problems:
         print("configuration problems:")
@@ -182,12 +227,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     print("configuration OK")
     return 0
-
-
-def _check_args(impl: Any, settings: Any, warn: Any, fail: Any) -> dict[str, Any]:
-    """The ``conduit_check`` arguments this hookimpl asks for (it may take fewer than the spec)."""
-    offered = {"settings": settings, "warn": warn, "fail": fail}
-    return {name: offered[name] for name in impl.argnames}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -97,8 +97,9 @@ KERNEL_SCHEMA: dict[str, Setting] = {
                     choices=("auto", "h11", "httptools")),
     "loop": Setting(str, "auto", "event loop: asyncio, uvloop, or auto (uvloop when installed)",
                     choices=("auto", "asyncio", "uvloop")),
-    "plugins": Setting((list, type(None)), None, "allowlist of plugin names; empty means none, unset means all"),
-    "disabled_plugins": Setting(list, [], "plugin names never to load"),
+    "plugins": Setting((list, type(None)), [], "installed plugins enabled for the app (their routes, middleware "
+                       "and app hooks); '*' for all; empty or unset: none"),
+    "disabled_plugins": Setting(list, [], "installed plugins never to load, not even for code; '*' for all"),
     "max_header_size": Setting(int, 16 * 1024, "bytes of request line + headers before 431", minimum=1024),
     "max_body_size": Setting(int, 16 * 1024 * 1024, "bytes of request body before 413", check=_positive_size),
     "header_timeout": Setting(float, 10.0, "seconds to receive a request's head before 408", minimum=0.01),

@@ -7,6 +7,11 @@ coroutine or a callable returning either: the kernel resolves it ("await me mayb
 
 Registration hooks receive a ``register`` callable owned by the kernel, which
 validates, orders and rejects duplicates with an error naming both plugins.
+
+*App hooks* change what an app serves: the kernel calls them for its built-ins and for
+the plugins enabled for that app (``plugins = [...]``, ``app.enable_plugin``), never
+merely because a plugin is installed (``conduit.plugins.APP_HOOKS``). Every other hook
+offers something to code and is called for every installed plugin that is not disabled.
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ def conduit_check(settings: Settings, warn: Callable[[str], None], fail: Callabl
 
 @hookspec
 def conduit_configure(app: Conduit, settings: Settings) -> Any:
-    """The app is being prepared; read ``settings`` and set the plugin up.
+    """App hook. The app is being prepared; read ``settings`` and set the plugin up.
 
     Fires once per app, before routes and middleware are collected. ``settings`` is the
     validated :class:`conduit.config.Settings`. Synchronous: return nothing (a coroutine
@@ -65,7 +70,7 @@ def conduit_configure(app: Conduit, settings: Settings) -> Any:
 
 @hookspec
 def conduit_startup(app: Conduit) -> Any:
-    """The server is about to accept connections (or a TestClient is opened).
+    """App hook. The server is about to accept connections (or a TestClient is opened).
 
     Open pools, load models, warm caches here. May return a coroutine, which the kernel
     awaits before serving. An exception aborts start-up with the plugin's name.
@@ -74,7 +79,7 @@ def conduit_startup(app: Conduit) -> Any:
 
 @hookspec
 def conduit_shutdown(app: Conduit) -> Any:
-    """The server stopped accepting and in-flight requests are done (or timed out).
+    """App hook. The server stopped accepting and in-flight requests are done (or timed out).
 
     Close what ``conduit_startup`` opened. May return a coroutine. Runs for every
     plugin even if another one's shutdown raised; failures are logged by plugin name.
@@ -86,7 +91,7 @@ def conduit_shutdown(app: Conduit) -> Any:
 
 @hookspec
 def conduit_register_routes(register: Callable[..., Any], app: Conduit) -> None:
-    """Add routes to the app.
+    """App hook. Add routes to the app.
 
     ``register(method_or_methods, path, handler, **meta)`` adds one route (``meta`` as in
     :meth:`Conduit.route`: ``name``, ``summary``, ``tags``, ``body``, ``response``,
@@ -98,7 +103,7 @@ def conduit_register_routes(register: Callable[..., Any], app: Conduit) -> None:
 
 @hookspec
 def conduit_register_middleware(register: Callable[..., Any], app: Conduit) -> None:
-    """Add middleware to the app.
+    """App hook. Add middleware to the app.
 
     ``register(middleware, order=0)``: ``middleware`` is an async callable
     ``(request, call_next) -> HTTPResponse`` or an object with ``apply(request,
@@ -140,6 +145,20 @@ def conduit_register_embedders(register: Callable[..., Any]) -> None:
     """
 
 
+@hookspec
+def conduit_register_apis(register: Callable[..., Any]) -> None:
+    """Offer a Python API to the kernel's facades, which never import a plugin themselves.
+
+    ``register(name, load)``: ``load()`` returns the object (usually a module) whose
+    attributes the facade hands out. The kernel's facades ask for ``"mcp"``
+    (``conduit.mcp``: ``MCPServer``, ``mount_mcp`` ... and ``app.mount_mcp``),
+    ``"router"`` (``conduit.engines.router``, ``conduit.core.models``) and ``"vector"``
+    (``app.vector_endpoints``); other names are free for plugins' own facades
+    (``conduit.plugins.plugin_api``). ``load`` runs on first use, so registering costs
+    nothing. A name registered by two plugins is an error naming both.
+    """
+
+
 # --- storage ------------------------------------------------------------------------------
 
 
@@ -159,7 +178,7 @@ def conduit_register_stores(register: Callable[..., Any], settings: Settings) ->
 
 @hookspec
 def conduit_request_started(request: HTTPRequest) -> None:
-    """A request's head was parsed and routed (``request.route`` may be None for 404s).
+    """App hook. A request's head was parsed and routed (``request.route`` may be None for 404s).
 
     Called on the event loop for every request; keep it cheap. Only called when at
     least one plugin implements it.
@@ -168,7 +187,7 @@ def conduit_request_started(request: HTTPRequest) -> None:
 
 @hookspec
 def conduit_request_finished(request: HTTPRequest, response: HTTPResponse, duration: float) -> None:
-    """The response for ``request`` was produced (``duration`` in seconds).
+    """App hook. The response for ``request`` was produced (``duration`` in seconds).
 
     For streamed responses this fires when the handler returned the stream, before the
     body was sent. Only called when at least one plugin implements it.
@@ -177,7 +196,7 @@ def conduit_request_finished(request: HTTPRequest, response: HTTPResponse, durat
 
 @hookspec
 def conduit_metrics(app: Conduit) -> list[tuple[str, str, dict[str, str], float]] | None:
-    """Contribute samples to ``/metrics``.
+    """App hook. Contribute samples to ``/metrics``.
 
     Return a list of ``(name, type, labels, value)``, with ``type`` one of ``counter``
     or ``gauge``. Called each time the metrics endpoint renders.
@@ -185,8 +204,20 @@ def conduit_metrics(app: Conduit) -> list[tuple[str, str, dict[str, str], float]
 
 
 @hookspec
+def conduit_measurement(name: str, value: float, attributes: dict[str, Any]) -> None:
+    """App hook. Something was measured (``conduit.telemetry.record(name, value, attributes)``).
+
+    ``name`` is a metric name such as ``conduit.routing.decisions`` (a count: ``value`` is
+    the increment) or ``conduit.routing.cost`` (a recorded value); ``attributes`` are its
+    labels. A telemetry plugin turns the names it knows into instruments and ignores the
+    others. Lets one plugin's measurements reach another's exporter without either
+    importing the other. Called where it was measured (any thread); keep it cheap.
+    """
+
+
+@hookspec
 def conduit_span(name: str, attributes: dict[str, Any]) -> Any:
-    """Open a telemetry span around kernel or plugin work (inference, search, tool call).
+    """App hook. Open a telemetry span around kernel or plugin work (inference, search, tool call).
 
     Return a context manager (entered and exited by the caller) or None. The kernel's
     :func:`conduit.telemetry.span` combines the answers, so a tracing plugin can turn
@@ -199,7 +230,7 @@ def conduit_span(name: str, attributes: dict[str, Any]) -> Any:
 
 @hookspec
 def conduit_register_health_checks(register: Callable[..., Any], app: Conduit) -> None:
-    """Add readiness checks.
+    """App hook. Add readiness checks.
 
     ``register(name, check)``: ``check()`` returns ``(ok: bool, message: str)`` or a
     coroutine of it. Checks run on ``/health/ready``; a failing one makes it answer 503

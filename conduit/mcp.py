@@ -1,18 +1,18 @@
 """``from conduit.mcp import MCPServer``: the seed's import path for the MCP server.
 
-A thin facade: the implementation lives in the conduit-mcp plugin (``conduit_mcp``),
-imported on first use. When the plugin is not installed, or is disabled in the
-configuration (``disabled_plugins`` / ``CONDUIT_DISABLED_PLUGINS``, or left out of a
-``plugins`` allow-list), the import fails with
+A thin facade: the implementation lives in the conduit-mcp plugin, which offers it
+through the ``conduit_register_apis`` hook (name ``"mcp"``); the kernel imports no plugin.
+It is there once the plugin is installed (an app need not enable it: creating a server in
+code is asking for the capability). When the plugin is not installed, or is disabled
+(``disabled_plugins`` / ``CONDUIT_DISABLED_PLUGINS``), the import fails with
 :class:`~conduit.framework.errors.MissingPluginError` naming what to install.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from conduit.framework.errors import MissingPluginError
+from conduit.plugins import plugin_api
 
 __all__ = [
     "MCPServer",
@@ -29,28 +29,10 @@ __all__ = [
     "ElicitResult",
 ]
 
-_PLUGIN = "mcp"
-
-
-def _plugin_module() -> Any:
-    from conduit.plugins import is_enabled
-
-    if not is_enabled(_PLUGIN):
-        raise MissingPluginError("The MCP server", _PLUGIN)
-    try:
-        return importlib.import_module("conduit_mcp")
-    except ModuleNotFoundError as exc:
-        if exc.name != "conduit_mcp":
-            raise
-        raise MissingPluginError("The MCP server", _PLUGIN) from None
-
-
 def __getattr__(name: str) -> Any:
     if name not in __all__:
         raise AttributeError(f"module 'conduit.mcp' has no attribute {name!r}")
-    value = getattr(_plugin_module(), name)
-    globals()[name] = value
-    return value
+    return getattr(plugin_api("mcp", "The MCP server", "mcp"), name)
 
 
 def __dir__() -> list[str]:

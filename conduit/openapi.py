@@ -641,9 +641,12 @@ def _missing_ui_page(version: str, openapi_path: str) -> HTTPResponse:
 
 
 def enable_docs(
-    app: Any, title: str, version: str, description: str, *, openapi_path: str, docs_path: str
+    app: Any, title: str, version: str, description: str, *, openapi_path: str, docs_path: str, public: bool = False
 ) -> None:
-    """Add the document, the page and its assets to ``app`` (see :meth:`Conduit.enable_docs`)."""
+    """Add the document, the page and its assets to ``app`` (see :meth:`Conduit.enable_docs`).
+
+    ``public``: served without an API key when keys are configured (otherwise they need one,
+    like every route)."""
     cache: dict[int, bytes] = {}
     app.docs = {"title": title, "version": version, "description": description, "openapi_path": openapi_path}
     base = f"{docs_path}/assets"
@@ -679,7 +682,7 @@ def enable_docs(
         data = (folder / name).read_bytes()
         return HTTPResponse(200, data, {"Content-Type": _ASSETS[name], "Cache-Control": "public, max-age=86400"})
 
-    app.add_route(openapi_path, openapi_json, ["GET"], include_in_schema=False, name="openapi")
-    app.add_route(docs_path, docs, ["GET"], include_in_schema=False, name="docs")
-    app.add_route(base + "/{name}", asset, ["GET"], include_in_schema=False, name="docs_asset")
+    app.add_route(openapi_path, openapi_json, ["GET"], include_in_schema=False, name="openapi", public=public)
+    app.add_route(docs_path, docs, ["GET"], include_in_schema=False, name="docs", public=public)
+    app.add_route(base + "/{name}", asset, ["GET"], include_in_schema=False, name="docs_asset", public=public)
 

@@ -1,8 +1,8 @@
 """Telemetry seams the kernel and plugins call; a tracing plugin fills them in.
 
-``with span("inference", {"model": name}):`` opens whatever spans the installed plugins
-return from ``conduit_span`` (none without a telemetry plugin: the cost is one hook call
-with no implementations). ``plugin_metrics(app)`` gathers the ``conduit_metrics`` samples
+``with span("inference", {"model": name}):`` opens whatever spans the running app's
+enabled plugins return from ``conduit_span`` (none without a telemetry plugin, and none
+outside a running app: the cost is then a context-variable read). ``plugin_metrics(app)`` gathers the ``conduit_metrics`` samples
 for ``/metrics``.
 """
 
@@ -14,9 +14,9 @@ from typing import Any, Iterator
 
 import pluggy
 
-from conduit.plugins import resolve_sync
+from conduit.plugins import PluginManager, current_plugin_manager, resolve_sync
 
-__all__ = ["span", "plugin_metrics", "MetricSample"]
+__all__ = ["span", "record", "plugin_metrics", "MetricSample"]
 
 logger = logging.getLogger("conduit.telemetry")
 
@@ -25,15 +25,17 @@ MetricSample = tuple[str, str, dict[str, str], float]
 
 @contextlib.contextmanager
 def span(name: str, attributes: dict[str, Any] | None = None, *, pm: pluggy.PluginManager | None = None) -> Iterator[None]:
-    """Run the block inside every span the plugins open for ``name``.
+    """Run the block inside every span the app's enabled plugins open for ``name``.
 
-    ``pm`` defaults to the process-wide plugin manager (``conduit.plugins``).
+    ``pm`` defaults to the manager of the app running in this context
+    (:func:`conduit.plugins.current_plugin_manager`); outside an app no span is opened.
     """
     if pm is None:
-        from conduit.plugins import default_plugin_manager
-
-        pm = default_plugin_manager()
-    caller = pm.hook.conduit_span
+        pm = current_plugin_manager(None)
+        if pm is None:
+            yield
+            return
+    caller = pm.app_hook("conduit_span") if isinstance(pm, PluginManager) else pm.hook.conduit_span
     if not caller.get_hookimpls():
         yield
         return
@@ -44,6 +46,26 @@ def span(name: str, attributes: dict[str, Any] | None = None, *, pm: pluggy.Plug
         yield
 
 
+def record(name: str, value: float = 1.0, attributes: dict[str, Any] | None = None) -> None:
+    """Report a measurement to the running app's telemetry plugins (``conduit_measurement``).
+
+    ``record("conduit.routing.decisions", 1, {"conduit.model": "gpt-4o"})`` counts one;
+    ``record("conduit.routing.cost", 0.0004, {...})`` records a value. Nothing happens
+    outside a running app or when no enabled plugin listens; a listener that fails is
+    logged, never raised to the caller.
+    """
+    pm = current_plugin_manager(None)
+    if pm is None:
+        return
+    caller = pm.app_hook("conduit_measurement") if isinstance(pm, PluginManager) else pm.hook.conduit_measurement
+    if not caller.get_hookimpls():
+        return
+    try:
+        caller(name=name, value=float(value), attributes=dict(attributes or {}))
+    except Exception:  # noqa: BLE001 - telemetry never breaks the measured work
+        logger.debug("recording %s failed", name, exc_info=True)
+
+
 def plugin_metrics(app: Any) -> list[MetricSample]:
     """Every ``(name, type, labels, value)`` sample the plugins contribute, validated.
 
@@ -51,7 +73,7 @@ def plugin_metrics(app: Any) -> list[MetricSample]:
     coroutine is awaited on the event loop from there.
     """
     samples: list[MetricSample] = []
-    for answer in app.plugin_manager.hook.conduit_metrics(app=app):
+    for answer in app.plugin_manager.app_hook("conduit_metrics")(app=app):
         answer = _resolve_in_worker(answer)
         for sample in answer or ():
             name, kind, labels, value = sample

@@ -325,18 +325,18 @@ if pytest is not None:
 
     @pytest.fixture
     def register_plugin(app: Conduit) -> Any:
-        """``register_plugin(obj_or_module, name=None)``: register a plugin on ``app``."""
+        """``register_plugin(obj_or_module, name=None)``: register a plugin on ``app``, enabled."""
 
         def register(plugin: Any, name: str | None = None) -> Any:
             from conduit.plugins import plugin_name_of
 
-            if app._prepared:  # noqa: SLF001
+            if app.prepared:
                 raise RuntimeError(
                     "the app already started, so a plugin registered now would be ignored: "
                     "call register_plugin before the client fixture is used (request it first)"
                 )
 
-            app.plugin_manager.register(plugin, name=name or plugin_name_of(plugin))
+            app.enable_plugin(name or plugin_name_of(plugin), plugin)
             return plugin
 
         return register

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,25 +29,71 @@ def test_routes_lists_app_and_plugin_routes(capsys, monkeypatch) -> None:
     assert "GET      /users/:id" in out and "/-/plugins.json" in out and "conduit._builtins.routes" in out
 
 
-def test_plugins_lists_installed_plugins_with_hooks(capsys, monkeypatch) -> None:
-    monkeypatch.delenv("CONDUIT_PLUGINS")
+def _plugins_output(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, enabled: str) -> tuple[dict[str, Any], str]:
+    """`conduit plugins --json` and `conduit plugins` with CONDUIT_PLUGINS=enabled."""
+    monkeypatch.setenv("CONDUIT_PLUGINS", enabled)
+    monkeypatch.delenv("CONDUIT_DISABLED_PLUGINS")
     from conduit.plugins import reset_default_plugin_manager
 
     reset_default_plugin_manager()
     try:
         assert main(["plugins", "--json"]) == 0
+        listing = {p["name"]: p for p in json.loads(capsys.readouterr().out)}
+        assert main(["plugins"]) == 0
+        return listing, capsys.readouterr().out
     finally:
         reset_default_plugin_manager()
-    listing = {p["name"]: p for p in json.loads(capsys.readouterr().out)}
-    assert listing["hello"]["enabled"] and listing["hello"]["version"] == "0.1.0"
-    assert "conduit_register_routes" in listing["hello"]["hooks"]
-    assert {"onnx", "mcp", "router", "otel"} <= set(listing)
+
+
+def test_plugins_lists_installed_and_enabled_apart(capsys, monkeypatch) -> None:
+    listing, text = _plugins_output(capsys, monkeypatch, "hello")
+    hello = listing["hello"]
+    assert hello["installed"] and hello["enabled"] and hello["version"] == "0.1.0"
+    assert "conduit_register_routes" in hello["hooks"]
+    for name in ("onnx", "mcp", "router", "otel", "vector"):
+        assert listing[name]["installed"] and listing[name]["loaded"] and not listing[name]["enabled"], name
+    assert "hello 0.1.0 installed, enabled" in text and "router 0.1.0 installed\n" in text
+    assert "Installed but not enabled here: mcp, onnx, otel, router, vector" in text
+
+
+def test_plugins_still_lists_the_others_when_one_fails_to_import(capsys, monkeypatch, broken_plugin) -> None:
+    listing, text = _plugins_output(capsys, monkeypatch, "broken,hello")  # even enabled, the CLI lists it with its error
+    assert "boom at import" in listing["broken"]["error"] and not listing["broken"]["loaded"]
+    assert listing["hello"]["enabled"] and listing["router"]["loaded"]
+    assert "broken 1.0 failed to load\n    error: plugin 'broken'" in text and "hello 0.1.0 installed, enabled" in text
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path) -> None:
+    """`conduit routes APP | head -1` and `conduit plugins | head -1`: no BrokenPipeError traceback."""
+    app = tmp_path / "many_routes.py"
+    app.write_text(
+        "from conduit import Conduit\napp = Conduit()\n"
+        "for i in range(3000):\n    app.add_route(f'/r{i}', lambda r: {})\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    conduit = str(Path(sys.executable).parent / "conduit")
+    for command in (f"{conduit} routes many_routes:app | head -1", f"{conduit} plugins | head -1"):
+        proc = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.stdout.count("\n") == 1, proc.stdout
+        assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
 
 
 def test_check_reports_problems_and_exits_1(capsys, monkeypatch) -> None:
     monkeypatch.setenv("CONDUIT_PORT", "not-a-port")
     assert main(["check"]) == 1
     assert "'port' from $CONDUIT_PORT must be an integer" in capsys.readouterr().out
+
+
+def test_check_names_a_problem_once_when_the_app_cannot_be_built_either(capsys, monkeypatch, tmp_path) -> None:
+    (tmp_path / "plain_app.py").write_text("from conduit import Conduit\napp = Conduit()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CONDUIT_PORT", "99999")
+    assert main(["check", "plain_app:app"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("must be <= 65535") == 1, out
+    assert "invalid configuration:" not in out
 
 
 def test_check_passes_on_a_good_app(capsys, monkeypatch) -> None:
@@ -242,3 +289,63 @@ def test_check_runs_the_plugins_conduit_check_hooks(tmp_path, capsys, monkeypatc
     assert "warning: port 8000 is the default" in out
     assert "  - the model file is missing; set MODEL_PATH" in out
     assert "its conduit_check raised OSError: disk gone" in out
+
+
+RISKY_APP = '''
+from conduit import Conduit
+
+app = Conduit()
+
+
+@app.post("/charge", risk="spends money")
+def charge(request):
+    return {}
+'''
+
+
+def test_check_warns_when_an_open_server_would_serve_routes_that_spend_or_write(capsys, monkeypatch, tmp_path) -> None:
+    for name in ("risky_open", "risky_loopback", "risky_keyed"):  # a module each: an app is built at import
+        (tmp_path / f"{name}.py").write_text(RISKY_APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CONDUIT_API_KEYS", raising=False)
+    assert main(["check", "risky_open:app"]) == 0  # a warning, not a failure
+    out = capsys.readouterr().out
+    assert "warning: no API keys are configured and the server listens on 0.0.0.0" in out
+    assert "POST /charge (spends money, from app)" in out
+    monkeypatch.setenv("CONDUIT_HOST", "127.0.0.1")
+    assert main(["check", "risky_loopback:app"]) == 0
+    assert "no API keys" not in capsys.readouterr().out
+    monkeypatch.delenv("CONDUIT_HOST")
+    monkeypatch.setenv("CONDUIT_API_KEYS", "k")
+    assert main(["check", "risky_keyed:app"]) == 0
+    assert "no API keys" not in capsys.readouterr().out
+
+
+SETTINGS_APP = '''
+from conduit import Conduit, hookimpl
+from conduit.config import Setting
+
+
+class Settings:
+    __conduit_name__ = "app-settings"
+
+    @hookimpl
+    def conduit_config_schema(self):
+        return {"shop_currency": Setting(str, "EUR", "the shop's currency")}
+
+
+app = Conduit(extra_plugins=[Settings()])
+'''
+
+
+def test_check_knows_the_settings_an_apps_own_plugins_declare(capsys, monkeypatch, tmp_path) -> None:
+    (tmp_path / "settings_app.py").write_text(SETTINGS_APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CONDUIT_SHOP_CURRENCY", "USD")
+    monkeypatch.setenv("CONDUIT_SHOP_CURENCY", "typo")
+    assert main(["check", "settings_app:app"]) == 0
+    out = capsys.readouterr().out
+    assert "unknown setting shop_curency (from $CONDUIT_SHOP_CURENCY)" in out
+    assert "unknown setting shop_currency" not in out

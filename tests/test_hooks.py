@@ -148,7 +148,7 @@ def test_commands_registered_twice_are_refused(monkeypatch) -> None:
 
     reset_default_plugin_manager(create_plugin_manager(extra_plugins=[P()]))
     try:
-        with pytest.raises(ConfigurationError, match="'routes' is registered twice: by conduit._builtins.commands and by dup-cli"):
+        with pytest.raises(ConfigurationError, match="'routes' is registered twice: by dup-cli and by conduit._builtins.commands"):
             cli.build_parser()
     finally:
         reset_default_plugin_manager()

@@ -368,7 +368,7 @@ def test_plugin_routes_appear_with_their_schemas() -> None:
 
 def test_entry_point_plugin_routes_appear() -> None:
     pytest.importorskip("conduit_hello_plugin", reason="examples/conduit-hello-plugin is not installed")
-    app = Conduit(plugins=["hello"])
+    app = Conduit(plugins=["hello"], disabled_plugins=[])
     op = _spec(app)["paths"]["/hello-plugin/{name}"]["get"]
     assert op["tags"] == ["hello"]
     assert op["responses"]["200"]["content"]["application/json"]["schema"] == {

@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_example_plugin_is_found_through_its_installed_entry_point(monkeypatch) -> None:
+    monkeypatch.delenv("CONDUIT_DISABLED_PLUGINS")
     monkeypatch.setenv("CONDUIT_PLUGINS", "hello")
     app = Conduit()
     with TestClient(app) as c:
@@ -32,6 +33,7 @@ def test_the_example_plugin_is_found_through_its_installed_entry_point(monkeypat
 
 
 def test_disabling_the_plugin_in_config_removes_its_route_and_middleware(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("CONDUIT_DISABLED_PLUGINS")
     monkeypatch.delenv("CONDUIT_PLUGINS")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "pyproject.toml").write_text('[tool.conduit]\ndisabled_plugins = ["hello"]\nplugins = ["hello"]\n')
@@ -48,6 +50,7 @@ def test_disabling_the_plugin_in_config_removes_its_route_and_middleware(monkeyp
 
 
 def test_plugin_settings_come_from_conduit_toml(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("CONDUIT_DISABLED_PLUGINS")
     monkeypatch.setenv("CONDUIT_PLUGINS", "hello")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "conduit.toml").write_text('hello_greeting = "Howdy"\n')
@@ -55,31 +58,83 @@ def test_plugin_settings_come_from_conduit_toml(monkeypatch, tmp_path) -> None:
         assert c.get("/hello-plugin/bo").json() == {"message": "Howdy, bo!"}
 
 
-def test_allowlist_env_empty_string_means_no_plugins(monkeypatch) -> None:
-    monkeypatch.setenv("CONDUIT_PLUGINS", "")
+INSTALLED = {ep.name for ep in importlib.metadata.entry_points(group="conduit")}
+
+
+def test_disabled_star_loads_no_installed_plugin(monkeypatch) -> None:
+    monkeypatch.setenv("CONDUIT_DISABLED_PLUGINS", "*")
     pm = create_plugin_manager(load_settings())
     names = {name for name, plugin in pm.list_name_plugin() if plugin is not None}
-    assert not names & {ep.name for ep in importlib.metadata.entry_points(group="conduit")}
-    assert "conduit._builtins.routes" in names
+    assert not names & INSTALLED
+    assert "conduit._builtins.routes" in names and pm.disabled == INSTALLED
 
 
-def test_builtins_register_through_the_same_hooks() -> None:
+def test_installing_a_plugin_changes_no_app_until_configuration_enables_it(monkeypatch) -> None:
+    """The dev venv has every plugin installed; a plain app serves only its own routes."""
+    monkeypatch.delenv("CONDUIT_DISABLED_PLUGINS")
+    monkeypatch.delenv("CONDUIT_PLUGINS")
+
+    def plain() -> Conduit:
+        app = Conduit()
+
+        @app.get("/")
+        def index(request):
+            return {"ok": True}
+
+        return app
+
+    bare = Conduit(disabled_plugins=["*"])
+    bare.prepare()
+    app = plain()
+    with TestClient(app) as c:
+        assert c.get("/hello-plugin/ann").status_code == 404
+        assert c.post("/v1/chat/completions", json={}).status_code == 404
+        assert "x-hello-plugin" not in c.get("/").headers
+    assert {r.path for r in app.routes} == {r.path for r in bare.routes} | {"/"}
+    assert {name for name, plugin in app.plugin_manager.list_name_plugin() if plugin} >= {"hello", "router", "vector"}
+
+    monkeypatch.setenv("CONDUIT_PLUGINS", "hello")
+    with TestClient(plain()) as c:
+        assert c.get("/hello-plugin/ann").json() == {"message": "Hello, ann!"}
+        assert c.get("/").headers["x-hello-plugin"] == "1"
+        assert c.post("/v1/chat/completions", json={}).status_code == 404
+
+    monkeypatch.setenv("CONDUIT_PLUGINS", "*")
+    everything = plain()
+    everything.prepare()
+    assert {"/hello-plugin/{name}", "/v1/chat/completions"} <= {r.path for r in everything.routes}
+
+
+def test_enabling_a_name_no_installed_plugin_has_stops_start_up(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("CONDUIT_DISABLED_PLUGINS")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CONDUIT_PLUGINS")
+    (tmp_path / "conduit.toml").write_text('plugins = ["helo"]\n')
+    with pytest.raises(PluginError, match=r"plugins \(from conduit.toml\) enables 'helo', which no installed plugin "
+                                          r"provides; installed: hello, mcp, onnx, otel, router, vector"):
+        Conduit().prepare()
+
+
+def test_a_plugin_that_is_not_enabled_and_fails_to_import_does_not_stop_the_app(broken_plugin, caplog) -> None:
+    pm = create_plugin_manager(load_settings({"plugins": ["hello"]}, environ={}, files=[]))
+    assert "boom at import" in pm.failed["broken"] and pm.get_plugin("hello") is not None
+    assert "plugin 'broken'" in caplog.text
+    info = {i.name: i for i in list_plugins(pm)}["broken"]
+    assert info.installed and not info.loaded and "boom at import" in (info.error or "")
+
+
+def test_builtins_register_through_the_same_hooks(monkeypatch) -> None:
+    monkeypatch.delenv("CONDUIT_DISABLED_PLUGINS")
     with TestClient(Conduit()) as c:
         listing = c.get("/-/plugins.json").json()
     builtin = {p["name"]: p for p in listing if p["builtin"]}
     assert builtin["conduit._builtins.routes"]["hooks"] == ["conduit_register_routes"]
     hello = next(p for p in listing if p["name"] == "hello")
-    assert hello["enabled"] is False and hello["hooks"] == []
+    assert hello["enabled"] is False and hello["installed"] is True and "conduit_register_routes" in hello["hooks"]
+    assert all("error" not in p for p in listing)  # errors may carry paths: the CLI shows them, not HTTP
 
 
-def test_a_plugin_failing_at_import_is_reported_by_name(monkeypatch, tmp_path) -> None:
-    dist = tmp_path / "broken_plugin-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[conduit]\nbroken = broken_plugin_mod\n")
-    (tmp_path / "broken_plugin_mod.py").write_text("raise RuntimeError('boom at import')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
+def test_a_plugin_failing_at_import_is_reported_by_name(broken_plugin) -> None:
     with pytest.raises(PluginError, match=r"plugin 'broken' .*broken-plugin 1.0.*boom at import.*CONDUIT_DISABLED_PLUGINS=broken"):
         create_plugin_manager(load_settings({"plugins": ["broken"]}, environ={}, files=[]))
     # disabled, it is never imported
@@ -122,7 +177,7 @@ def test_two_plugins_registering_one_route_is_an_error_naming_both() -> None:
 
         return P()
 
-    with pytest.raises(ConfigurationError, match="by first.*and by second"):
+    with pytest.raises(ConfigurationError, match="by second.*and by first"):  # pluggy calls the later one first
         Conduit(extra_plugins=[make("first"), make("second")]).prepare()
 
 

@@ -158,7 +158,7 @@ def test_showcase_with_every_plugin_answers_as_its_document_says_with_the_key(
     (docs / "cli.md").write_text((REPO / "docs" / "cli.md").read_text(encoding="utf-8"), encoding="utf-8")
     for name in PROVIDER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("CONDUIT_PLUGINS")  # the kernel's conftest turns the plugins off; the showcase needs them
+    monkeypatch.delenv("CONDUIT_DISABLED_PLUGINS")  # the kernel's conftest blocks the plugins; the showcase needs them
     monkeypatch.setenv("CONDUIT_SHOWCASE_API_KEY", SHOWCASE_KEY)
     monkeypatch.setenv("CONDUIT_SHOWCASE_DOCS", str(docs))
     monkeypatch.setenv("CONDUIT_SHOWCASE_RATE_LIMIT", "100000")  # schemathesis sends ~1,000 requests

@@ -40,7 +40,8 @@ def conduit_register_routes(register: Callable[..., Any], app: Any) -> None:
     health = create_health_endpoint()
     for path in (prefix, f"{prefix}/live", f"{prefix}/ready", f"{prefix}/startup"):
         if free(path):
-            register("GET", path, health, tags=["health"], summary="Health probe", name=f"health{path.replace('/', '_')}")
+            register("GET", path, health, tags=["health"], summary="Health probe", name=f"health{path.replace('/', '_')}",
+                     public=True)
     metrics = create_metrics_endpoint()
     for path in app.settings.metrics_paths:
         if free(path):

@@ -12,7 +12,9 @@ __all__ = ["conduit_register_routes"]
 @hookimpl
 def conduit_register_routes(register: Callable[..., Any], app: Any) -> None:
     async def plugins_json(request: Any) -> list[dict[str, Any]]:
-        """Installed plugins: name, version, enabled, hooks implemented."""
+        """Plugins: name, version, installed, loaded, enabled, disabled, failed, hooks implemented.
+
+        A failed plugin's error text is left to ``conduit plugins`` (it may name paths)."""
         from conduit.plugins import list_plugins
 
         return [
@@ -22,6 +24,10 @@ def conduit_register_routes(register: Callable[..., Any], app: Any) -> None:
                 "distribution": p.distribution,
                 "enabled": p.enabled,
                 "builtin": p.builtin,
+                "installed": p.installed,
+                "loaded": p.loaded,
+                "disabled": p.disabled,
+                "failed": p.error is not None,
                 "hooks": list(p.hooks),
             }
             for p in list_plugins(request.app.plugin_manager)

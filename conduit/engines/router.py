@@ -1,8 +1,9 @@
 """The seed's ``from conduit.engines.router import Router``: a facade over conduit-router.
 
-Names resolve on first access from :mod:`conduit_router`; when the plugin is not
-installed or is disabled (``disabled_plugins``, ``CONDUIT_PLUGINS``), access raises
-:class:`~conduit.framework.errors.MissingPluginError` naming the package to install.
+The plugin offers its module through the ``conduit_register_apis`` hook (name
+``"router"``); the kernel imports no plugin. Names resolve on access; when the plugin is
+not installed or is disabled (``disabled_plugins``), access raises
+:class:`~conduit.framework.errors.MissingPluginError` naming what to install.
 """
 
 from __future__ import annotations
@@ -13,19 +14,10 @@ __all__ = ["BanditConfig", "ModelSpec", "Objective", "Router", "RoutingDecision"
 
 
 def load_router_plugin() -> Any:
-    """The :mod:`conduit_router` module, or MissingPluginError when it cannot be used."""
-    from conduit.framework.errors import MissingPluginError
-    from conduit.plugins import is_enabled
+    """The API conduit-router offers (its package), or MissingPluginError when it cannot be used."""
+    from conduit.plugins import plugin_api
 
-    if not is_enabled("router"):
-        raise MissingPluginError("The LLM router", "router")
-    try:
-        import conduit_router
-    except ModuleNotFoundError as exc:
-        if exc.name and not exc.name.startswith("conduit_router"):
-            raise
-        raise MissingPluginError("The LLM router", "router") from None
-    return conduit_router
+    return plugin_api("router", "The LLM router", "router")
 
 
 def __getattr__(name: str) -> Any:

@@ -1,9 +1,10 @@
 """API-key authentication: ``X-API-Key`` or ``Authorization: Bearer`` (seed 000 and 001).
 
 Keys are compared in constant time, every configured key every time, so neither the
-answer nor its timing tells a caller which key was close. Health probes and CORS
-preflights are exempt by default; everything else under ``protected_prefixes`` needs a
-key, including routes added by plugins. A refusal is 401 with ``WWW-Authenticate`` and a
+answer nor its timing tells a caller which key was close. Health probes, routes marked
+``public=True`` and CORS preflights are exempt; everything else under
+``protected_prefixes`` needs a key, including routes added by plugins. With ``api_keys``
+configured the kernel adds this middleware itself (``conduit._builtins.auth``). A refusal is 401 with ``WWW-Authenticate`` and a
 specific error code: ``missing_api_key``, ``invalid_api_key`` or
 ``invalid_authorization_header``.
 """
@@ -12,17 +13,74 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from conduit.framework.errors import ConfigurationError, UnauthorizedError
 from conduit.framework.ratelimit import path_matches
 from conduit.http.middleware import PhasedMiddleware
 from conduit.http.request import HTTPRequest
 
-__all__ = ["AuthMiddleware", "ENV_VAR"]
+__all__ = ["AuthMiddleware", "ENV_VAR", "configured_keys", "exposure_warnings", "is_loopback"]
 
 ENV_VAR = "CONDUIT_API_KEYS"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def configured_keys(settings: Any, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The API keys configuration asks for: ``api_keys``, plus seed 001's ``API_KEY``
+    when ``API_REQUIRE_AUTH`` is true (the seed's default is false, which leaves
+    ``API_KEY`` unused). ``API_REQUIRE_AUTH=true`` with no key at all is an error."""
+    env = os.environ if environ is None else environ
+    keys = [str(k).strip() for k in (settings.get("api_keys") or []) if str(k).strip()]
+    require = env.get("API_REQUIRE_AUTH")
+    if require is not None:
+        flag = require.strip().lower()
+        if flag not in _TRUE | _FALSE:
+            raise ConfigurationError(f"API_REQUIRE_AUTH must be true or false, got {require!r}")
+        seed_key = env.get("API_KEY", "").strip()
+        if flag in _TRUE:
+            if not seed_key and not keys:
+                raise ConfigurationError(
+                    "API_REQUIRE_AUTH is true but no API key is configured; set API_KEY (or CONDUIT_API_KEYS, "
+                    "comma-separated)"
+                )
+            if seed_key:
+                keys.append(seed_key)
+    return list(dict.fromkeys(keys))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an interface to bind) is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warnings(app: Any, host: str) -> list[str]:
+    """What an open server would let anyone do: empty with keys, on loopback, or when no
+    route of ``app`` (prepared) declares a ``risk`` that no :class:`AuthMiddleware` of the
+    app's own covers."""
+    if configured_keys(app.settings) or is_loopback(host):
+        return []
+    guards = [mw for mw, _ in app.middleware if isinstance(mw, AuthMiddleware)]
+    risky = sorted(
+        (route for route in app.router.routes
+         if route.risk and not route.public and not any(guard.protects(route.path) for guard in guards)),
+        key=lambda r: (r.path, sorted(r.methods)),
+    )
+    if not risky:
+        return []
+    listed = "; ".join(f"{','.join(sorted(r.methods))} {r.path} ({r.risk}, from {r.owner})" for r in risky)
+    return [
+        f"no API keys are configured and the server listens on {host}, so anyone who reaches it can call: "
+        f"{listed}. Set CONDUIT_API_KEYS (comma-separated keys) or bind 127.0.0.1"
+    ]
 
 
 def _digest(key: str) -> bytes:
@@ -99,9 +157,18 @@ class AuthMiddleware(PhasedMiddleware):
                 found = name
         return found
 
+    def protects(self, path: str) -> bool:
+        """Whether a request for ``path`` (a route pattern or a request path) needs a key."""
+        return self.enabled and path_matches(path, self.protected_prefixes) and not path_matches(
+            path, self.exempt_paths
+        )
+
     def _needs_key(self, request: HTTPRequest) -> bool:
         if request.method == "OPTIONS" and request.headers.get("access-control-request-method"):
             return False  # CORS preflights never carry credentials
+        route = request.route
+        if route is not None and route.public:
+            return False
         return path_matches(request.path, self.protected_prefixes) and not path_matches(
             request.path, self.exempt_paths
         )

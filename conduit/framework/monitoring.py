@@ -50,6 +50,7 @@ __all__ = [
     "add_metrics_routes",
     "create_health_endpoint",
     "create_metrics_endpoint",
+    "kernel_metrics",
     "logging_middleware",
     "observe_request",
     "request_metrics_middleware",
@@ -59,6 +60,12 @@ logger = logging.getLogger("conduit.monitoring")
 
 _metrics = Metrics()
 _health_check = HealthCheck()
+
+
+def kernel_metrics() -> Metrics:
+    """The process's built-in request metrics: what ``/metrics`` shows and the built-in
+    request metrics middleware records into (the seed's ``_metrics``)."""
+    return _metrics
 
 UNMATCHED_ROUTE = "<unmatched>"
 

@@ -129,6 +129,13 @@ class HTTPRequest:
         return s
 
     @property
+    def exception(self) -> BaseException | None:
+        """The exception the error handler turned into this request's 5xx answer, if any
+        (for telemetry's ``error.type``); reading it creates no :attr:`state`."""
+        s = self._state
+        return s.get("exception") if s is not None else None
+
+    @property
     def request_id(self) -> str:
         """This request's id: a sane inbound ``X-Request-ID``, else a new one (made on first use)."""
         rid = self._request_id

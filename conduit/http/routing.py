@@ -96,6 +96,11 @@ class Route:
     responses: dict[int, Any] = field(default_factory=dict)
     stream: bool = False
     include_in_schema: bool = True
+    # Served without an API key when keys are configured (health probes; routes the app marks).
+    public: bool = False
+    # What an unauthenticated caller could do here ("spends money at the LLM providers"):
+    # named by the start-up warning when no keys are configured on a non-loopback address.
+    risk: str | None = None
     owner: str = "app"
     param_converters: dict[str, Converter] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -306,6 +311,8 @@ class Router(RouteDecorators):
                 responses=dict(r.responses),
                 stream=r.stream,
                 include_in_schema=r.include_in_schema,
+                public=r.public,
+                risk=r.risk,
                 owner=owner or r.owner,
                 **r.extra,
             )

@@ -1,7 +1,8 @@
 """Collecting ``register(...)`` calls from registration hooks, each tagged with its plugin.
 
-The kernel owns ``register``: it calls every hookimpl itself, with a ``register`` bound
-to that plugin's name, so a duplicate can be reported naming both plugins.
+The kernel owns ``register``: the hook is called through pluggy (its order, its wrappers)
+and each call of ``register`` is tagged with the plugin whose code made it
+(:mod:`conduit.hookcalls`), so a duplicate can be reported naming both plugins.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Any
 
 import pluggy
 
-from conduit.plugins import default_plugin_manager
+from conduit.hookcalls import call_registration
+from conduit.plugins import current_plugin_manager
 
 __all__ = ["Registration", "collect", "plugin_manager"]
 
@@ -26,24 +28,19 @@ class Registration:
 
 
 def plugin_manager(pm: pluggy.PluginManager | None = None) -> pluggy.PluginManager:
-    """``pm`` itself, or the process-wide manager that facades use outside an app."""
-    return pm if pm is not None else default_plugin_manager()
+    """``pm`` itself, else the running app's manager, else the process-wide one."""
+    return pm if pm is not None else current_plugin_manager()
 
 
 def collect(pm: pluggy.PluginManager, hook_name: str, **hook_kwargs: Any) -> list[Registration]:
-    """Call every implementation of ``hook_name`` (in pluggy's call order) and record its registrations.
+    """Call ``hook_name`` through pluggy and record every registration with its plugin.
 
-    ``hook_kwargs`` are the hook's arguments other than ``register``; each hookimpl gets only
-    the ones it declares.
+    ``hook_kwargs`` are the hook's arguments other than ``register``.
     """
-    caller = getattr(pm.hook, hook_name)
     found: list[Registration] = []
-    calls = [(impl.plugin_name, impl.function, impl.argnames) for impl in reversed(caller.get_hookimpls())]
-    for plugin_name, function, argnames in calls:
 
-        def register(*args: Any, _plugin: str = plugin_name, **kwargs: Any) -> None:
-            found.append(Registration(_plugin, args, kwargs))
+    def register(owner: str, *args: Any, **kwargs: Any) -> None:
+        found.append(Registration(owner, args, kwargs))
 
-        available = {"register": register, **hook_kwargs}
-        function(**{name: available[name] for name in argnames if name in available})
+    call_registration(getattr(pm.hook, hook_name), register, **hook_kwargs)
     return found

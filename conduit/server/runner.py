@@ -139,6 +139,11 @@ class Server:
         self._loop = asyncio.get_running_loop()
         self._stop = anyio.Event()
         self._force = anyio.Event()
+        # The app's plugin manager is current for everything this serving task starts:
+        # connections, their request tasks, worker threads (facades and span() reach it).
+        from conduit.plugins import activate
+
+        activate(self.app.plugin_manager)
         await self.app.startup()
         state = self.state = ServerState(self.app, self.limits, protocol=self.protocol)
         # create_server listens again with its own backlog (100 unless told), replacing the
@@ -247,6 +252,10 @@ def serve_forever(
         from conduit.framework.errors import ConfigurationError
 
         raise ConfigurationError("invalid configuration:\n  - " + "\n  - ".join(report["errors"]))
+    from conduit.framework.auth import exposure_warnings
+
+    for warning in exposure_warnings(app, host):
+        logger.warning("%s", warning)
     # Workers each listen on a socket of their own in one SO_REUSEPORT group where the kernel
     # balances it: one shared socket lets whichever worker wakes first accept a whole burst
     # (asyncio accepts up to `backlog` connections per wake-up), and keep-alive clients then stay

@@ -69,9 +69,19 @@ def _plugin_ids(app: Conduit) -> set[str]:
 
 def build_app() -> Conduit:
     """The showcase app (see the package docstring)."""
-    app = Conduit()
-    key, generated = _api_key()
-    ask_limit = _rate_limit(ASK_RATE_LIMIT_VARIABLE, None)  # read first: a bad value stops before any loading
+    # Its settings (settings.py, and the model cache's in examples/models/iris.py) are declared
+    # through conduit_config_schema, so CONDUIT_SHOWCASE_* and CONDUIT_EXAMPLES_CACHE are known.
+    app = Conduit(extra_plugins=[settings, iris])
+    config = settings.read_settings(app, iris.SCHEMA)  # read first: a bad value stops before any loading
+    # Installing a plugin changes no app: the showcase enables what serves routes or middleware
+    # (the router's /v1 service, OpenTelemetry) when installed and not disabled; the others it
+    # uses from code (models, vectors, app.mount_mcp), which needs no enabling.
+    for name in ("router", "otel"):
+        if app.plugin_manager.get_plugin(name) is not None:
+            app.enable_plugin(name)
+    key, generated = _api_key(config)
+    limit = (config.showcase_rate_limit, 60.0)
+    ask_limit = (config.showcase_ask_rate_limit, 60.0) if config.showcase_ask_rate_limit else None
     app.state.showcase_api_key = key
     app.use(security_headers())
     app.use(AuthMiddleware({key: "showcase"}, protected_prefixes=PROTECTED))

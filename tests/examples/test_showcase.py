@@ -33,7 +33,8 @@ REPO = Path(__file__).resolve().parents[2]
 KEY = "sk-test-showcase-key"
 AUTH = {"X-API-Key": KEY}
 PROVIDER_VARIABLES = ("OPENAI_API_KEY", "GROQ_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
-                      "OPENAI_COMPATIBLE_BASE_URL", "CONDUIT_ROUTER_STANDIN_URL", "OTEL_ENABLED", "CONDUIT_PLUGINS")
+                      "OPENAI_COMPATIBLE_BASE_URL", "CONDUIT_ROUTER_STANDIN_URL", "OTEL_ENABLED", "CONDUIT_PLUGINS",
+                      "CONDUIT_DISABLED_PLUGINS")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
@@ -155,7 +156,7 @@ def test_every_protected_route_plugins_included_refuses_a_missing_or_wrong_key(s
 
 
 def test_ask_gets_its_own_limit_per_key_from_the_environment(showcase: Showcase, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CONDUIT_PLUGINS")  # the kernel's conftest turns the plugins off for each test
+    monkeypatch.delenv("CONDUIT_DISABLED_PLUGINS")  # the kernel's conftest blocks the plugins for each test
     monkeypatch.setenv("CONDUIT_SHOWCASE_ASK_RATE_LIMIT", "3")
     app = showcase.module.build_app()
     with contextlib.redirect_stdout(io.StringIO()):

@@ -20,7 +20,7 @@ from conduit.plugins import create_plugin_manager
 
 
 def manager(*plugins: Any) -> Any:
-    return create_plugin_manager(load_settings({"plugins": []}, environ={}, files=[]), extra_plugins=plugins)
+    return create_plugin_manager(load_settings({"disabled_plugins": ["*"]}, environ={}, files=[]), extra_plugins=plugins)
 
 
 class Echo:

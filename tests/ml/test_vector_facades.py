@@ -27,7 +27,7 @@ class FakeVectorPlugin:
 
 
 def manager(*plugins: Any) -> Any:
-    return create_plugin_manager(load_settings({"plugins": []}, environ={}, files=[]), extra_plugins=plugins)
+    return create_plugin_manager(load_settings({"disabled_plugins": ["*"]}, environ={}, files=[]), extra_plugins=plugins)
 
 
 def test_without_a_vector_plugin_the_error_names_the_package() -> None:

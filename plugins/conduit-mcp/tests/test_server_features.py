@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from conduit import hookimpl
-from conduit.plugins import default_plugin_manager
+from conduit.plugins import activated, create_plugin_manager
 from conduit_mcp import Audio, Completion, Context, EmbeddedResource, Image, MCPError, MCPServer, Message, ServerSession
 
 pytestmark = pytest.mark.anyio
@@ -240,13 +240,10 @@ class _Spans:
 
 async def test_each_tools_call_opens_a_telemetry_span() -> None:
     spans = _Spans()
-    pm = default_plugin_manager()
-    pm.register(spans, name="test-mcp-spans")
-    try:
+    pm = create_plugin_manager(extra_plugins=[spans])  # as an app serving the MCP server would have
+    with activated(pm):
         session = await initialized(asking_server(), None)
         await session.handle(request("tools/call", {"name": "ask"}, id=41))  # no sampling capability: isError
-    finally:
-        pm.unregister(spans)
     assert spans.opened == [("tools/call ask", {
         "mcp.method.name": "tools/call",
         "gen_ai.operation.name": "execute_tool",

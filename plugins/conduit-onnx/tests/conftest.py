@@ -11,7 +11,7 @@ import pluggy
 import pytest
 
 from conduit.config import load_settings
-from conduit.plugins import create_plugin_manager, reset_default_plugin_manager
+from conduit.plugins import activated, create_plugin_manager, reset_default_plugin_manager
 
 
 @dataclass
@@ -59,17 +59,19 @@ def regressor(tmp_path_factory: pytest.TempPathFactory) -> Trained:
 
 @pytest.fixture
 def onnx_pm() -> Iterator[pluggy.PluginManager]:
-    """A plugin manager with the onnx plugin enabled, also installed as the process-wide default."""
+    """A plugin manager with the onnx plugin enabled, current (as a running app's is) and
+    also installed as the process-wide default."""
     pm = create_plugin_manager(load_settings({"plugins": ["onnx"]}, environ={}, files=[]))
     reset_default_plugin_manager(pm)
-    yield pm
+    with activated(pm):
+        yield pm
     reset_default_plugin_manager(None)
 
 
 @pytest.fixture
 def bare_pm() -> Iterator[pluggy.PluginManager]:
     """A plugin manager with no entry-point plugins (conduit-onnx installed but not enabled)."""
-    pm = create_plugin_manager(load_settings({"plugins": []}, environ={}, files=[]))
+    pm = create_plugin_manager(load_settings({"disabled_plugins": ["*"]}, environ={}, files=[]))
     reset_default_plugin_manager(pm)
     yield pm
     reset_default_plugin_manager(None)

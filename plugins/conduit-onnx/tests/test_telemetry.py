@@ -40,6 +40,7 @@ class SpanRecorder:
 def spans(onnx_pm) -> Iterator[SpanRecorder]:
     recorder = SpanRecorder()
     onnx_pm.register(recorder, name="span-recorder")
+    onnx_pm.enable("span-recorder")
     yield recorder
     onnx_pm.unregister(recorder)
 

@@ -16,7 +16,7 @@ import pluggy
 import pytest
 
 from conduit.config import load_settings
-from conduit.plugins import create_plugin_manager, reset_default_plugin_manager
+from conduit.plugins import activated, create_plugin_manager, reset_default_plugin_manager
 
 
 @pytest.fixture
@@ -31,10 +31,12 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def _install(plugins: list[str]) -> Iterator[pluggy.PluginManager]:
-    pm = create_plugin_manager(load_settings({"plugins": plugins}, environ={}, files=[]))
+def _install(plugins: list[str], disabled: list[str] = ()) -> Iterator[pluggy.PluginManager]:
+    pm = create_plugin_manager(load_settings({"plugins": plugins, "disabled_plugins": list(disabled)},
+                                             environ={}, files=[]))
     reset_default_plugin_manager(pm)
-    yield pm
+    with activated(pm):  # as a running app's manager is: facades and span() reach it
+        yield pm
     reset_default_plugin_manager(None)
 
 
@@ -46,8 +48,8 @@ def vector_pm() -> Iterator[pluggy.PluginManager]:
 
 @pytest.fixture
 def vector_only_pm() -> Iterator[pluggy.PluginManager]:
-    """The process-wide manager with conduit-vector but no embedder plugin."""
-    yield from _install(["vector"])
+    """The process-wide manager with conduit-vector but no embedder plugin (onnx disabled)."""
+    yield from _install(["vector"], disabled=["onnx"])
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from conduit import hookimpl
 from conduit.config import load_settings
 from conduit.framework.errors import ConfigurationError, ValidationError
-from conduit.plugins import create_plugin_manager, reset_default_plugin_manager
+from conduit.plugins import activated, create_plugin_manager, reset_default_plugin_manager
 from conduit_vector.exact import ExactIndex
 from conduit_vector.store import VectorDB, create_vector_db
 
@@ -171,10 +171,12 @@ class SpanRecorder:
 
 def _paths_taken(db: VectorDB, calls: list[dict[str, Any]]) -> list[bool]:
     recorder = SpanRecorder()
-    reset_default_plugin_manager(create_plugin_manager(load_settings({"plugins": []}, environ={}, files=[]), extra_plugins=[recorder]))
+    pm = create_plugin_manager(load_settings({"disabled_plugins": ["*"]}, environ={}, files=[]), extra_plugins=[recorder])
+    reset_default_plugin_manager(pm)
     try:
-        for call in calls:
-            db.search([1.0] * DIM, top_k=2, **call)
+        with activated(pm):
+            for call in calls:
+                db.search([1.0] * DIM, top_k=2, **call)
     finally:
         reset_default_plugin_manager(None)
     return recorder.spans

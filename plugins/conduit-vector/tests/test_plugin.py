@@ -17,7 +17,7 @@ from conduit.config import load_settings
 from conduit.framework.errors import ServiceUnavailableError
 from conduit.ml import create_rag_pipeline, create_vector_db
 from conduit.ml.vector import store_factories
-from conduit.plugins import create_plugin_manager, reset_default_plugin_manager
+from conduit.plugins import activated, create_plugin_manager, reset_default_plugin_manager
 from conduit_vector.rag import RAGPipeline
 from conduit_vector.store import VectorDB
 from conduit_vector.store import create_vector_db as create_store
@@ -72,11 +72,13 @@ class SpanRecorder:
 
 def test_every_search_opens_a_vector_search_span() -> None:
     recorder = SpanRecorder()
-    reset_default_plugin_manager(create_plugin_manager(load_settings({"plugins": []}, environ={}, files=[]), extra_plugins=[recorder]))
+    pm = create_plugin_manager(load_settings({"disabled_plugins": ["*"]}, environ={}, files=[]), extra_plugins=[recorder])
+    reset_default_plugin_manager(pm)
     try:
-        with create_store(dimension=2, metric="dot") as db:
-            db.add_document("a", [1.0, 0.0], None)
-            db.search([1.0, 0.0], top_k=3, where={"x": 1})
+        with activated(pm):
+            with create_store(dimension=2, metric="dot") as db:
+                db.add_document("a", [1.0, 0.0], None)
+                db.search([1.0, 0.0], top_k=3, where={"x": 1})
     finally:
         reset_default_plugin_manager(None)
     assert recorder.spans == [

@@ -389,6 +389,7 @@ def mount_mcp(app: Any, path: str, server: MCPServer, **options: Any) -> Streama
     async def mcp_endpoint(request: HTTPRequest) -> HTTPResponse:
         return await transport(request)
 
-    app.add_route(path, mcp_endpoint, methods=("GET", "POST", "DELETE"), include_in_schema=False)
+    app.add_route(path, mcp_endpoint, methods=("GET", "POST", "DELETE"), include_in_schema=False,
+                  risk="runs the MCP server's tools")
     app.on_shutdown(transport.aclose)
     return transport

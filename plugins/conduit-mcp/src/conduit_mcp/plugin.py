@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from conduit import hookimpl
 
-__all__ = ["conduit_register_commands"]
+__all__ = ["conduit_register_apis", "conduit_register_commands"]
 
 
 @hookimpl
@@ -15,3 +15,15 @@ def conduit_register_commands(register: Callable[..., Any]) -> None:
     from conduit_mcp import cli  # noqa: PLC0415 - keep `conduit --help` light
 
     register("mcp", cli.cmd_mcp, help="serve an MCPServer over stdio or Streamable HTTP", arguments=cli.ARGUMENTS)
+
+
+@hookimpl
+def conduit_register_apis(register: Callable[..., Any]) -> None:
+    """``conduit.mcp`` and ``app.mount_mcp`` (the package is imported on first use)."""
+
+    def load() -> Any:
+        import conduit_mcp  # noqa: PLC0415
+
+        return conduit_mcp
+
+    register("mcp", load)

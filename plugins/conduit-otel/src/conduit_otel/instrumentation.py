@@ -2,8 +2,8 @@
 
 ``instrument(app)`` is the in-code switch (like OpenTelemetry contrib's
 ``instrument_app``): it enables the plugin for ``app`` whatever ``OTEL_ENABLED`` says
-(``OTEL_SDK_DISABLED=true`` still wins), registers the plugin when the app's plugin list
-left it out, and can add span processors and metric readers of your own, such as the
+(``OTEL_SDK_DISABLED=true`` still wins), enables the plugin for the app (``app.enable_plugin``)
+even when its configuration left it out, and can add span processors and metric readers of your own, such as the
 SDK's in-memory ones in tests::
 
     exporter = InMemorySpanExporter()
@@ -60,21 +60,16 @@ def instrument(
     ``kernel_metrics`` is the registry to bridge (default: the kernel's ``_metrics``).
     Call it before the app serves its first request.
     """
-    if getattr(app, "_prepared", False):
+    if app.prepared:
         raise ConfigurationError("conduit_otel.instrument(app) must be called before the app starts serving")
     if PLUGIN_NAME in (app.settings.get("disabled_plugins") or []):
         raise ConfigurationError(
             "conduit_otel.instrument(app) was called but the 'otel' plugin is disabled for this app; "
             "remove it from disabled_plugins / CONDUIT_DISABLED_PLUGINS"
         )
-    pm = app.plugin_manager
-    if pm.get_plugin(PLUGIN_NAME) is None:
-        from conduit_otel import plugin
+    from conduit_otel import plugin
 
-        if pm.is_blocked(PLUGIN_NAME):  # left out of an allowlist: the call in code asks for it
-            pm.unblock(PLUGIN_NAME)
-            getattr(pm, "conduit_disabled", set()).discard(PLUGIN_NAME)
-        pm.register(plugin, name=PLUGIN_NAME)
+    app.enable_plugin(PLUGIN_NAME, plugin)  # the call in code asks for the capability: enable it for this app
     _options[app] = InstrumentOptions(
         enabled=enabled,
         span_processors=list(span_processors),

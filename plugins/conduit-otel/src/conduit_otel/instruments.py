@@ -186,6 +186,32 @@ class RouterMetrics:
     def record_feedback(self, feedback_type: str, source: str = "explicit") -> None:
         self.feedback_submissions.add(1, {"conduit.feedback.type": feedback_type, "conduit.feedback.source": source})
 
+    def measure(self, name: str, value: float, attributes: Mapping[str, Any]) -> bool:
+        """Record a ``conduit_measurement`` whose name is one of these instruments'; False
+        for a name this recorder does not know."""
+        instrument = self._by_name().get(name)
+        if instrument is None:
+            return False
+        if hasattr(instrument, "add"):
+            instrument.add(value, dict(attributes))
+        else:
+            instrument.record(value, dict(attributes))
+        return True
+
+    def _by_name(self) -> dict[str, Any]:
+        table = self.__dict__.get("_table")
+        if table is None:
+            table = self.__dict__["_table"] = {
+                "conduit.routing.decisions": self.decisions,
+                "conduit.routing.cost": self.cost,
+                "conduit.routing.latency": self.latency,
+                "conduit.routing.confidence": self.confidence,
+                "conduit.cache.hits": self.cache_hits,
+                "conduit.cache.misses": self.cache_misses,
+                "conduit.feedback.submissions": self.feedback_submissions,
+            }
+        return table
+
 
 _DROPPING = RouterMetrics(NoOpMeter("conduit_otel"))
 

@@ -173,8 +173,7 @@ class OtelMiddleware:
         duration = _perf_counter() - start
         status = response.status_code if response is not None else None
         if status is not None and status >= 500 and error_type is None:
-            state = request._state  # noqa: SLF001 - None unless something stored state
-            exc = state.get("exception") if state is not None else None
+            exc = request.exception
             error_type = type(exc).__qualname__ if exc is not None else str(status)
         if span is not None:
             if error_type is None:

@@ -42,9 +42,9 @@ def conduit_configure(app: Any, settings: Any) -> None:
         return
     kernel_metrics = options.kernel_metrics
     if kernel_metrics is None and options.bridge_kernel_metrics:
-        from conduit.framework.monitoring import _metrics
+        from conduit.framework.monitoring import kernel_metrics as registry
 
-        kernel_metrics = _metrics
+        kernel_metrics = registry()
     runtime = OtelRuntime(
         config,
         span_processors=options.span_processors,
@@ -85,3 +85,12 @@ def conduit_span(name: str, attributes: dict[str, Any]) -> Any:
     if runtime is None:
         return None
     return child_span(runtime, name, attributes)
+
+
+@hookimpl
+def conduit_measurement(name: str, value: float, attributes: dict[str, Any]) -> None:
+    """Measurements other plugins report (``conduit.telemetry.record``), such as the router's
+    ``conduit.routing.*``, recorded on the running app's instruments."""
+    from conduit_otel.instruments import router_metrics
+
+    router_metrics().measure(name, value, attributes)

@@ -13,6 +13,7 @@ from typing import Any
 from conduit import hookimpl
 
 __all__ = [
+    "conduit_register_apis",
     "conduit_config_schema",
     "conduit_metrics",
     "conduit_register_commands",
@@ -126,3 +127,15 @@ def conduit_register_commands(register: Callable[..., Any]) -> None:
     register("router-standin", run, help="serve a local stand-in for the OpenAI, Anthropic and Gemini APIs",
              arguments=[(("--host",), {"default": "127.0.0.1"}), (("--port",), {"type": int, "default": 8099}),
                         (("--chunk-delay",), {"type": float, "default": 0.0})])
+
+
+@hookimpl
+def conduit_register_apis(register: Callable[..., Any]) -> None:
+    """``conduit.engines.router`` and ``conduit.core.models`` (imported on first use)."""
+
+    def load() -> Any:
+        import conduit_router  # noqa: PLC0415
+
+        return conduit_router
+
+    register("router", load)

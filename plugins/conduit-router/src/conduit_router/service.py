@@ -427,9 +427,11 @@ def register_service(register: Any, prefix: str = "/v1") -> None:
     bad = {400: _BAD, 404: _NO_MODEL, 422: _NONE_ELIGIBLE}
     register("POST", f"{prefix}/route", route_handler, summary="Route a query to a model", tags=tags,
              body=ROUTE_SCHEMA, response=_DECISION, responses=dict(bad))
+    spends = "spends money at the LLM providers"
     register("POST", f"{prefix}/complete", complete_handler, summary="Route a query, call the model, return the answer",
-             tags=tags, body=COMPLETE_SCHEMA, response=_COMPLETION, responses={**bad, 503: _ALL_FAILED})
+             risk=spends, tags=tags, body=COMPLETE_SCHEMA, response=_COMPLETION, responses={**bad, 503: _ALL_FAILED})
     register("POST", f"{prefix}/feedback", feedback_handler, summary="Report how an answer went", tags=tags,
+             risk="writes what the router learns from",
              body=FEEDBACK_SCHEMA, response={"type": "object", "required": ["accepted"],
                                              "properties": {"accepted": {"const": True}}},
              responses={400: _BAD, 404: _error("No routing decision with this query_id (code: unknown_query)"),
@@ -440,7 +442,7 @@ def register_service(register: Any, prefix: str = "/v1") -> None:
              response={"type": "object", "required": ["object", "data"], "properties": {
                  "object": {"const": "list"}, "data": {"type": "array", "items": {
                      "type": "object", "required": ["id", "object", "owned_by"]}}}})
-    register("POST", f"{prefix}/chat/completions", chat_completions_handler,
+    register("POST", f"{prefix}/chat/completions", chat_completions_handler, risk=spends,
              summary="OpenAI-compatible chat completions; model=\"auto\" routes", tags=tags, body=CHAT_SCHEMA,
              responses={
                  200: {"description": "A chat.completion, or with stream: true Server-Sent Events of "

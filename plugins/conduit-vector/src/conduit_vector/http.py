@@ -382,6 +382,8 @@ def vector_endpoints(
         return {"count": db.get_document_count(), "collection": collection, "dimension": db.dimension, "metric": db.metric}
 
     def add(path: str, handler: Callable[..., Any], method: str, name: str, **meta: Any) -> None:
+        if method in ("POST", "PUT", "DELETE") and not name.startswith("search"):
+            meta.setdefault("risk", "writes to the vector store")
         app.add_route(f"{base}{path}", handler, [method], name=f"{slug}_{name}", tags=tags, **meta)
 
     conflict = {**_422, **_503, 409: _error_doc("A document id is already stored, or twice in the batch; use PUT to "

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from conduit import hookimpl
 
-__all__ = ["conduit_config_schema", "conduit_register_stores", "conduit_register_commands"]
+__all__ = ["conduit_register_apis", "conduit_config_schema", "conduit_register_stores", "conduit_register_commands"]
 
 
 @hookimpl
@@ -50,3 +50,15 @@ def conduit_register_commands(register: Callable[..., Any]) -> None:
         return run_vectors(args)
 
     register("vectors", run, help="ingest .md/.txt documents into the vector store, search it, count it", arguments=ARGUMENTS)
+
+
+@hookimpl
+def conduit_register_apis(register: Callable[..., Any]) -> None:
+    """``app.vector_endpoints`` (imported on first use)."""
+
+    def load() -> Any:
+        import conduit_vector  # noqa: PLC0415
+
+        return conduit_vector
+
+    register("vector", load)
