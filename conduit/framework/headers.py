@@ -3,6 +3,12 @@
 Headers a handler set itself are kept. The default Content-Security-Policy locks down
 non-HTML responses (JSON, text), which no browser should render as a page; HTML pages
 (the Swagger UI at ``/docs`` loads scripts from a CDN) get ``html_csp`` only if you set one.
+
+``Strict-Transport-Security`` goes out only on responses to requests that came over TLS
+(``request.scheme == "https"``: an ASGI server serving TLS, or one that trusts a proxy's
+``X-Forwarded-Proto``), as RFC 6797 section 7.2 requires. Behind a proxy that terminates TLS
+and forwards plain HTTP to Conduit's own server, every request reads ``http``: pass
+``behind_tls=True`` to send it anyway (only when clients cannot reach the app but through TLS).
 """
 
 from __future__ import annotations
@@ -32,26 +38,30 @@ class SecurityHeaders(PhasedMiddleware):
         referrer_policy: str | None = "strict-origin-when-cross-origin",
         content_security_policy: str | None = API_CSP,
         html_csp: str | None = None,
+        behind_tls: bool = False,
     ) -> None:
         common: dict[str, str] = {"X-Content-Type-Options": "nosniff"}
         if frame_options:
             common["X-Frame-Options"] = frame_options
         if xss_protection:
             common["X-XSS-Protection"] = xss_protection
-        if hsts_max_age is not None:
-            common["Strict-Transport-Security"] = f"max-age={hsts_max_age}" + (
-                "; includeSubDomains" if hsts_include_subdomains else ""
-            )
         if referrer_policy:
             common["Referrer-Policy"] = referrer_policy
-        self.headers = common
+        hsts: dict[str, str] = {}
+        if hsts_max_age is not None:
+            hsts["Strict-Transport-Security"] = f"max-age={hsts_max_age}" + (
+                "; includeSubDomains" if hsts_include_subdomains else ""
+            )
+        self.headers = {**common, **hsts}  # every header it may send
         self.content_security_policy = content_security_policy
         self.html_csp = html_csp
+        self.behind_tls = behind_tls
+        api = {**common, "Content-Security-Policy": content_security_policy} if content_security_policy else common
+        html = {**common, "Content-Security-Policy": html_csp} if html_csp else common
         # Checked once; each response gets a dict merge that keeps what the handler set.
-        self._api = prepare_headers(
-            {**common, "Content-Security-Policy": content_security_policy} if content_security_policy else common
-        )
-        self._html = prepare_headers({**common, "Content-Security-Policy": html_csp} if html_csp else common)
+        # (api, html) for plain HTTP, then the same with HSTS for TLS.
+        self._plain = (prepare_headers(api), prepare_headers(html))
+        self._tls = (prepare_headers({**api, **hsts}), prepare_headers({**html, **hsts}))
 
     def __repr__(self) -> str:
         return f"security_headers({', '.join(self.headers)})"
@@ -59,7 +69,8 @@ class SecurityHeaders(PhasedMiddleware):
     def after(self, request: HTTPRequest, response: HTTPResponse, context: Any) -> None:
         h = response.headers
         html = "content-type" in h and h["content-type"].startswith("text/html")
-        h.update_prepared(self._html if html else self._api, replace=False)
+        api_headers, html_headers = self._tls if self.behind_tls or request.scheme == "https" else self._plain
+        h.update_prepared(html_headers if html else api_headers, replace=False)
 
 
 def security_headers(**options: Any) -> SecurityHeaders:

@@ -35,7 +35,6 @@ SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
     "x-xss-protection": "1; mode=block",
-    "strict-transport-security": "max-age=31536000",
     "referrer-policy": "strict-origin-when-cross-origin",
     "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
 }
@@ -199,6 +198,7 @@ def test_security_headers_are_on_every_response(
     assert r.status_code == status
     for name, value in SECURITY_HEADERS.items():
         assert r.headers[name] == value, name
+    assert "strict-transport-security" not in r.headers  # plain HTTP (RFC 6797 7.2)
 
 
 def test_cors_answers_preflight_and_marks_responses(client: TestClient) -> None:
