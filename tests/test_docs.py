@@ -66,3 +66,31 @@ def test_doc_example_runs(page: str, line: int, source: str, monkeypatch: pytest
     monkeypatch.setitem(sys.modules, name, module)  # dataclasses and typing look modules up
     code = compile(source, f"docs/{page}:{line}", "exec")
     exec(code, module.__dict__)  # noqa: S102 - running our own documentation is the point
+
+
+def test_readme_example_imports_without_serving(tmp_path: Path) -> None:
+    """README's example saved as myapp.py: ``conduit routes myapp:app`` imports it, lists its
+    routes and returns, rather than the import serving until Ctrl+C (``app.run()`` unguarded)."""
+    import os
+    import subprocess
+
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Example\n", 1)[1].split("\n## ", 1)[0]
+    blocks = _FENCE.findall(section)
+    assert len(blocks) == 1, "README's Example section holds one python block"
+    (tmp_path / "myapp.py").write_text(blocks[0], encoding="utf-8")
+    env = {**os.environ, "CONDUIT_PLUGINS": "", "PYTHONUNBUFFERED": "1"}
+    lines: list[str] = []
+    with subprocess.Popen([sys.executable, "-m", "conduit.cli", "routes", "myapp:app"], cwd=tmp_path, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:  # until it exits, or until it says it is serving
+                lines.append(line)
+                assert "Press Ctrl+C" not in line, "importing README's example started a server:\n" + "".join(lines)
+            assert proc.wait(timeout=30) == 0, "".join(lines)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    out = "".join(lines)
+    assert "/users/{user_id:int}" in out and "POST" in out, out
