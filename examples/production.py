@@ -1,6 +1,6 @@
 """The seed's "Complete Production Example", running as written.
 
-Two adaptations, each marked "Adapted:" below:
+Four adaptations, each marked "Adapted" below (docs/production/example.md says why):
 
 1. ``load_model("model.pkl")`` loads a real model: a scikit-learn classifier trained on
    the iris data bundled with scikit-learn (4 features in, a class index 0-2 out), built
@@ -9,6 +9,9 @@ Two adaptations, each marked "Adapted:" below:
 2. ``/predict`` lets the errors that already carry a status (422 for features of the wrong
    shape, 503 queue full, 504 timed out) through, where the seed's catch-all turned every
    exception into a 500.
+3. ``/predict`` checks that the four measurements lie between 0 and 100 cm.
+4. ``Conduit(extra_plugins=[iris])``: the model's module declares its cache setting
+   (``CONDUIT_EXAMPLES_CACHE``), which Conduit would otherwise report as an unknown setting.
 
 Run it:  python examples/production.py                         (port 8080, as in the seed)
    or:   conduit run examples.production:app --port 8000
@@ -37,14 +40,14 @@ from conduit.framework.errors import HTTPError
 
 # Adapted (1): the seed's "model.pkl" is built here (cached) instead of shipped in git.
 try:
-    from examples.models.iris import ensure_model  # conduit run examples.production:app
+    from examples.models import iris  # conduit run examples.production:app
 except ModuleNotFoundError:  # python examples/production.py: examples/ is the script's folder
-    from models.iris import ensure_model
+    from models import iris
 
-MODEL_PATH = ensure_model()
+MODEL_PATH = iris.ensure_model()
 
 # Create app
-app = Conduit()
+app = Conduit(extra_plugins=[iris])  # Adapted (4): iris declares CONDUIT_EXAMPLES_CACHE
 
 # Middleware stack (order matters!)
 app.use(security_headers())

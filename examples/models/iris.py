@@ -8,8 +8,12 @@ version that wrote them, so the cache keeps one file per version.
     python examples/models/iris.py                 # build (if needed) and print the path
     python examples/models/iris.py --out model.pkl # write it somewhere else
 
-Cache directory: ``$CONDUIT_EXAMPLES_CACHE``, else ``$XDG_CACHE_HOME/conduit/examples``,
-else ``~/.cache/conduit/examples``.
+Cache directory: the ``examples_cache`` setting (``$CONDUIT_EXAMPLES_CACHE``, or
+``examples_cache`` in ``[tool.conduit]`` / conduit.toml), else
+``$XDG_CACHE_HOME/conduit/examples``, else ``~/.cache/conduit/examples``. This module declares
+that setting through the ``conduit_config_schema`` hook: an app that builds the model registers
+the module (``Conduit(extra_plugins=[iris])``), so Conduit does not report the variable as an
+unknown setting.
 """
 
 from __future__ import annotations
@@ -21,15 +25,32 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FEATURES", "CLASSES", "cache_dir", "ensure_model", "train", "write_model"]
+import conduit
+from conduit.config import Setting, Settings, load_settings
+
+__all__ = ["FEATURES", "CLASSES", "SCHEMA", "cache_dir", "conduit_config_schema", "ensure_model", "train",
+           "write_model"]
 
 FEATURES = ("sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)")
 CLASSES = ("setosa", "versicolor", "virginica")
+SCHEMA: dict[str, Setting] = {
+    "examples_cache": Setting((str, type(None)), None, "folder for the example models built at first use "
+                              "(default: $XDG_CACHE_HOME/conduit/examples, else ~/.cache/conduit/examples)"),
+}
 
 
-def cache_dir() -> Path:
-    """Where built example models are kept (see the module docstring)."""
-    explicit = os.environ.get("CONDUIT_EXAMPLES_CACHE")
+@conduit.hookimpl
+def conduit_config_schema() -> dict[str, Any]:
+    """Declares ``examples_cache`` (see the module docstring)."""
+    return dict(SCHEMA)
+
+
+def cache_dir(settings: Settings | None = None) -> Path:
+    """Where built example models are kept (see the module docstring): from an app's
+    ``settings``, else from the same sources read now."""
+    if settings is None:
+        settings = load_settings(schema=SCHEMA)
+    explicit = settings.get("examples_cache")
     if explicit:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -59,11 +80,11 @@ def write_model(path: Path) -> Path:
     return path
 
 
-def ensure_model() -> Path:
+def ensure_model(settings: Settings | None = None) -> Path:
     """The path of the iris model for the installed scikit-learn, built on first use."""
     import sklearn
 
-    path = cache_dir() / f"sklearn-{sklearn.__version__}" / "iris.pkl"
+    path = cache_dir(settings) / f"sklearn-{sklearn.__version__}" / "iris.pkl"
     return path if path.is_file() else write_model(path)
 
 

@@ -19,7 +19,9 @@ from conduit.framework.auth import AuthMiddleware
 from conduit.framework.security import rate_limit, security_headers
 from conduit.http.middleware import request_id_middleware, timing_middleware
 
-from . import page
+from examples.models import iris
+
+from . import page, settings
 from .demo import api
 
 __all__ = ["API_KEY_VARIABLE", "ASK_RATE_LIMIT_VARIABLE", "PLUGINS", "RATE_LIMIT_VARIABLE", "build_app"]
@@ -29,7 +31,6 @@ RATE_LIMIT_VARIABLE = "CONDUIT_SHOWCASE_RATE_LIMIT"  # requests per minute per k
 ASK_RATE_LIMIT_VARIABLE = "CONDUIT_SHOWCASE_ASK_RATE_LIMIT"  # POST /api/ask per minute per key; unset: none of its own
 PLUGINS = ("onnx", "vector", "mcp", "router", "otel")
 PROTECTED = ("/api", "/v1", "/vectors", "/mcp", "/predict", "/metrics", "/-")
-RATE_LIMIT = (600, 60.0)  # requests per window per API key (or client address); $CONDUIT_SHOWCASE_RATE_LIMIT
 # A character Python does not strip and JSON Schema (ECMA-262 \s) does not call space.
 _NON_BLANK = r"[^\s\x1c-\x1f\x85]"
 
@@ -47,20 +48,10 @@ class AskBody(TypedDict):
     question: Annotated[str, {"minLength": 1, "maxLength": 1000, "pattern": _NON_BLANK}]
 
 
-def _api_key() -> tuple[str, bool]:
-    """The key from the environment, else a fresh one for this process (and whether it was generated)."""
-    key = os.environ.get(API_KEY_VARIABLE, "").strip()
+def _api_key(config: Any) -> tuple[str, bool]:
+    """The configured key, else a fresh one for this process (and whether it was generated)."""
+    key = (config.showcase_api_key or "").strip()
     return (key, False) if key else ("sk-showcase-" + secrets.token_urlsafe(18), True)
-
-
-def _rate_limit(variable: str = RATE_LIMIT_VARIABLE, default: tuple[int, float] | None = RATE_LIMIT) -> tuple[int, float] | None:
-    """Requests a minute from ``variable`` (a positive integer), else ``default``."""
-    value = os.environ.get(variable, "").strip()
-    if not value:
-        return default
-    if not value.isdigit() or int(value) < 1:
-        raise SystemExit(f"{variable} must be a positive whole number of requests a minute; got {value!r}")
-    return int(value), 60.0
 
 
 def _plugin_ids(app: Conduit) -> set[str]:
@@ -85,7 +76,7 @@ def build_app() -> Conduit:
     app.state.showcase_api_key = key
     app.use(security_headers())
     app.use(AuthMiddleware({key: "showcase"}, protected_prefixes=PROTECTED))
-    app.use(rate_limit(*(_rate_limit() or RATE_LIMIT), exempt_paths=("/health", "/static", "/docs", "/openapi.json")))
+    app.use(rate_limit(*limit, exempt_paths=("/health", "/static", "/docs", "/openapi.json")))
     app.use(request_id_middleware())
     app.use(timing_middleware())
     app.enable_docs(title="Conduit showcase", version="0.1.0",
@@ -142,8 +133,7 @@ def build_app() -> Conduit:
         out += [f"  note           {line}" for line in lines]
         if missing:
             out.append(f"  not installed or disabled: {', '.join('conduit-' + m for m in missing)}")
-        print("\n".join(out) + "\n", file=sys.stderr if os.environ.get("CONDUIT_SHOWCASE_QUIET") else sys.stdout,
-              flush=True)
+        print("\n".join(out) + "\n", file=sys.stderr if config.showcase_quiet else sys.stdout, flush=True)
 
     app.on_startup(banner)
     return app
@@ -198,4 +188,5 @@ def _add_ml(app: Conduit, lines: list[str], ask_limit: tuple[int, float] | None 
     app.on_startup(services.router_setup.start)
     app.on_startup(services.index.start)
     app.on_shutdown(services.router_setup.stop)
+    app.on_shutdown(services.index.aclose)  # runs first: no indexing thread inside onnxruntime at exit
     return services

@@ -2,7 +2,8 @@
 
 At first start examples/models/iris.py trains a scikit-learn LogisticRegression on the iris
 measurements that ship inside scikit-learn (no network, well under a second); it is converted
-with skl2onnx and written to the same cache (``$CONDUIT_EXAMPLES_CACHE``, else ``~/.cache/conduit/examples``);
+with skl2onnx and written to the same cache (the ``examples_cache`` setting, ``$CONDUIT_EXAMPLES_CACHE``, else
+``~/.cache/conduit/examples``);
 later starts load the cached ``.onnx`` file. Where scikit-learn or skl2onnx is not installed
 the offline MiniLM embedder (conduit-onnx) is served as the model instead.
 """
@@ -29,7 +30,7 @@ class ServedModel:
     sample_schema: dict[str, Any] | None = None  # one sample's JSON Schema; None: derived from the model
 
 
-def iris_onnx_path() -> Path:
+def iris_onnx_path(settings: Any = None) -> Path:
     """Train and convert the iris classifier into the cache (once per scikit-learn version)."""
     import numpy as np
     import sklearn
@@ -37,7 +38,7 @@ def iris_onnx_path() -> Path:
 
     from examples.models.iris import cache_dir, train
 
-    path = cache_dir() / f"sklearn-{sklearn.__version__}" / "iris.onnx"
+    path = cache_dir(settings) / f"sklearn-{sklearn.__version__}" / "iris.onnx"
     if path.is_file():
         return path
     onx = to_onnx(train(), np.zeros((1, 4), dtype=np.float32), options={"zipmap": False}, target_opset=17)
@@ -53,12 +54,12 @@ def iris_onnx_path() -> Path:
     return path
 
 
-def load_showcase_model(pm: Any = None) -> ServedModel:
+def load_showcase_model(pm: Any = None, settings: Any = None) -> ServedModel:
     """The iris ONNX model, else the MiniLM embedder (see the module docstring)."""
     from conduit.ml import get_embedder, load_model
 
     try:
-        path = iris_onnx_path()
+        path = iris_onnx_path(settings)
     except ImportError as exc:
         embedder = get_embedder(pm=pm)
         return ServedModel(embedder, "all-MiniLM-L6-v2",

@@ -3,6 +3,8 @@
 The page itself is public; the API is not. Its script sends the key the user pastes (kept
 in the tab's ``sessionStorage``), or the one in the URL fragment printed at start-up
 (``/#key=...``: a fragment never leaves the browser, so the key is not in any server log).
+Without a key, or with one the API refuses, the page asks for it and says where the server
+printed it, rather than showing the API's 401 answers.
 Nothing is loaded from another origin, and the page's own Content-Security-Policy says so.
 """
 

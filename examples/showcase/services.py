@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -28,11 +27,11 @@ class Services:
 
         self.embedder = get_embedder(pm=pm)
         self.db = create_vector_db(self.embedder.dimension, metric="cosine", embedder=self.embedder, pm=pm)
-        self.index = DocsIndex(self.db, Path(os.environ.get("CONDUIT_SHOWCASE_DOCS") or DOCS_DIR))
+        self.index = DocsIndex(self.db, Path(app.settings.get("showcase_docs") or DOCS_DIR))
         self.router_setup = RouterSetup(app)
         self.rag = create_rag_pipeline(vector_db=self.db, embedding_model=self.embedder, llm=self.router_setup.llm,
                                        top_k=4, pm=pm)
-        self.served: ServedModel = load_showcase_model(pm)
+        self.served: ServedModel = load_showcase_model(pm, app.settings)
         self.engine: Any = None  # set by app.model_endpoint
 
     def search(self, query: str, top_k: int = 5) -> list[dict[str, Any]]:

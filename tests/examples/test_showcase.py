@@ -175,8 +175,13 @@ def test_ask_gets_its_own_limit_per_key_from_the_environment(showcase: Showcase,
 @pytest.mark.parametrize("value", ["0", "ten", "-5"])
 def test_a_bad_ask_limit_stops_the_start_naming_the_variable(showcase: Showcase, monkeypatch: pytest.MonkeyPatch,
                                                              value: str) -> None:
+    import re
+
+    from conduit.framework.errors import ConfigurationError
+
     monkeypatch.setenv("CONDUIT_SHOWCASE_ASK_RATE_LIMIT", value)
-    with pytest.raises(SystemExit, match=f"CONDUIT_SHOWCASE_ASK_RATE_LIMIT must be a positive whole number.*{value!r}"):
+    with pytest.raises(ConfigurationError, match=re.escape("from $CONDUIT_SHOWCASE_ASK_RATE_LIMIT must be ") +
+                       f".*{value!r}"):
         showcase.module.build_app()
 
 
@@ -260,7 +265,7 @@ def test_landing_page_searches_asks_and_shows_metrics_in_chromium(showcase: Show
 
     wait = WebDriverWait(browser, 30)
     browser.get(showcase.url + "/")
-    wait.until(lambda d: "401" in d.find_element(By.ID, "m-total").text)  # no key yet: the API refuses
+    wait.until(lambda d: d.find_element(By.ID, "key-prompt").is_displayed())  # no key yet: the page asks for it
     browser.find_element(By.ID, "api-key").send_keys(KEY)
     browser.find_element(By.ID, "save-key").click()
     wait.until(lambda d: d.find_element(By.ID, "m-total").text.isdigit())
@@ -283,3 +288,153 @@ def test_landing_page_searches_asks_and_shows_metrics_in_chromium(showcase: Show
     assert browser.find_element(By.ID, "error").text == ""
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "401" not in e["message"]]
     assert not severe, severe
+
+
+def test_landing_page_without_the_key_asks_for_it_then_works_in_chromium(showcase: Showcase, browser: Any) -> None:
+    """The address the README gives (no #key=): a prompt saying where the key was printed, not
+    the API's raw 401 texts; a refused key asks again; the right one makes the page work."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 30)
+
+    def settled(d: Any) -> bool:  # the prompt is up, or (before the fix) the 401 texts are in
+        return bool(d.find_elements(By.CSS_SELECTOR, "#key-prompt:not([hidden])")) or "401" in d.find_element(
+            By.TAG_NAME, "body").text
+
+    browser.get(showcase.url + "/")
+    wait.until(settled)
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert "`" not in page and "401" not in page and "Unauthorized" not in page, page
+    prompt = browser.find_element(By.ID, "key-prompt")
+    assert prompt.is_displayed()
+    assert "printed" in prompt.text and "API key" in prompt.text and "CONDUIT_SHOWCASE_API_KEY" in prompt.text
+    assert browser.switch_to.active_element.get_attribute("id") == "api-key"
+
+    browser.find_element(By.ID, "api-key").send_keys("sk-showcase-from-an-earlier-run")
+    browser.find_element(By.ID, "save-key").click()
+    wait.until(lambda d: "not accept" in d.find_element(By.ID, "key-prompt").text)
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert "`" not in page and "401" not in page, page
+
+    browser.find_element(By.ID, "api-key").clear()
+    browser.find_element(By.ID, "api-key").send_keys(KEY)
+    browser.find_element(By.ID, "save-key").click()
+    wait.until(lambda d: d.find_element(By.ID, "m-total").text.isdigit())
+    wait.until(lambda d: "docs index:" in d.find_element(By.ID, "status").text)
+    assert not browser.find_element(By.ID, "key-prompt").is_displayed()
+    assert browser.execute_script("return sessionStorage.getItem('conduit-showcase-key')") == KEY
+    browser.find_element(By.ID, "search-q").send_keys("how do I add middleware?")
+    browser.find_element(By.ID, "search-btn").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#search-results li.hit"))
+    assert browser.find_element(By.ID, "error").text == ""
+
+# --- the showcase as `conduit run` starts it: a process of its own -------------------------------
+
+
+@contextlib.contextmanager
+def showcase_process(tmp_path: Path, **variables: str) -> Iterator[tuple[Any, int, Path]]:
+    """``conduit run examples.showcase:app`` on a free port with the plugins on (neither
+    CONDUIT_PLUGINS nor CONDUIT_DISABLED_PLUGINS set), no provider key, the model cache in
+    ``tmp_path`` and ``variables``; yields the process, its port and its stderr file (the log).
+    Killed if still running when the block ends."""
+    import subprocess
+
+    pytest.importorskip("conduit_vector", reason="the showcase needs the plugins (scripts/install-dev)")
+    env = {name: value for name, value in os.environ.items() if name not in PROVIDER_VARIABLES}
+    env.update({"PYTHONUNBUFFERED": "1", "CONDUIT_EXAMPLES_CACHE": str(tmp_path / "models"),
+                "CONDUIT_SHOWCASE_API_KEY": KEY, **variables})
+    port = free_port()
+    log = tmp_path / "stderr.txt"
+    with open(tmp_path / "stdout.txt", "w") as out, open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "conduit.cli", "run", "examples.showcase:app",
+                                 "--host", "127.0.0.1", "--port", str(port)],
+                                cwd=REPO, env=env, stdout=out, stderr=err, text=True)
+    try:
+        yield proc, port, log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def wait_for(what: str, condition: Any, proc: Any, log: Path, timeout: float = 120) -> Any:
+    """Poll ``condition()`` until it returns something true; fail if the process exits first."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        assert proc.poll() is None, f"the showcase exited ({proc.returncode}) before {what}:\n{log.read_text()}"
+        time.sleep(0.1)
+    raise AssertionError(f"no {what} within {timeout} s:\n{log.read_text()}")
+
+
+def readiness(port: int) -> httpx.Response | None:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=5)
+    except httpx.HTTPError:
+        return None
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_docs_index_builds_stops_the_showcase_cleanly(tmp_path: Path, signum: str) -> None:
+    """Ctrl+C or SIGTERM while all of docs/ is being embedded: exit 0 (docs/server.md), no
+    C++ abort from a thread left inside onnxruntime, and the persisted index opens whole."""
+    import signal
+
+    from conduit_vector import create_vector_db
+
+    store = tmp_path / "vectors"
+    with showcase_process(tmp_path, CONDUIT_VECTOR_PATH=str(store)) as (proc, port, log):
+        wait_for("the log line saying the docs index is building",
+                 lambda: "docs index: indexing" in log.read_text(), proc, log)
+        ready = wait_for("an answer from /health/ready", lambda: readiness(port), proc, log)
+        assert ready.status_code == 503 and "indexing" in ready.json()["checks"]["docs_index"]["message"], ready.text
+        proc.send_signal(getattr(signal, signum))
+        status = proc.wait(timeout=60)
+    err = log.read_text()
+    assert "terminate called" not in err, err
+    assert status == 0, err
+    assert "docs index: stopped after" in err, err
+    db = create_vector_db(384, metric="cosine", path=str(store), embedder=object())
+    try:  # what was written is whole batches of whole files' chunks; the next start indexes the rest
+        assert db.get_document_count() == len(db.list_ids())
+    finally:
+        db.close()
+
+
+def test_the_showcase_variables_are_declared_settings_not_unknown_ones(tmp_path: Path) -> None:
+    import signal
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(REPO / "docs" / "cli.md", docs / "cli.md")
+    variables = {"CONDUIT_SHOWCASE_RATE_LIMIT": "1234", "CONDUIT_SHOWCASE_ASK_RATE_LIMIT": "7",
+                 "CONDUIT_SHOWCASE_DOCS": str(docs), "CONDUIT_SHOWCASE_QUIET": "1"}  # + _API_KEY, EXAMPLES_CACHE
+    with showcase_process(tmp_path, **variables) as (proc, port, log):
+        wait_for("an answer from /health/ready", lambda: readiness(port), proc, log)
+        status = httpx.get(f"http://127.0.0.1:{port}/api/status", headers=AUTH, timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    err = log.read_text()
+    assert "unknown setting" not in err, err
+    assert status.headers["x-ratelimit-limit"] == "1234" and status.json()["index"]["files"] == 1
+    assert "Conduit showcase" in err and f"/#key={KEY}" in err  # CONDUIT_SHOWCASE_QUIET: the banner on stderr
+
+
+@pytest.mark.parametrize(("variable", "value", "problem"), [
+    ("CONDUIT_SHOWCASE_RATE_LIMIT", "abc", "must be an integer, got 'abc'"),
+    ("CONDUIT_SHOWCASE_RATE_LIMIT", "0", "must be >= 1"),
+    ("CONDUIT_SHOWCASE_ASK_RATE_LIMIT", "ten", "must be an integer, got 'ten'"),
+])
+def test_a_bad_showcase_setting_stops_conduit_run_naming_it(tmp_path: Path, variable: str, value: str,
+                                                           problem: str) -> None:
+    with showcase_process(tmp_path, **{variable: value}) as (proc, port, log):
+        status = proc.wait(timeout=60)
+    err = log.read_text()
+    assert status == 1, err
+    assert "error: invalid configuration" in err and f"from ${variable} {problem}" in err, err
+    assert "Traceback" not in err
