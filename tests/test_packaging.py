@@ -144,6 +144,59 @@ def test_pip_install_all_from_a_clone_installs_conduit_and_its_five_plugins_from
     assert PLUGINS <= set(listed), sorted(listed)
     for name in PLUGINS:
         assert not listed[name].get("error"), listed[name]
+        assert listed[name]["installed"] and not listed[name]["enabled"], listed[name]
+
+    _a_plain_app_serves_its_own_routes_until_enabled_and_keyed(venv, tmp_path)
+
+
+PLAIN_APP = """
+from conduit import Conduit
+
+app = Conduit()
+
+
+@app.get("/")
+def index(request):
+    return {"mine": True}
+"""
+
+
+def _a_plain_app_serves_its_own_routes_until_enabled_and_keyed(venv: Path, where: Path) -> None:
+    """In the user's venv, over a real socket: installing added no route; enabling the router in
+    configuration adds its /v1 routes; configured keys guard them."""
+    import socket
+    import time
+
+    import httpx
+
+    (where / "plain.py").write_text(PLAIN_APP)
+    conduit = str(venv / "bin" / "conduit")
+    routes = _run([conduit, "routes", "plain:app"], cwd=where, env=_user_env()).stdout
+    assert "/v1/chat/completions" not in routes and "/v1/route" not in routes and "/mcp" not in routes, routes
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**_user_env(), "CONDUIT_PLUGINS": "router", "CONDUIT_API_KEYS": "k-user", "CONDUIT_ROUTER_HISTORY": "none"}
+    base = f"http://127.0.0.1:{port}"
+    with subprocess.Popen([conduit, "run", "plain:app", "--host", "127.0.0.1", "--port", str(port)], cwd=where,
+                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as server:
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}/health/live").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+                    time.sleep(0.2)
+            assert httpx.post(f"{base}/v1/chat/completions", json={}).status_code == 401
+            assert httpx.get(f"{base}/").status_code == 401
+            assert httpx.get(f"{base}/v1/models", headers={"X-API-Key": "k-user"}).status_code == 200
+            assert httpx.get(f"{base}/", headers={"Authorization": "Bearer k-user"}).json() == {"mine": True}
+        finally:
+            server.terminate()
+            _, errors = server.communicate(timeout=60)
+        assert server.returncode == 0, errors
 
 
 def test_one_extra_brings_one_plugin_and_the_error_message_command_adds_another(
