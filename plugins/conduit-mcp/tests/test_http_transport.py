@@ -231,3 +231,41 @@ def test_a_last_event_id_that_names_nothing_resumable_is_404(last_event_id: str)
                                             "last-event-id": last_event_id.format(stream=stream_id)})
         assert response.status_code == 404
         assert "Last-Event-ID" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("json_response", [True, False], ids=["json", "sse"])
+def test_a_session_record_in_a_shared_store_lets_another_transport_go_on_with_it(json_response: bool) -> None:
+    """Two mounts (two processes' worth) sharing one state store: the negotiated state written
+    by one is what the other restores; the log level set through the second reaches the first;
+    DELETE through either ends it for both."""
+    from conduit.storage import MemoryStateStore
+
+    store = MemoryStateStore()
+    server = MCPServer("shared", "1.0.0")
+
+    @server.tool()
+    def echo(text: str) -> str:
+        return text
+
+    apps, transports = [], []
+    for _ in range(2):
+        app = Conduit()
+        transports.append(mount_mcp(app, "/mcp", server, json_response=json_response, session_store=store))
+        apps.append(app)
+    with TestClient(apps[0]) as a, TestClient(apps[1]) as b:
+        session = open_session(a)
+        echo_call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                     "params": {"name": "echo", "arguments": {"text": "hi"}}}
+        answer = post(b, echo_call, session)
+        assert answer.status_code == 200
+        body = answer.json() if json_response else sse_messages(answer.text)[-1]
+        assert body["result"]["content"][0]["text"] == "hi"
+        set_level = {"jsonrpc": "2.0", "id": 3, "method": "logging/setLevel", "params": {"level": "error"}}
+        assert post(b, set_level, session).status_code == 200
+        assert post(a, {"jsonrpc": "2.0", "id": 4, "method": "ping"}, session).status_code == 200
+        assert [t.sessions[session].session.log_level for t in transports] == ["error", "error"]
+        assert [t.sessions[session].session.protocol_version for t in transports] == ["2025-06-18"] * 2
+        assert [t.sessions[session].session.ready for t in transports] == [True, True]
+        assert b.delete(URL, headers={"mcp-session-id": session}).status_code == 200
+        assert post(a, {"jsonrpc": "2.0", "id": 5, "method": "ping"}, session).status_code == 404
+        assert session not in transports[0].sessions

@@ -43,12 +43,14 @@ import orjson
 
 from conduit.http.request import HTTPRequest
 from conduit.http.response import EventSourceResponse, HTTPResponse
+from conduit.storage import StoreUnavailableError
 
 from conduit_mcp import modern
 from conduit_mcp.convert import dumps
-from conduit_mcp.errors import INVALID_REQUEST, PARSE_ERROR, MCPError
+from conduit_mcp.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, MCPError
 from conduit_mcp.protocol import SUPPORTED_PROTOCOL_VERSIONS, ServerSession, error_response
 from conduit_mcp.server import MCPServer
+from conduit_mcp.sessions import SessionRecords
 from conduit_mcp.streams import EventStream, TaskHost, parse_event_id
 
 __all__ = ["mount_mcp", "StreamableHTTPTransport", "SESSION_HEADER"]
@@ -144,6 +146,7 @@ class StreamableHTTPTransport:
         retry_ms: int | None = 1000,
         max_events: int = 1000,
         plugin_manager: Any = None,
+        session_store: Any = None,
     ) -> None:
         self.server = server
         self.json_response = json_response
@@ -155,6 +158,10 @@ class StreamableHTTPTransport:
         self.retry_ms = retry_ms
         self.max_events = max_events
         self.plugin_manager = plugin_manager
+        # Shared session records (conduit_mcp.sessions): a state store, or a callable giving
+        # one (the app's, made when first used), or None to keep sessions in this process.
+        self._session_store = session_store
+        self._records: SessionRecords | None = None
         self.sessions: dict[str, _HttpSession] = {}
         self._host = TaskHost()
 
@@ -180,18 +187,55 @@ class StreamableHTTPTransport:
             return _rpc_error(403, INVALID_REQUEST, "Forbidden: this Origin may not use the MCP endpoint")
         return None
 
-    def _find_session(self, request: HTTPRequest, request_id: Any = None) -> _HttpSession | HTTPResponse:
+    @property
+    def records(self) -> SessionRecords | None:
+        """Where session records are shared, or None when sessions live in this process only."""
+        if self._records is None and self._session_store is not None:
+            store = self._session_store() if callable(self._session_store) else self._session_store
+            if store is not None:
+                self._records = SessionRecords(store, self.session_ttl)
+        return self._records
+
+    async def _find_session(self, request: HTTPRequest, request_id: Any = None) -> _HttpSession | HTTPResponse:
         session_id = request.get_header(SESSION_HEADER)
         if not session_id:
             return _rpc_error(400, INVALID_REQUEST, f"Bad Request: the {SESSION_HEADER} header is required; "
                               "send initialize first", request_id)
         self._expire()
         entry = self.sessions.get(session_id)
+        records = self.records
+        if records is not None:
+            # The shared record says whether the session still exists (a DELETE or the expiry may
+            # have ended it elsewhere) and what another process changed in it.
+            try:
+                record = await records.load(session_id)
+            except StoreUnavailableError:
+                return _rpc_error(503, INTERNAL_ERROR, "Service Unavailable: the session store did not answer; "
+                                  "try again", request_id, **{"Retry-After": "1"})
+            if record is None:
+                if entry is not None:
+                    self._end(session_id)
+                entry = None
+            elif entry is None:
+                entry = self._open_session(session_id, record)
+            elif record != entry.session.snapshot():
+                entry.session.restore(record)
         if entry is None:
             return _rpc_error(404, INVALID_REQUEST, "Session not found: it expired or was deleted; initialize again",
                               request_id)
         entry.last_seen = time.monotonic()
         return entry
+
+    async def _persist(self, entry: _HttpSession) -> None:
+        """Write the session's record when shared (changed, or its expiry is due a push)."""
+        records = self.records
+        if records is None or entry.session_id not in self.sessions or not entry.session.initialized:
+            return
+        try:
+            await records.save(entry.session_id, entry.session.snapshot())
+        except StoreUnavailableError:
+            logger.warning("MCP session %s: the session store did not answer; its record was not written",
+                           entry.session_id)
 
     def _expire(self) -> None:
         deadline = time.monotonic() - self.session_ttl
@@ -229,12 +273,14 @@ class StreamableHTTPTransport:
         if request.method == "POST":
             return await self._post(request)
         if request.method == "GET":
-            return self._get(request)
+            return await self._get(request)
         if request.method == "DELETE":
-            found = self._find_session(request)
+            found = await self._find_session(request)
             if isinstance(found, HTTPResponse):
                 return found
             self._end(found.session_id)
+            if self.records is not None:
+                await self.records.delete(found.session_id)
             return HTTPResponse(200, b"", {})
         return HTTPResponse(405, b"", {"Allow": "GET, POST, DELETE"})
 
@@ -262,7 +308,7 @@ class StreamableHTTPTransport:
                 return _rpc_error(400, INVALID_REQUEST, "Bad Request: initialize must be sent alone", first_id)
             entry = self._open_session()
         else:
-            found = self._find_session(request, first_id)
+            found = await self._find_session(request, first_id)
             if isinstance(found, HTTPResponse):
                 return found
             entry = found
@@ -271,17 +317,19 @@ class StreamableHTTPTransport:
         has_requests = any(isinstance(m, dict) and "method" in m and "id" in m for m in items)
         if not has_requests:
             await entry.session.handle(message)
+            await self._persist(entry)
             return HTTPResponse(202, b"", headers)
         if self.json_response:
             reply = await entry.session.handle(message)
             if is_initialize and (reply is None or "error" in reply):
                 self._end(session_id)
                 headers.pop(SESSION_HEADER)
+            await self._persist(entry)
             return HTTPResponse(200, dumps(reply), {**_JSON, **headers})
         stream = entry.open_stream(self.max_events)
         if (entry.session.protocol_version or "") >= _RESUMABLE_SINCE:
             stream.prime(self.retry_ms)
-        await self._host.start_soon(self._work, entry.session, stream, message)
+        await self._host.start_soon(self._work, entry, stream, message)
         return EventSourceResponse(stream.follow(), headers=headers)
 
     async def _stateless(self, request: HTTPRequest, message: dict[str, Any]) -> HTTPResponse | None:
@@ -308,8 +356,9 @@ class StreamableHTTPTransport:
             return HTTPResponse(200, dumps(reply), _JSON)
         return EventSourceResponse(_one_shot(session, message))
 
-    def _open_session(self) -> _HttpSession:
-        session_id = secrets.token_hex(16)
+    def _open_session(self, session_id: str | None = None, record: dict[str, Any] | None = None) -> _HttpSession:
+        """A new session, or (with ``record``) this process's replica of one begun elsewhere."""
+        session_id = session_id or secrets.token_hex(16)
 
         async def to_get_stream(message: dict[str, Any]) -> None:
             stream = entry.stream
@@ -323,23 +372,26 @@ class StreamableHTTPTransport:
         standalone = EventStream(max_events=self.max_events)
         entry = _HttpSession(session_id, self.server.create_session(standalone.send), time.monotonic(), standalone)
         entry.session.plugin_manager = self.plugin_manager
+        if record is not None:
+            entry.session.restore(record)
         self.sessions[session_id] = entry
         return entry
 
-    @staticmethod
-    async def _work(session: ServerSession, stream: EventStream, message: Any) -> None:
+    async def _work(self, entry: _HttpSession, stream: EventStream, message: Any) -> None:
         """Answer ``message`` into ``stream``, whether or not a connection follows it."""
         try:
-            reply = await session.handle(message, stream.send, stream.close_followers)
+            reply = await entry.session.handle(message, stream.send, stream.close_followers)
+            if reply is not None and reply.get("result") is not None and entry.session.initialized:
+                await self._persist(entry)  # before the answer: the client's next request may go elsewhere
             if reply is not None:
                 stream.add(reply)
         finally:
             stream.finish()
 
-    def _get(self, request: HTTPRequest) -> HTTPResponse:
+    async def _get(self, request: HTTPRequest) -> HTTPResponse:
         if not self.get_stream or "text/event-stream" not in request.get_header("accept").lower():
             return HTTPResponse(405, b"", {"Allow": "POST, DELETE"})
-        found = self._find_session(request)
+        found = await self._find_session(request)
         if isinstance(found, HTTPResponse):
             return found
         headers = {SESSION_HEADER: found.session_id}
@@ -380,10 +432,16 @@ def mount_mcp(app: Any, path: str, server: MCPServer, **options: Any) -> Streama
     allows same-origin or loopback origins, and loopback ``Host`` names for loopback
     clients), ``session_ttl`` (seconds an idle session lives), ``keepalive``,
     ``retry_ms`` (the reconnection delay sent in priming events; None sends none) and
-    ``max_events`` (events kept per stream for resuming).
-    The app's shutdown ends every session, so open GET streams finish.
+    ``max_events`` (events kept per stream for resuming), ``session_store`` (a
+    ``conduit.storage`` state store, or a callable returning one, where session records are
+    shared; by default the app's when ``redis_url`` is configured, else sessions stay in
+    this process). The app's shutdown ends this process's sessions, so open GET streams
+    finish; shared records live on until DELETE or their TTL.
     """
     options.setdefault("plugin_manager", getattr(app, "plugin_manager", None))
+    if "session_store" not in options and app.settings.get("redis_url"):
+        # Several workers or hosts share the app's Redis: so do the sessions (any process serves any).
+        options["session_store"] = lambda: app.state_store
     transport = StreamableHTTPTransport(server, **options)
 
     async def mcp_endpoint(request: HTTPRequest) -> HTTPResponse:

@@ -111,6 +111,31 @@ class ServerSession:
         self._next_request_id = 0
         self._pending: dict[int, _Pending] = {}  # server-to-client requests awaiting an answer
 
+    # -- what outlives a process --------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The negotiated state another process needs to go on with this session: version,
+        client info and capabilities, lifecycle flags, log level, subscriptions (JSON-able)."""
+        return {
+            "version": self.protocol_version,
+            "client_info": self.client_info,
+            "client_capabilities": self.client_capabilities,
+            "initialized": self.initialized,
+            "ready": self.ready,
+            "log_level": self.log_level,
+            "subscriptions": sorted(self.subscriptions),
+        }
+
+    def restore(self, record: dict[str, Any]) -> None:
+        """Take over the state :meth:`snapshot` recorded (in another process, or before a restart)."""
+        self.protocol_version = record.get("version")
+        self.client_info = record.get("client_info")
+        self.client_capabilities = dict(record.get("client_capabilities") or {})
+        self.initialized = bool(record.get("initialized"))
+        self.ready = bool(record.get("ready"))
+        self.log_level = record.get("log_level")
+        self.subscriptions = set(record.get("subscriptions") or ())
+
     # -- outgoing ---------------------------------------------------------------------
 
     async def send(self, message: dict[str, Any]) -> None:

@@ -1,0 +1,60 @@
+"""Session records in a shared state store, so any process can serve any session.
+
+With several workers or hosts behind a balancer without affinity, a client's requests land
+on whichever process takes the connection. Each Streamable HTTP session's negotiated state
+(:meth:`~conduit_mcp.protocol.ServerSession.snapshot`) is kept in the app's state store
+(``conduit.storage``: Redis when ``redis_url`` is configured) under
+``mcp:session:<id>``, with the session TTL as its expiry. A process that meets a session
+id it does not know loads the record and goes on with it; a DELETE anywhere removes it
+everywhere (each request checks the record exists); the store's expiry ends idle sessions.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+__all__ = ["SessionRecords"]
+
+PREFIX = "mcp:session:"
+
+
+class SessionRecords:
+    """Reads and writes session records in ``store`` (an async ``get``/``set``/``delete`` state store)."""
+
+    def __init__(self, store: Any, ttl: float, *, prefix: str = PREFIX) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.prefix = prefix
+        # What this process last wrote per session, and when: a record is written again when
+        # it changed, or to push its expiry out once a tenth of the TTL has passed.
+        self._written: dict[str, tuple[bytes, float]] = {}
+
+    def _key(self, session_id: str) -> str:
+        return self.prefix + session_id
+
+    async def load(self, session_id: str) -> dict[str, Any] | None:
+        raw = await self.store.get(self._key(session_id))
+        if raw is None:
+            self._written.pop(session_id, None)
+            return None
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        return record if isinstance(record, dict) else None
+
+    async def save(self, session_id: str, record: dict[str, Any], *, force: bool = False) -> None:
+        data = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+        now = time.monotonic()
+        last = self._written.get(session_id)
+        if not force and last is not None and last[0] == data and now - last[1] < self.ttl / 10:
+            return
+        await self.store.set(self._key(session_id), data, ttl=self.ttl)
+        self._written[session_id] = (data, now)
+
+    async def delete(self, session_id: str) -> None:
+        self._written.pop(session_id, None)
+        await self.store.delete(self._key(session_id))

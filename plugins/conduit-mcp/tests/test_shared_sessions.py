@@ -1,0 +1,242 @@
+"""MCP sessions shared through Redis: two `conduit run` processes behind Debian's nginx (round
+robin, no affinity, a new connection for every request), driven by the official MCP client."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.anyio]
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+APP = """
+import os
+
+from conduit import Conduit
+from conduit.mcp import MCPServer
+
+server = MCPServer("scale-out", "1.0.0")
+
+
+def where(label: str = "") -> dict:
+    \"\"\"The process that ran this call.\"\"\"
+    return {"pid": os.getpid(), "label": label}
+
+
+server.add_tool(where, name="where")
+app = Conduit()
+app.mount_mcp("/mcp", server)
+"""
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  upstream conduit {{
+    server 127.0.0.1:{a} max_fails=1 fail_timeout=2s;
+    server 127.0.0.1:{b} max_fails=1 fail_timeout=2s;
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://conduit;
+      proxy_http_version 1.1;
+      proxy_set_header Host $host:$server_port;
+      proxy_buffering off;
+      proxy_next_upstream error timeout non_idempotent;
+    }}
+  }}
+}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[Any]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, f"{proc.args} exited {proc.returncode}"
+        assert time.monotonic() < deadline, f"{url} did not answer"
+        time.sleep(0.2)
+
+
+class Cluster:
+    """Two Conduit processes sharing Redis, and nginx in front of them."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        (tmp / "scaleapp.py").write_text(APP)
+        self.ports = [_free_port(), _free_port()]
+        self.port = _free_port()
+        self.processes: dict[int, subprocess.Popen[Any]] = {}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CONDUIT_")}
+        self.env.update(CONDUIT_REDIS_URL=REDIS_URL, PYTHONPATH=str(tmp), CONDUIT_LOG_LEVEL="warning")
+
+    def start(self, port: int) -> None:
+        conduit = str(Path(sys.executable).with_name("conduit"))
+        proc = subprocess.Popen([conduit, "run", "scaleapp:app", "--host", "127.0.0.1", "--port", str(port)],
+                                cwd=self.tmp, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.processes[port] = proc
+        _wait_until_up(f"http://127.0.0.1:{port}/health/live", proc)
+
+    def kill(self, port: int) -> None:
+        proc = self.processes.pop(port)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+    def __enter__(self) -> Cluster:
+        for port in self.ports:
+            self.start(port)
+        for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (self.tmp / name).mkdir()
+        conf = self.tmp / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(tmp=self.tmp, a=self.ports[0], b=self.ports[1], port=self.port))
+        self.nginx = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(self.tmp)], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+        _wait_until_up(f"http://127.0.0.1:{self.port}/health/live", self.nginx)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.nginx.terminate()
+        self.nginx.wait(timeout=30)
+        for proc in self.processes.values():
+            proc.terminate()
+        for proc in self.processes.values():
+            proc.wait(timeout=60)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    if not Path(NGINX).exists():
+        pytest.skip("Debian's nginx is not installed (scripts/install-dev installs it as root)")
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means no Redis to share
+        pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
+    with Cluster(tmp_path) as running:
+        yield running
+
+
+def _client() -> Any:
+    """The official client's HTTP client, keeping no connection open: each request is new."""
+    import httpx2
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    client = create_mcp_http_client()
+    client._transport = httpx2.AsyncHTTPTransport(limits=httpx2.Limits(max_keepalive_connections=0))  # noqa: SLF001
+    return client
+
+
+async def _pids(session: Any, calls: int, label: str = "") -> list[int]:
+    pids = []
+    for _ in range(calls):
+        result = await session.call_tool("where", {"label": label})
+        assert not result.is_error, result
+        assert result.structured_content["label"] == label
+        pids.append(result.structured_content["pid"])
+    return pids
+
+
+async def test_one_session_alternates_between_processes_and_outlives_the_one_it_began_on(cluster: Cluster) -> None:
+    from mcp.client import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with _client() as http, streamable_http_client(cluster.url, http_client=http) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            pids = await _pids(session, 6)
+            served = {proc.pid for proc in cluster.processes.values()}
+            assert set(pids) == served, (pids, served)  # round robin: both processes served the one session
+            victim = next(port for port, proc in cluster.processes.items() if proc.pid == pids[-1])
+            cluster.kill(victim)  # kill -9 the process that answered last
+            after = await _pids(session, 4, "after the kill")
+            assert set(after) == {proc.pid for proc in cluster.processes.values()}
+            cluster.start(victim)  # back in the pool: it takes the session's requests again
+            await anyio.sleep(2.5)  # nginx's fail_timeout before it tries the restarted server again
+            again = await _pids(session, 6, "after the restart")
+            assert cluster.processes[victim].pid in again
+
+
+async def test_several_sessions_at_once_each_keep_their_own_state(cluster: Cluster) -> None:
+    from mcp.client import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    seen: dict[int, set[int]] = {}
+
+    async def one(n: int) -> None:
+        async with _client() as http, streamable_http_client(cluster.url, http_client=http) as (read, write):
+            async with ClientSession(read, write) as session:
+                info = await session.initialize()
+                assert info.server_info.name == "scale-out"
+                seen[n] = set(await _pids(session, 4, f"session {n}"))
+
+    async with anyio.create_task_group() as tg:
+        for n in range(6):
+            tg.start_soon(one, n)
+    assert len(seen) == 6
+    assert set().union(*seen.values()) == {proc.pid for proc in cluster.processes.values()}
+
+
+async def test_a_session_deleted_through_one_process_is_gone_in_the_other(cluster: Cluster) -> None:
+    """DELETE (the client's terminate on close) removes the shared record: the next request
+    with that id is 404 wherever it lands."""
+    from mcp.client import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    captured: dict[str, str] = {}
+
+    async def keep_id(response: Any) -> None:
+        sid = response.headers.get("mcp-session-id")
+        if sid:
+            captured["id"] = sid
+
+    async with _client() as http:
+        http.event_hooks["response"].append(keep_id)
+        async with streamable_http_client(cluster.url, http_client=http) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                await _pids(session, 2)
+    headers = {"mcp-session-id": captured["id"], "accept": "application/json, text/event-stream",
+               "content-type": "application/json", "mcp-protocol-version": "2025-11-25"}
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    for port in cluster.ports:
+        answer = httpx.post(f"http://127.0.0.1:{port}/mcp", json=ping, headers=headers)
+        assert answer.status_code == 404, (port, answer.text)
