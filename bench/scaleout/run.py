@@ -56,6 +56,27 @@ DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench/scaleout/run.py: start -->", "<!-- bench/scaleout/run.py: end -->"
 KEY = "sk-scaleout-bench"
 AUTH = {"X-API-Key": KEY}
+# What every replica runs, here and in deploy/ (compose.yaml, kubernetes.yaml, Dockerfile:
+# tests/test_deploy.py checks they agree); each adds --host and --port.
+COMMAND = ("conduit", "run", "examples.showcase:app", "--workers", "2")
+
+
+def showcase_environment(redis_url: str, chroma_url: str, otlp_url: str, rate_limit: str, ask_limit: str) -> dict[str, str]:
+    """The variables that point a showcase replica at the shared services (deploy/ sets the same)."""
+    return {
+        "CONDUIT_REDIS_URL": redis_url,
+        "CONDUIT_VECTOR_URL": chroma_url,
+        "CONDUIT_SHOWCASE_API_KEY": KEY,
+        "CONDUIT_SHOWCASE_RATE_LIMIT": rate_limit,
+        "CONDUIT_SHOWCASE_ASK_RATE_LIMIT": ask_limit,
+        "OTEL_ENABLED": "true",
+        "OTEL_SERVICE_NAME": "conduit-showcase",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_url,
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.1",
+    }
+
+
 PROVIDER_VARIABLES = ("OPENAI_API_KEY", "GROQ_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
                       "OPENAI_COMPATIBLE_BASE_URL")  # unset for the run: the showcase's stand-in provider answers
 
@@ -322,25 +343,13 @@ def main(argv: list[str] | None = None) -> int:
 
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("CONDUIT_", "OTEL_")) and k not in PROVIDER_VARIABLES}
-        env.update({
-            "PYTHONPATH": str(ROOT),
-            "CONDUIT_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-            "CONDUIT_VECTOR_URL": chroma_url,
-            "CONDUIT_SHOWCASE_API_KEY": KEY,
-            "CONDUIT_SHOWCASE_RATE_LIMIT": str(10**9),
-            "CONDUIT_SHOWCASE_ASK_RATE_LIMIT": str(args.limit),
-            "CONDUIT_SHOWCASE_DOCS": str(docs),
-            "OTEL_ENABLED": "true",
-            "OTEL_SERVICE_NAME": "conduit-showcase",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.server_address[1]}",
-            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-            "OTEL_TRACES_SAMPLER_ARG": "0.1",
-            "OTEL_METRIC_EXPORT_INTERVAL": "5000",
-        })
+        env.update(showcase_environment(f"redis://127.0.0.1:{redis_port}/0", chroma_url,
+                                        f"http://127.0.0.1:{receiver.server_address[1]}", str(10**9), str(args.limit)))
+        env.update({"PYTHONPATH": str(ROOT), "CONDUIT_SHOWCASE_DOCS": str(docs), "OTEL_METRIC_EXPORT_INTERVAL": "5000"})
         server_log = open(tmp / "server.log", "wb")  # noqa: SIM115
         procs.append(subprocess.Popen(
-            [str(BIN / "conduit"), "run", "examples.showcase:app", "--workers", "2", "--host", "127.0.0.1",
-             "--port", str(app_port)], cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT))
+            [str(BIN / COMMAND[0]), *COMMAND[1:], "--host", "127.0.0.1", "--port", str(app_port)], cwd=ROOT, env=env,
+            stdout=server_log, stderr=subprocess.STDOUT))
         base = f"http://127.0.0.1:{app_port}"
         wait_http(base + "/health/live", timeout=180)
         indexes = wait_ready(base, args.ready_timeout)
