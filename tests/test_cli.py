@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -142,13 +143,13 @@ async def pid(request):
 """
 
 
-def _burst(port: int, connections: int) -> list[int]:
+def _burst(port: int, connections: int, path: str = "/pid") -> list[int]:
     """Open ``connections`` sockets at once, then send one keep-alive request on each; the
     serving worker's pid per connection."""
     socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(connections)]
     try:
         for s in socks:
-            s.sendall(b"GET /pid HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         pids = []
         for s in socks:
             data = b""
@@ -237,6 +238,54 @@ def test_a_worker_that_dies_is_replaced_and_the_port_keeps_serving(tmp_path) -> 
         out = _sigterm(proc)
     assert proc.returncode == 0, out
     assert f"worker {victim} exited (signal SIGKILL); starting a replacement" in out
+
+
+METRICS_APP = PID_APP + """
+
+@app.get("/hit")
+async def hit(request):
+    return {"pid": os.getpid()}
+"""
+
+
+def _hits_counted(port: int) -> float:
+    """What one scrape of /metrics (a new connection: either worker) counts for GET /hit."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics?format=prometheus", timeout=10).text
+    found = re.search(r'^conduit_http_requests_total\{method="GET",route="/hit",status="200"\} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.mark.slow
+def test_metrics_under_two_workers_count_the_whole_server_and_never_fall(tmp_path) -> None:
+    with _workers(tmp_path, METRICS_APP) as (proc, port):
+        pids = _both_workers(proc, port)
+        served = _burst(port, 40, "/hit") + _burst(port, 40, "/hit")
+        assert set(served) == pids  # both workers served /hit
+        readings = [_hits_counted(port)]
+        deadline = time.monotonic() + 15
+        while readings[-1] < len(served):  # the other worker's count arrives with its next write (1 s)
+            assert time.monotonic() < deadline, readings
+            readings.append(_hits_counted(port))
+        readings += [_hits_counted(port) for _ in range(10)]
+        assert readings == sorted(readings), readings  # whichever worker answers, a counter never falls
+        assert readings[-1] == len(served)
+        document = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).json()
+        assert document["throughput"]["workers"] == 2
+        assert document["throughput"]["total_requests"] >= len(served) and document["latency"]["samples"] >= len(served)
+        # A worker killed and replaced: what it counted stays in the total.
+        victim = min(pids)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if set(_burst(port, 16)) - pids:
+                    break
+            except (OSError, AssertionError):
+                pass  # a connection queued at the killed worker is reset
+            assert time.monotonic() < deadline, "no replacement answered"
+        assert all(_hits_counted(port) == len(served) for _ in range(6))
+        _sigterm(proc)
+    assert proc.returncode == 0
 
 
 FAILING_APP = """

@@ -188,6 +188,9 @@ class Metrics:
         self.window_seconds = window_seconds
         self.track_memory = track_memory
         self._lock = threading.Lock()
+        # Set under `conduit run --workers N`: the registry every worker shares (see
+        # conduit.framework.metrics_share); the metrics endpoint answers from its merge.
+        self.share: Any = None
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -213,6 +216,45 @@ class Metrics:
         """Forget every metric and restart the clocks (tests, or a fresh period)."""
         with self._lock:
             self._reset_state()
+
+    # -- state, for merging several processes' registries (conduit.framework.metrics_share) ----
+
+    def state(self) -> dict[str, Any]:
+        """Everything recorded, as JSON-able data (:meth:`from_state` reads it back)."""
+        memory = self.get_memory_stats() if self.track_memory else {"current_mb": 0.0, "peak_mb": 0.0,
+                                                                    "initial_mb": 0.0, "growth_mb": 0.0}
+        with self._lock:
+            return {
+                "types": dict(self._types),
+                "help": dict(self._help),
+                "counters": [[name, labels, value] for (name, labels), value in self._counters.items()],
+                "gauges": [[name, labels, value] for (name, labels), value in self._gauges.items()],
+                "histograms": [[name, labels, _hist_state(h)] for (name, labels), h in self._histograms.items()],
+                "latency": _hist_state(self._latency),
+                "cache": list(self._cache),
+                "throughput": {"total": self._throughput.total, "slots": [list(s) for s in self._throughput.slots]},
+                "started_wall": self._started_wall,
+                "memory": memory,
+            }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], *, reservoir_size: int = 1024, window_seconds: int = 300) -> Metrics:
+        """A registry holding what :meth:`state` recorded (its clocks and memory are not live)."""
+        metrics = cls(reservoir_size=reservoir_size, window_seconds=window_seconds, track_memory=False)
+        metrics._types.update(state["types"])
+        metrics._help.update(state["help"])
+        for name, labels, value in state["counters"]:
+            metrics._counters[(name, tuple(tuple(pair) for pair in labels))] = float(value)
+        for name, labels, value in state["gauges"]:
+            metrics._gauges[(name, tuple(tuple(pair) for pair in labels))] = float(value)
+        for name, labels, data in state["histograms"]:
+            metrics._histograms[(name, tuple(tuple(pair) for pair in labels))] = _hist_from(data, reservoir_size)
+        metrics._latency = _hist_from(state["latency"], reservoir_size)
+        metrics._cache = [int(n) for n in state["cache"]]
+        metrics._throughput.total = int(state["throughput"]["total"])
+        metrics._throughput.slots.extend([int(s), int(n)] for s, n in state["throughput"]["slots"])
+        metrics._started_wall = float(state["started_wall"])
+        return metrics
 
     # -- declaring -----------------------------------------------------------------------
 
@@ -474,6 +516,23 @@ class Metrics:
     def export_metrics_prometheus(self, extra: Iterable[PluginSample] = ()) -> str:
         """Everything in the Prometheus text exposition format."""
         return render(self.families(extra))
+
+
+def _hist_state(hist: _Histogram) -> dict[str, Any]:
+    return {"bounds": list(hist.bounds), "counts": list(hist.counts), "count": hist.count, "sum": hist.sum,
+            "min": hist.min if hist.count else None, "max": hist.max if hist.count else None,
+            "recent": list(hist.recent)}
+
+
+def _hist_from(data: dict[str, Any], reservoir: int) -> _Histogram:
+    hist = _Histogram(tuple(float(b) for b in data["bounds"]), reservoir)
+    hist.counts = [int(n) for n in data["counts"]]
+    hist.count = int(data["count"])
+    hist.sum = float(data["sum"])
+    hist.min = math.inf if data["min"] is None else float(data["min"])
+    hist.max = -math.inf if data["max"] is None else float(data["max"])
+    hist.recent.extend(float(v) for v in data["recent"])
+    return hist
 
 
 def _le(bound: float) -> str:

@@ -183,11 +183,13 @@ class MetricsEndpoint:
     def __call__(self, request: Any, response: HTTPResponse | None = None) -> HTTPResponse:
         response = response if response is not None else HTTPResponse()
         response.headers["Cache-Control"] = "no-store"
+        share = self.metrics.share  # several workers: answer for all of them
+        metrics = share.merged() if share is not None else self.metrics
         if self.wants_prometheus(request):
-            response.body = self.metrics.export_metrics_prometheus(self.plugin_samples(request))
+            response.body = metrics.export_metrics_prometheus(self.plugin_samples(request))
             response.headers["Content-Type"] = PROMETHEUS_CONTENT_TYPE
             return response
-        return response.json(self.metrics.export_metrics_json())
+        return response.json(metrics.export_metrics_json())
 
 
 def create_metrics_endpoint(metrics: Metrics | None = None, *, include_plugins: bool = True) -> MetricsEndpoint:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from typing import Any
@@ -292,6 +294,9 @@ def _run_workers(app: Any, sock: socket.socket, workers: int, http: str, loop: s
     ``EARLY_EXIT_SECONDS`` of their start (an app that cannot start) stop them all, exit 1."""
     children: dict[int, float] = {}  # pid -> when it was started
     stopping = False
+    # Every worker writes its request metrics here; the one that takes a scrape of /metrics
+    # answers for all (conduit.framework.metrics_share). Removed when the server stops.
+    metrics_dir = tempfile.mkdtemp(prefix="conduit-metrics-")
 
     def stop_all() -> None:
         for pid in list(children):
@@ -319,6 +324,7 @@ def _run_workers(app: Any, sock: socket.socket, workers: int, http: str, loop: s
                     listener = bind_socket(own[0], own[1], app.settings.backlog, reuse_port=True)
                 else:
                     listener = sock
+                _share_metrics(metrics_dir)
                 worker = Server(app, listener, http=http)
                 worker.signals = (signal.SIGTERM,)
                 worker.run(loop)
@@ -369,5 +375,17 @@ def _run_workers(app: Any, sock: socket.socket, workers: int, http: str, loop: s
             time.sleep(0.5 * early)  # a worker that failed at start-up: do not spin
         if not stopping:
             spawn()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
     if status:
         raise SystemExit(status)
+
+
+def _share_metrics(folder: str) -> None:
+    """In a freshly forked worker: write the kernel's request metrics to ``folder`` once a
+    second, and let its /metrics answer from every worker's (see metrics_share)."""
+    from conduit.framework.metrics_share import SharedMetrics
+    from conduit.framework.monitoring import kernel_metrics
+
+    registry = kernel_metrics()
+    registry.share = SharedMetrics(registry, folder)
+    registry.share.start()
