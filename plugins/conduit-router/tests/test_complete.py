@@ -156,3 +156,27 @@ async def test_a_stream_cut_mid_answer_ends_with_the_error_and_counts_against_th
     assert stream.completion is None
     assert router.stats()["models"]["small"]["failures"] == 1
     await router.aclose()
+
+
+async def test_two_routers_sharing_redis_reuse_each_others_cached_answers(fresh_standin: StandIn, private_redis) -> None:
+    """Two workers (or hosts) on one Redis: an answer one of them paid for is the other's
+    cache hit; without a shared store each would call the provider."""
+    from conduit_router.providers import ResponseCache
+
+    def worker() -> Router:
+        opts = {"api_key": "k", "timeout": 0.5, "max_retries": 1, "backoff_base": 0.01}
+        providers = {"openai": OpenAIClient(base_url=fresh_standin.openai_url, cache=ResponseCache(), **opts),
+                     "anthropic": AnthropicClient(base_url=fresh_standin.url, cache=ResponseCache(), **opts)}
+        return Router(MODELS, embedder="hash", seed=1, providers=providers, state=private_redis.url,
+                      policy="cheapest")
+
+    first, second = worker(), worker()
+    try:
+        query = "What is the capital of Kenya?"
+        paid = await first.complete(Query(text=query), temperature=0.0)
+        reused = await second.complete(Query(text=query), temperature=0.0)
+        assert not paid.cached and reused.cached and reused.text == paid.text and reused.model == paid.model
+        assert len(fresh_standin.seen(paid.model)) == 1  # one provider call for both workers
+    finally:
+        await first.aclose()
+        await second.aclose()

@@ -150,6 +150,8 @@ class Router:
         from conduit_router.providers import check_clients
 
         self._providers = check_clients(providers or {})
+        for client in self._providers.values():  # every worker and host reuses each other's answers
+            self._share_cache(client)
         self._decisions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._rated: OrderedDict[str, None] = OrderedDict()  # once-guards while the store is down
         self._stale_records: OrderedDict[str, None] = OrderedDict()  # decisions of another context layout, warned of
@@ -573,7 +575,13 @@ class Router:
             if cls is None:
                 return None
             client = self._providers[name] = cls(name=name)
+            self._share_cache(client)
         return client
+
+    def _share_cache(self, client: Any) -> None:
+        cache = getattr(client, "cache", None)
+        if cache is not None and hasattr(cache, "share"):
+            cache.share(self.store)
 
     async def complete(self, query: Query | str, **options: Any) -> Any:
         """Route ``query``, call the chosen model (falling back to the next best on failure),

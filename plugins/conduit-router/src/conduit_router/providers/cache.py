@@ -45,6 +45,12 @@ class ResponseCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def share(self, store: Any) -> None:
+        """Keep answers in ``store`` too (the router's, when it is shared: Redis), unless this
+        cache already has a store; an in-process store adds nothing to the memory layer."""
+        if self.store is None and store is not None and not isinstance(store, MemoryStateStore):
+            self.store = store
+
     async def get(self, key: str) -> dict[str, Any] | None:
         entry = self._entries.get(key)
         now = self._clock()
