@@ -19,8 +19,10 @@ the same query and ``m̄`` a running mean of ``m``: λ rises while decisions spe
 budget and falls while they spend below it. When even the quality-first choice spends less
 than the budget, λ sinks to ``λ_min`` and the weights decide as if cost were (nearly) free.
 
-The state is per process. With several workers each keeps its own spending within ``b``,
-so their sum is too (a sum of ratios bounded by ``b`` is bounded by ``b``). Costs are the
+With a Redis state store the state is shared by every worker and host
+(:mod:`conduit_router.shared_budget`: the same update, made atomically in Redis), so one
+price is learned from all decisions; in memory it is per process, each process keeping its
+own spending within ``b``. Costs are the
 router's estimates at decision time (token estimate × list price), the same figures the
 decision itself weighs; when the actual cost of a decision becomes known (``complete()``'s
 usage, or ``feedback(cost=...)``) :meth:`BudgetPacer.settle` replaces the estimate with it,

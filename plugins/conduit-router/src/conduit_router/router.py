@@ -150,6 +150,12 @@ class Router:
         from conduit_router.providers import check_clients
 
         self._providers = check_clients(providers or {})
+        self._shared_budget: Any = None  # the spending limit's state in Redis, for every worker and host
+        if self.budget is not None and _is_redis(self.store):
+            from conduit_router.shared_budget import SharedBudget, budget_key
+
+            self._shared_budget = SharedBudget(self.budget, self.store, budget_key(self.store, self.budget, self.models),
+                                               outages=self.outages)
         for client in self._providers.values():  # every worker and host reuses each other's answers
             self._share_cache(client)
         self._decisions: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -275,7 +281,9 @@ class Router:
                                      max_cost=max_cost, max_latency=max(latencies.values()),
                                      catalogue=self.models, quality_target=target)
         best = scored[0]
-        if self.budget is not None:
+        if self._shared_budget is not None:
+            await self._shared_budget.record(best.cost, max_cost)
+        elif self.budget is not None:
             self.budget.record(best.cost, max_cost)
         decision = RoutingDecision(
             query_id=query.id,
@@ -512,8 +520,11 @@ class Router:
             return  # recorded by a version that did not keep them
         if not await self._once(f"cost:{query_id}"):
             return
-        self.budget.settle(float(estimated), cost, float(recorded), same_model=same,
-                           max_actual=None if tokens is None else self.priciest_cost(*tokens))
+        settle = self._shared_budget.settle if self._shared_budget is not None else self.budget.settle
+        result = settle(float(estimated), cost, float(recorded), same_model=same,
+                        max_actual=None if tokens is None else self.priciest_cost(*tokens))
+        if result is not None:
+            await result
 
     def _log_feedback(self, query_id: str, model: str, source: str, kind: str, reward: float | None,
                       latency_ms: float | None, cost: float | None) -> None:
