@@ -24,7 +24,7 @@ from typing import Any
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpRequestParser
 
 from conduit.framework.errors import BadRequestError, error_for_status
-from conduit.server.protocol import NEED_DATA, ProtocolError, RequestHead, body_too_large
+from conduit.server.protocol import NEED_DATA, ProtocolError, RequestHead, body_too_large, spoken_version
 from conduit.server.writer import ResponseWriter, asks_to_close
 
 __all__ = ["HttpToolsProtocol"]
@@ -44,29 +44,38 @@ class _Stop(Exception):
 
 
 def _error_status(exc: HttpParserError) -> int:
-    message = str(exc)
-    if "version" in message or "PRI" in message:
-        return 505
+    """llhttp's parse errors are the client's garbage: 400. (A well-formed version that is not
+    1.x is answered 505 by :func:`spoken_version`, once the head is parsed.)"""
     return 400
+
+
+def _parser(protocol: Any) -> HttpRequestParser:
+    parser = HttpRequestParser(protocol)
+    # Any single-digit version parses (llhttp refuses HTTP/1.2); spoken_version then answers
+    # 1.x as 1.1 and other majors 505, as h11's path does. No other leniency.
+    parser.set_dangerous_leniencies(lenient_version=True)
+    return parser
 
 
 class HttpToolsProtocol(ResponseWriter):
     """One connection's HTTP state on httptools: bytes in, events and bytes out."""
 
     __slots__ = (
-        "parser", "events", "queued", "max_header_size", "max_body_size", "body_received", "_url", "_headers",
+        "parser", "events", "queued", "max_header_size", "max_body_size", "body_received", "body_failed", "_url",
+        "_headers",
         "_known", "_in_head", "_head_bytes", "_began", "_completed", "_eof", "_dead", "_raw_body",
         "_request_complete",
     )
 
     def __init__(self, max_header_size: int = 16384, max_body_size: int = 16 * 1024 * 1024) -> None:
         super().__init__()
-        self.parser = HttpRequestParser(self)
+        self.parser = _parser(self)
         self.events: deque[Any] = deque()
         self.queued = 0  # bytes the queued events stand for (heads by their size)
         self.max_header_size = max_header_size
         self.max_body_size = max_body_size
         self.body_received = 0
+        self.body_failed = False  # the current request's body broke framing or limits: close after answering
         # parsing
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -105,9 +114,7 @@ class HttpToolsProtocol(ResponseWriter):
         size = len(url) + self._known
         if size > self.max_header_size:
             raise ProtocolError(431, f"the request head exceeds {self.max_header_size} bytes")
-        version = parser.get_http_version()
-        if version != "1.1" and version != "1.0":
-            raise ProtocolError(505, "only HTTP/1.0 and HTTP/1.1 are supported")
+        version = spoken_version(parser.get_http_version())
         hosts = 0
         for name, value in headers:
             if name == b"host":
@@ -164,7 +171,7 @@ class HttpToolsProtocol(ResponseWriter):
         try:
             self.parser.feed_data(data)
         except HttpParserUpgrade as exc:
-            self.parser = HttpRequestParser(self)
+            self.parser = _parser(self)
             rest = data[exc.args[0]:]
             if rest:
                 self.feed(rest)
@@ -221,6 +228,7 @@ class HttpToolsProtocol(ResponseWriter):
             head, method, size, close = item
             self.queued -= size
             self.body_received = 0
+            self.body_failed = False
             self._request_complete = False
             self._begin(method, head.http_version == "1.1", close, head.expects_continue)
             if head.content_length is not None and head.content_length > self.max_body_size:
@@ -247,6 +255,7 @@ class HttpToolsProtocol(ResponseWriter):
             self._waiting_continue = False
             self.body_received += len(item)
             if self.body_received > self.max_body_size:
+                self.body_failed = True
                 raise body_too_large(self.max_body_size)
             return item
         if item is _END:
@@ -257,6 +266,7 @@ class HttpToolsProtocol(ResponseWriter):
         if type(item) is ProtocolError:
             events.popleft()
             self.queued -= 1
+            self.body_failed = True
             raise error_for_status(item.status, "Malformed request body", item.message, code="malformed_body")
         raise BadRequestError("Malformed request body", "unexpected request head in a request body")
 

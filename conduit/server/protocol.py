@@ -65,6 +65,7 @@ class RequestHead:
         chunked = False
         expect = False
         keep_alive = self.http_version == "1.1"
+        close = keep = False
         for name, value in headers:
             if name == b"content-length":
                 length = int(value)
@@ -73,15 +74,39 @@ class RequestHead:
             elif name == b"expect" and value.lower() == b"100-continue":
                 expect = True
             elif name == b"connection":
-                tokens = value.lower()
-                if b"close" in tokens:
-                    keep_alive = False
-                elif b"keep-alive" in tokens:
-                    keep_alive = True
+                # A token list (RFC 9110 7.6.1): "close" is a token, not a substring of one.
+                tokens = [t.strip() for t in value.lower().split(b",")]
+                close = close or b"close" in tokens
+                keep = keep or b"keep-alive" in tokens
+        if chunked and length is not None:
+            # RFC 9112 6.3: a message with both may be an attempt at request smuggling; the
+            # server MUST close the connection after answering it. It is answered 400.
+            raise ProtocolError(400, "a request must not carry both Content-Length and Transfer-Encoding")
+        if close:
+            keep_alive = False
+        elif keep:
+            keep_alive = True
         self.content_length = length
         self.has_body = chunked or bool(length)
         self.expects_continue = expect
         self.keep_alive = keep_alive
+
+
+def spoken_version(version: str) -> str:
+    """The HTTP version a request is answered in: ``1.0`` or ``1.1``.
+
+    A later 1.x minor version is answered as 1.1 (RFC 9110 2.5); a well-formed version with
+    another major one is 505; anything else (HTTP/0.9, garbage) is 400.
+    """
+    if version in ("1.1", "1.0"):
+        return version
+    major, dot, minor = version.partition(".")
+    if dot and major.isdigit() and minor.isdigit() and len(major) == len(minor) == 1:
+        if major == "1":
+            return "1.1"
+        if major != "0":
+            raise ProtocolError(505, f"HTTP/{version} is not spoken here; use HTTP/1.1")
+    raise ProtocolError(400, "malformed HTTP version")
 
 
 def split_target(target: bytes) -> tuple[str, str]:
@@ -114,7 +139,7 @@ class H11Protocol(ResponseWriter):
     carries on with the bytes already received.
     """
 
-    __slots__ = ("conn", "max_header_size", "max_body_size", "body_received", "_bodiless", "_stale")
+    __slots__ = ("conn", "max_header_size", "max_body_size", "body_received", "body_failed", "_bodiless", "_stale")
 
     def __init__(self, max_header_size: int = 16384, max_body_size: int = 16 * 1024 * 1024) -> None:
         super().__init__()
@@ -122,6 +147,7 @@ class H11Protocol(ResponseWriter):
         self.max_header_size = max_header_size
         self.max_body_size = max_body_size
         self.body_received = 0
+        self.body_failed = False  # the current request's body broke framing or limits: close after answering
         self._bodiless = False  # the current request has no body: complete at its head
         self._stale = False  # h11 said NEED_DATA and nothing arrived since: it would say it again
 
@@ -154,14 +180,14 @@ class H11Protocol(ResponseWriter):
             size = len(event.target) + sum(len(n) + len(v) + 4 for n, v in headers)
             if size > self.max_header_size:
                 raise ProtocolError(431, f"the request head exceeds {self.max_header_size} bytes")
-            if event.http_version not in (b"1.1", b"1.0"):
-                raise ProtocolError(505, "only HTTP/1.0 and HTTP/1.1 are supported")
+            version = spoken_version(event.http_version.decode("ascii", "replace"))
             self.body_received = 0
+            self.body_failed = False
             try:
-                head = RequestHead(event.method, event.target, headers, event.http_version)
+                head = RequestHead(event.method, event.target, headers, version.encode("ascii"))
             except (ValueError, UnicodeDecodeError):
                 raise ProtocolError(400, "malformed request head") from None
-            self._begin(event.method, event.http_version == b"1.1", asks_to_close(headers), head.expects_continue)
+            self._begin(event.method, version == "1.1", asks_to_close(headers), head.expects_continue)
             self._bodiless = not head.has_body
             if head.content_length is not None and head.content_length > self.max_body_size:
                 raise body_too_large(self.max_body_size, head.content_length)
@@ -177,14 +203,16 @@ class H11Protocol(ResponseWriter):
         try:
             event = self.conn.next_event()
         except h11.RemoteProtocolError as exc:
+            self.body_failed = True
             raise error_for_status(
-                exc.error_status_hint, "Malformed request body", str(exc) or None, code="malformed_body"
+                exc.error_status_hint, "Malformed request body", _reason_of(exc), code="malformed_body"
             ) from None
         t = type(event)
         if t is h11.Data:
             self._waiting_continue = False
             self.body_received += len(event.data)
             if self.body_received > self.max_body_size:
+                self.body_failed = True
                 raise body_too_large(self.max_body_size)
             return bytes(event.data)
         if t is h11.EndOfMessage:

@@ -300,6 +300,7 @@ class HTTPConnection(asyncio.Protocol):
             try:
                 await self._wait_data(self.loop.time() + limits.header_timeout)
             except TimeoutError:
+                proto.body_failed = True
                 raise HTTPError(
                     "Request Timeout", "the request body did not arrive in time", status_code=408, code="body_timeout"
                 ) from None
@@ -332,6 +333,12 @@ class HTTPConnection(asyncio.Protocol):
         assert transport is not None
         if self._closed:
             return False
+        if proto.body_failed or (
+            head.content_length is not None and head.content_length - proto.body_received > DRAIN_LIMIT
+        ):
+            # The connection closes after this answer (a broken or unfinished body, or one too big
+            # to drain): say so, so the client does not send its next request into it.
+            response.headers["Connection"] = "close"
         if response.is_streaming:
             await self._send_stream(response, request)
         else:

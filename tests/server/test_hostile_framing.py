@@ -1,0 +1,101 @@
+"""Hostile and malformed framing over a real socket, on both parsers (issue 22's classes):
+each is answered safely, says when the connection closes, and echoes no request bytes."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import RawClient
+
+SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+def _status_line(data: bytes) -> bytes:
+    return data.split(b"\r\n", 1)[0]
+
+
+def _headers(data: bytes) -> bytes:
+    return data.split(b"\r\n\r\n", 1)[0].lower()
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",  # CL.TE
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n",  # TE.CL
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n",  # CL longer
+    ],
+    ids=["cl-te", "te-cl", "cl-longer"],
+)
+def test_content_length_with_transfer_encoding_is_400_and_closes(raw: RawClient, head: bytes) -> None:
+    """RFC 9112 6.3: a server MUST close after such a request; the request hidden in its body
+    is never answered."""
+    raw.send(head + b"4\r\nabcd\r\n0\r\n\r\n" + SMUGGLED)
+    data = raw.raw_response()
+    assert _status_line(data) == b"HTTP/1.1 400 Bad Request", data
+    assert b"connection: close" in _headers(data)
+    assert data.count(b"HTTP/1.1") == 1 and b"smuggled" not in data
+
+
+@pytest.mark.parametrize("value", [b"keep-alive, enclosed", b"x-close-notify", b"closer"])
+def test_connection_is_a_token_list_not_a_substring(raw: RawClient, value: bytes) -> None:
+    raw.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: " + value + b"\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    answers = raw.responses(2)  # the pipelined second request is answered on the same connection
+    assert [r.status_code for r, _ in answers] == [200, 200]
+
+
+def test_a_close_token_among_others_closes(raw: RawClient) -> None:
+    raw.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, CLOSE\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    data = raw.raw_response()
+    assert data.count(b"HTTP/1.1 200") == 1 and b"connection: close" in _headers(data)
+
+
+@pytest.mark.parametrize(
+    ("version", "status"),
+    [(b"HTTP/1.2", b"200"), (b"HTTP/1.9", b"200"), (b"HTTP/2.0", b"505"), (b"HTTP/3.1", b"505")],
+)
+def test_later_1x_versions_are_answered_as_1_1_and_other_majors_505(raw: RawClient, version: bytes,
+                                                                    status: bytes) -> None:
+    raw.send(b"GET / " + version + b"\r\nHost: t\r\nConnection: close\r\n\r\n")
+    data = raw.raw_response()
+    assert _status_line(data).startswith(b"HTTP/1.1 " + status), data
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [b"GET / HTTP/1.10", b"GET / HTTP/1.1 x", b"GET /", b"GET / HTTP/x.y"],
+    ids=["two-digit-minor", "trailing-garbage", "http-0.9", "letters"],
+)
+def test_garbage_versions_and_line_ends_are_400_never_5xx(raw: RawClient, request_line: bytes) -> None:
+    raw.send(request_line + b"\r\nHost: t\r\n\r\n")
+    data = raw.raw_response()
+    assert data == b"" or _status_line(data).startswith(b"HTTP/1.1 400"), data  # h11 may just close on 0.9
+
+
+def test_bare_lf_line_ends_are_never_a_5xx(raw: RawClient) -> None:
+    """RFC 9112 2.2 lets a recipient accept a bare LF (h11 does) or refuse it (llhttp: 400)."""
+    raw.send(b"GET / HTTP/1.1\nHost: t\nConnection: close\n\n")
+    data = raw.raw_response()
+    assert _status_line(data)[:12] in (b"HTTP/1.1 200", b"HTTP/1.1 400"), data
+
+
+def test_a_malformed_chunk_is_400_closes_and_echoes_no_request_bytes(raw: RawClient) -> None:
+    raw.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5x\r\nhello\r\n0\r\n\r\n")
+    data = raw.raw_response()
+    assert _status_line(data) == b"HTTP/1.1 400 Bad Request", data
+    assert b"connection: close" in _headers(data)
+    body = data.split(b"\r\n\r\n", 1)[1]
+    assert b"5x" not in body and b"bytearray" not in body and b"hello" not in body
+
+
+def test_an_oversized_chunked_body_is_413_and_says_it_closes(raw: RawClient) -> None:
+    chunk = b"x" * 65536
+    raw.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+    for _ in range(20):  # 1.25 MiB against the test server's 1 MiB limit
+        try:
+            raw.send(b"10000\r\n" + chunk + b"\r\n")
+        except OSError:
+            break  # the server answered and closed while we were still sending
+    data = raw.raw_response()
+    assert _status_line(data).startswith(b"HTTP/1.1 413 "), data
+    assert b"connection: close" in _headers(data)
