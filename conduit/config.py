@@ -104,6 +104,8 @@ KERNEL_SCHEMA: dict[str, Setting] = {
     "max_body_size": Setting(int, 16 * 1024 * 1024, "bytes of request body before 413", check=_positive_size),
     "header_timeout": Setting(float, 10.0, "seconds to receive a request's head before 408", minimum=0.01),
     "keepalive_timeout": Setting(float, 5.0, "seconds an idle keep-alive connection stays open", minimum=0.01),
+    "write_timeout": Setting(float, 30.0, "seconds a client may accept no bytes of a response (streamed or "
+                             "not) before its connection is closed", minimum=0.01),
     "shutdown_timeout": Setting(float, 30.0, "seconds in-flight requests get to finish on SIGTERM", minimum=0),
     "backlog": Setting(int, 2048, "listen backlog", minimum=1),
     "log_level": Setting(str, "info", "logging level",

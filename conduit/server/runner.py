@@ -118,6 +118,7 @@ class Server:
             max_body_size=settings.max_body_size,
             header_timeout=settings.header_timeout,
             keepalive_timeout=settings.keepalive_timeout,
+            write_timeout=settings.write_timeout,
         )
         self.shutdown_timeout: float = settings.shutdown_timeout
         self.backlog: int = settings.backlog

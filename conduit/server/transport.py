@@ -34,7 +34,7 @@ DRAIN_SECONDS = 1.0
 
 
 class ConnectionLimits:
-    __slots__ = ("max_header_size", "max_body_size", "header_timeout", "keepalive_timeout")
+    __slots__ = ("max_header_size", "max_body_size", "header_timeout", "keepalive_timeout", "write_timeout")
 
     def __init__(
         self,
@@ -42,11 +42,13 @@ class ConnectionLimits:
         max_body_size: int = 16 * 1024 * 1024,
         header_timeout: float = 10.0,
         keepalive_timeout: float = 5.0,
+        write_timeout: float = 30.0,
     ) -> None:
         self.max_header_size = max_header_size
         self.max_body_size = max_body_size
         self.header_timeout = header_timeout
         self.keepalive_timeout = keepalive_timeout
+        self.write_timeout = write_timeout
 
 
 class ServerState:
@@ -207,10 +209,28 @@ class HTTPConnection(asyncio.Protocol):
             self._timer = None
 
     async def _drain(self) -> None:
-        if self._write_paused and not self._closed:
+        """Wait until the transport takes more output (below its high-water mark).
+
+        Output is bounded: nothing more is written, and no further pipelined request is
+        answered, while the client is not reading. A client that accepts no byte for
+        ``write_timeout`` seconds (its unsent output did not shrink) is disconnected, which
+        frees the output and ends a streamed response's generator.
+        """
+        transport = self.transport
+        assert transport is not None
+        timeout = self.state.limits.write_timeout
+        while self._write_paused and not self._closed:
+            unsent = transport.get_write_buffer_size()
             self._drain_waiter = self.loop.create_future()
             try:
-                await self._drain_waiter
+                async with asyncio.timeout(timeout):
+                    await self._drain_waiter
+            except TimeoutError:
+                if transport.get_write_buffer_size() >= unsent:  # not a byte taken: give up
+                    logger.info("closing a connection whose client read nothing for %.1f s", timeout)
+                    self._closed = True
+                    transport.abort()
+                    raise _Closed() from None
             finally:
                 self._drain_waiter = None
         if self._closed:
@@ -343,6 +363,8 @@ class HTTPConnection(asyncio.Protocol):
             await self._send_stream(response, request)
         else:
             transport.write(proto.response_bytes(response))
+            if self._write_paused:  # a client that does not read gets no more answers until it does
+                await self._drain()
         if response.background:
             await _run_background(response.background)
         if not head.keep_alive or self._closed:

@@ -1,0 +1,87 @@
+"""Output is bounded: a client that pipelines requests and never reads holds at most about one
+response's worth of unsent bytes, and is disconnected after write_timeout without progress."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from conduit import Conduit, HTTPResponse, StreamingResponse
+from conduit.testing import LiveServer
+
+BIG = b"x" * 65536
+
+
+def _app(http: str) -> Conduit:
+    app = Conduit(http=http, write_timeout=1.0, header_timeout=5.0, keepalive_timeout=5.0)
+
+    @app.get("/big")
+    async def big(request):
+        return HTTPResponse(200, BIG, {"Content-Type": "application/octet-stream"})
+
+    app.state.stream_closed = False
+
+    @app.get("/endless")
+    async def endless(request):
+        async def gen():
+            try:
+                while True:
+                    yield BIG
+            finally:
+                app.state.stream_closed = True
+
+        return StreamingResponse(gen(), media_type="application/octet-stream")
+
+    return app
+
+
+def _unsent(server: LiveServer) -> list[int]:
+    return [c.transport.get_write_buffer_size() for c in list(server.server.state.connections) if c.transport]
+
+
+def _wait(condition, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_a_never_reading_pipelined_flood_holds_bounded_output_then_is_closed(http: str) -> None:
+    app = _app(http)
+    with LiveServer(app) as server:
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n" * 2000)  # ~60 KB of requests for ~128 MB of answers
+        _wait(lambda: server.server.state.total_requests >= 2)
+        time.sleep(0.3)  # let it write as far as the socket and the high-water mark allow
+        answered = server.server.state.total_requests
+        peak = max(_unsent(server) or [0])
+        assert answered < 100, answered  # it stopped answering the pipeline: nobody reads
+        assert peak < 4 * len(BIG), peak  # about one response beyond the socket's buffers, not 2,000
+        _wait(lambda: not server.server.state.connections)  # write_timeout: closed, output freed
+        sock.close()
+
+
+def test_a_stream_nobody_reads_is_closed_after_write_timeout_and_its_generator_ends(http: str) -> None:
+    app = _app(http)
+    with LiveServer(app) as server:
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET /endless HTTP/1.1\r\nHost: t\r\n\r\n")
+        _wait(lambda: app.state.stream_closed)
+        assert not server.server.state.connections
+        sock.close()
+
+
+def test_a_slow_reader_that_keeps_reading_is_not_cut(http: str) -> None:
+    app = _app(http)
+    with LiveServer(app) as server:
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n" * 4)
+        received = b""
+        deadline = time.monotonic() + 20
+        while received.count(b"HTTP/1.1 200") < 4 or len(received) < 4 * len(BIG):
+            assert time.monotonic() < deadline
+            received += sock.recv(8192)
+            time.sleep(0.01)  # ~800 KB/s: slow, but always reading
+        sock.close()
