@@ -64,7 +64,7 @@ class HttpToolsProtocol(ResponseWriter):
         "parser", "events", "queued", "max_header_size", "max_body_size", "body_received", "body_failed", "_url",
         "_headers",
         "_known", "_in_head", "_head_bytes", "_began", "_completed", "_eof", "_dead", "_raw_body",
-        "_request_complete",
+        "_request_complete", "_in_body", "_body_fed", "_framing_bytes",
     )
 
     def __init__(self, max_header_size: int = 16384, max_body_size: int = 16 * 1024 * 1024) -> None:
@@ -88,6 +88,11 @@ class HttpToolsProtocol(ResponseWriter):
         self._dead = False  # the parser failed or was stopped; later input is ignored
         self._raw_body = 0  # body bytes of an Upgrade request still to pass through unparsed
         self._request_complete = False
+        # Bounding what a chunked body carries besides data (chunk headers, extensions,
+        # trailers), which httptools accumulates whole before any callback: counted per feed.
+        self._in_body = False
+        self._body_fed = False  # the current feed produced body data
+        self._framing_bytes = 0  # bytes fed in a row inside a body without producing data
 
     # --- httptools callbacks ------------------------------------------------------------
 
@@ -103,6 +108,11 @@ class HttpToolsProtocol(ResponseWriter):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         value = value.strip(b" \t")
+        if not self._in_head:  # a trailer field: trailers count against the head's limit too
+            self._framing_bytes += len(name) + len(value) + 4
+            if self._framing_bytes > self.max_header_size:
+                raise ProtocolError(431, f"the request's trailers exceed {self.max_header_size} bytes")
+            return
         self._headers.append((name.lower(), value))
         self._known += len(name) + len(value) + 4
 
@@ -131,16 +141,20 @@ class HttpToolsProtocol(ResponseWriter):
         except (ValueError, UnicodeDecodeError):
             raise ProtocolError(400, "malformed request head") from None
         self.events.append((head, method, size, asks_to_close(headers)))
+        self._in_body = head.has_body
+        self._framing_bytes = 0
         self.queued += size
         if head.content_length is not None and head.content_length > self.max_body_size:
             raise _Stop()  # next_head answers 413; the body is never read
 
     def on_body(self, body: bytes) -> None:
+        self._body_fed = True
         self.events.append(body)
         self.queued += len(body)
 
     def on_message_complete(self) -> None:
         self._completed = True
+        self._in_body = False
         if self.parser.should_upgrade():
             # llhttp stops after an Upgrade/CONNECT head without reading its body. Conduit
             # does not switch protocols, so (as h11 does) the request is answered normally:
@@ -168,6 +182,8 @@ class HttpToolsProtocol(ResponseWriter):
                 return
         self._began = self._completed = False
         was_in_head = self._in_head
+        was_in_body = self._in_body
+        self._body_fed = False
         try:
             self.parser.feed_data(data)
         except HttpParserUpgrade as exc:
@@ -186,6 +202,15 @@ class HttpToolsProtocol(ResponseWriter):
         except HttpParserError as exc:
             self._fail(ProtocolError(_error_status(exc), str(exc) or "malformed request"))
             return
+        if was_in_body and self._in_body and not self._body_fed:
+            # A whole feed inside a body and not one byte of data: chunk headers, extensions or
+            # trailers, which llhttp holds until they end. Bounded like a head.
+            self._framing_bytes += len(data)
+            if self._framing_bytes > self.max_header_size:
+                self._fail(ProtocolError(431, f"chunk headers or trailers exceed {self.max_header_size} bytes"))
+                return
+        elif self._body_fed:
+            self._framing_bytes = 0
         if self._in_head:
             if not self._began and was_in_head:
                 self._head_bytes += len(data)  # the whole feed belongs to the unfinished head

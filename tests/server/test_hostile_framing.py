@@ -99,3 +99,31 @@ def test_an_oversized_chunked_body_is_413_and_says_it_closes(raw: RawClient) -> 
     data = raw.raw_response()
     assert _status_line(data).startswith(b"HTTP/1.1 413 "), data
     assert b"connection: close" in _headers(data)
+
+
+def test_trailers_count_against_the_head_limit(raw: RawClient) -> None:
+    """The test server's max_header_size is 4 KiB: many small trailer fields, or one huge
+    one sent in pieces, are refused (not buffered without bound)."""
+    raw.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n")
+    try:
+        for i in range(2000):
+            raw.send(b"X-T-%d: %s\r\n" % (i, b"v" * 20))
+        raw.send(b"X-Huge: ")
+        for _ in range(64):
+            raw.send(b"h" * 16384)
+    except OSError:
+        pass  # refused and closed while we were still sending
+    data = raw.raw_response()
+    assert _status_line(data)[:12] in (b"HTTP/1.1 431", b"HTTP/1.1 400"), data[:200]
+    assert b"connection: close" in _headers(data)
+
+
+def test_one_huge_trailer_field_is_refused_too(raw: RawClient) -> None:
+    raw.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\nX-Huge: ")
+    try:
+        for _ in range(64):
+            raw.send(b"h" * 16384)
+    except OSError:
+        pass
+    data = raw.raw_response()
+    assert _status_line(data)[:12] in (b"HTTP/1.1 431", b"HTTP/1.1 400"), data[:200]
