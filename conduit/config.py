@@ -104,6 +104,10 @@ KERNEL_SCHEMA: dict[str, Setting] = {
     "max_body_size": Setting(int, 16 * 1024 * 1024, "bytes of request body before 413", check=_positive_size),
     "header_timeout": Setting(float, 10.0, "seconds to receive a request's head before 408", minimum=0.01),
     "keepalive_timeout": Setting(float, 5.0, "seconds an idle keep-alive connection stays open", minimum=0.01),
+    "body_min_rate": Setting(int, 1024, "bytes a second a request body must average after header_timeout "
+                             "(408 otherwise); 0 for no minimum", minimum=0),
+    "max_connections": Setting(int, 1000, "open connections per process; past it a new one gets 503 and is "
+                               "closed; 0 for no cap", minimum=0),
     "write_timeout": Setting(float, 30.0, "seconds a client may accept no bytes of a response (streamed or "
                              "not) before its connection is closed", minimum=0.01),
     "shutdown_timeout": Setting(float, 30.0, "seconds in-flight requests get to finish on SIGTERM", minimum=0),

@@ -119,6 +119,8 @@ class Server:
             header_timeout=settings.header_timeout,
             keepalive_timeout=settings.keepalive_timeout,
             write_timeout=settings.write_timeout,
+            body_min_rate=settings.body_min_rate,
+            max_connections=settings.max_connections,
         )
         self.shutdown_timeout: float = settings.shutdown_timeout
         self.backlog: int = settings.backlog

@@ -34,7 +34,8 @@ DRAIN_SECONDS = 1.0
 
 
 class ConnectionLimits:
-    __slots__ = ("max_header_size", "max_body_size", "header_timeout", "keepalive_timeout", "write_timeout")
+    __slots__ = ("max_header_size", "max_body_size", "header_timeout", "keepalive_timeout", "write_timeout",
+                 "body_min_rate", "max_connections")
 
     def __init__(
         self,
@@ -43,12 +44,16 @@ class ConnectionLimits:
         header_timeout: float = 10.0,
         keepalive_timeout: float = 5.0,
         write_timeout: float = 30.0,
+        body_min_rate: int = 1024,
+        max_connections: int = 0,
     ) -> None:
         self.max_header_size = max_header_size
         self.max_body_size = max_body_size
         self.header_timeout = header_timeout
         self.keepalive_timeout = keepalive_timeout
         self.write_timeout = write_timeout
+        self.body_min_rate = body_min_rate  # bytes/s a body must average after header_timeout; 0: no minimum
+        self.max_connections = max_connections  # open connections per process; 0: no cap
 
 
 class ServerState:
@@ -87,6 +92,7 @@ class HTTPConnection(asyncio.Protocol):
         "_idle",
         "_stream_task",
         "_deadline",
+        "_body_started",
     )
 
     def __init__(self, state: ServerState) -> None:
@@ -105,6 +111,7 @@ class HTTPConnection(asyncio.Protocol):
         self._idle = True
         self._stream_task: asyncio.Task[Any] | None = None
         self._deadline: float | None = None  # of the current wait for data (loop time)
+        self._body_started: float | None = None  # when the current request's body was first waited for
 
     # --- asyncio.Protocol callbacks ---------------------------------------------------------
 
@@ -116,6 +123,13 @@ class HTTPConnection(asyncio.Protocol):
         local = transport.get_extra_info("sockname")
         if isinstance(local, tuple) and len(local) >= 2:
             self.server = Address(str(local[0]), int(local[1]))
+        limit = self.state.limits.max_connections
+        if limit and len(self.state.connections) >= limit:
+            # Over the cap: answered at once and closed, never queued behind the others.
+            transport.write(_OVER_CAPACITY)
+            transport.close()
+            self._closed = True
+            return
         self.state.connections.add(self)
         if self.state.shutting_down:
             transport.close()
@@ -317,17 +331,32 @@ class HTTPConnection(asyncio.Protocol):
                 return chunk
             if proto.wants_continue:
                 self.transport.write(proto.continue_bytes())  # type: ignore[union-attr]
+            now = self.loop.time()
+            deadline = now + limits.header_timeout
+            too_slow_at = None
+            if limits.body_min_rate:
+                # Each read waits header_timeout at most, and the whole body must also average
+                # body_min_rate bytes/s after a header_timeout grace: one byte a second ends.
+                if self._body_started is None:
+                    self._body_started = now
+                too_slow_at = self._body_started + limits.header_timeout + proto.body_received / limits.body_min_rate
+                deadline = min(deadline, too_slow_at)
             try:
-                await self._wait_data(self.loop.time() + limits.header_timeout)
+                await self._wait_data(deadline)
             except TimeoutError:
                 proto.body_failed = True
+                slow = too_slow_at is not None and deadline == too_slow_at
                 raise HTTPError(
-                    "Request Timeout", "the request body did not arrive in time", status_code=408, code="body_timeout"
+                    "Request Timeout",
+                    f"the request body arrived slower than {limits.body_min_rate} bytes a second" if slow
+                    else "the request body did not arrive in time",
+                    status_code=408, code="body_timeout",
                 ) from None
 
     async def _cycle(self, head: RequestHead) -> bool:
         """Answer one request; True if the connection may serve another."""
         state = self.state
+        self._body_started = None
         request = HTTPRequest(
             head.method,
             head.path,
@@ -444,6 +473,12 @@ async def _run_background(tasks: list[Callable[[], Any]]) -> None:
         except Exception:  # noqa: BLE001
             logger.exception("background task %r failed", fn)
 
+
+_OVER_CAPACITY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+    b"Connection: close\r\nContent-Length: 106\r\n\r\n"
+    b'{"error":"Service Unavailable","detail":"too many open connections; try again","status":503,"code":"busy"}'
+)
 
 _STATUS_MESSAGES = {
     400: "Bad Request",

@@ -85,3 +85,55 @@ def test_a_slow_reader_that_keeps_reading_is_not_cut(http: str) -> None:
             received += sock.recv(8192)
             time.sleep(0.01)  # ~800 KB/s: slow, but always reading
         sock.close()
+
+
+def test_a_body_trickling_in_below_the_minimum_rate_is_408(http: str) -> None:
+    app = Conduit(http=http, header_timeout=0.5, body_min_rate=1000)
+
+    @app.post("/upload")
+    async def upload(request):
+        return {"bytes": len(await request.body())}
+
+    with LiveServer(app) as server:
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
+        started = time.monotonic()
+        answer = b""
+        sock.settimeout(0.2)
+        while b"\r\n\r\n" not in answer:
+            assert time.monotonic() - started < 10, "a trickling body was never cut"
+            try:
+                sock.sendall(b"x")  # one byte every 0.2 s: every read comes in time, the pace does not
+                answer += sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        assert b"slower than 1000 bytes a second" in answer and b"connection: close" in answer.lower()
+        sock.close()
+
+
+def test_max_connections_answers_503_past_the_cap_and_serves_again_below_it(http: str) -> None:
+    app = Conduit(http=http, max_connections=2, keepalive_timeout=5.0)
+
+    @app.get("/")
+    async def index(request):
+        return {"ok": True}
+
+    with LiveServer(app) as server:
+        held = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(2)]
+        _wait(lambda: len(server.server.state.connections) == 2)
+        extra = socket.create_connection(("127.0.0.1", server.port))
+        extra.settimeout(5)
+        refused = extra.recv(4096)
+        assert refused.startswith(b"HTTP/1.1 503") and b"Connection: close" in refused and b'"code":"busy"' in refused
+        extra.close()
+        held[0].close()
+        _wait(lambda: len(server.server.state.connections) == 1)
+        again = socket.create_connection(("127.0.0.1", server.port))
+        again.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        again.settimeout(5)
+        assert again.recv(4096).startswith(b"HTTP/1.1 200")
+        for sock in (again, held[1]):
+            sock.close()
