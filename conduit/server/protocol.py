@@ -10,6 +10,7 @@ with h11's status hint, and the connection is then closed.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 NEED_DATA = h11.NEED_DATA
+# Control characters a field value must not hold (RFC 9110 5.5: HTAB is the one allowed).
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _COMPLETE = (h11.DONE, h11.MIGHT_SWITCH_PROTOCOL)
 
 
@@ -180,6 +183,8 @@ class H11Protocol(ResponseWriter):
             size = len(event.target) + sum(len(n) + len(v) + 4 for n, v in headers)
             if size > self.max_header_size:
                 raise ProtocolError(431, f"the request head exceeds {self.max_header_size} bytes")
+            if any(_CONTROL.search(v) for _, v in headers):  # llhttp refuses these; h11 lets them through
+                raise ProtocolError(400, "a header value contains a control character")
             version = spoken_version(event.http_version.decode("ascii", "replace"))
             self.body_received = 0
             self.body_failed = False

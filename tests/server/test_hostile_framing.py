@@ -127,3 +127,16 @@ def test_one_huge_trailer_field_is_refused_too(raw: RawClient) -> None:
         pass
     data = raw.raw_response()
     assert _status_line(data)[:12] in (b"HTTP/1.1 431", b"HTTP/1.1 400"), data[:200]
+
+
+@pytest.mark.parametrize("value", [b"a\x01b", b"a\x1bb", b"a\x7fb", b"a\x0bb"], ids=["soh", "esc", "del", "vt"])
+def test_control_characters_in_header_values_are_400(raw: RawClient, value: bytes) -> None:
+    raw.send(b"GET / HTTP/1.1\r\nHost: t\r\nX-Note: " + value + b"\r\n\r\n")
+    data = raw.raw_response()
+    assert _status_line(data).startswith(b"HTTP/1.1 400"), data
+    assert b"connection: close" in _headers(data)
+
+
+def test_a_tab_in_a_header_value_is_fine(raw: RawClient) -> None:
+    answer, _ = raw.request("GET", "/", headers=[("X-Note", "a\tb")])
+    assert answer.status_code == 200
