@@ -108,6 +108,8 @@ KERNEL_SCHEMA: dict[str, Setting] = {
                              "(408 otherwise); 0 for no minimum", minimum=0),
     "max_connections": Setting(int, 1000, "open connections per process; past it a new one gets 503 and is "
                                "closed; 0 for no cap", minimum=0),
+    "max_requests_per_connection": Setting(int, 0, "requests served on one connection before it closes "
+                                           "(the last answer says Connection: close); 0 for no limit", minimum=0),
     "write_timeout": Setting(float, 30.0, "seconds a client may accept no bytes of a response (streamed or "
                              "not) before its connection is closed", minimum=0.01),
     "shutdown_timeout": Setting(float, 30.0, "seconds in-flight requests get to finish on SIGTERM", minimum=0),

@@ -121,6 +121,7 @@ class Server:
             write_timeout=settings.write_timeout,
             body_min_rate=settings.body_min_rate,
             max_connections=settings.max_connections,
+            max_requests=settings.max_requests_per_connection,
         )
         self.shutdown_timeout: float = settings.shutdown_timeout
         self.backlog: int = settings.backlog

@@ -35,7 +35,7 @@ DRAIN_SECONDS = 1.0
 
 class ConnectionLimits:
     __slots__ = ("max_header_size", "max_body_size", "header_timeout", "keepalive_timeout", "write_timeout",
-                 "body_min_rate", "max_connections")
+                 "body_min_rate", "max_connections", "max_requests")
 
     def __init__(
         self,
@@ -46,6 +46,7 @@ class ConnectionLimits:
         write_timeout: float = 30.0,
         body_min_rate: int = 1024,
         max_connections: int = 0,
+        max_requests: int = 0,
     ) -> None:
         self.max_header_size = max_header_size
         self.max_body_size = max_body_size
@@ -54,6 +55,7 @@ class ConnectionLimits:
         self.write_timeout = write_timeout
         self.body_min_rate = body_min_rate  # bytes/s a body must average after header_timeout; 0: no minimum
         self.max_connections = max_connections  # open connections per process; 0: no cap
+        self.max_requests = max_requests  # requests served per connection before it closes; 0: no limit
 
 
 class ServerState:
@@ -265,6 +267,7 @@ class HTTPConnection(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         first = True
+        served = 0
         try:
             while True:
                 self._idle = True
@@ -277,6 +280,9 @@ class HTTPConnection(asyncio.Protocol):
                     break
                 self._idle = False
                 first = False
+                served += 1
+                if limits.max_requests and served >= limits.max_requests:
+                    proto.closing = True  # the last one: its answer says Connection: close
                 keep = await self._cycle(head)
                 if not keep or not proto.start_next_cycle():
                     break

@@ -137,3 +137,26 @@ def test_max_connections_answers_503_past_the_cap_and_serves_again_below_it(http
         assert again.recv(4096).startswith(b"HTTP/1.1 200")
         for sock in (again, held[1]):
             sock.close()
+
+
+def test_max_requests_per_connection_closes_after_the_last_one_saying_so(http: str) -> None:
+    app = Conduit(http=http, max_requests_per_connection=3)
+
+    @app.get("/")
+    async def index(request):
+        return {"ok": True}
+
+    with LiveServer(app) as server:
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n" * 5)
+        sock.settimeout(5)
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        sock.close()
+    answers = data.split(b"HTTP/1.1 200")[1:]
+    assert len(answers) == 3, data
+    assert b"connection: close" not in answers[0].lower() and b"connection: close" in answers[2].lower()
