@@ -328,6 +328,18 @@ def error_response(exc: BaseException, request: Any = None, *, expose_type: bool
             detail = f"{type(exc).__name__}: {detail}"
         error = InternalServerError("Internal Server Error", detail)
     body = error.to_dict()
+    if error.status_code >= 500 and error is exc:
+        # A 5xx detail is often an exception's text passed along (InferenceError("failed", str(e))):
+        # paths and secrets are redacted for the client (seed 003, VUL-003); the log keeps it whole.
+        from conduit.framework.sanitize import sanitize_error_message
+
+        for field in ("error", "detail"):
+            if isinstance(body.get(field), str):
+                clean = sanitize_error_message(body[field])
+                if clean != body[field]:
+                    logger.warning("%s [request_id=%s]: %s (redacted in the response)",
+                                   type(exc).__name__, request_id, body[field])
+                    body[field] = clean
     if request_id:
         body["request_id"] = request_id
     response = HTTPResponse(error.status_code).json(body)

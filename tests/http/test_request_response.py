@@ -128,3 +128,28 @@ def test_streaming_and_sse_responses_through_the_app() -> None:
         r = c.get("/sse")
         assert r.headers["content-type"] == "text/event-stream"
         assert r.text == 'event: n\ndata: {"i":0}\n\nevent: n\ndata: {"i":1}\n\n'
+
+
+def test_a_5xx_detail_carrying_a_path_or_secret_is_redacted_for_the_client(caplog) -> None:
+    """Seed 003 (VUL-003): InferenceError("failed", str(e)) must not hand the client a file
+    path or a key; the server's log keeps the whole text."""
+    from conduit.framework.errors import InferenceError
+
+    app = Conduit(plugins=[])
+
+    @app.post("/predict")
+    def predict(request):
+        raise InferenceError("failed", "boom at /srv/secret/model.onnx with api_key=sk-abcdefghijklmnopqrstuv")
+
+    @app.get("/bad")
+    def bad(request):
+        raise BadRequestError("Bad input", "field /items/0 must be a number")
+
+    with TestClient(app) as client:
+        answer = client.post("/predict")
+        kept_4xx = client.get("/bad")
+    body = answer.json()
+    assert answer.status_code == 500 and "/srv/secret" not in answer.text and "sk-abcdef" not in answer.text
+    assert body["detail"].startswith("boom at <path>") and body["error"] == "failed"
+    assert "/srv/secret/model.onnx" in caplog.text  # the operator still sees it
+    assert kept_4xx.json()["detail"] == "field /items/0 must be a number"  # 4xx details are the app's words
