@@ -73,3 +73,33 @@ async def test_decisions_are_recorded_without_waiting_for_the_disk(tmp_path: Pat
     assert history.written == 50 and history.errors == 0
     assert {r["query_id"] for r in await history.decisions(limit=100)} == set(ids)
     await router.aclose()
+
+
+@pytest.mark.parametrize("used", [False, True], ids=["before-first-use", "after-first-use"])
+def test_readiness_fails_while_the_postgres_history_is_unreachable(used: bool, monkeypatch) -> None:
+    """Seed 001: /health/ready checks the database; a history server that does not answer
+    makes it 503 naming the router, whether or not the router has routed yet."""
+    from conduit import Conduit
+    from conduit.testing import TestClient
+
+    monkeypatch.delenv("CONDUIT_DISABLED_PLUGINS", raising=False)
+
+    def ready(url: str) -> tuple[int, dict]:
+        app = Conduit(plugins=["router"], router_history=url, router_embedder="hash")
+        with TestClient(app) as client:
+            if used:
+                assert client.post("/v1/route", json={"text": "hello"}).status_code == 200
+            answer = client.get("/health/ready")
+            return answer.status_code, answer.json()
+
+    status, report = ready("postgresql://postgres@127.0.0.1:1/test")  # nothing listens on port 1
+    assert status == 503 and "router" in report["failing"], report
+    assert "router history database unavailable" in str(report)
+    try:
+        import psycopg
+
+        psycopg.connect(POSTGRES_URL, connect_timeout=5).close()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432 for the reachable half ({type(exc).__name__})")
+    status, report = ready(POSTGRES_URL)
+    assert status == 200, report

@@ -107,6 +107,10 @@ class History(abc.ABC):
                                  f"{marker} ORDER BY ts", (query_id,))
         return [dict(zip(_FEEDBACK_COLUMNS, r)) for r in rows]
 
+    async def ping(self) -> None:
+        """Raise when the database does not answer (readiness checks call this)."""
+        await self._query("SELECT 1", ())
+
     async def close(self) -> None:
         await self.flush()
 

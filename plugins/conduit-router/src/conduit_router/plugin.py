@@ -75,9 +75,18 @@ def conduit_register_routes(register: Callable[..., Any], app: Any) -> None:
 @hookimpl
 def conduit_register_health_checks(register: Callable[..., Any], app: Any) -> None:
     async def check() -> tuple[bool, str]:
+        import asyncio
+
         router = app.state.get("conduit_router")
+        history = router.history if router is not None else _history_probe(app)
+        if history is not None:
+            # Seed 001: readiness checks the database the decisions and feedback are written to.
+            try:
+                await asyncio.wait_for(history.ping(), timeout=5.0)
+            except Exception as exc:  # noqa: BLE001 - a health check reports, never raises
+                return False, f"router history database unavailable ({type(exc).__name__}); check router_history"
         if router is None:
-            return True, "router not used yet"
+            return True, "router not used yet" + ("; history database answers" if history is not None else "")
         try:
             await router.store.ping()
         except Exception as exc:  # noqa: BLE001 - a health check reports, never raises
@@ -85,6 +94,20 @@ def conduit_register_health_checks(register: Callable[..., Any], app: Any) -> No
         return True, f"{len(router.models)} models, {router.stats()['decisions']} decisions"
 
     register("router", check)
+
+
+def _history_probe(app: Any) -> Any:
+    """Before the router is first used: a history client for a database server
+    (PostgreSQL) named by router_history, made once, to probe; None for SQLite or none."""
+    probe = app.state.get("conduit_router_history_probe")
+    if probe is None:
+        url = str(app.settings.get("router_history") or "")
+        if not url.startswith(("postgresql://", "postgres://")):
+            return None
+        from conduit_router.history import create_history
+
+        probe = app.state.conduit_router_history_probe = create_history(url)
+    return probe
 
 
 @hookimpl
@@ -115,6 +138,10 @@ async def conduit_shutdown(app: Any) -> None:
     if router is not None:
         app.state.conduit_router = None
         await router.aclose()
+    probe = app.state.get("conduit_router_history_probe")
+    if probe is not None:
+        app.state.conduit_router_history_probe = None
+        await probe.close()
 
 
 @hookimpl
