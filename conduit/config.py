@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from conduit.framework.errors import ConfigurationError
 
-__all__ = ["Setting", "Settings", "KERNEL_SCHEMA", "load_settings", "find_config_files"]
+__all__ = ["Setting", "Settings", "KERNEL_SCHEMA", "SEED_VARIABLES", "load_settings", "find_config_files"]
 
 _MISSING = object()
 
@@ -121,6 +121,15 @@ KERNEL_SCHEMA: dict[str, Setting] = {
 }
 
 
+#: The seeds' own environment variables, read as the settings they name. Precedence: files, then
+#: these, then CONDUIT_* (which wins), then code. API_KEY / API_REQUIRE_AUTH: the auth plugin.
+SEED_VARIABLES: dict[str, str] = {
+    "REDIS_URL": "redis_url",  # seed 001, 004: the shared state store
+    "API_MAX_REQUEST_SIZE": "max_body_size",  # seed 001: bytes of a request body
+    "DATABASE_URL": "router_history",  # seed 001, 004: the router's PostgreSQL history (postgres URLs only)
+}
+
+
 def find_config_files(start: Path | None = None) -> list[Path]:
     """pyproject.toml (with a [tool.conduit] table) and conduit.toml in ``start`` (cwd)."""
     base = start or Path.cwd()
@@ -209,9 +218,13 @@ def load_settings(
                 raw[key.replace("-", "_")] = (value, Path(path).name)
         except ConfigurationError as exc:
             problems.append(str(exc))
+    for variable, key in SEED_VARIABLES.items():
+        value = env.get(variable)
+        if value is not None and (variable != "DATABASE_URL" or value.startswith(("postgresql://", "postgres://"))):
+            raw[key] = (value, f"${variable}")
     for key, value in env.items():
         if key.startswith("CONDUIT_") and len(key) > 8:
-            raw[key[8:].lower()] = (value, f"${key}")
+            raw[key[8:].lower()] = (value, f"${key}")  # after the seeds' names: CONDUIT_* wins
     for key, value in (overrides or {}).items():
         if value is not _MISSING:
             raw[key] = (value, "code")

@@ -66,3 +66,29 @@ def test_plugin_schemas_extend_settings_and_unknown_keys_are_listed() -> None:
     s.extend({"my_limit": Setting(int, 1, "a plugin's limit", minimum=1)})
     assert s.my_limit == 5
     assert s.unknown() == ["typo_setting (from $CONDUIT_TYPO_SETTING)"]
+
+
+def test_the_seeds_environment_variables_name_settings() -> None:
+    """Seed 001/004: REDIS_URL, API_MAX_REQUEST_SIZE and a PostgreSQL DATABASE_URL configure
+    the state store, the body limit and the router's history; CONDUIT_* wins where both are set."""
+    from conduit.config import load_settings
+
+    env = {"REDIS_URL": "redis://cache:6379/1", "API_MAX_REQUEST_SIZE": "10000",
+           "DATABASE_URL": "postgresql://app@db/history"}
+    settings = load_settings(environ=env, files=[])
+    assert settings.redis_url == "redis://cache:6379/1" and settings.sources["redis_url"] == "$REDIS_URL"
+    assert settings.max_body_size == 10000
+    assert settings.raw["router_history"] == ("postgresql://app@db/history", "$DATABASE_URL")
+    both = load_settings(environ={**env, "CONDUIT_REDIS_URL": "redis://other:6379/0"}, files=[])
+    assert both.redis_url == "redis://other:6379/0"
+    assert "router_history" not in load_settings(environ={"DATABASE_URL": "mysql://x/y"}, files=[]).raw
+    bad = load_settings(environ={"API_MAX_REQUEST_SIZE": "lots"}, files=[])
+    assert any("$API_MAX_REQUEST_SIZE" in problem for problem in bad.problems)
+
+
+def test_redis_url_from_the_seed_makes_the_app_share_its_state_in_redis(monkeypatch) -> None:
+    from conduit import Conduit
+    from conduit.storage import RedisStateStore
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    assert isinstance(Conduit().state_store, RedisStateStore)
