@@ -223,3 +223,29 @@ def test_with_a_rate_limit_v1_routes_answer_429_with_retry_after(standin: StandI
             assert r.status_code == 429, (path, r.text)
             assert 0 < int(r.headers["retry-after"]) <= 60 and r.headers["x-ratelimit-remaining"] == "0"
             assert r.json()["status"] == 429
+
+
+def test_the_response_cache_counts_on_metrics_and_in_opentelemetry(app: Conduit) -> None:
+    """Issue 23: /v1/metrics showed cache 0/0 after the router's cache served hits, and the
+    conduit.cache.* instruments never recorded."""
+    conduit_otel = pytest.importorskip("conduit_otel")
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    conduit_otel.instrument(app, metric_readers=[reader],
+                            environ={"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"})
+    ask = {"text": "What is the capital of Kenya?", "temperature": 0.0,
+           "constraints": {"allowed_models": ["gpt-4o-mini"]}}
+    with TestClient(app) as client:
+        before = client.get("/v1/metrics").json()["cache"]
+        first = client.post("/v1/complete", json=ask).json()
+        second = client.post("/v1/complete", json=ask).json()
+        after = client.get("/v1/metrics").json()["cache"]
+        data = reader.get_metrics_data()
+    assert not first["cached"] and second["cached"]
+    assert after["hits"] - before["hits"] >= 1 and after["misses"] - before["misses"] >= 1
+    metrics = {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    hits = {dict(p.attributes)["conduit.cache"]: p.value for p in metrics["conduit.cache.hits"].data.data_points}
+    misses = {dict(p.attributes)["conduit.cache"]: p.value for p in metrics["conduit.cache.misses"].data.data_points}
+    assert hits["response"] == 1 and misses["response"] == 1
+    assert hits.get("features", 0) + misses.get("features", 0) >= 2  # the query's features: computed, then cached

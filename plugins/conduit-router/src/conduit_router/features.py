@@ -38,6 +38,7 @@ from conduit_router.analysis import classify_domain, complexity_score, estimate_
 from conduit_router.embedding import HashedEmbedder, embedder_name, resolve_embedder
 from conduit_router.models import DOMAINS, QueryFeatures
 from conduit_router.outage import OutageLog
+from conduit_router.telemetry import record_cache
 
 __all__ = ["PROJECTION_DIM", "QueryAnalyzer", "context_dimension", "context_layout", "domain_slice"]
 
@@ -194,13 +195,16 @@ class QueryAnalyzer:
         if hit is not None:
             self._cache.move_to_end(key)
             self.counters["memory_hits"] += 1
+            record_cache("features", True)
             return hit
         shared = await self._load(text, key)
         if shared is not None:
             self.counters["store_hits"] += 1
+            record_cache("features", True)
             self._remember(key, shared)
             return shared
         self.counters["misses"] += 1
+        record_cache("features", False)
         features = self._build(text, (await self._embed([text]))[0])
         self._remember(key, features)
         await self._save(key, features)

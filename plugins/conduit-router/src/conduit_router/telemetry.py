@@ -3,11 +3,13 @@
 They go to ``conduit.telemetry.record``, which hands them to the running app's enabled
 telemetry plugins (conduit-otel turns them into OpenTelemetry instruments) through the
 ``conduit_measurement`` hook; without one they cost a context-variable read. The router
-imports no other plugin.
+imports no other plugin. Cache lookups also count in the kernel's request metrics (seed
+003's ``cache`` figures on ``/metrics``).
 """
 
 from __future__ import annotations
 
+from conduit.framework.monitoring import kernel_metrics
 from conduit.telemetry import record
 
 __all__ = ["record_cache", "record_decision", "record_feedback"]
@@ -30,4 +32,7 @@ def record_feedback(feedback_type: str, source: str) -> None:
 
 
 def record_cache(cache: str, hit: bool) -> None:
+    """One lookup of the router's ``cache`` ("response", "features"): a hit or a miss."""
+    metrics = kernel_metrics()
+    (metrics.record_cache_hit if hit else metrics.record_cache_miss)()
     record("conduit.cache.hits" if hit else "conduit.cache.misses", 1, {"conduit.cache": cache})

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from conduit.storage import MemoryStateStore, StoreError
+from conduit_router.telemetry import record_cache
 
 __all__ = ["ResponseCache", "cache_key"]
 
@@ -58,6 +59,7 @@ class ResponseCache:
             if entry[0] > now:
                 self._entries.move_to_end(key)
                 self.hits += 1
+                record_cache("response", True)
                 return entry[1]
             del self._entries[key]
         if self.store is not None:
@@ -69,8 +71,10 @@ class ResponseCache:
                 value = orjson.loads(raw)
                 self._remember(key, value, now)
                 self.hits += 1
+                record_cache("response", True)
                 return value
         self.misses += 1
+        record_cache("response", False)
         return None
 
     def _remember(self, key: str, value: dict[str, Any], now: float) -> None:
