@@ -64,13 +64,21 @@ def _load_http_runner():  # bench/http/run.py is a script, not a package: load i
 http = _load_http_runner()
 
 
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
 def servers() -> dict[str, object]:
     conduit = http._conduit("conduit", "Conduit (conduit-mcp, mount_mcp), httptools, uvloop", "conduit_mcp_app",
                             "auto", "auto")
     conduit.env.update(PYTHONPATH=str(HERE / "apps"), CONDUIT_PLUGINS="mcp")
+    # Two workers sharing MCP sessions through Redis (issue 21): wrk's connections spread over both,
+    # and a session opened by one worker is served by the other from its Redis record.
+    shared = http._conduit("conduit-redis", "Conduit, 2 workers sharing sessions in Redis, httptools, uvloop",
+                           "conduit_mcp_app", "auto", "auto", workers=2)
+    shared.env.update(PYTHONPATH=str(HERE / "apps"), CONDUIT_PLUGINS="mcp", CONDUIT_REDIS_URL=REDIS_URL)
     sdk = http.Server("sdk", f"official SDK {http._version('mcp')} (MCPServer.run(\"streamable-http\"), uvicorn)",
                       [sys.executable, str(HERE / "apps" / "sdk_mcp_app.py"), "{port}"])
-    return {"conduit": conduit, "sdk": sdk}
+    return {"conduit": conduit, "conduit-redis": shared, "sdk": sdk}
 
 
 # --- the MCP conversation ------------------------------------------------------------------
@@ -190,7 +198,10 @@ def render(results: dict[tuple[str, str], list], labels: dict[str, str], args: a
         "`notifications/initialized`) and wrk's `tools/call`s go round them with `Mcp-Session-Id`; in",
         "the 2026-07-28 era every `tools/call` carries the `_meta` envelope and no session, with the",
         "headers the SDK's client sends. Every answer is checked (200, text `3`, no `isError`); errors",
-        "counts the rest with wrk's socket errors.",
+        "counts the rest with wrk's socket errors. \"2 workers sharing sessions in Redis\" is the same app",
+        "under `conduit run --workers 2` with `CONDUIT_REDIS_URL` (the machine's Redis, db 15): wrk's",
+        "connections spread over both workers and each session, opened by either, is served by both",
+        "from its Redis record (one `GET` per request); its CPU column counts both workers, not Redis.",
         "",
         f"- Machine: {http.machine()}. **Shared**: wrk, the server and other people's jobs ran on",
         "  the same 2 cores, so calls/s and latencies move between rounds (see the per-round columns);",
@@ -207,7 +218,7 @@ def render(results: dict[tuple[str, str], list], labels: dict[str, str], args: a
     ]
     verdicts = []
     for era in ERAS:
-        for name in ("conduit", "sdk"):
+        for name in ("conduit", "conduit-redis", "sdk"):
             key = (era, name)
             if not results.get(key):
                 continue
@@ -256,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--eras", nargs="*", default=ERAS, choices=ERAS)
-    parser.add_argument("--only", nargs="*", default=None, choices=["conduit", "sdk"])
+    parser.add_argument("--only", nargs="*", default=None, choices=["conduit", "conduit-redis", "sdk"])
     parser.add_argument("--quick", action="store_true", help="1 round of 3 s after a 1 s warm-up (a smoke run)")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing docs/")
     args = parser.parse_args(argv)
