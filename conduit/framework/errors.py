@@ -15,6 +15,9 @@ from typing import Any, Mapping, NoReturn
 from conduit._install import install_hint  # a leaf as well: no import cycle
 
 __all__ = [
+    "CacheError",
+    "OOMError",
+    "NetworkError",
     "HTTPError",
     "BadRequestError",
     "UnauthorizedError",
@@ -49,6 +52,18 @@ class ConduitError(Exception):
 
 class ConfigurationError(ConduitError):
     """Settings are invalid; the message names the setting and what to change."""
+
+
+class CacheError(ConduitError):
+    """A cache operation failed (seed 003; see conduit.framework.error_handler)."""
+
+
+class OOMError(ConduitError, MemoryError):
+    """An out-of-memory condition was detected (seed 003); also a MemoryError."""
+
+
+class NetworkError(ConduitError, ConnectionError):
+    """A network operation failed (seed 003); also a ConnectionError."""
 
 
 class PluginError(ConduitError):
