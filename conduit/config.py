@@ -127,6 +127,14 @@ SEED_VARIABLES: dict[str, str] = {
     "REDIS_URL": "redis_url",  # seed 001, 004: the shared state store
     "API_MAX_REQUEST_SIZE": "max_body_size",  # seed 001: bytes of a request body
     "DATABASE_URL": "router_history",  # seed 001, 004: the router's PostgreSQL history (postgres URLs only)
+    # seed 002: the LLM provider clients' retries, response cache and rate limit (conduit-router)
+    "MAX_RETRIES": "router_max_retries",
+    "INITIAL_RETRY_DELAY": "router_retry_initial_delay",
+    "MAX_RETRY_DELAY": "router_retry_max_delay",
+    "CACHE_ENABLED": "router_cache",
+    "CACHE_TTL": "router_cache_ttl",
+    "CACHE_MAX_SIZE": "router_cache_max_size",
+    "DEFAULT_RATE_LIMIT": "router_rate_limit",
 }
 
 

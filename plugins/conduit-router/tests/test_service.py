@@ -249,3 +249,29 @@ def test_the_response_cache_counts_on_metrics_and_in_opentelemetry(app: Conduit)
     misses = {dict(p.attributes)["conduit.cache"]: p.value for p in metrics["conduit.cache.misses"].data.data_points}
     assert hits["response"] == 1 and misses["response"] == 1
     assert hits.get("features", 0) + misses.get("features", 0) >= 2  # the query's features: computed, then cached
+
+
+def test_seed_002s_variables_configure_the_provider_clients(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Issue 23: MAX_RETRIES, INITIAL_RETRY_DELAY, MAX_RETRY_DELAY, CACHE_ENABLED, CACHE_TTL,
+    CACHE_MAX_SIZE and DEFAULT_RATE_LIMIT were ignored."""
+    from conduit_router.service import build_router
+
+    for name, value in {"MAX_RETRIES": "1", "INITIAL_RETRY_DELAY": "0.25", "MAX_RETRY_DELAY": "4",
+                        "CACHE_TTL": "60", "CACHE_MAX_SIZE": "5", "DEFAULT_RATE_LIMIT": "2.5"}.items():
+        monkeypatch.setenv(name, value)
+    app = Conduit(plugins=["router"], router_embedder="hash", router_history="none")
+    app.prepare()
+    assert app.settings.sources["router_max_retries"] == "$MAX_RETRIES"
+    router = build_router(app.settings)
+    client = router.provider("openai")
+    assert (client.max_retries, client.backoff_base, client.backoff_max) == (1, 0.25, 4.0)
+    assert (client.cache.ttl, client.cache.max_entries) == (60.0, 5)
+    assert client.limits.provider_bucket is not None and client.limits.provider_bucket.rate == 2.5
+    monkeypatch.setenv("CACHE_ENABLED", "false")
+    off = Conduit(plugins=["router"], router_embedder="hash", router_history="none")
+    off.prepare()
+    assert build_router(off.settings).provider("openai").cache is None
+    monkeypatch.setenv("CONDUIT_ROUTER_MAX_RETRIES", "2")  # Conduit's own name wins
+    own = Conduit(plugins=["router"], router_embedder="hash", router_history="none")
+    own.prepare()
+    assert build_router(own.settings).provider("openai").max_retries == 2

@@ -58,6 +58,15 @@ def conduit_config_schema() -> dict[str, Any]:
         "router_provider_timeout": Setting(float, 60.0, "seconds a provider call may take", minimum=0.1),
         "router_max_retries": Setting(int, 3, "retries of a failed provider call (429, 5xx, timeouts) before "
                                       "falling back to the next model", minimum=0, maximum=10),
+        "router_retry_initial_delay": Setting(float, 0.5, "seconds before the first retry of a provider call "
+                                              "(then doubled, with jitter)", minimum=0.0),
+        "router_retry_max_delay": Setting(float, 20.0, "longest wait between retries of a provider call, seconds",
+                                          minimum=0.0),
+        "router_cache": Setting(bool, True, "answer identical provider calls from the response cache"),
+        "router_cache_ttl": Setting(float, 3600.0, "seconds a cached provider answer is kept", minimum=1.0),
+        "router_cache_max_size": Setting(int, 1000, "answers the in-process response cache keeps (LRU)", minimum=1),
+        "router_rate_limit": Setting(float, None, "provider calls a second per provider (token bucket; calls wait, "
+                                     "never fail); unset: no limit", minimum=0.001),
         "router_standin_url": Setting(str, None, "send every provider call to this local stand-in "
                                       "(python -m conduit_router.standin) instead of the real APIs"),
     }

@@ -153,18 +153,26 @@ def _openai(description: str) -> dict[str, Any]:
 def build_router(settings: Any) -> Router:
     """A Router configured from the app's settings (see docs/router.md, Configuration)."""
     from conduit_router.catalogue import default_catalogue
-    from conduit_router.providers import PROVIDER_CLASSES
+    from conduit_router.providers import PROVIDER_CLASSES, ResponseCache
 
     state = settings.get("router_state") or settings.get("redis_url")
     models = default_catalogue(settings)
     providers: dict[str, Any] = {}
     standin = (settings.get("router_standin_url") or "").rstrip("/")
-    options = {"timeout": settings.get("router_provider_timeout") or 60.0,
-               "max_retries": settings.get("router_max_retries", 3)}
+    options: dict[str, Any] = {
+        "timeout": settings.get("router_provider_timeout") or 60.0,
+        "max_retries": settings.get("router_max_retries", 3),
+        "backoff_base": settings.get("router_retry_initial_delay", 0.5),
+        "backoff_max": settings.get("router_retry_max_delay", 20.0),
+        "rate_per_provider": settings.get("router_rate_limit"),
+    }
     for name in {m.provider for m in models}:
         cls = PROVIDER_CLASSES.get(name)
         if cls is None:
             continue
+        options["cache"] = (ResponseCache(max_entries=settings.get("router_cache_max_size", 1000),
+                                          ttl=settings.get("router_cache_ttl", 3600.0))
+                            if settings.get("router_cache", True) else None)  # one cache per provider client
         if standin:
             base = {"anthropic": standin, "google": standin + "/v1beta", "gemini": standin + "/v1beta"}.get(
                 name, standin + "/v1")
