@@ -27,7 +27,7 @@ APP = """
 import os
 
 from conduit import Conduit
-from conduit.mcp import MCPServer
+from conduit.mcp import Context, MCPServer
 
 server = MCPServer("scale-out", "1.0.0")
 
@@ -38,6 +38,15 @@ def where(label: str = "") -> dict:
 
 
 server.add_tool(where, name="where")
+
+
+async def ask(ctx: Context) -> dict:
+    \"\"\"Ask the client's LLM (a server-to-client request the client answers with a new POST).\"\"\"
+    answer = await ctx.sample("Capital of France?", max_tokens=10, timeout=30)
+    return {"pid": os.getpid(), "answer": answer.text}
+
+
+server.add_tool(ask, name="ask")
 app = Conduit()
 app.mount_mcp("/mcp", server)
 """
@@ -240,3 +249,31 @@ async def test_a_session_deleted_through_one_process_is_gone_in_the_other(cluste
     for port in cluster.ports:
         answer = httpx.post(f"http://127.0.0.1:{port}/mcp", json=ping, headers=headers)
         assert answer.status_code == 404, (port, answer.text)
+
+
+async def test_an_answer_to_a_server_request_reaches_the_process_whose_tool_waits(cluster: Cluster) -> None:
+    """A tool samples the client's LLM; the client's answer is a new POST, which the balancer
+    sends to either process: the other one passes it on through Redis."""
+    import mcp_types as types
+    from mcp.client import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    answered = 0
+
+    async def sampling(context, params):
+        nonlocal answered
+        answered += 1
+        return types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text="Paris"),
+                                         model="test-model", stop_reason="endTurn")
+
+    async with _client() as http, streamable_http_client(cluster.url, http_client=http) as (read, write):
+        async with ClientSession(read, write, sampling_callback=sampling) as session:
+            await session.initialize()
+            pids = []
+            for _ in range(8):
+                with anyio.fail_after(20):
+                    result = await session.call_tool("ask", {})
+                assert not result.is_error, result
+                assert result.structured_content["answer"] == "Paris"
+                pids.append(result.structured_content["pid"])
+    assert answered == 8 and set(pids) == {proc.pid for proc in cluster.processes.values()}

@@ -30,6 +30,7 @@ route a session to one worker (sticky sessions on ``Mcp-Session-Id``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -162,6 +163,7 @@ class StreamableHTTPTransport:
         # one (the app's, made when first used), or None to keep sessions in this process.
         self._session_store = session_store
         self._records: SessionRecords | None = None
+        self._relaying: Any = None  # the loop whose task host runs the reply listener
         self.sessions: dict[str, _HttpSession] = {}
         self._host = TaskHost()
 
@@ -225,6 +227,36 @@ class StreamableHTTPTransport:
                               request_id)
         entry.last_seen = time.monotonic()
         return entry
+
+    async def _ensure_relay(self) -> None:
+        """With Redis, listen (once per event loop) for answers other processes pass on."""
+        records = self.records
+        if records is None or not records.relays:
+            return
+        loop = asyncio.get_running_loop()
+        if self._relaying is not loop:
+            self._relaying = loop
+            await self._host.start_soon(records.listen, self._deliver)
+
+    async def _deliver(self, session_id: str, message: dict[str, Any]) -> None:
+        entry = self.sessions.get(session_id)
+        if entry is not None and entry.session.awaits(message.get("id")):
+            await entry.session.handle(message)
+
+    async def _pass_on(self, entry: _HttpSession, items: list[Any]) -> list[Any]:
+        """Publish the client's answers to server requests this process does not await (another
+        process's tool does); the rest, to handle here."""
+        records = self.records
+        if records is None or not records.relays:
+            return items
+        kept = []
+        for item in items:
+            answer = isinstance(item, dict) and "id" in item and "method" not in item
+            if answer and not entry.session.awaits(item.get("id")):
+                await records.publish_reply(entry.session_id, item)
+            else:
+                kept.append(item)
+        return kept
 
     async def _persist(self, entry: _HttpSession) -> None:
         """Write the session's record when shared (changed, or its expiry is due a push)."""
@@ -314,9 +346,12 @@ class StreamableHTTPTransport:
             entry = found
         session_id = entry.session_id
         headers[SESSION_HEADER] = session_id
+        await self._ensure_relay()
         has_requests = any(isinstance(m, dict) and "method" in m and "id" in m for m in items)
         if not has_requests:
-            await entry.session.handle(message)
+            kept = await self._pass_on(entry, items)
+            if kept:
+                await entry.session.handle(message if len(kept) == len(items) else kept)
             await self._persist(entry)
             return HTTPResponse(202, b"", headers)
         if self.json_response:
@@ -374,6 +409,8 @@ class StreamableHTTPTransport:
         entry.session.plugin_manager = self.plugin_manager
         if record is not None:
             entry.session.restore(record)
+        if self._session_store is not None:  # replicas elsewhere: keep server request ids apart
+            entry.session.number_requests_from(secrets.randbits(40))
         self.sessions[session_id] = entry
         return entry
 

@@ -214,6 +214,15 @@ class ServerSession:
         except Exception:  # noqa: BLE001 - the channel may be gone; the client learns nothing more
             logger.debug("could not tell the client that request %s was %s", request_id, reason)
 
+    def awaits(self, request_id: Any) -> bool:
+        """Whether a server-to-client request of this process with ``request_id`` awaits an answer."""
+        return isinstance(request_id, int) and request_id in self._pending
+
+    def number_requests_from(self, base: int) -> None:
+        """Number this replica's server-to-client requests from ``base`` on, so that replicas
+        of one session in several processes never send the client two requests with one id."""
+        self._next_request_id = max(self._next_request_id, base)
+
     def _answer(self, message: dict[str, Any]) -> None:
         """Resolve the pending server-to-client request a client's response answers."""
         request_id = message.get("id")

@@ -1,5 +1,10 @@
 """Session records in a shared state store, so any process can serve any session.
 
+With Redis, answers to server-to-client requests travel too: a client's answer to a sampling,
+elicitation or roots request that reaches a process other than the one whose tool waits for
+it is published on ``mcp:reply:<session id>``, and every process listens (one pattern
+subscription per mount) and hands it to the waiting tool.
+
 With several workers or hosts behind a balancer without affinity, a client's requests land
 on whichever process takes the connection. Each Streamable HTTP session's negotiated state
 (:meth:`~conduit_mcp.protocol.ServerSession.snapshot`) is kept in the app's state store
@@ -11,10 +16,13 @@ everywhere (each request checks the record exists); the store's expiry ends idle
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 import orjson
+
+logger = logging.getLogger("conduit.mcp")
 
 __all__ = ["SessionRecords"]
 
@@ -58,3 +66,48 @@ class SessionRecords:
     async def delete(self, session_id: str) -> None:
         self._written.pop(session_id, None)
         await self.store.delete(self._key(session_id))
+
+    # -- answers to server-to-client requests, between processes (Redis pub/sub) ------------
+
+    @property
+    def relays(self) -> bool:
+        """Whether answers can travel between processes (the store is Redis)."""
+        return hasattr(self.store, "client") and hasattr(self.store.client, "pubsub")
+
+    def _channel(self, session_id: str) -> str:
+        return f"{getattr(self.store, 'prefix', '')}mcp:reply:{session_id}"
+
+    async def publish_reply(self, session_id: str, message: dict[str, Any]) -> int:
+        """Hand ``message`` to whichever process awaits it; how many processes listened."""
+        return int(await self.store.client.publish(self._channel(session_id), orjson.dumps(message)))
+
+    async def listen(self, deliver: Any) -> None:
+        """Call ``deliver(session_id, message)`` for every reply published by another process,
+        until cancelled; reconnects after a failure."""
+        import anyio
+
+        prefix = self._channel("")
+        while True:
+            pubsub = self.store.client.pubsub()
+            try:
+                await pubsub.psubscribe(prefix + "*")
+                async for item in pubsub.listen():
+                    if item.get("type") != "pmessage":
+                        continue
+                    channel = item["channel"]
+                    channel = channel.decode() if isinstance(channel, bytes) else str(channel)
+                    try:
+                        message = orjson.loads(item["data"])
+                    except orjson.JSONDecodeError:
+                        continue
+                    if isinstance(message, dict):
+                        await deliver(channel[len(prefix):], message)
+            except Exception:  # noqa: BLE001 - the store went away: listen again shortly
+                logger.warning("MCP reply relay lost its Redis subscription; subscribing again", exc_info=True)
+                await anyio.sleep(1.0)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await pubsub.aclose()
+                    except Exception:  # noqa: BLE001
+                        pass
