@@ -47,6 +47,19 @@ async def ask(ctx: Context) -> dict:
 
 
 server.add_tool(ask, name="ask")
+
+
+@server.resource("test://watched", name="watched", mime_type="text/plain")
+def watched() -> str:
+    return "watched"
+
+
+def touch() -> dict:
+    \"\"\"Tell the resource's subscribers it changed, from whichever process runs this.\"\"\"
+    return {"pid": os.getpid(), "told": server.notify_resource_updated("test://watched")}
+
+
+server.add_tool(touch, name="touch")
 app = Conduit()
 app.mount_mcp("/mcp", server)
 """
@@ -277,3 +290,43 @@ async def test_an_answer_to_a_server_request_reaches_the_process_whose_tool_wait
                 assert result.structured_content["answer"] == "Paris"
                 pids.append(result.structured_content["pid"])
     assert answered == 8 and set(pids) == {proc.pid for proc in cluster.processes.values()}
+
+
+async def test_notifications_reach_the_get_stream_held_by_another_process(cluster: Cluster) -> None:
+    """The GET stream is held by one process; resources/updated raised in the other (where the
+    tool ran) reaches it through Redis."""
+    import warnings
+
+    import mcp_types as types
+    from mcp.client import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    heard: list[str] = []
+    arrived = anyio.Event()
+
+    async def on_message(message):
+        nonlocal arrived
+        if isinstance(message, types.ResourceUpdatedNotification):
+            heard.append(str(message.params.uri))
+            arrived.set()
+
+    async with _client() as http, streamable_http_client(cluster.url, http_client=http) as (read, write):
+        async with ClientSession(read, write, message_handler=on_message) as session:
+            await session.initialize()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # subscriptions are deprecated from 2026-07-28 on
+                await session.subscribe_resource("test://watched")
+            with anyio.fail_after(15):  # the client opens its GET stream just after initialize
+                while not heard:
+                    await session.call_tool("touch", {})
+                    with anyio.move_on_after(0.5):
+                        await arrived.wait()
+            heard.clear()
+            pids = []
+            for _ in range(8):
+                arrived = anyio.Event()
+                result = await session.call_tool("touch", {})
+                pids.append(result.structured_content["pid"])
+                with anyio.fail_after(10):
+                    await arrived.wait()
+    assert len(heard) == 8 and set(pids) == {proc.pid for proc in cluster.processes.values()}

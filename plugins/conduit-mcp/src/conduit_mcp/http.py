@@ -164,6 +164,7 @@ class StreamableHTTPTransport:
         self._session_store = session_store
         self._records: SessionRecords | None = None
         self._relaying: Any = None  # the loop whose task host runs the reply listener
+        self._publishing: set[asyncio.Task[Any]] = set()
         self.sessions: dict[str, _HttpSession] = {}
         self._host = TaskHost()
 
@@ -238,10 +239,33 @@ class StreamableHTTPTransport:
             self._relaying = loop
             await self._host.start_soon(records.listen, self._deliver)
 
-    async def _deliver(self, session_id: str, message: dict[str, Any]) -> None:
+    async def _deliver(self, kind: str, session_id: str, message: dict[str, Any]) -> None:
         entry = self.sessions.get(session_id)
-        if entry is not None and entry.session.awaits(message.get("id")):
+        if entry is None:
+            return
+        if kind == "reply" and entry.session.awaits(message.get("id")):
             await entry.session.handle(message)
+        elif kind == "notify" and entry.get_open:
+            entry.session.post(message)
+
+    def _relay_notification(self, session_id: str, message: dict[str, Any]) -> None:
+        """From ServerSession.post, on any thread: publish on the listening loop."""
+        loop = self._relaying
+        records = self.records
+        if loop is None or records is None or not records.relays or loop.is_closed():
+            return
+
+        def publish() -> None:
+            task = loop.create_task(records.publish("notify", session_id, message))
+            self._publishing.add(task)
+            task.add_done_callback(self._published)
+
+        loop.call_soon_threadsafe(publish)
+
+    def _published(self, task: asyncio.Task[Any]) -> None:
+        self._publishing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("MCP: a notification could not be passed on: %s", task.exception())
 
     async def _pass_on(self, entry: _HttpSession, items: list[Any]) -> list[Any]:
         """Publish the client's answers to server requests this process does not await (another
@@ -253,7 +277,7 @@ class StreamableHTTPTransport:
         for item in items:
             answer = isinstance(item, dict) and "id" in item and "method" not in item
             if answer and not entry.session.awaits(item.get("id")):
-                await records.publish_reply(entry.session_id, item)
+                await records.publish("reply", entry.session_id, item)
             else:
                 kept.append(item)
         return kept
@@ -411,6 +435,7 @@ class StreamableHTTPTransport:
             entry.session.restore(record)
         if self._session_store is not None:  # replicas elsewhere: keep server request ids apart
             entry.session.number_requests_from(secrets.randbits(40))
+            entry.session.relay = lambda message: self._relay_notification(session_id, message)
         self.sessions[session_id] = entry
         return entry
 

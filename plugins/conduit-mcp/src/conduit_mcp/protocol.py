@@ -110,6 +110,9 @@ class ServerSession:
         self.plugin_manager: Any = None  # the app's, for telemetry spans (None: the process-wide one)
         self._next_request_id = 0
         self._pending: dict[int, _Pending] = {}  # server-to-client requests awaiting an answer
+        # Called with what post() could not deliver here (no stream open in this process): the
+        # transport passes it to the process holding the session's GET stream, when shared.
+        self.relay: Callable[[dict[str, Any]], None] | None = None
 
     # -- what outlives a process --------------------------------------------------------
 
@@ -160,7 +163,11 @@ class ServerSession:
     def post(self, message: dict[str, Any]) -> None:
         """Queue ``message`` for :meth:`run_outbox`, from the loop or a worker thread."""
         outbox = self._outbox
-        if self.closed or outbox is None:
+        if self.closed:
+            return
+        if outbox is None:  # no stream of this session is open in this process
+            if self.relay is not None:
+                self.relay(message)  # to the process that holds it, if another does
             return
         try:
             if threading.get_ident() == self._loop_thread:

@@ -3,7 +3,9 @@
 With Redis, answers to server-to-client requests travel too: a client's answer to a sampling,
 elicitation or roots request that reaches a process other than the one whose tool waits for
 it is published on ``mcp:reply:<session id>``, and every process listens (one pattern
-subscription per mount) and hands it to the waiting tool.
+subscription per mount) and hands it to the waiting tool. A notification for a session's GET
+stream raised in a process that does not hold that stream goes out on
+``mcp:notify:<session id>`` to the one that does.
 
 With several workers or hosts behind a balancer without affinity, a client's requests land
 on whichever process takes the connection. Each Streamable HTTP session's negotiated state
@@ -74,34 +76,37 @@ class SessionRecords:
         """Whether answers can travel between processes (the store is Redis)."""
         return hasattr(self.store, "client") and hasattr(self.store.client, "pubsub")
 
-    def _channel(self, session_id: str) -> str:
-        return f"{getattr(self.store, 'prefix', '')}mcp:reply:{session_id}"
+    def _channel(self, kind: str, session_id: str) -> str:
+        return f"{getattr(self.store, 'prefix', '')}mcp:{kind}:{session_id}"
 
-    async def publish_reply(self, session_id: str, message: dict[str, Any]) -> int:
-        """Hand ``message`` to whichever process awaits it; how many processes listened."""
-        return int(await self.store.client.publish(self._channel(session_id), orjson.dumps(message)))
+    async def publish(self, kind: str, session_id: str, message: dict[str, Any]) -> int:
+        """Hand ``message`` (``kind`` "reply": an answer a tool awaits; "notify": for the GET
+        stream) to whichever process can take it; how many processes listened."""
+        return int(await self.store.client.publish(self._channel(kind, session_id), orjson.dumps(message)))
 
     async def listen(self, deliver: Any) -> None:
-        """Call ``deliver(session_id, message)`` for every reply published by another process,
-        until cancelled; reconnects after a failure."""
+        """Call ``deliver(kind, session_id, message)`` for every message another process
+        publishes, until cancelled; subscribes again after a failure."""
         import anyio
 
-        prefix = self._channel("")
+        prefix = self._channel("", "")  # ".../mcp::"
+        base = prefix[: -1]  # ".../mcp:"
         while True:
             pubsub = self.store.client.pubsub()
             try:
-                await pubsub.psubscribe(prefix + "*")
+                await pubsub.psubscribe(base + "reply:*", base + "notify:*")
                 async for item in pubsub.listen():
                     if item.get("type") != "pmessage":
                         continue
                     channel = item["channel"]
                     channel = channel.decode() if isinstance(channel, bytes) else str(channel)
+                    kind, _, session_id = channel[len(base):].partition(":")
                     try:
                         message = orjson.loads(item["data"])
                     except orjson.JSONDecodeError:
                         continue
                     if isinstance(message, dict):
-                        await deliver(channel[len(prefix):], message)
+                        await deliver(kind, session_id, message)
             except Exception:  # noqa: BLE001 - the store went away: listen again shortly
                 logger.warning("MCP reply relay lost its Redis subscription; subscribing again", exc_info=True)
                 await anyio.sleep(1.0)
