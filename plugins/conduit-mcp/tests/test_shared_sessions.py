@@ -60,6 +60,19 @@ def touch() -> dict:
 
 
 server.add_tool(touch, name="touch")
+
+
+async def resumed(ctx: Context) -> dict:
+    \"\"\"End this call's SSE stream at once and answer later: the client resumes the stream
+    with GET and Last-Event-ID, which the balancer sends to either process.\"\"\"
+    import anyio
+
+    await ctx.close_sse_stream()
+    await anyio.sleep(0.3)
+    return {"pid": os.getpid(), "answer": "after the resume"}
+
+
+server.add_tool(resumed, name="resumed")
 app = Conduit()
 app.mount_mcp("/mcp", server)
 """
@@ -330,3 +343,57 @@ async def test_notifications_reach_the_get_stream_held_by_another_process(cluste
                 with anyio.fail_after(10):
                     await arrived.wait()
     assert len(heard) == 8 and set(pids) == {proc.pid for proc in cluster.processes.values()}
+
+
+async def test_a_stream_resumes_with_last_event_id_on_either_process(cluster: Cluster) -> None:
+    """The tool ends its SSE stream early; the official client reconnects with GET and
+    Last-Event-ID, landing on either process, and still gets the tool's result. (The client
+    retries a failed resume, so the next test checks the replay itself, process by process.)"""
+    from mcp.client import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with _client() as http, streamable_http_client(cluster.url, http_client=http) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            pids = []
+            for _ in range(6):
+                with anyio.fail_after(20):
+                    result = await session.call_tool("resumed", {})
+                assert not result.is_error, result
+                assert result.structured_content["answer"] == "after the resume"
+                pids.append(result.structured_content["pid"])
+    assert set(pids) == {proc.pid for proc in cluster.processes.values()}
+
+
+def test_last_event_id_at_the_other_process_replays_the_rest_of_the_stream(cluster: Cluster) -> None:
+    """Deterministically, without the balancer: the call's stream is opened at one process and
+    resumed at the other, which replays it from Redis up to the result."""
+    import json
+
+    first, second = (f"http://127.0.0.1:{port}/mcp" for port in cluster.ports)
+    base = {"accept": "application/json, text/event-stream", "content-type": "application/json",
+            "mcp-protocol-version": "2025-11-25"}
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    with httpx.Client(timeout=20) as http:
+        opened = http.post(first, json=init, headers=base)
+        sid = opened.headers["mcp-session-id"]
+        headers = {**base, "mcp-session-id": sid}
+        assert http.post(first, json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+                         headers=headers).status_code == 202
+        call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "resumed", "arguments": {}}}
+        with http.stream("POST", first, json=call, headers=headers) as streamed:
+            ids = [line[4:] for line in streamed.iter_lines() if line.startswith("id: ")]
+        assert ids, "the stream carried no event id"
+        data = []
+        with http.stream("GET", second, headers={**headers, "accept": "text/event-stream",
+                                                 "last-event-id": ids[-1]}) as resumed:
+            assert resumed.status_code == 200
+            for line in resumed.iter_lines():
+                if line.startswith("data: ") and line[6:].strip():
+                    data.append(json.loads(line[6:]))
+                    if data[-1].get("id") == 7:
+                        break
+    result = data[-1]["result"]["structuredContent"]
+    assert result["answer"] == "after the resume"
+    assert result["pid"] == cluster.processes[cluster.ports[0]].pid  # the first ran it, the second replayed it

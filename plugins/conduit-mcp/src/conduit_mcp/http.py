@@ -386,6 +386,9 @@ class StreamableHTTPTransport:
             await self._persist(entry)
             return HTTPResponse(200, dumps(reply), {**_JSON, **headers})
         stream = entry.open_stream(self.max_events)
+        records = self.records
+        if records is not None and records.relays:  # resumable from any process (Last-Event-ID)
+            stream.mirror = records.mirror(session_id, stream.stream_id, self.max_events)
         if (entry.session.protocol_version or "") >= _RESUMABLE_SINCE:
             stream.prime(self.retry_ms)
         await self._host.start_soon(self._work, entry, stream, message)
@@ -463,6 +466,12 @@ class StreamableHTTPTransport:
         if last_event_id:
             parsed = parse_event_id(last_event_id)
             resumed = found.find(parsed[0]) if parsed is not None else None
+            records = self.records
+            if (parsed is not None and resumed is None and records is not None and records.relays
+                    and await records.has_events(found.session_id, parsed[0])):
+                # A POST stream another process ran: replay its events from Redis, then follow.
+                return EventSourceResponse(records.replay(found.session_id, parsed[0], parsed[1], self.keepalive),
+                                           headers=headers)
             if parsed is None or resumed is None or not resumed.has(parsed[1]):
                 return _rpc_error(404, INVALID_REQUEST, f"Not Found: {LAST_EVENT_ID} {last_event_id!r} names no "
                                   "stream this session can resume; open a new GET stream without it")

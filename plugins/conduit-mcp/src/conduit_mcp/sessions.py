@@ -41,6 +41,7 @@ class SessionRecords:
         # What this process last wrote per session, and when: a record is written again when
         # it changed, or to push its expiry out once a tenth of the TTL has passed.
         self._written: dict[str, tuple[bytes, float]] = {}
+        self._writers: set[Any] = set()  # event mirrors still writing
 
     def _key(self, session_id: str) -> str:
         return self.prefix + session_id
@@ -116,3 +117,62 @@ class SessionRecords:
                         await pubsub.aclose()
                     except Exception:  # noqa: BLE001
                         pass
+
+    # -- POST streams' events, for Last-Event-ID at another process (Redis streams) ----------
+
+    def _events_key(self, session_id: str, stream_id: str) -> str:
+        return f"{getattr(self.store, 'prefix', '')}mcp:events:{session_id}:{stream_id}"
+
+    def mirror(self, session_id: str, stream_id: str, max_events: int) -> Any:
+        """A ``mirror(number, frame)`` for an EventStream: every event, in order, appended to a
+        Redis stream (``number`` None: the end), by one writer task on the running loop."""
+        import asyncio
+
+        key = self._events_key(session_id, stream_id)
+        queue: asyncio.Queue[tuple[int | None, bytes]] = asyncio.Queue()
+        client = self.store.client
+        ttl = max(1, int(self.ttl))
+
+        async def write() -> None:
+            while True:
+                number, frame = await queue.get()
+                fields = {"n": -1 if number is None else number, "f": frame}
+                try:
+                    await client.xadd(key, fields, maxlen=max_events + 1, approximate=False)
+                    await client.expire(key, ttl)
+                except Exception:  # noqa: BLE001 - a resume elsewhere will miss it; this process still serves it
+                    logger.warning("MCP stream %s: an event could not be written to Redis", stream_id)
+                if number is None:
+                    return
+
+        task = asyncio.get_running_loop().create_task(write())
+        self._writers.add(task)
+        task.add_done_callback(self._writers.discard)
+
+        def put(number: int | None, frame: bytes) -> None:
+            queue.put_nowait((number, frame))
+
+        return put
+
+    async def has_events(self, session_id: str, stream_id: str) -> bool:
+        return bool(await self.store.client.exists(self._events_key(session_id, stream_id)))
+
+    async def replay(self, session_id: str, stream_id: str, after: int, keepalive: float) -> Any:
+        """The frames of another process's stream after number ``after``, then the rest as it is
+        written, until its end (an async iterator of bytes; keep-alive comments while waiting)."""
+        key = self._events_key(session_id, stream_id)
+        client = self.store.client
+        last = "0-0"
+        while True:
+            entries = await client.xread({key: last}, count=500, block=int(keepalive * 1000))
+            if not entries:
+                yield b": keep-alive\n\n"
+                continue
+            for _, items in entries:
+                for entry_id, fields in items:
+                    last = entry_id
+                    number = int(fields[b"n"] if b"n" in fields else fields["n"])
+                    if number < 0:
+                        return
+                    if number > after:
+                        yield fields[b"f"] if b"f" in fields else fields["f"]

@@ -44,12 +44,17 @@ class EventStream:
         self._first = 0  # the number of the oldest event still kept
         self._epoch = 0  # bumped to end the followers attached now
         self._changed = anyio.Event()
+        # Called with (number, frame) for each event and (None, b"") at the end: the transport
+        # mirrors the stream into Redis so another process can replay it (sessions.py).
+        self.mirror: Callable[[int | None, bytes], None] | None = None
 
     @property
     def next_number(self) -> int:
         return self._first + len(self._events)
 
     def _append(self, frame: bytes) -> None:
+        if self.mirror is not None:
+            self.mirror(self.next_number, frame)
         self._events.append(frame)
         if len(self._events) > self.max_events:
             drop = len(self._events) - self.max_events
@@ -79,6 +84,8 @@ class EventStream:
 
     def finish(self) -> None:
         """No more events: followers end once they have sent what is kept."""
+        if self.mirror is not None and not self.done:
+            self.mirror(None, b"")
         self.done = True
         self._wake()
 
