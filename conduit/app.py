@@ -37,10 +37,10 @@ from conduit.plugins import (
     PluginManager,
     activate,
     create_plugin_manager,
-    current_plugin_manager,
     plugin_api,
     resolve,
 )
+from conduit.plugins import _current as _CURRENT  # the kernel's own context variable
 
 __all__ = ["Conduit"]
 
@@ -369,7 +369,7 @@ class Conduit(RouteDecorators):
         This app's plugin manager is the current one meanwhile (the server makes it so for
         every connection it serves; an ASGI server or a test client gets it here).
         """
-        if current_plugin_manager(None) is self._pm:
+        if _CURRENT.get() is self._pm:  # the server set it for every connection: the usual case
             return await self._handle(request)
         token = activate(self._pm)
         try:

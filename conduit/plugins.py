@@ -123,6 +123,7 @@ class PluginManager(pluggy.PluginManager):
         self.disabled: set[str] = set()
         self.failed: dict[str, str] = {}
         self._app_hooks: dict[str, pluggy.HookCaller] = {}
+        self._app_hook_live: dict[str, bool] = {}
         self._apis: dict[str, tuple[str, Callable[[], Any]]] | None = None
 
     def register(self, plugin: Any, name: str | None = None) -> str | None:
@@ -135,6 +136,7 @@ class PluginManager(pluggy.PluginManager):
 
     def _forget(self) -> None:
         self._app_hooks.clear()
+        self._app_hook_live.clear()
         self._apis = None
 
     def enable(self, name: str) -> None:
@@ -146,6 +148,7 @@ class PluginManager(pluggy.PluginManager):
             )
         self.enabled.add(name)
         self._app_hooks.clear()
+        self._app_hook_live.clear()
 
     def is_enabled(self, name: str) -> bool:
         return name in self.enabled or name in BUILTIN_PLUGINS
@@ -158,6 +161,14 @@ class PluginManager(pluggy.PluginManager):
                     if plugin is not None and not self.is_enabled(plugin_name)]
             caller = self._app_hooks[name] = self.subset_hook_caller(name, idle)
         return caller
+
+    def has_app_hook(self, name: str) -> bool:
+        """Whether any built-in or enabled plugin implements app hook ``name`` (cached: the
+        per-call checks of span() and record() cost a dict lookup, not a filtered list)."""
+        live = self._app_hook_live.get(name)
+        if live is None:
+            live = self._app_hook_live[name] = bool(self.app_hook(name).get_hookimpls())
+        return live
 
     def api(self, name: str) -> Any | None:
         """The object a plugin offers under ``name`` (``conduit_register_apis``), or None."""

@@ -35,8 +35,8 @@ def span(name: str, attributes: dict[str, Any] | None = None, *, pm: pluggy.Plug
         if pm is None:
             yield
             return
-    caller = pm.app_hook("conduit_span") if isinstance(pm, PluginManager) else pm.hook.conduit_span
-    if not caller.get_hookimpls():
+    caller = _listeners(pm, "conduit_span")
+    if caller is None:
         yield
         return
     with contextlib.ExitStack() as stack:
@@ -57,13 +57,21 @@ def record(name: str, value: float = 1.0, attributes: dict[str, Any] | None = No
     pm = current_plugin_manager(None)
     if pm is None:
         return
-    caller = pm.app_hook("conduit_measurement") if isinstance(pm, PluginManager) else pm.hook.conduit_measurement
-    if not caller.get_hookimpls():
+    caller = _listeners(pm, "conduit_measurement")
+    if caller is None:
         return
     try:
         caller(name=name, value=float(value), attributes=dict(attributes or {}))
     except Exception:  # noqa: BLE001 - telemetry never breaks the measured work
         logger.debug("recording %s failed", name, exc_info=True)
+
+
+def _listeners(pm: Any, name: str) -> Any:
+    """App hook ``name`` of ``pm`` as the app calls it, or None when nobody implements it."""
+    if isinstance(pm, PluginManager):
+        return pm.app_hook(name) if pm.has_app_hook(name) else None
+    caller = getattr(pm.hook, name)
+    return caller if caller.get_hookimpls() else None
 
 
 def plugin_metrics(app: Any) -> list[MetricSample]:

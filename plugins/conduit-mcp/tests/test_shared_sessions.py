@@ -210,6 +210,18 @@ async def _pids(session: Any, calls: int, label: str = "") -> list[int]:
     return pids
 
 
+async def _answers(session: Any, tool: str, calls: int, answer: str) -> list[int]:
+    """Call ``tool`` ``calls`` times; each must answer ``answer``; the pids that ran them."""
+    pids = []
+    for _ in range(calls):
+        with anyio.fail_after(20):
+            result = await session.call_tool(tool, {})
+        assert not result.is_error, result
+        assert result.structured_content["answer"] == answer
+        pids.append(result.structured_content["pid"])
+    return pids
+
+
 async def test_one_session_alternates_between_processes_and_outlives_the_one_it_began_on(cluster: Cluster) -> None:
     from mcp.client import ClientSession
     from mcp.client.streamable_http import streamable_http_client
@@ -295,13 +307,7 @@ async def test_an_answer_to_a_server_request_reaches_the_process_whose_tool_wait
     async with _client() as http, streamable_http_client(cluster.url, http_client=http) as (read, write):
         async with ClientSession(read, write, sampling_callback=sampling) as session:
             await session.initialize()
-            pids = []
-            for _ in range(8):
-                with anyio.fail_after(20):
-                    result = await session.call_tool("ask", {})
-                assert not result.is_error, result
-                assert result.structured_content["answer"] == "Paris"
-                pids.append(result.structured_content["pid"])
+            pids = await _answers(session, "ask", 8, "Paris")
     assert answered == 8 and set(pids) == {proc.pid for proc in cluster.processes.values()}
 
 
@@ -355,13 +361,7 @@ async def test_a_stream_resumes_with_last_event_id_on_either_process(cluster: Cl
     async with _client() as http, streamable_http_client(cluster.url, http_client=http) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
-            pids = []
-            for _ in range(6):
-                with anyio.fail_after(20):
-                    result = await session.call_tool("resumed", {})
-                assert not result.is_error, result
-                assert result.structured_content["answer"] == "after the resume"
-                pids.append(result.structured_content["pid"])
+            pids = await _answers(session, "resumed", 6, "after the resume")
     assert set(pids) == {proc.pid for proc in cluster.processes.values()}
 
 
