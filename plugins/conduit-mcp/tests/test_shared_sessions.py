@@ -73,6 +73,18 @@ async def resumed(ctx: Context) -> dict:
 
 
 server.add_tool(resumed, name="resumed")
+
+
+async def stall(ctx: Context) -> dict:
+    \"\"\"End this call's SSE stream at once and take a minute to answer.\"\"\"
+    import anyio
+
+    await ctx.close_sse_stream()
+    await anyio.sleep(60)
+    return {"pid": os.getpid()}
+
+
+server.add_tool(stall, name="stall")
 app = Conduit()
 app.mount_mcp("/mcp", server)
 """
@@ -365,26 +377,39 @@ async def test_a_stream_resumes_with_last_event_id_on_either_process(cluster: Cl
     assert set(pids) == {proc.pid for proc in cluster.processes.values()}
 
 
+_BASE = {"accept": "application/json, text/event-stream", "content-type": "application/json",
+         "mcp-protocol-version": "2025-11-25"}
+
+
+def _open_session(http: httpx.Client, url: str) -> dict[str, str]:
+    """Initialize a 2025-11-25 session at ``url``; the headers its requests carry."""
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    opened = http.post(url, json=init, headers=_BASE)
+    headers = {**_BASE, "mcp-session-id": opened.headers["mcp-session-id"]}
+    assert http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+                     headers=headers).status_code == 202
+    return headers
+
+
+def _event_ids(http: httpx.Client, url: str, headers: dict[str, str], tool: str) -> list[str]:
+    """POST a tools/call (id 7) of ``tool``; the event ids of the stream it answers on."""
+    call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": tool, "arguments": {}}}
+    with http.stream("POST", url, json=call, headers=headers) as streamed:
+        ids = [line[4:] for line in streamed.iter_lines() if line.startswith("id: ")]
+    assert ids, "the stream carried no event id"
+    return ids
+
+
 def test_last_event_id_at_the_other_process_replays_the_rest_of_the_stream(cluster: Cluster) -> None:
     """Deterministically, without the balancer: the call's stream is opened at one process and
     resumed at the other, which replays it from Redis up to the result."""
     import json
 
     first, second = (f"http://127.0.0.1:{port}/mcp" for port in cluster.ports)
-    base = {"accept": "application/json, text/event-stream", "content-type": "application/json",
-            "mcp-protocol-version": "2025-11-25"}
-    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
     with httpx.Client(timeout=20) as http:
-        opened = http.post(first, json=init, headers=base)
-        sid = opened.headers["mcp-session-id"]
-        headers = {**base, "mcp-session-id": sid}
-        assert http.post(first, json={"jsonrpc": "2.0", "method": "notifications/initialized"},
-                         headers=headers).status_code == 202
-        call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "resumed", "arguments": {}}}
-        with http.stream("POST", first, json=call, headers=headers) as streamed:
-            ids = [line[4:] for line in streamed.iter_lines() if line.startswith("id: ")]
-        assert ids, "the stream carried no event id"
+        headers = _open_session(http, first)
+        ids = _event_ids(http, first, headers, "resumed")
         data = []
         with http.stream("GET", second, headers={**headers, "accept": "text/event-stream",
                                                  "last-event-id": ids[-1]}) as resumed:
@@ -397,3 +422,30 @@ def test_last_event_id_at_the_other_process_replays_the_rest_of_the_stream(clust
     result = data[-1]["result"]["structuredContent"]
     assert result["answer"] == "after the resume"
     assert result["pid"] == cluster.processes[cluster.ports[0]].pid  # the first ran it, the second replayed it
+
+
+def test_a_resume_of_a_call_whose_process_died_answers_send_it_again(cluster: Cluster) -> None:
+    """The process running a call is killed while its client is between streams: the resume at
+    the other process does not wait forever, it answers the call with an error that says to
+    send it again, and the session goes on."""
+    import json
+
+    first, second = (f"http://127.0.0.1:{port}/mcp" for port in cluster.ports)
+    with httpx.Client(timeout=30) as http:
+        headers = _open_session(http, first)
+        ids = _event_ids(http, first, headers, "stall")
+        cluster.kill(cluster.ports[0])
+        started = time.monotonic()
+        data = []
+        with http.stream("GET", second, headers={**headers, "accept": "text/event-stream",
+                                                 "last-event-id": ids[-1]}) as resumed:
+            assert resumed.status_code == 200
+            for line in resumed.iter_lines():
+                if line.startswith("data: ") and line[6:].strip():
+                    data.append(json.loads(line[6:]))
+        waited = time.monotonic() - started
+        assert [m.get("id") for m in data] == [7], data
+        assert "send the request again" in data[0]["error"]["message"]
+        assert waited < 20, waited  # the writer's lease (3 s) ran out; not the call's minute
+        ping = http.post(second, json={"jsonrpc": "2.0", "id": 8, "method": "ping"}, headers=headers)
+        assert ping.status_code == 200 and '"result"' in ping.text

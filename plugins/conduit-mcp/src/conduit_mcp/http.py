@@ -386,11 +386,12 @@ class StreamableHTTPTransport:
             await self._persist(entry)
             return HTTPResponse(200, dumps(reply), {**_JSON, **headers})
         stream = entry.open_stream(self.max_events)
-        records = self.records
-        if records is not None and records.relays:  # resumable from any process (Last-Event-ID)
-            stream.mirror = records.mirror(session_id, stream.stream_id, self.max_events)
         if (entry.session.protocol_version or "") >= _RESUMABLE_SINCE:
             stream.prime(self.retry_ms)
+        records = self.records
+        if records is not None and records.relays:  # resumable from any process (Last-Event-ID)
+            ids = [m["id"] for m in items if isinstance(m, dict) and "method" in m and isinstance(m.get("id"), (str, int))]
+            stream.mirror = await records.mirror(session_id, stream.stream_id, self.max_events, ids, stream.kept())
         await self._host.start_soon(self._work, entry, stream, message)
         return EventSourceResponse(stream.follow(), headers=headers)
 

@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from conduit_mcp.errors import INTERNAL_ERROR
+
 logger = logging.getLogger("conduit.mcp")
 
 __all__ = ["SessionRecords"]
@@ -42,6 +44,8 @@ class SessionRecords:
         # it changed, or to push its expiry out once a tenth of the TTL has passed.
         self._written: dict[str, tuple[bytes, float]] = {}
         self._writers: set[Any] = set()  # event mirrors still writing
+        # Seconds a stream's writer may go silent before a replaying process takes it for dead.
+        self.writer_lease = 3.0
 
     def _key(self, session_id: str) -> str:
         return self.prefix + session_id
@@ -123,23 +127,51 @@ class SessionRecords:
     def _events_key(self, session_id: str, stream_id: str) -> str:
         return f"{getattr(self.store, 'prefix', '')}mcp:events:{session_id}:{stream_id}"
 
-    def mirror(self, session_id: str, stream_id: str, max_events: int) -> Any:
+    async def mirror(self, session_id: str, stream_id: str, max_events: int, request_ids: list[Any],
+                     kept: list[tuple[int, bytes]]) -> Any:
         """A ``mirror(number, frame)`` for an EventStream: every event, in order, appended to a
-        Redis stream (``number`` None: the end), by one writer task on the running loop."""
+        Redis stream (``number`` None: the end), by one writer task on the running loop.
+
+        The events ``kept`` so far (the priming event) are written before this returns, so a
+        client never holds an event id that Redis lacks. While the stream is open the writer
+        holds a short lease (``<key>:live``), so that a process replaying it can tell a slow
+        answer from one whose process died; ``<key>:ids`` names the requests it answers."""
         import asyncio
 
         key = self._events_key(session_id, stream_id)
+        live = key + ":live"
         queue: asyncio.Queue[tuple[int | None, bytes]] = asyncio.Queue()
         client = self.store.client
         ttl = max(1, int(self.ttl))
+        lease = self.writer_lease
+
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.set(key + ":ids", orjson.dumps(request_ids), ex=ttl)
+                pipe.set(live, b"1", px=int(lease * 1000))
+                for number, frame in kept:
+                    pipe.xadd(key, {"n": number, "f": frame})
+                pipe.expire(key, ttl)
+                await pipe.execute()
+        except Exception:  # noqa: BLE001 - as below
+            logger.warning("MCP stream %s: its start could not be written to Redis", stream_id)
 
         async def write() -> None:
             while True:
-                number, frame = await queue.get()
+                try:
+                    number, frame = await asyncio.wait_for(queue.get(), timeout=lease / 3)
+                except TimeoutError:
+                    try:
+                        await client.set(live, b"1", px=int(lease * 1000))
+                    except Exception:  # noqa: BLE001 - a resume elsewhere may give up early
+                        logger.warning("MCP stream %s: its lease could not be renewed in Redis", stream_id)
+                    continue
                 fields = {"n": -1 if number is None else number, "f": frame}
                 try:
                     await client.xadd(key, fields, maxlen=max_events + 1, approximate=False)
                     await client.expire(key, ttl)
+                    if number is None:
+                        await client.delete(live)
                 except Exception:  # noqa: BLE001 - a resume elsewhere will miss it; this process still serves it
                     logger.warning("MCP stream %s: an event could not be written to Redis", stream_id)
                 if number is None:
@@ -159,20 +191,75 @@ class SessionRecords:
 
     async def replay(self, session_id: str, stream_id: str, after: int, keepalive: float) -> Any:
         """The frames of another process's stream after number ``after``, then the rest as it is
-        written, until its end (an async iterator of bytes; keep-alive comments while waiting)."""
+        written, until its end (an async iterator of bytes; keep-alive comments while waiting).
+
+        When the writing process is gone (its lease expired before the end), each request the
+        stream had not answered gets a JSON-RPC error saying to send it again, and the stream ends."""
         key = self._events_key(session_id, stream_id)
         client = self.store.client
         last = "0-0"
+        pending = dict.fromkeys(_ids(await client.get(key + ":ids") or b"[]"))
+        # Each XREAD blocks briefly: within the store's socket timeout (a longer block reads as a
+        # dead connection), and often enough to notice the writer's lease run out.
+        check = min(keepalive, self.writer_lease / 3, 0.5)
+        quiet = 0.0
         while True:
-            entries = await client.xread({key: last}, count=500, block=int(keepalive * 1000))
+            entries = await client.xread({key: last}, count=500, block=max(1, int(check * 1000)))
             if not entries:
-                yield b": keep-alive\n\n"
+                if not await client.exists(key + ":live"):
+                    for request_id in pending:
+                        yield _sse_error(request_id)
+                    return
+                quiet += check
+                if quiet >= keepalive:
+                    quiet = 0.0
+                    yield b": keep-alive\n\n"
                 continue
+            quiet = 0.0
             for _, items in entries:
                 for entry_id, fields in items:
                     last = entry_id
-                    number = int(fields[b"n"] if b"n" in fields else fields["n"])
+                    number = int(_field(fields, "n"))
                     if number < 0:
                         return
+                    frame = _field(fields, "f")
+                    for answered in _answered(frame):
+                        pending.pop(answered, None)
                     if number > after:
-                        yield fields[b"f"] if b"f" in fields else fields["f"]
+                        yield frame
+
+
+_GONE = ("The server process answering this request stopped before it finished; "
+         "send the request again (the session goes on)")
+
+
+def _field(fields: Any, name: str) -> Any:
+    return fields[name.encode()] if name.encode() in fields else fields[name]
+
+
+def _ids(raw: Any) -> list[Any]:
+    try:
+        ids = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return []
+    return [i for i in ids if isinstance(i, (str, int))] if isinstance(ids, list) else []
+
+
+def _answered(frame: bytes) -> list[Any]:
+    """The ids of the JSON-RPC responses in one SSE frame."""
+    data = b"".join(line[5:].lstrip(b" ") for line in frame.split(b"\n") if line.startswith(b"data:"))
+    if not data.strip():
+        return []
+    try:
+        message = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return []
+    messages = message if isinstance(message, list) else [message]
+    return [m.get("id") for m in messages
+            if isinstance(m, dict) and "method" not in m and ("result" in m or "error" in m)
+            and isinstance(m.get("id"), (str, int))]
+
+
+def _sse_error(request_id: Any) -> bytes:
+    message = {"jsonrpc": "2.0", "id": request_id, "error": {"code": INTERNAL_ERROR, "message": _GONE}}
+    return b"event: message\ndata: " + orjson.dumps(message) + b"\n\n"

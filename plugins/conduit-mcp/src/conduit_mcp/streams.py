@@ -94,6 +94,10 @@ class EventStream:
         self._epoch += 1
         self._wake()
 
+    def kept(self) -> list[tuple[int, bytes]]:
+        """The events still kept, with their numbers."""
+        return list(enumerate(self._events, self._first))
+
     def has(self, number: int) -> bool:
         return number < self.next_number
 
