@@ -38,6 +38,7 @@ PluginSample = tuple[str, str, Mapping[str, str], float]  # what conduit_metrics
 
 REQUEST_DURATION = "http_request_duration_seconds"
 REQUESTS_TOTAL = "http_requests_total"
+CACHE_LOOKUPS = "cache_lookups_total"
 _MAX_TIMERS = 10_000
 
 
@@ -357,13 +358,25 @@ class Metrics:
 
     # -- seed 003: cache, latency, throughput, memory ------------------------------------------
 
-    def record_cache_hit(self, count: int = 1) -> None:
+    def record_cache_hit(self, count: int = 1, cache: str | None = None) -> None:
+        """``count`` cache hits: seed 003's totals, and with ``cache`` (which cache: "response",
+        "features"...) the ``cache_lookups_total{cache,result}`` counter too."""
         with self._lock:
             self._cache[0] += count
+        if cache is not None:
+            self._count_lookup(cache, "hit", count)
 
-    def record_cache_miss(self, count: int = 1) -> None:
+    def record_cache_miss(self, count: int = 1, cache: str | None = None) -> None:
+        """``count`` cache misses (see :meth:`record_cache_hit`)."""
         with self._lock:
             self._cache[1] += count
+        if cache is not None:
+            self._count_lookup(cache, "miss", count)
+
+    def _count_lookup(self, cache: str, result: str, count: int) -> None:
+        if CACHE_LOOKUPS not in self._help:
+            self.describe(CACHE_LOOKUPS, "Cache lookups by cache and result (hit or miss)")
+        self.increment_counter(CACHE_LOOKUPS, count, {"cache": cache, "result": result})
 
     def record_latency(self, latency_ms: float) -> None:
         """One request's latency for the JSON document's percentiles (milliseconds)."""

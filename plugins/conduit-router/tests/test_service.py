@@ -241,9 +241,14 @@ def test_the_response_cache_counts_on_metrics_and_in_opentelemetry(app: Conduit)
         first = client.post("/v1/complete", json=ask).json()
         second = client.post("/v1/complete", json=ask).json()
         after = client.get("/v1/metrics").json()["cache"]
+        prometheus = client.get("/metrics?format=prometheus").text
         data = reader.get_metrics_data()
     assert not first["cached"] and second["cached"]
     assert after["hits"] - before["hits"] >= 1 and after["misses"] - before["misses"] >= 1
+    # Which cache is which, on Prometheus too.
+    assert 'conduit_cache_lookups_total{cache="response",result="hit"} 1' in prometheus
+    assert 'conduit_cache_lookups_total{cache="response",result="miss"} 1' in prometheus
+    assert 'conduit_cache_lookups_total{cache="features",result="miss"}' in prometheus
     metrics = {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
     hits = {dict(p.attributes)["conduit.cache"]: p.value for p in metrics["conduit.cache.hits"].data.data_points}
     misses = {dict(p.attributes)["conduit.cache"]: p.value for p in metrics["conduit.cache.misses"].data.data_points}

@@ -34,5 +34,5 @@ def record_feedback(feedback_type: str, source: str) -> None:
 def record_cache(cache: str, hit: bool) -> None:
     """One lookup of the router's ``cache`` ("response", "features"): a hit or a miss."""
     metrics = kernel_metrics()
-    (metrics.record_cache_hit if hit else metrics.record_cache_miss)()
+    (metrics.record_cache_hit if hit else metrics.record_cache_miss)(cache=cache)
     record("conduit.cache.hits" if hit else "conduit.cache.misses", 1, {"conduit.cache": cache})
