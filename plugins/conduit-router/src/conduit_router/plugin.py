@@ -44,6 +44,9 @@ def conduit_config_schema() -> dict[str, Any]:
                                 "otherwise, memory when neither is set"),
         "router_history": Setting(str, "sqlite:///conduit-router.db", "decision/feedback history: sqlite:///path, "
                                   "postgresql://..., or none"),
+        "router_history_flush_interval": Setting(float, 0.5, "the most seconds a decision or feedback row waits "
+                                                 "before it is written to router_history: what a crash can lose",
+                                                 minimum=0.01),
         "router_models_file": Setting(str, None, "JSON or TOML model catalogue (the built-in one otherwise)"),
         "router_objective": Setting(str, "balanced", "weights of quality, cost and latency: a preset (balanced, "
                                     "quality, cost, speed) or quality=0.7,cost=0.2,latency=0.1; or a quality "

@@ -153,6 +153,7 @@ def _openai(description: str) -> dict[str, Any]:
 def build_router(settings: Any) -> Router:
     """A Router configured from the app's settings (see docs/router.md, Configuration)."""
     from conduit_router.catalogue import default_catalogue
+    from conduit_router.history import DEFAULT_FLUSH_INTERVAL, create_history
     from conduit_router.providers import PROVIDER_CLASSES, ResponseCache
 
     state = settings.get("router_state") or settings.get("redis_url")
@@ -185,7 +186,8 @@ def build_router(settings: Any) -> Router:
         objective=settings.get("router_objective") or None,
         embedder=settings.get("router_embedder") or None,
         providers=providers,
-        history=settings.get("router_history"),
+        history=create_history(settings.get("router_history"),
+                               flush_interval=settings.get("router_history_flush_interval") or DEFAULT_FLUSH_INTERVAL),
         latency_tolerance_ms=settings.get("router_latency_tolerance_ms") or 15_000.0,
     )
 
