@@ -50,6 +50,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "bench" / "otel"))
+sys.path.insert(0, str(ROOT / "bench"))
+from common import free_port, write_section
 from run import Receiver
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -79,12 +81,6 @@ def showcase_environment(redis_url: str, chroma_url: str, otlp_url: str, rate_li
 
 PROVIDER_VARIABLES = ("OPENAI_API_KEY", "GROQ_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
                       "OPENAI_COMPATIBLE_BASE_URL")  # unset for the run: the showcase's stand-in provider answers
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float = 60.0) -> None:
@@ -285,16 +281,6 @@ the posteriors start again from the feedback given after the outage.{sock}
 """
 
 
-def write_doc(text: str) -> None:
-    doc = DOC.read_text()  # re-read right before writing: others edit other sections
-    if START in doc and END in doc:
-        head, rest = doc.split(START, 1)
-        doc = head + text.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc)
-
-
 def docs_folder(tmp: Path, docs: str | None) -> Path:
     """The folder the showcase indexes: docs/, or a copy of the files named by --docs."""
     if not docs:
@@ -387,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     text = section(args, res)
     print(text)
     if not args.no_write:
-        write_doc(text)
+        write_section(text, START, END, DOC)
         print(f"wrote {DOC.relative_to(ROOT)}")
     return 0 if res["wrk"]["5xx"] == 0 and all(res[k]["ok"] for k in
                                                 ("limit_before", "limit_after", "router_before", "router_after")) else 1
