@@ -216,7 +216,7 @@ class H11Protocol(ResponseWriter):
         if t is h11.Data:
             self._waiting_continue = False
             self.body_received += len(event.data)
-            if self.body_received > self.max_body_size:
+            if self.body_received + self._chunk_left() > self.max_body_size:
                 self.body_failed = True
                 raise body_too_large(self.max_body_size)
             return bytes(event.data)
@@ -224,11 +224,21 @@ class H11Protocol(ResponseWriter):
             self._waiting_continue = False
             return b""
         if event is NEED_DATA:
+            if self.body_received + self._chunk_left() > self.max_body_size:
+                self.body_failed = True  # a chunk declared past the limit: refused at its size line
+                raise body_too_large(self.max_body_size)
             self._stale = True
             return NEED_DATA
         if t is h11.ConnectionClosed:
             raise BadRequestError("Incomplete body", "the client closed the connection before the body was complete")
         raise BadRequestError("Malformed request body", f"unexpected {t.__name__} in a request body")
+
+    def _chunk_left(self) -> int:
+        """Bytes still due in the chunk being read (0 outside chunked bodies). h11 keeps the
+        declared chunk size to itself; read it so that a size past max_body_size is refused
+        when its line arrives, not after the client has sent (or stalled on) that much."""
+        left = getattr(getattr(self.conn, "_reader", None), "_bytes_in_chunk", 0)
+        return left if type(left) is int else 0
 
     # --- cycle ------------------------------------------------------------------------
 

@@ -101,6 +101,20 @@ def test_an_oversized_chunked_body_is_413_and_says_it_closes(raw: RawClient) -> 
     assert b"connection: close" in _headers(data)
 
 
+@pytest.mark.parametrize("size", [b"200000", b"FFFFFFFFFFFFFFFFFFFF"], ids=["2-mib", "20-hex-digits"])
+def test_a_chunk_declared_past_the_body_limit_is_413_at_its_size_line(raw: RawClient, size: bytes,
+                                                                       http: str) -> None:
+    """h11: refused when the size line arrives (413), not when the body timeout gives up waiting
+    for the data (408); the client has sent only a few bytes of the chunk. llhttp does not
+    expose chunk sizes: the httptools path refuses the body when its data passes the limit or
+    stalls (408), and a size past 64 bits as malformed (400); docs/server.md says so."""
+    raw.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\nabc")
+    data = raw.raw_response()
+    expected = [b"413"] if http == "h11" else [b"408", b"400" if len(size) > 16 else b"408"]
+    assert _status_line(data)[9:12] in expected, data
+    assert b"connection: close" in _headers(data)
+
+
 def test_trailers_count_against_the_head_limit(raw: RawClient) -> None:
     """The test server's max_header_size is 4 KiB: many small trailer fields, or one huge
     one sent in pieces, are refused (not buffered without bound)."""
