@@ -95,6 +95,7 @@ class HTTPConnection(asyncio.Protocol):
         "_stream_task",
         "_deadline",
         "_body_started",
+        "_body_done",
     )
 
     def __init__(self, state: ServerState) -> None:
@@ -114,6 +115,7 @@ class HTTPConnection(asyncio.Protocol):
         self._stream_task: asyncio.Task[Any] | None = None
         self._deadline: float | None = None  # of the current wait for data (loop time)
         self._body_started: float | None = None  # when the current request's body was first waited for
+        self._body_done = False  # the current request's body has been read to its end
 
     # --- asyncio.Protocol callbacks ---------------------------------------------------------
 
@@ -334,6 +336,8 @@ class HTTPConnection(asyncio.Protocol):
         while True:
             chunk = proto.next_body_chunk()
             if chunk is not NEED_DATA:
+                if not chunk:
+                    self._body_done = True
                 return chunk
             if proto.wants_continue:
                 self.transport.write(proto.continue_bytes())  # type: ignore[union-attr]
@@ -363,6 +367,7 @@ class HTTPConnection(asyncio.Protocol):
         """Answer one request; True if the connection may serve another."""
         state = self.state
         self._body_started = None
+        self._body_done = False
         request = HTTPRequest(
             head.method,
             head.path,
@@ -388,9 +393,15 @@ class HTTPConnection(asyncio.Protocol):
         assert transport is not None
         if self._closed:
             return False
-        if proto.body_failed or (
+        closing = proto.body_failed or (
             head.content_length is not None and head.content_length - proto.body_received > DRAIN_LIMIT
-        ):
+        ) or (
+            # A chunked body the handler left unread: its size is unknown, so unless the rest of
+            # it has already arrived (then it is dropped here), the connection cannot be reused.
+            head.content_length is None and head.has_body and not self._body_done
+            and not response.is_streaming and not self._drop_buffered_body()
+        )
+        if closing:
             # The connection closes after this answer (a broken or unfinished body, or one too big
             # to drain): say so, so the client does not send its next request into it.
             response.headers["Connection"] = "close"
@@ -402,9 +413,29 @@ class HTTPConnection(asyncio.Protocol):
                 await self._drain()
         if response.background:
             await _run_background(response.background)
-        if not head.keep_alive or self._closed:
+        if closing or not head.keep_alive or self._closed:
             return False
         return proto.finish_body() or await self._discard_body()
+
+    def _drop_buffered_body(self) -> bool:
+        """Read and drop the rest of an unread body if all of it has arrived (True), within
+        DRAIN_LIMIT; False when more is still to come, or it is broken."""
+        proto = self.proto
+        if proto.wants_continue:  # the client waits for 100 Continue, which it will not get
+            return False
+        drained = 0
+        while drained <= DRAIN_LIMIT:
+            try:
+                chunk = proto.next_body_chunk()
+            except HTTPError:
+                return False
+            if chunk is NEED_DATA:
+                return False
+            if not chunk:
+                self._body_done = True
+                return True
+            drained += len(chunk)
+        return False
 
     async def _discard_body(self) -> bool:
         """Read and drop a request body the handler left unread, within bounds.

@@ -154,3 +154,21 @@ def test_control_characters_in_header_values_are_400(raw: RawClient, value: byte
 def test_a_tab_in_a_header_value_is_fine(raw: RawClient) -> None:
     answer, _ = raw.request("GET", "/", headers=[("X-Note", "a\tb")])
     assert answer.status_code == 200
+
+
+def test_an_early_answer_to_an_unfinished_chunked_body_says_it_closes(raw: RawClient) -> None:
+    """The handler never reads the body and the rest of it has not arrived: its size is
+    unknown, so the connection cannot be reused, and the answer says so."""
+    raw.send(b"POST /nowhere HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n")
+    data = raw.raw_response()
+    assert _status_line(data).startswith(b"HTTP/1.1 404 "), data
+    assert b"connection: close" in _headers(data)
+
+
+def test_an_early_answer_to_a_complete_chunked_body_keeps_the_connection(raw: RawClient) -> None:
+    """All of the unread body is already here: it is dropped and the next request is served."""
+    raw.send(b"POST /nowhere HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n"
+             b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    answers = raw.responses(2)
+    assert [r.status_code for r, _ in answers] == [404, 200]
+    assert all(dict(r.headers).get(b"connection") != b"close" for r, _ in answers)
