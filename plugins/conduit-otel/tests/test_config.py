@@ -126,3 +126,27 @@ def test_the_sampler_comes_from_the_given_environment() -> None:
     assert build_sampler(OtelConfig.from_sources(None, {"OTEL_ENABLED": "1"})).get_description().startswith(
         "ParentBased{root:AlwaysOnSampler"
     )
+
+
+def test_every_database_client_library_is_instrumented_unless_turned_off() -> None:
+    on = {"OTEL_ENABLED": "1"}
+    assert OtelConfig.from_sources(settings(), on).instrumentations == ("redis", "psycopg", "sqlite3")
+    assert OtelConfig.from_sources(settings(otel_instrumentations=[]), on).instrumentations == ()
+    assert OtelConfig.from_sources(settings(otel_instrumentations=["Redis"]), on).instrumentations == ("redis",)
+    # The standard variable of opentelemetry-instrument; names of other packages' instrumentations are fine.
+    env = {**on, "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "requests, sqlite3,redis"}
+    assert OtelConfig.from_sources(settings(), env).instrumentations == ("psycopg",)
+    assert OtelConfig.from_sources(settings(), {**on, "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "*"}).instrumentations == ()
+    assert OtelConfig.from_sources(settings(), {}).instrumentations == ()  # off: nothing is instrumented
+
+
+def test_instrumentations_setting_is_validated_and_read_from_the_environment() -> None:
+    loaded = load_settings({"otel_instrumentations": ["redis", "mongodb"]}, environ={}, files=[])
+    loaded.extend(SETTINGS_SCHEMA)
+    assert any("otel_instrumentations" in p and "unknown client library 'mongodb'" in p for p in loaded.problems)
+    off = load_settings(environ={"CONDUIT_OTEL_INSTRUMENTATIONS": ""}, files=[])
+    off.extend(SETTINGS_SCHEMA)
+    assert OtelConfig.from_sources(off, {"OTEL_ENABLED": "1"}).instrumentations == ()
+    some = load_settings(environ={"CONDUIT_OTEL_INSTRUMENTATIONS": "redis,psycopg"}, files=[])
+    some.extend(SETTINGS_SCHEMA)
+    assert OtelConfig.from_sources(some, {"OTEL_ENABLED": "1"}).instrumentations == ("redis", "psycopg")

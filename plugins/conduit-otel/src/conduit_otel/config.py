@@ -22,6 +22,7 @@ from conduit.framework.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_EXCLUDED_PATHS",
+    "INSTRUMENTATIONS",
     "SETTINGS_SCHEMA",
     "OtelConfig",
     "OtlpTarget",
@@ -29,6 +30,9 @@ __all__ = [
 ]
 
 DEFAULT_EXCLUDED_PATHS: tuple[str, ...] = ("/health", "/health/*", "/metrics", "/v1/metrics")
+#: Client libraries whose calls become spans (conduit_otel.clients), by the names their
+#: opentelemetry-instrumentation packages' entry points carry (OTEL_PYTHON_DISABLED_INSTRUMENTATIONS).
+INSTRUMENTATIONS: tuple[str, ...] = ("redis", "psycopg", "sqlite3")
 
 TRACES_EXPORTERS = ("otlp", "console", "none")
 METRICS_EXPORTERS = ("otlp", "console", "prometheus", "none")
@@ -44,6 +48,11 @@ _FALSE = {"0", "false", "no", "off", ""}
 def _check_paths(paths: Any) -> str | None:
     bad = [p for p in paths if not isinstance(p, str) or not p.startswith("/")]
     return f"every path must start with '/', got {bad!r}" if bad else None
+
+
+def _check_instrumentations(names: Any) -> str | None:
+    bad = [n for n in names if not isinstance(n, str) or n.strip().lower() not in INSTRUMENTATIONS]
+    return f"unknown client library {bad[0]!r}; use any of {', '.join(INSTRUMENTATIONS)}, or none" if bad else None
 
 
 SETTINGS_SCHEMA: dict[str, Setting] = {
@@ -65,6 +74,13 @@ SETTINGS_SCHEMA: dict[str, Setting] = {
         bool, True,
         "also install this app's tracer and meter providers as OpenTelemetry's global ones "
         "(only when no other was set), so other instrumentation joins the same pipeline",
+    ),
+    "otel_instrumentations": Setting(
+        list, list(INSTRUMENTATIONS),
+        "client libraries whose calls become spans under the request's (OpenTelemetry's own "
+        "instrumentation packages): any of redis, psycopg, sqlite3; empty for none "
+        "($OTEL_PYTHON_DISABLED_INSTRUMENTATIONS removes names too)",
+        check=_check_instrumentations,
     ),
 }
 
@@ -161,6 +177,7 @@ class OtelConfig:
     excluded_urls: tuple[str, ...] = ()
     set_global_providers: bool = True
     body_size_metrics: bool = True
+    instrumentations: tuple[str, ...] = ()
     sampler: str = "parentbased_always_on"
     sampler_ratio: float = 1.0
 
@@ -217,6 +234,10 @@ class OtelConfig:
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigurationError(f"$OTEL_PYTHON_EXCLUDED_URLS: {pattern!r} is not a regular expression ({exc})") from None
+        # Names of other packages' instrumentations (requests, flask…) may be listed too: not ours to check.
+        disabled = {n.strip().lower() for n in env.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+        wanted = dict.fromkeys(str(n).strip().lower() for n in get("otel_instrumentations", list(INSTRUMENTATIONS)))
+        instrumentations = () if "*" in disabled else tuple(n for n in wanted if n and n not in disabled)
         return cls(
             enabled=True,
             traces_enabled=bool(_flag(env, "OTEL_TRACES_ENABLED", True)),
@@ -233,6 +254,7 @@ class OtelConfig:
             excluded_urls=excluded_urls,
             set_global_providers=set_global,
             body_size_metrics=bool(get("otel_body_size_metrics", True)),
+            instrumentations=instrumentations,
             sampler=sampler,
             sampler_ratio=ratio if "traceidratio" in sampler else 1.0,
         )

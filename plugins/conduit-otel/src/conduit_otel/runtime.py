@@ -5,7 +5,9 @@ two apps in one process (tests, or a gateway serving two) never share or fight o
 OpenTelemetry's global providers. They are built in ``conduit_startup`` and flushed and
 shut down in ``conduit_shutdown``. The globals are set too, once, for the first app
 when ``otel_set_global_providers`` allows it and nobody set them before, so other
-instrumentation (an HTTP client, a Redis client) joins the same pipeline.
+instrumentation (an HTTP client) joins the same pipeline. The database clients Conduit
+uses (Redis, psycopg, sqlite3) are instrumented while a runtime runs
+(:mod:`conduit_otel.clients`).
 
 Which runtime a span or a router metric belongs to: the one whose request is running
 (a context variable the middleware sets), else the most recently started one.
@@ -96,6 +98,8 @@ class OtelRuntime:
         self.root_bound: int | None = None
         self.ids: PresetIdGenerator | None = None
         self._stops: list[Callable[[], None]] = []
+        # The client libraries (conduit_otel.clients) this runtime holds instrumented.
+        self.clients: tuple[str, ...] = ()
         self.started = False
 
     @property
@@ -119,6 +123,10 @@ class OtelRuntime:
         except BaseException:
             self._teardown()
             raise
+        if self.tracer_provider is not None and self.config.instrumentations:
+            from conduit_otel.clients import acquire
+
+            self.clients = acquire(self.config.instrumentations)
         if self.config.set_global_providers:
             self._install_globals()
         self.started = True
@@ -176,6 +184,11 @@ class OtelRuntime:
         self._teardown()
 
     def _teardown(self) -> None:
+        if self.clients:
+            from conduit_otel.clients import release
+
+            release(self.clients)
+            self.clients = ()
         for shut in (self.tracer_provider, self.meter_provider):
             if shut is None:
                 continue
