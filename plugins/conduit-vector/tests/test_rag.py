@@ -145,11 +145,74 @@ def test_embedding_model_may_be_a_plain_callable() -> None:
         assert rag.retrieve("go left")[0].id == "left"
 
 
+class PredictModel:
+    """Seed 000's ``llm=llm_model``: a model object answering through ``predict``."""
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    def predict(self, prompt: str) -> str:
+        self.prompts.append(prompt)
+        return "predicted: " + prompt.split("(source: ", 1)[1].split(")", 1)[0]
+
+
+def test_an_llm_object_with_predict_is_asked_through_predict(db: VectorDB) -> None:
+    model = PredictModel()
+    rag = facade_create_rag_pipeline(vector_db=db, embedding_model=None, llm=model, top_k=1)
+    assert rag.query("What is Chroma?") == "predicted: chroma"
+    assert model.prompts[0].startswith("Answer the question using only the context below.")
+    assert anyio.run(rag.aquery, "What is Conduit?") == "predicted: conduit"
+    assert len(model.prompts) == 2 and rag.get_last_sources()[0].id == "conduit"
+
+
+def test_an_llm_object_with_an_async_generate_returning_text_works_sync_and_async(db: VectorDB) -> None:
+    class Completion:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+    class Generator:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        async def generate(self, prompt: str) -> Completion:
+            await anyio.sleep(0)
+            self.calls += 1
+            return Completion("generated from " + ("chroma" if "(source: chroma)" in prompt else "elsewhere"))
+
+    generator = Generator()
+    rag = create_rag_pipeline(db, None, generator, top_k=1)
+    assert rag.query("What is Chroma?") == "generated from chroma"
+    assert anyio.run(rag.aquery, "What is Chroma?") == "generated from chroma"
+    assert generator.calls == 2
+
+
+def test_predict_wins_over_generate_and_call_on_an_object_with_all_three(db: VectorDB) -> None:
+    class Both(PredictModel):
+        def generate(self, prompts: list[str]) -> Any:  # a batch API of another shape
+            raise AssertionError("generate must not be called when predict exists")
+
+        def __call__(self, prompt: str) -> str:
+            raise AssertionError("__call__ must not be called when predict exists")
+
+    assert create_rag_pipeline(db, None, Both(), top_k=1).query("What is Chroma?") == "predicted: chroma"
+
+
+def test_an_llm_method_returning_no_text_is_an_inference_error_naming_the_type(db: VectorDB) -> None:
+    class Numbers:
+        def predict(self, prompt: str) -> list[float]:
+            return [0.1, 0.9]
+
+    with pytest.raises(InferenceError) as caught:
+        create_rag_pipeline(db, None, Numbers()).query("What is Conduit?")
+    assert "the llm returned list; return a str (or an object with a text attribute)" in str(caught.value.detail)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"llm": None}, "llm must be a callable taking the prompt"),
-        ({"llm": "gpt"}, "llm must be a callable"),
+        ({"llm": None}, r"llm must answer the prompt: pass an object with predict\(prompt\) or generate\(prompt\), or a callable.*got NoneType"),
+        ({"llm": "gpt"}, r"llm must answer the prompt.*got str"),
+        ({"llm": object()}, r"predict\(prompt\) or generate\(prompt\).*got object"),
         ({"llm": EchoLLM(), "embedding_model": 3}, "embedding_model int cannot embed text"),
         ({"llm": EchoLLM(), "prompt_template": "no slots"}, r"prompt_template must contain \{context\} and \{question\}"),
     ],

@@ -6,9 +6,10 @@
   ``embed(list[str]) -> list[list[float]]`` (conduit-onnx's embedder), an object with
   ``predict(str)``, a callable ``f(str) -> list[float]``, or None to use the database's
   own embedder (:attr:`VectorDB.embedder`).
-- ``llm`` is any callable taking the prompt (a ``str``) and returning the answer, sync
-  or async: a function, a provider client's bound method, the router. A returned object
-  with a ``text`` or ``content`` string attribute is read through it.
+- ``llm`` answers the prompt (a ``str``), sync or async: an object with ``predict(prompt)``
+  (as seed 000 shows it), else one with ``generate(prompt)``, else any callable
+  ``f(prompt)`` (a function, a provider client's bound method). The answer is a ``str``, or an
+  object with a ``text`` or ``content`` string attribute, read through it.
 
 The prompt (override with ``prompt_template=``, which must contain ``{context}`` and
 ``{question}``) is exactly::
@@ -108,6 +109,32 @@ def _embed_function(embedding_model: Any, vector_db: Any) -> Callable[[str], Any
     )
 
 
+_LLM_METHODS = ("predict", "generate")
+
+
+def _llm_function(llm: Any) -> Callable[[str], Any]:
+    """The callable that answers a prompt: ``llm.predict``, else ``llm.generate``, else ``llm``.
+
+    The named methods come first so that an object which is also callable (a model class with a
+    ``__call__`` of another shape) is asked the way seed 000 asks it, through ``predict``.
+    """
+    for name in _LLM_METHODS:
+        method = getattr(llm, name, None)
+        if callable(method):
+            return method
+    if llm is not None and callable(llm):
+        return llm
+    raise ConfigurationError(
+        "llm must answer the prompt: pass an object with predict(prompt) or generate(prompt), or a "
+        "callable taking the prompt (str), sync or async, returning a str (or an object with a text "
+        f"attribute); got {type(llm).__name__}"
+    )
+
+
+def _is_async(function: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(getattr(function, "__call__", None))
+
+
 def _answer_text(result: Any) -> str:
     if isinstance(result, str):
         return result
@@ -117,7 +144,7 @@ def _answer_text(result: Any) -> str:
             return value
     raise InferenceError(
         "the language model returned no text",
-        f"the llm callable returned {type(result).__name__}; return a str (or an object with a text attribute)",
+        f"the llm returned {type(result).__name__}; return a str (or an object with a text attribute)",
     )
 
 
@@ -133,7 +160,7 @@ class RAGPipeline:
         self,
         vector_db: Any,
         embedding_model: Any = None,
-        llm: Callable[[str], Any] | None = None,
+        llm: Any = None,
         *,
         top_k: int = 4,
         where: Mapping[str, Any] | None = None,
@@ -142,16 +169,13 @@ class RAGPipeline:
     ) -> None:
         if not callable(getattr(vector_db, "search", None)):
             raise ConfigurationError(f"vector_db must be a VectorDB (from create_vector_db); got {type(vector_db).__name__}")
-        if llm is None or not callable(llm):
-            raise ConfigurationError(
-                "llm must be a callable taking the prompt (str) and returning the answer, sync or async; "
-                f"got {type(llm).__name__}"
-            )
+        generate = _llm_function(llm)
         if "{context}" not in prompt_template or "{question}" not in prompt_template:
             raise ConfigurationError("prompt_template must contain {context} and {question}")
         self.vector_db = vector_db
         self.embedding_model = embedding_model
         self.llm = llm
+        self._generate = generate
         self.top_k = validate_top_k(top_k)
         self.where = validate_where(where)
         self.prompt_template = prompt_template
@@ -187,16 +211,16 @@ class RAGPipeline:
         """Retrieve, prompt and call the LLM; an async ``llm`` is awaited (see :meth:`query`)."""
         sources = self.retrieve(question, top_k, where)
         prompt = self.build_prompt(question, sources)
-        return self._finish(prompt, sources, _resolve(self.llm(prompt)))
+        return self._finish(prompt, sources, _resolve(self._generate(prompt)))
 
     async def aask(self, question: str, *, top_k: int | None = None, where: Mapping[str, Any] | None = None) -> RAGAnswer:
         """:meth:`ask` for async code: retrieval runs in a worker thread, the LLM is awaited."""
         sources = await anyio.to_thread.run_sync(lambda: self.retrieve(question, top_k, where))
         prompt = self.build_prompt(question, sources)
-        if inspect.iscoroutinefunction(self.llm) or inspect.iscoroutinefunction(getattr(self.llm, "__call__", None)):
-            result = await self.llm(prompt)
+        if _is_async(self._generate):
+            result = await self._generate(prompt)
         else:
-            result = await anyio.to_thread.run_sync(self.llm, prompt)
+            result = await anyio.to_thread.run_sync(self._generate, prompt)
             if inspect.isawaitable(result):
                 result = await result
         return self._finish(prompt, sources, result)
@@ -231,7 +255,7 @@ def _resolve(value: Any) -> Any:
 
 
 def create_rag_pipeline(
-    vector_db: Any, embedding_model: Any = None, llm: Callable[[str], Any] | None = None, **options: Any
+    vector_db: Any, embedding_model: Any = None, llm: Any = None, **options: Any
 ) -> RAGPipeline:
     """The seed's ``create_rag_pipeline(vector_db=, embedding_model=, llm=)``; ``options``:
     ``top_k`` (4), ``where``, ``prompt_template``, ``max_passage_chars`` (2000)."""
