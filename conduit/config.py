@@ -125,7 +125,7 @@ KERNEL_SCHEMA: dict[str, Setting] = {
 #: these, then CONDUIT_* (which wins), then code. API_KEY / API_REQUIRE_AUTH: the auth plugin.
 SEED_VARIABLES: dict[str, str] = {
     "REDIS_URL": "redis_url",  # seed 001, 004: the shared state store
-    "API_MAX_REQUEST_SIZE": "max_body_size",  # seed 001: bytes of a request body
+    "API_MAX_REQUEST_SIZE": "router_max_request_size",  # seed 001: bytes of an API request body (GET exempt)
     "DATABASE_URL": "router_history",  # seed 001, 004: the router's PostgreSQL history (postgres URLs only)
     # seed 002: the LLM provider clients' retries, response cache and rate limit (conduit-router)
     "MAX_RETRIES": "router_max_retries",

@@ -15,9 +15,11 @@ from conduit import hookimpl
 __all__ = [
     "conduit_register_apis",
     "conduit_config_schema",
+    "conduit_configure",
     "conduit_metrics",
     "conduit_register_commands",
     "conduit_register_health_checks",
+    "conduit_register_middleware",
     "conduit_register_routes",
     "conduit_shutdown",
 ]
@@ -26,6 +28,15 @@ __all__ = [
 @hookimpl
 def conduit_config_schema() -> dict[str, Any]:
     from conduit.config import Setting
+
+    def model_rates_ok(value: Any) -> str | None:
+        from conduit_router.providers.ratelimit import parse_model_rates
+
+        try:
+            parse_model_rates(value)
+        except ValueError as exc:
+            return str(exc)
+        return None
 
     def objective_ok(value: str) -> str | None:
         from conduit_router.models import Objective
@@ -69,10 +80,26 @@ def conduit_config_schema() -> dict[str, Any]:
         "router_cache_ttl": Setting(float, 3600.0, "seconds a cached provider answer is kept", minimum=1.0),
         "router_cache_max_size": Setting(int, 1000, "answers the in-process response cache keeps (LRU)", minimum=1),
         "router_rate_limit": Setting(float, None, "provider calls a second per provider (token bucket; calls wait, "
-                                     "never fail); unset: no limit", minimum=0.001),
+                                     "never fail); unset: no limit (the providers' 429 + Retry-After bind, "
+                                     "see docs/router.md)", minimum=0.001),
+        "router_model_rate_limits": Setting((str, dict), None, "provider calls a second per model (token bucket; "
+                                            "calls wait, never fail): model=rate pairs, e.g. "
+                                            "gpt-4o=5,claude-sonnet-4-0=2 (*=rate for the models not named); "
+                                            "unset: none", check=model_rates_ok),
+        "router_max_request_size": Setting(int, None, "bytes of a request body the /v1 routes accept (POST; GET is "
+                                           "exempt); 413 past it (seed 001's API_MAX_REQUEST_SIZE sets it too). "
+                                           "Unset: 10000 (seed 001); 0: only the server's max_body_size", minimum=0),
         "router_standin_url": Setting(str, None, "send every provider call to this local stand-in "
                                       "(python -m conduit_router.standin) instead of the real APIs"),
     }
+
+
+@hookimpl
+def conduit_configure(app: Any, settings: Any) -> None:
+    if settings.get("router_model_rate_limits"):
+        from conduit_router.service import model_rate_limits
+
+        model_rate_limits(settings)  # a model the catalogue lacks fails at start-up, not on the first call
 
 
 @hookimpl
@@ -82,6 +109,17 @@ def conduit_register_routes(register: Callable[..., Any], app: Any) -> None:
     from conduit_router.service import register_service
 
     register_service(register, app.settings.get("router_prefix") or "/v1")
+
+
+@hookimpl
+def conduit_register_middleware(register: Callable[..., Any], app: Any) -> None:
+    if not app.settings.get("router_service", True):
+        return
+    from conduit_router.service import BodyLimit, body_limit
+
+    limit = body_limit(app.settings)
+    if limit:
+        register(BodyLimit(limit))
 
 
 @hookimpl
@@ -141,6 +179,17 @@ def conduit_metrics(app: Any) -> list[tuple[str, str, dict[str, str], float]] | 
         samples.append(("conduit_router_provider_requests_total", "counter", labels, float(metrics["requests"])))
         samples.append(("conduit_router_provider_errors_total", "counter", labels, float(sum(metrics["errors"].values()))))
         samples.append(("conduit_router_provider_available", "gauge", labels, 1.0 if metrics["available"] else 0.0))
+        length = metrics["response_length"]
+        samples.append(("conduit_router_provider_answers_total", "counter", labels, float(length["answers"])))
+        samples.append(("conduit_router_provider_response_chars_total", "counter", labels,
+                        float(length["chars"]["total"])))
+        samples.append(("conduit_router_provider_completion_tokens_total", "counter", labels,
+                        float(length["completion_tokens"]["total"])))
+        for quantile in ("p50", "p95"):
+            if length["chars"][quantile] is not None:
+                samples.append(("conduit_router_provider_response_chars", "gauge",
+                                {**labels, "quantile": {"p50": "0.5", "p95": "0.95"}[quantile]},
+                                float(length["chars"][quantile])))
     return samples
 
 

@@ -12,6 +12,10 @@ OpenAI's, ignores fields it does not use). A model name the catalogue lacks, in
 model meets now are 422 ``no_eligible_model`` (that depends on the router's state, not on
 the request's shape).
 
+Bodies are limited as in seed 001 (:class:`BodyLimit`, :func:`body_limit`): a POST to one of
+these routes with a body over ``router_max_request_size`` (default: ``API_MAX_REQUEST_SIZE``
+when set, else 10000 bytes) is 413 before the body is read; GET is exempt.
+
 One :class:`~conduit_router.router.Router` per app, built from settings on first use
 (:func:`app_router`) and closed when the app shuts down.
 """
@@ -23,14 +27,16 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from conduit.framework.errors import BadRequestError, HTTPError, NotFoundError
+from conduit.framework.errors import BadRequestError, HTTPError, NotFoundError, PayloadTooLargeError
+from conduit.http.middleware import PhasedMiddleware
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse, StreamingResponse, dumps
 from conduit_router.models import MAX_QUERY_CHARS, Query, QueryConstraints
 from conduit_router.providers.base import _ROLES, MAX_TOKENS_LIMIT, ProviderError
 from conduit_router.router import Router
 
-__all__ = ["app_router", "build_router", "register_service"]
+__all__ = ["SEED_MAX_REQUEST_SIZE", "BodyLimit", "app_router", "body_limit", "build_router", "model_rate_limits",
+           "register_service"]
 
 _ROUTE_FIELDS = {"text", "query", "query_id", "constraints", "user_id"}
 _COMPLETE_FIELDS = _ROUTE_FIELDS | {"messages", "system", "max_tokens", "temperature", "use_cache"}
@@ -150,6 +156,40 @@ def _openai(description: str) -> dict[str, Any]:
     return _error(description, _OPENAI_ERROR)
 
 
+def model_rate_limits(settings: Any, models: Any = None) -> dict[str, float]:
+    """``router_model_rate_limits`` as ``{model: requests per second}`` (``"*"``: the others).
+
+    A malformed value, or a model name the catalogue (``models``, else the configured one)
+    lacks, is a ConfigurationError saying what to write.
+    """
+    from conduit.framework.errors import ConfigurationError
+    from conduit_router.providers.ratelimit import parse_model_rates
+
+    try:
+        rates = parse_model_rates(settings.get("router_model_rate_limits") or None)
+    except ValueError as exc:
+        raise ConfigurationError(f"setting 'router_model_rate_limits': {exc}") from None
+    if not rates:
+        return rates
+    if models is None:
+        from conduit_router.catalogue import default_catalogue
+
+        models = default_catalogue(settings)
+    names = {m.name for m in models}
+    unknown = sorted(set(rates) - names - {"*"})
+    if unknown:
+        raise ConfigurationError(
+            f"setting 'router_model_rate_limits' names {', '.join(map(repr, unknown))}, which the model catalogue "
+            f"lacks; use names from GET /v1/models ({', '.join(sorted(names))}), or * for every model")
+    return rates
+
+
+def _provider_rates(rates: Mapping[str, float], provider: str, models: Any) -> dict[str, float] | None:
+    own = {m.name for m in models if m.provider == provider}
+    mine = {name: rate for name, rate in rates.items() if name in own or name == "*"}
+    return mine or None
+
+
 def build_router(settings: Any) -> Router:
     """A Router configured from the app's settings (see docs/router.md, Configuration)."""
     from conduit_router.catalogue import default_catalogue
@@ -167,10 +207,12 @@ def build_router(settings: Any) -> Router:
         "backoff_max": settings.get("router_retry_max_delay", 20.0),
         "rate_per_provider": settings.get("router_rate_limit"),
     }
+    model_rates = model_rate_limits(settings, models)
     for name in {m.provider for m in models}:
         cls = PROVIDER_CLASSES.get(name)
         if cls is None:
             continue
+        options["rate_per_model"] = _provider_rates(model_rates, name, models)
         options["cache"] = (ResponseCache(max_entries=settings.get("router_cache_max_size", 1000),
                                           ttl=settings.get("router_cache_ttl", 3600.0))
                             if settings.get("router_cache", True) else None)  # one cache per provider client
@@ -190,6 +232,64 @@ def build_router(settings: Any) -> Router:
                                flush_interval=settings.get("router_history_flush_interval") or DEFAULT_FLUSH_INTERVAL),
         latency_tolerance_ms=settings.get("router_latency_tolerance_ms") or 15_000.0,
     )
+
+
+#: Seed 001's request size limit: bytes of an API request body (``API_MAX_REQUEST_SIZE``).
+SEED_MAX_REQUEST_SIZE = 10_000
+
+
+def body_limit(settings: Any) -> int:
+    """Bytes of body the service's POST routes accept; 0 for no limit of their own.
+
+    ``router_max_request_size`` (seed 001's ``API_MAX_REQUEST_SIZE`` sets it too) when set;
+    else seed 001's default, 10000. The server's ``max_body_size`` stays the cap of every route.
+    """
+    value = settings.get("router_max_request_size")
+    return SEED_MAX_REQUEST_SIZE if value is None else int(value)
+
+
+class BodyLimit(PhasedMiddleware):
+    """413 for a body over ``max_bytes`` sent to one of the service's POST routes.
+
+    A declared ``Content-Length`` over the limit is refused before any byte is read; a chunked
+    body is counted as it arrives. GET (and HEAD, OPTIONS) are exempt, as in seed 001; routes
+    other than the service's are not touched. ``/v1/chat/completions`` answers in OpenAI's
+    error shape, the others in the kernel's.
+    """
+
+    _EXEMPT = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, max_bytes: int) -> None:
+        if max_bytes < 1:
+            raise ValueError(f"the body limit must be >= 1 byte, got {max_bytes!r}")
+        self.max_bytes = max_bytes
+
+    def __repr__(self) -> str:
+        return f"router body limit ({self.max_bytes} bytes)"
+
+    def before(self, request: HTTPRequest) -> Any:
+        route = request.route
+        if route is None or route.endpoint not in _LIMITED or request.method in self._EXEMPT:
+            return None
+        try:
+            request.limit_body(self.max_bytes)
+        except PayloadTooLargeError as exc:
+            if route.endpoint is chat_completions_handler:
+                return self._openai(exc)
+            raise
+        return True
+
+    def after(self, request: HTTPRequest, response: HTTPResponse, context: Any) -> HTTPResponse | None:
+        if context and response.status_code == 413 and request.route is not None \
+                and request.route.endpoint is chat_completions_handler:
+            exc = request.state.get("exception")
+            if isinstance(exc, PayloadTooLargeError):  # a chunked body that went past the limit
+                return self._openai(exc)
+        return None
+
+    def _openai(self, exc: PayloadTooLargeError) -> HTTPResponse:
+        return _openai_error(413, f"{exc.detail}; send a smaller body (the router_max_request_size setting, "
+                                  "API_MAX_REQUEST_SIZE)", "invalid_request_error", "body_too_large")
 
 
 def app_router(app: Any) -> Router:
@@ -430,11 +530,15 @@ def _sse(stream: Any) -> StreamingResponse:
     return response
 
 
+_LIMITED = frozenset({route_handler, complete_handler, feedback_handler, chat_completions_handler})
+_TOO_LARGE = _error("The body is over router_max_request_size (code: body_too_large)")
+
+
 def register_service(register: Any, prefix: str = "/v1") -> None:
     """Add the service's routes through a ``conduit_register_routes`` ``register``."""
     prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
     tags = ("router",)
-    bad = {400: _BAD, 404: _NO_MODEL, 422: _NONE_ELIGIBLE}
+    bad = {400: _BAD, 404: _NO_MODEL, 413: _TOO_LARGE, 422: _NONE_ELIGIBLE}
     register("POST", f"{prefix}/route", route_handler, summary="Route a query to a model", tags=tags,
              body=ROUTE_SCHEMA, response=_DECISION, responses=dict(bad))
     spends = "spends money at the LLM providers"
@@ -445,6 +549,7 @@ def register_service(register: Any, prefix: str = "/v1") -> None:
              body=FEEDBACK_SCHEMA, response={"type": "object", "required": ["accepted"],
                                              "properties": {"accepted": {"const": True}}},
              responses={400: _BAD, 404: _error("No routing decision with this query_id (code: unknown_query)"),
+                        413: _TOO_LARGE,
                         409: _error("Quality feedback for this query was already recorded (code: feedback_exists)")})
     register("GET", f"{prefix}/stats", stats_handler, summary="Decisions, traffic share, spend, quality per model",
              tags=tags, response={"type": "object"})
@@ -462,6 +567,7 @@ def register_service(register: Any, prefix: str = "/v1") -> None:
                                                                     "properties": {"data": {"type": "string"}}}}}},
                  400: _openai("The body is not valid JSON, or a field is invalid (OpenAI's error body)"),
                  404: _openai("The model does not exist (code: model_not_found)"),
+                 413: _openai("The body is over router_max_request_size (code: body_too_large)"),
                  422: _openai("No model meets the constraints now (code: no_eligible_model)"),
                  429: _error("Rate limited (the app's limit: Error; a provider's: OpenAI's error body)",
                              {"anyOf": [_ERROR, _OPENAI_ERROR]}),

@@ -4,7 +4,8 @@ For each call: validate (done by the caller, :func:`validate_chat`), look in the
 cache, take tokens from the provider's and the model's bucket (waiting), send with retries
 (tenacity: exponential backoff with jitter, honouring ``Retry-After`` on 429/503; only
 429, 408, 5xx, timeouts and dropped connections are retried), record metrics (duration,
-outcome, tokens, availability), and store the answer in the cache. Streaming calls retry
+outcome, tokens, availability, the answer's length in characters and completion tokens),
+and store the answer in the cache. Streaming calls retry
 until the response starts; once text has been sent on, a failure ends the stream.
 
 Subclasses (OpenAI-compatible, Anthropic, Gemini) only say how to build the request and
@@ -16,9 +17,11 @@ from __future__ import annotations
 import abc
 import email.utils
 import logging
+import math
 import os
 import random
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +43,7 @@ from conduit_router.providers.base import (
 from conduit_router.providers.cache import ResponseCache, cache_key
 from conduit_router.providers.ratelimit import RateLimits, RateLimitWaitTooLong
 
-__all__ = ["ProviderClient", "ProviderMetrics", "StreamChunk", "parse_retry_after"]
+__all__ = ["LengthStats", "ProviderClient", "ProviderMetrics", "StreamChunk", "parse_retry_after"]
 
 logger = logging.getLogger("conduit.router.providers")
 
@@ -78,10 +81,45 @@ class StreamChunk:
     finish_reason: str | None = None
 
 
-class ProviderMetrics:
-    """Counters for one provider client (exported by ``stats()`` and ``/metrics``)."""
+class LengthStats:
+    """Lengths of answers (characters, or tokens): the total, count, mean and largest since the
+    client was made, and p50/p95 over the last ``window`` answers (a bounded sample, so a
+    long-running server reports its recent traffic and its memory stays flat)."""
 
-    def __init__(self) -> None:
+    def __init__(self, window: int = 1024) -> None:
+        self.count = 0
+        self.total = 0
+        self.max = 0
+        self._recent: deque[int] = deque(maxlen=window)
+
+    def add(self, length: int) -> None:
+        self.count += 1
+        self.total += length
+        self.max = max(self.max, length)
+        self._recent.append(length)
+
+    def percentile(self, p: float) -> int | None:
+        """The nearest-rank ``p``-th percentile (0-100) of the recent answers; None before any."""
+        if not self._recent:
+            return None
+        ordered = sorted(self._recent)
+        return ordered[max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "mean": round(self.total / self.count, 1) if self.count else None,
+                "p50": self.percentile(50), "p95": self.percentile(95), "max": self.max if self.count else None}
+
+
+class ProviderMetrics:
+    """Counters for one provider client (exported by ``stats()`` and ``/metrics``).
+
+    ``response_chars`` and ``response_tokens`` are the lengths of the answers the provider
+    gave (streamed ones included; cache hits are not provider answers and are counted in
+    ``cache_hits`` only).
+    """
+
+    def __init__(self, limits: RateLimits | None = None) -> None:
+        self.limits = limits
         self.requests = 0
         self.successes = 0
         self.errors: dict[str, int] = {}
@@ -93,18 +131,24 @@ class ProviderMetrics:
         self.rate_limit_wait_s = 0.0
         self.available = True
         self.last_error: str | None = None
+        self.response_chars = LengthStats()
+        self.response_tokens = LengthStats()
 
     def failed(self, exc: ProviderError) -> None:
         self.errors[exc.kind] = self.errors.get(exc.kind, 0) + 1
         self.available = False
         self.last_error = exc.kind
 
-    def succeeded(self, result: ChatResult) -> None:
+    def succeeded(self, result: ChatResult, *, chars: int | None = None) -> None:
+        """Count an answer; ``chars`` is its length when ``result.text`` is not the whole of it
+        (a streamed answer, whose text went to the caller piece by piece)."""
         self.successes += 1
         self.available = True
         self.duration_ms += result.latency_ms
         self.input_tokens += result.usage.input_tokens
         self.output_tokens += result.usage.output_tokens
+        self.response_chars.add(len(result.text) if chars is None else chars)
+        self.response_tokens.add(result.usage.output_tokens)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,8 +156,11 @@ class ProviderMetrics:
             "retries": self.retries, "cache_hits": self.cache_hits,
             "mean_duration_ms": round(self.duration_ms / self.successes, 1) if self.successes else None,
             "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
-            "rate_limit_wait_s": round(self.rate_limit_wait_s, 3), "available": self.available,
-            "last_error": self.last_error,
+            "response_length": {"answers": self.response_chars.count, "chars": self.response_chars.to_dict(),
+                                "completion_tokens": self.response_tokens.to_dict()},
+            "rate_limit_wait_s": round(self.rate_limit_wait_s, 3),
+            "rate_limits": self.limits.to_dict() if self.limits is not None else None,
+            "available": self.available, "last_error": self.last_error,
         }
 
 
@@ -138,6 +185,7 @@ class ProviderClient(abc.ABC):
     ``max_retries`` retries after the first attempt; a ``Retry-After`` longer than
     ``max_retry_after`` is not waited for (the router falls back instead);
     ``rate_per_provider``/``rate_per_model`` are requests per second (None: no bucket);
+    ``rate_per_model`` may be a mapping of model name to rate (``"*"``: the others);
     ``cache`` is a :class:`ResponseCache`, True for a default one, or None/False for none.
     """
 
@@ -160,7 +208,7 @@ class ProviderClient(abc.ABC):
         backoff_max: float = 20.0,
         max_retry_after: float = 30.0,
         rate_per_provider: float | None = None,
-        rate_per_model: float | None = None,
+        rate_per_model: float | Mapping[str, float] | None = None,
         burst: float | None = None,
         cache: ResponseCache | bool | None = True,
         http: httpx.AsyncClient | None = None,
@@ -184,7 +232,7 @@ class ProviderClient(abc.ABC):
         self.cache = ResponseCache() if cache is True else (None if cache is None or cache is False else cache)
         self._http = http
         self._owns_http = http is None
-        self.metrics = ProviderMetrics()
+        self.metrics = ProviderMetrics(self.limits)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
@@ -346,7 +394,7 @@ class ProviderClient(abc.ABC):
         self.metrics.requests += 1
         started = time.perf_counter()
         url, headers, body = self.build(request, stream=True)
-        input_tokens = output_tokens = 0
+        input_tokens = output_tokens = chars = 0
         finish: str | None = None
         try:
             response = await self._open_stream(request, url, headers, body)
@@ -359,6 +407,7 @@ class ProviderClient(abc.ABC):
                         input_tokens = chunk.usage.input_tokens or input_tokens
                         output_tokens = chunk.usage.output_tokens or output_tokens
                     finish = chunk.finish_reason or finish
+                    chars += len(chunk.text)
                     yield chunk
             finally:
                 await response.aclose()
@@ -367,7 +416,7 @@ class ProviderClient(abc.ABC):
             raise
         latency = (time.perf_counter() - started) * 1000
         self.metrics.succeeded(ChatResult("", request.model, self.name, Usage(input_tokens, output_tokens), latency,
-                                          finish))
+                                          finish), chars=chars)
 
     async def _open_stream(self, request: ChatRequest, url: str, headers: dict[str, str],
                            body: dict[str, Any]) -> httpx.Response:
