@@ -194,6 +194,7 @@ def check_cache(lb: str, instances: list[Instance], repeats: int = 8) -> dict[st
     and the cache keys on the model.)"""
     import openai
 
+    time.sleep(1.5)  # every worker's share written since the requests before this check
     before = cache_counts(instances)
     question = f"What does the response cache share? ({time.time_ns()})"
     with httpx.Client(limits=FRESH, timeout=60) as http:
@@ -218,6 +219,7 @@ def check_metrics(lb: str, instances: list[Instance], sent: int = 40) -> dict[st
     """`sent` GET /api/status through the balancer: both instances' /metrics together count them
     all, and each instance answers the same figure whichever of its workers takes the scrape."""
     route = "/api/status"
+    time.sleep(1.5)
     before = requests_counted(instances, route)
     pids: set[int] = set()
     with httpx.Client(base_url=lb, headers=AUTH, timeout=30, limits=FRESH) as client:
