@@ -20,12 +20,12 @@ from conduit.http.routing import Router
 
 __all__ = [
     "Conduit",
+    "EventSourceResponse",
+    "HTTPError",
     "HTTPRequest",
     "HTTPResponse",
-    "StreamingResponse",
-    "EventSourceResponse",
     "Router",
-    "HTTPError",
+    "StreamingResponse",
     "abort",
     "hookimpl",
 ]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from conduit.config import Settings, load_settings
 from conduit.framework.errors import (
@@ -440,8 +441,8 @@ def _reset(token: Any) -> None:
 
 async def _call_endpoint(request: HTTPRequest) -> HTTPResponse:
     route = request.route
-    if route is not None and request._body is None and not route.stream:  # noqa: SLF001
-        await request._read()  # noqa: SLF001 - bodies are read for the handler unless it streams
+    if route is not None and request._body is None and not route.stream:
+        await request._read()
     return await request.endpoint(request)
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 import anyio
 
@@ -60,7 +61,7 @@ class ASGIAdapter:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self.app._started:  # noqa: SLF001 - servers without lifespan support
+        if not self.app._started:
             await self.app.startup()
         more = True
 
@@ -169,7 +170,7 @@ async def _call_asgi(asgi_app: Callable[..., Awaitable[None]], request: HTTPRequ
     async def run() -> None:
         try:
             await asgi_app(scope, receive, send)
-        except Exception as exc:  # noqa: BLE001 - surfaced as a 500 or a cut stream
+        except Exception as exc:
             if not started.done():
                 started.set_exception(exc)
             else:

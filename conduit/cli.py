@@ -11,13 +11,14 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import orjson
 
 from conduit.framework.errors import ConduitError, ConfigurationError
 
-__all__ = ["main", "load_app", "build_parser"]
+__all__ = ["build_parser", "load_app", "main"]
 
 
 def load_app(target: str) -> Any:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from conduit.framework.errors import ConfigurationError
 
-__all__ = ["Setting", "Settings", "KERNEL_SCHEMA", "SEED_VARIABLES", "load_settings", "find_config_files"]
+__all__ = ["KERNEL_SCHEMA", "SEED_VARIABLES", "Setting", "Settings", "find_config_files", "load_settings"]
 
 _MISSING = object()
 

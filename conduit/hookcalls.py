@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import pluggy
 

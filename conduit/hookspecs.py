@@ -16,7 +16,8 @@ offers something to code and is called for every installed plugin that is not di
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from conduit.http.request import HTTPRequest
     from conduit.http.response import HTTPResponse
 
-__all__ = ["hookspec", "hookimpl"]
+__all__ = ["hookimpl", "hookspec"]
 
 hookspec = pluggy.HookspecMarker("conduit")
 hookimpl = pluggy.HookimplMarker("conduit")
@@ -168,7 +169,8 @@ def conduit_register_stores(register: Callable[..., Any], settings: Settings) ->
 
     ``register(kind, name, factory)``: ``kind`` is ``"state"`` (key/value and counters,
     see :mod:`conduit.storage`), ``"vector"`` (see ``conduit.ml.create_vector_db``) or
-    ``"rag"`` (see ``conduit.ml.create_rag_pipeline``); ``factory(**options)`` builds one. The kernel registers ``state/memory`` and, when
+    ``"rag"`` (see ``conduit.ml.create_rag_pipeline``); ``factory(**options)`` builds one. The kernel
+    registers ``state/memory`` and, when
     redis-py is installed, ``state/redis``.
     """
 

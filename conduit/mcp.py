@@ -15,18 +15,18 @@ from typing import Any
 from conduit.plugins import plugin_api
 
 __all__ = [
-    "MCPServer",
-    "Context",
-    "Message",
-    "MCPError",
-    "mount_mcp",
-    "Image",
     "Audio",
-    "EmbeddedResource",
-    "ResourceLink",
     "Completion",
-    "SamplingResult",
+    "Context",
     "ElicitResult",
+    "EmbeddedResource",
+    "Image",
+    "MCPError",
+    "MCPServer",
+    "Message",
+    "ResourceLink",
+    "SamplingResult",
+    "mount_mcp",
 ]
 
 def __getattr__(name: str) -> Any:

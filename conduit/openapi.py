@@ -43,7 +43,7 @@ from conduit.http.handlers import HandlerSignature, QueryParam, inspect_handler,
 from conduit.http.response import HTTPResponse, dumps
 from conduit.http.routing import Route
 
-__all__ = ["build_openapi", "enable_docs", "error_response", "type_schema", "ERROR_SCHEMA"]
+__all__ = ["ERROR_SCHEMA", "build_openapi", "enable_docs", "error_response", "type_schema"]
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -279,7 +279,7 @@ def _enum_schema(values: list[Any]) -> dict[str, Any]:
 
 
 def _is_json_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, float, bool)) and not isinstance(value, enum.Enum)
+    return value is None or (isinstance(value, (str, int, float, bool)) and not isinstance(value, enum.Enum))
 
 
 def type_schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
@@ -666,9 +666,9 @@ def enable_docs(
         response.headers["Content-Security-Policy"] = _DOCS_CSP
         return response
 
+    url = dumps(openapi_path).decode()
     init_js = (
-        "window.ui = SwaggerUIBundle({url: %s, dom_id: '#swagger-ui', deepLinking: true, validatorUrl: null});\n"
-        % dumps(openapi_path).decode()
+        f"window.ui = SwaggerUIBundle({{url: {url}, dom_id: '#swagger-ui', deepLinking: true, validatorUrl: null}});\n"
     ).encode()
 
     async def asset(request: Any, name: str) -> HTTPResponse:

@@ -27,8 +27,9 @@ import inspect
 import logging
 import os
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import pluggy
 
@@ -37,23 +38,23 @@ from conduit.config import Settings, load_settings
 from conduit.framework.errors import MissingPluginError, PluginError
 
 __all__ = [
-    "ENTRY_POINT_GROUP",
-    "BUILTIN_PLUGINS",
-    "APP_HOOKS",
     "ALL",
+    "APP_HOOKS",
+    "BUILTIN_PLUGINS",
+    "ENTRY_POINT_GROUP",
     "PluginInfo",
     "PluginManager",
-    "create_plugin_manager",
-    "default_plugin_manager",
-    "reset_default_plugin_manager",
-    "current_plugin_manager",
     "activate",
     "activated",
+    "create_plugin_manager",
+    "current_plugin_manager",
+    "default_plugin_manager",
     "list_plugins",
     "plugin_api",
+    "plugin_name_of",
+    "reset_default_plugin_manager",
     "resolve",
     "resolve_sync",
-    "plugin_name_of",
 ]
 
 logger = logging.getLogger("conduit.plugins")
@@ -252,7 +253,7 @@ def create_plugin_manager(
             continue
         try:
             pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
-        except Exception as exc:  # noqa: BLE001 - report any plugin failure by name
+        except Exception as exc:
             dist = getattr(ep, "dist", None)
             where = f" (distribution {dist.name} {dist.version})" if dist else ""
             message = (

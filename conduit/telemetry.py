@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pluggy
 
 from conduit.plugins import PluginManager, current_plugin_manager, resolve_sync
 
-__all__ = ["span", "record", "plugin_metrics", "MetricSample"]
+__all__ = ["MetricSample", "plugin_metrics", "record", "span"]
 
 logger = logging.getLogger("conduit.telemetry")
 
@@ -62,7 +63,7 @@ def record(name: str, value: float = 1.0, attributes: dict[str, Any] | None = No
         return
     try:
         caller(name=name, value=float(value), attributes=dict(attributes or {}))
-    except Exception:  # noqa: BLE001 - telemetry never breaks the measured work
+    except Exception:
         logger.debug("recording %s failed", name, exc_info=True)
 
 

@@ -12,8 +12,9 @@ This module is also a pytest plugin (entry point ``pytest11``) offering the fixt
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import orjson
@@ -23,7 +24,7 @@ from conduit.http.datastructures import MutableHeaders
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse, dumps
 
-__all__ = ["TestClient", "AsyncTestClient", "TestResponse", "LiveServer"]
+__all__ = ["AsyncTestClient", "LiveServer", "TestClient", "TestResponse"]
 
 
 @dataclass
@@ -105,9 +106,9 @@ def _build_request(
             )
         return chunks.pop(0) if chunks else b""
 
-    request._receive = receive  # noqa: SLF001
+    request._receive = receive
     if not body:
-        request._body = b""  # noqa: SLF001
+        request._body = b""
     return request
 
 

@@ -10,12 +10,13 @@ money or write data (see :func:`conduit.framework.auth.exposure_warnings`).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from conduit.config import Setting
 from conduit.hookspecs import hookimpl
 
-__all__ = ["conduit_config_schema", "conduit_register_middleware", "conduit_check", "MIDDLEWARE_ORDER"]
+__all__ = ["MIDDLEWARE_ORDER", "conduit_check", "conduit_config_schema", "conduit_register_middleware"]
 
 # Inside the request metrics (-1000) and access log (-999), so refusals are counted and
 # logged; outside every other plugin's middleware (order 0 by default) and the app's own.

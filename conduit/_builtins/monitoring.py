@@ -10,12 +10,13 @@ is left to the app, so the seed's own ``@app.get("/health")`` keeps working.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from conduit.config import Setting
 from conduit.hookspecs import hookimpl
 
-__all__ = ["conduit_config_schema", "conduit_register_routes", "conduit_register_middleware"]
+__all__ = ["conduit_config_schema", "conduit_register_middleware", "conduit_register_routes"]
 
 
 @hookimpl

@@ -15,14 +15,15 @@ import hashlib
 import hmac
 import ipaddress
 import os
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from conduit.framework.errors import ConfigurationError, UnauthorizedError
 from conduit.framework.ratelimit import path_matches
 from conduit.http.middleware import PhasedMiddleware
 from conduit.http.request import HTTPRequest
 
-__all__ = ["AuthMiddleware", "ENV_VAR", "configured_keys", "exposure_warnings", "is_loopback"]
+__all__ = ["ENV_VAR", "AuthMiddleware", "configured_keys", "exposure_warnings", "is_loopback"]
 
 ENV_VAR = "CONDUIT_API_KEYS"
 _TRUE = {"1", "true", "yes", "on"}
@@ -109,7 +110,10 @@ class AuthMiddleware(PhasedMiddleware):
     ) -> None:
         if api_keys is None:
             api_keys = [k.strip() for k in os.environ.get(ENV_VAR, "").split(",") if k.strip()]
-        pairs = list(api_keys.items()) if isinstance(api_keys, Mapping) else [(k, f"client-{i + 1}") for i, k in enumerate(api_keys)]
+        if isinstance(api_keys, Mapping):
+            pairs = list(api_keys.items())
+        else:
+            pairs = [(k, f"client-{i + 1}") for i, k in enumerate(api_keys)]
         if enabled and not pairs:
             raise ConfigurationError(
                 f"AuthMiddleware has no API keys; pass api_keys= or set {ENV_VAR} (comma-separated), "

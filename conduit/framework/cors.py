@@ -11,7 +11,8 @@ so caches keep the variants apart.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from conduit.framework.errors import BadRequestError
 from conduit.http.middleware import PhasedMiddleware

@@ -13,7 +13,8 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from typing import Any, Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import tenacity
 
@@ -95,7 +96,7 @@ class ErrorHandler(_Sanitiser):
             try:
                 clear()
                 cleared += 1
-            except Exception:  # noqa: BLE001 - one cache failing to clear must not stop the others
+            except Exception:
                 logger.exception("clearing a cache on out-of-memory failed")
         gc.collect()
         after = memory_usage().current_mb

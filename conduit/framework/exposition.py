@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 __all__ = [
     "CONTENT_TYPE",
@@ -19,8 +19,8 @@ __all__ = [
     "escape_help",
     "escape_label_value",
     "format_value",
-    "metric_name",
     "label_name",
+    "metric_name",
     "render",
 ]
 

@@ -13,8 +13,9 @@ import asyncio
 import inspect
 import threading
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Union
+from typing import Any
 
 import anyio
 import anyio.from_thread
@@ -22,9 +23,9 @@ import anyio.to_thread
 
 from conduit.framework.sanitize import safe_error_detail, sanitize_error_message
 
-__all__ = ["CheckResult", "HealthCheck", "HealthReport", "Check"]
+__all__ = ["Check", "CheckResult", "HealthCheck", "HealthReport"]
 
-Check = Callable[[], Union[tuple[bool, str], bool, Awaitable[Union[tuple[bool, str], bool]]]]
+Check = Callable[[], tuple[bool, str] | bool | Awaitable[tuple[bool, str] | bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +167,6 @@ class HealthCheck:
             in_worker = True
         if in_worker:
             return anyio.from_thread.run(lambda: self.arun_checks(startup_only=startup_only, extra=extra))
-        if asyncio._get_running_loop() is not None:  # noqa: SLF001 - the C-level "is a loop running here"
+        if asyncio._get_running_loop() is not None:
             raise RuntimeError("run_checks() was called on the event loop's thread; use `await arun_checks()`")
         return anyio.run(lambda: self.arun_checks(startup_only=startup_only, extra=extra))

@@ -11,7 +11,8 @@ input is fine, so a handler can report them all at once::
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 __all__ = ["InputValidator"]
 

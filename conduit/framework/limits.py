@@ -22,8 +22,8 @@ from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse
 
 __all__ = [
-    "ConnectionPool",
     "ConnectionLimit",
+    "ConnectionPool",
     "RequestSizeLimit",
     "RequestTimeout",
     "connection_limit",
@@ -60,7 +60,7 @@ def request_size_limit(max_mb: float = 10.0, *, max_bytes: int | None = None) ->
 
 
 class _Deadline:
-    __slots__ = ("when", "task", "queue", "done", "fired")
+    __slots__ = ("done", "fired", "queue", "task", "when")
 
     def __init__(self, when: float, task: asyncio.Task[Any], queue: _DeadlineQueue) -> None:
         self.when = when
@@ -79,7 +79,7 @@ class _DeadlineQueue:
     instead of each request arming and disarming its own timer.
     """
 
-    __slots__ = ("loop", "pending", "timer", "owner", "compact_at")
+    __slots__ = ("compact_at", "loop", "owner", "pending", "timer")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, owner: dict[Any, _DeadlineQueue]) -> None:
         self.loop = loop

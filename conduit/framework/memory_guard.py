@@ -55,7 +55,7 @@ class MemoryMonitor:
         logger.log(level, "memory: %.1f MB of %.1f MB%s", current, self.max_memory_mb, " (over the limit)" if exceeded else "")
 
     async def __call__(self, request: HTTPRequest, call_next: Any) -> HTTPResponse:
-        current, exceeded = self._recent()
+        _current, exceeded = self._recent()
         if exceeded:
             raise ServiceUnavailableError(
                 "Server low on memory",

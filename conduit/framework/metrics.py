@@ -18,8 +18,9 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Hashable, Iterable, Iterator, Mapping
+from typing import Any
 
 from conduit.framework.errors import ConduitError
 from conduit.framework.exposition import Family, Sample, metric_name, render
@@ -89,7 +90,7 @@ class HistogramStats:
 
 
 class _Histogram:
-    __slots__ = ("bounds", "counts", "count", "sum", "min", "max", "recent")
+    __slots__ = ("bounds", "count", "counts", "max", "min", "recent", "sum")
 
     def __init__(self, bounds: tuple[float, ...], reservoir: int) -> None:
         self.bounds = bounds
@@ -130,7 +131,7 @@ class _Histogram:
 class _RateWindow:
     """Events per second over the last ``window`` seconds, in one-second slots."""
 
-    __slots__ = ("window", "slots", "total")
+    __slots__ = ("slots", "total", "window")
 
     def __init__(self, window: int) -> None:
         self.window = window

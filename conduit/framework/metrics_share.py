@@ -38,7 +38,7 @@ import orjson
 
 from conduit.framework.metrics import Metrics
 
-__all__ = ["SharedMetrics", "MergedMetrics"]
+__all__ = ["MergedMetrics", "SharedMetrics"]
 
 logger = logging.getLogger("conduit.monitoring")
 

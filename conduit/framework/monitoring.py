@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from conduit.framework.errors import BadRequestError
 from conduit.framework.exposition import CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE

@@ -24,7 +24,8 @@ import functools
 import hashlib
 import logging
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from conduit.framework.errors import ServiceUnavailableError, TooManyRequestsError
 from conduit.http.datastructures import PreparedHeaders, prepare_headers
@@ -38,7 +39,7 @@ from conduit.storage import (
     create_state_store,
 )
 
-__all__ = ["RateLimiter", "rate_limit", "client_key", "path_matches", "DEFAULT_EXEMPT_PATHS"]
+__all__ = ["DEFAULT_EXEMPT_PATHS", "RateLimiter", "client_key", "path_matches", "rate_limit"]
 
 logger = logging.getLogger("conduit.ratelimit")
 

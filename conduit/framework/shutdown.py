@@ -22,7 +22,8 @@ import logging
 import signal
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -80,7 +81,7 @@ class GracefulShutdownHandler:
         """Run the cleanups from sync code (a fresh event loop runs async ones)."""
         if self._done:
             return
-        if asyncio._get_running_loop() is not None:  # noqa: SLF001 - a signal arrived inside a loop
+        if asyncio._get_running_loop() is not None:
             for fn in self._claim():
                 try:
                     result = fn()
@@ -94,7 +95,7 @@ class GracefulShutdownHandler:
         anyio.run(self.arun_cleanups)
         logger.info("cleanups finished in %.2fs", time.monotonic() - start)
 
-    def attach(self, app: Any) -> "GracefulShutdownHandler":
+    def attach(self, app: Any) -> GracefulShutdownHandler:
         """Run the cleanups in ``app``'s shutdown."""
         app.on_shutdown(self.arun_cleanups)
         return self

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from conduit.framework.errors import PayloadTooLargeError
 
@@ -65,7 +66,7 @@ class StreamingUpload:
 
 
 class _Sink:
-    __slots__ = ("fh", "chunk_size", "max_bytes", "written")
+    __slots__ = ("chunk_size", "fh", "max_bytes", "written")
 
     def __init__(self, fh: BinaryIO, chunk_size: int, max_bytes: int | None) -> None:
         self.fh, self.chunk_size, self.max_bytes, self.written = fh, chunk_size, max_bytes, 0

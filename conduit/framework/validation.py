@@ -12,8 +12,9 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from conduit.framework.errors import ConfigurationError
 from conduit.framework.sanitize import sanitize_error_message

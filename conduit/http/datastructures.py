@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, MutableMapping
 from http.cookies import SimpleCookie
-from typing import Any, Iterable, Iterator, MutableMapping, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
-__all__ = ["Headers", "MutableHeaders", "PreparedHeaders", "prepare_headers", "QueryParams", "Address", "State", "parse_cookies"]
+__all__ = ["Address", "Headers", "MutableHeaders", "PreparedHeaders", "QueryParams", "State", "parse_cookies", "prepare_headers"]
 
 
 class Address(NamedTuple):
@@ -25,7 +26,7 @@ class Headers:
     lower-cased by the parser.
     """
 
-    __slots__ = ("_raw", "_dict")
+    __slots__ = ("_dict", "_raw")
 
     def __init__(self, raw: Iterable[tuple[bytes, bytes]] = ()) -> None:
         self._raw = list(raw)
@@ -122,7 +123,7 @@ class MutableHeaders(MutableMapping[str, str]):
     repeated field.
     """
 
-    __slots__ = ("_store", "_extra")
+    __slots__ = ("_extra", "_store")
 
     def __init__(self, initial: Any = None) -> None:
         self._store: dict[str, tuple[str, str]] = {}
@@ -203,7 +204,7 @@ class MutableHeaders(MutableMapping[str, str]):
 class QueryParams:
     """Parsed query string: ``get`` gives the last value (like most frameworks), ``getlist`` all."""
 
-    __slots__ = ("_items", "_dict")
+    __slots__ = ("_dict", "_items")
 
     def __init__(self, query_string: str = "") -> None:
         self._items = parse_qsl(query_string, keep_blank_values=True) if query_string else []

@@ -31,17 +31,18 @@ import re
 import types
 import typing
 import uuid
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 import anyio.from_thread
 import anyio.to_thread
 
-from conduit.framework.errors import UnprocessableEntityError
+from conduit.errors import UnprocessableEntityError
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse, StreamingResponse, dumps
 
-__all__ = ["compile_handler", "to_response", "inspect_handler", "HandlerSignature", "QueryParam", "query_type"]
+__all__ = ["HandlerSignature", "QueryParam", "compile_handler", "inspect_handler", "query_type", "to_response"]
 
 logger = logging.getLogger("conduit.errors")
 
@@ -63,7 +64,7 @@ def to_response(result: Any, filled: HTTPResponse | None = None) -> HTTPResponse
         return response
     if isinstance(result, (dict, list)) or dataclasses.is_dataclass(result):
         response = filled or HTTPResponse()
-        response._body = dumps(result)  # noqa: SLF001 - hot path, skip property checks
+        response._body = dumps(result)
         response.headers["Content-Type"] = "application/json"
         return response
     if isinstance(result, str):
@@ -190,7 +191,7 @@ def _type_hints(fn: Any) -> dict[str, Any]:
     target = inspect.unwrap(target)
     try:
         return typing.get_type_hints(target, include_extras=True)
-    except Exception:  # noqa: BLE001 - one name does not resolve (a local class): take the others
+    except Exception:  # noqa: BLE001, S110 - one name does not resolve (a local class): take the others
         pass
     hints: dict[str, Any] = {}
     namespace = getattr(target, "__globals__", {})
@@ -329,7 +330,7 @@ def compile_handler(fn: Callable[..., Any], path_params: set[str]) -> Invoker:
     async def invoke_with_response(request: HTTPRequest) -> HTTPResponse:
         response = HTTPResponse()
         writer = _Writer(response)
-        response._writer = writer  # noqa: SLF001
+        response._writer = writer
         args, kwargs = build_args(request, response)
 
         async def run() -> Any:
@@ -344,7 +345,7 @@ def compile_handler(fn: Callable[..., Any], path_params: set[str]) -> Invoker:
         await writer.decided.wait()
         if not writer.started:
             result = await task
-            response._writer = None  # noqa: SLF001
+            response._writer = None
             return to_response(result, response)
         return writer.streaming_response(task)
 

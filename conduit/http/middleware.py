@@ -29,27 +29,29 @@ import asyncio
 import inspect
 import logging
 import time
-from typing import Any, Awaitable, Callable, Iterable, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol, runtime_checkable
 
-from conduit.framework.errors import ErrorHandlerMiddleware
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse, error_response
 
 __all__ = [
+    "CORSMiddleware",
+    "CallNext",
+    "ErrorHandlerMiddleware",
+    "LoggerMiddleware",
     "Middleware",
     "PhasedMiddleware",
-    "CallNext",
+    "RequestIDMiddleware",
+    "TimingMiddleware",
     "as_middleware",
     "build_chain",
-    "route_middleware",
-    "LoggerMiddleware",
-    "CORSMiddleware",
-    "TimingMiddleware",
-    "RequestIDMiddleware",
-    "logger_middleware",
     "cors_middleware",
-    "timing_middleware",
+    "error_handler",
+    "logger_middleware",
     "request_id_middleware",
+    "route_middleware",
+    "timing_middleware",
 ]
 
 CallNext = Callable[[HTTPRequest], Awaitable[HTTPResponse]]
@@ -163,7 +165,27 @@ class PhasedMiddleware(abc.ABC):
         return response if result is None else result
 
 
-PhasedMiddleware.register(ErrorHandlerMiddleware)  # conduit.framework.errors cannot import this module
+class ErrorHandlerMiddleware(PhasedMiddleware):
+    """The seed's ``error_handler()``: turns any exception from inner layers into JSON.
+
+    The kernel already does this at every middleware boundary, so this middleware is
+    kept for the seed's API (``conduit.framework.errors.error_handler``); it also lets an app
+    choose whether 500 responses include the exception's class name (``expose_type=True``,
+    off by default).
+    """
+
+    def __init__(self, expose_type: bool = False) -> None:
+        self.expose_type = expose_type
+
+    def before(self, request: HTTPRequest) -> None:
+        # Inner boundaries render errors before they reach this layer; they read this flag.
+        if self.expose_type:
+            request.state.expose_error_type = True
+
+
+def error_handler(expose_type: bool = False) -> ErrorHandlerMiddleware:
+    """Middleware rendering every error as JSON (the kernel does this by default too)."""
+    return ErrorHandlerMiddleware(expose_type=expose_type)
 
 
 def _phases(mw: PhasedMiddleware) -> tuple[Any, bool, Any, Any]:
@@ -180,7 +202,7 @@ def _guard(inner: Endpoint) -> CallNext:
     async def call_next(request: HTTPRequest) -> HTTPResponse:
         try:
             return await inner(request)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - rendered as this request's error response
             return error_response(exc, request)
 
     return call_next
@@ -216,7 +238,7 @@ def _bind(mw: Middleware, call_next: CallNext) -> Endpoint:
     async def layer(request: HTTPRequest) -> HTTPResponse:
         try:
             return await mw(request, call_next)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - rendered as this request's error response
             return error_response(exc, request)
 
     layer.__qualname__ = f"layer[{mw!r}]"
@@ -249,7 +271,7 @@ def _fuse(run: list[PhasedMiddleware], inner: Endpoint) -> Endpoint:
                 contexts.append(context)
             else:
                 response = await inner(request)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - rendered as this request's error response
             response = error_response(exc, request)
         except asyncio.CancelledError:
             # Offered to the entered middleware with a `cancelled` phase, innermost first,
@@ -263,7 +285,7 @@ def _fuse(run: list[PhasedMiddleware], inner: Endpoint) -> Endpoint:
                 if cancelled is not None:
                     try:
                         answer = cancelled(request, contexts[i])
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001 - rendered as this request's error response
                         answer = error_response(exc, request)
             if answer is None:
                 raise
@@ -277,7 +299,7 @@ def _fuse(run: list[PhasedMiddleware], inner: Endpoint) -> Endpoint:
                 continue
             try:
                 result = after(request, response, contexts[i])
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - rendered as this request's error response
                 result = error_response(exc, request)
             if result is not None:
                 response = result

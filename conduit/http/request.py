@@ -13,11 +13,12 @@ import asyncio
 import itertools
 import re
 import secrets
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from conduit.framework.errors import BadRequestError, PayloadTooLargeError
+from conduit.errors import BadRequestError, PayloadTooLargeError
 from conduit.http.datastructures import Address, Headers, QueryParams, State, parse_cookies
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,28 +42,28 @@ class HTTPRequest:
     """One HTTP request. See the module docstring for how the body is read."""
 
     __slots__ = (
-        "method",
-        "path",
-        "raw_path",
-        "query_string",
-        "headers",
-        "params",
-        "client",
-        "server",
-        "scheme",
-        "http_version",
-        "route",
-        "endpoint",
-        "app",
-        "_request_id",
-        "_receive",
         "_body",
-        "_query",
         "_cookies",
-        "_state",
         "_json",
-        "_stream_started",
         "_portal",
+        "_query",
+        "_receive",
+        "_request_id",
+        "_state",
+        "_stream_started",
+        "app",
+        "client",
+        "endpoint",
+        "headers",
+        "http_version",
+        "method",
+        "params",
+        "path",
+        "query_string",
+        "raw_path",
+        "route",
+        "scheme",
+        "server",
     )
 
     def __init__(

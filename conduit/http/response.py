@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
-from typing import Any, AsyncIterable, AsyncIterator, Iterable, Mapping
+from typing import Any
 
 import orjson
 
-from conduit.framework.errors import HTTPError, InternalServerError
+from conduit.errors import HTTPError, InternalServerError
 from conduit.http.datastructures import MutableHeaders
 
 __all__ = [
+    "EventSourceResponse",
     "HTTPResponse",
     "StreamingResponse",
-    "EventSourceResponse",
-    "format_sse",
     "dumps",
     "error_response",
+    "format_sse",
 ]
 
 logger = logging.getLogger("conduit.errors")
@@ -54,7 +55,7 @@ class HTTPResponse:
     ``body`` may be ``str`` or ``bytes``; headers are case-insensitive.
     """
 
-    __slots__ = ("status_code", "headers", "_body", "background", "_writer")
+    __slots__ = ("_body", "_writer", "background", "headers", "status_code")
 
     media_type: str | None = None
 
@@ -153,7 +154,7 @@ class HTTPResponse:
             morsel["max-age"] = max_age
         if expires is not None:
             if isinstance(expires, datetime):
-                morsel["expires"] = format_datetime(expires.astimezone(timezone.utc), usegmt=True)
+                morsel["expires"] = format_datetime(expires.astimezone(UTC), usegmt=True)
             else:
                 morsel["expires"] = expires
         if path is not None:
@@ -331,7 +332,7 @@ def error_response(exc: BaseException, request: Any = None, *, expose_type: bool
     if error.status_code >= 500 and error is exc:
         # A 5xx detail is often an exception's text passed along (InferenceError("failed", str(e))):
         # paths and secrets are redacted for the client (seed 003, VUL-003); the log keeps it whole.
-        from conduit.framework.sanitize import sanitize_error_message
+        from conduit.http.sanitize import sanitize_error_message
 
         for field in ("error", "detail"):
             if isinstance(body.get(field), str):
@@ -349,4 +350,4 @@ def error_response(exc: BaseException, request: Any = None, *, expose_type: bool
 
 
 def http_date(now: float | None = None) -> str:
-    return format_datetime(datetime.fromtimestamp(now or time.time(), timezone.utc), usegmt=True)
+    return format_datetime(datetime.fromtimestamp(now or time.time(), UTC), usegmt=True)

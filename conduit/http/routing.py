@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 from urllib.parse import unquote
 
-from conduit.framework.errors import ConfigurationError
+from conduit.errors import ConfigurationError
 
 __all__ = [
-    "Route",
-    "Router",
-    "RouteDecorators",
-    "RouteMatch",
-    "Converter",
     "CONVERTERS",
     "METHODS",
+    "Converter",
+    "Route",
+    "RouteDecorators",
+    "RouteMatch",
+    "Router",
     "compile_pattern",
 ]
 
@@ -154,7 +155,7 @@ def compile_pattern(path: str) -> list[tuple[str, str | None, Converter | None]]
 
 
 class _Node:
-    __slots__ = ("static", "params", "catchall", "routes")
+    __slots__ = ("catchall", "params", "routes", "static")
 
     def __init__(self) -> None:
         self.static: dict[str, _Node] = {}

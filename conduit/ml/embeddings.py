@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 
 from conduit.framework.errors import ConfigurationError, MissingPluginError, PluginError
 from conduit.ml._registry import collect, plugin_manager
 
-__all__ = ["EmbedderInfo", "list_embedders", "get_embedder"]
+__all__ = ["EmbedderInfo", "get_embedder", "list_embedders"]
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,9 @@ def list_embedders(pm: pluggy.PluginManager | None = None) -> list[EmbedderInfo]
     found: dict[str, EmbedderInfo] = {}
     for reg in collect(plugin_manager(pm), "conduit_register_embedders"):
 
-        def take(name: str, factory: Callable[[], Any], dimension: int | None = None, default: bool = False) -> EmbedderInfo:
-            return EmbedderInfo(name, factory, dimension, bool(default), reg.plugin)
+        def take(name: str, factory: Callable[[], Any], dimension: int | None = None, default: bool = False,
+                 plugin: str = reg.plugin) -> EmbedderInfo:
+            return EmbedderInfo(name, factory, dimension, bool(default), plugin)
 
         try:
             info = take(*reg.args, **reg.kwargs)

@@ -284,7 +284,8 @@ def model_endpoint(
         }
         return info
 
-    app.add_route(f"{base}/metadata", metadata, ["GET"], name=f"metadata_{model_name}", summary=f"Describe model {model_name!r}", tags=tags)
+    app.add_route(f"{base}/metadata", metadata, ["GET"], name=f"metadata_{model_name}",
+                  summary=f"Describe model {model_name!r}", tags=tags)
 
     if stream:
         streamer = StreamingInferenceEngine(engine.model, chunk_size=chunk_size)

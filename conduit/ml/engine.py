@@ -11,14 +11,15 @@ never fails the rest of its batch.
 from __future__ import annotations
 
 import collections
-import itertools
 import contextvars
+import itertools
 import logging
 import queue
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import anyio
 import anyio.from_thread
@@ -61,7 +62,7 @@ class EngineStats:
 
 
 class _Item:
-    __slots__ = ("value", "key", "context", "cancelled", "result", "error", "event", "token", "thread_event")
+    __slots__ = ("cancelled", "context", "error", "event", "key", "result", "thread_event", "token", "value")
 
     def __init__(self, value: Any, key: Any) -> None:
         self.value = value
@@ -180,7 +181,7 @@ class InferenceEngine:
         """
         try:
             anyio.lowlevel.current_token()
-        except Exception:  # noqa: BLE001 - no event loop in this thread: the expected case
+        except Exception:  # noqa: BLE001, S110 - no event loop in this thread: the expected case
             pass
         else:
             raise RuntimeError("InferenceEngine.predict() would block the event loop; use `await engine.predict_async(...)`")
@@ -364,7 +365,7 @@ class InferenceEngine:
         if self.on_batch is not None:
             try:
                 self.on_batch(len(batch), duration)
-            except Exception:  # noqa: BLE001 - metrics must not break inference
+            except Exception:
                 logger.exception("on_batch callback of engine %r failed", self.name)
         self._notify(batch)
 

@@ -8,8 +8,9 @@ element-wise for nested lists. Pure Python: any objects with ``predict`` will do
 from __future__ import annotations
 
 import collections
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any
 
 from conduit.framework.errors import ConfigurationError, InferenceError
 
@@ -42,7 +43,8 @@ def _average(answers: list[Any], weights: list[float]) -> Any:
             raise InferenceError("ensemble members disagree on the answer's shape", f"lengths {sorted(lengths)}")
         return [_average([a[i] for a in answers], weights) for i in range(lengths.pop())]
     if not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in answers):
-        raise InferenceError("averaging needs numeric answers", f"got {[type(a).__name__ for a in answers]}; use strategy='voting'")
+        kinds = [type(a).__name__ for a in answers]
+        raise InferenceError("averaging needs numeric answers", f"got {kinds}; use strategy='voting'")
     return sum(w * a for w, a in zip(weights, answers)) / sum(weights)
 
 
@@ -70,7 +72,8 @@ class EnsemblePredictor:
         self.models = list(models)
         self.strategy = strategy
         self.weights = [float(w) for w in weights] if weights is not None else [1.0] * len(models)
-        self._pool = ThreadPoolExecutor(len(models), thread_name_prefix="conduit-ensemble") if parallel and len(models) > 1 else None
+        self._pool = (ThreadPoolExecutor(len(models), thread_name_prefix="conduit-ensemble")
+                      if parallel and len(models) > 1 else None)
 
     def predict_all(self, features: Any) -> list[Any]:
         """Every member's answer, in model order."""

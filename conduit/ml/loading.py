@@ -8,9 +8,10 @@ pickles and joblib files. A third party adds a format the same way.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import pluggy
@@ -18,7 +19,7 @@ import pluggy
 from conduit.framework.errors import ConfigurationError, MissingPluginError, ModelNotFoundError, PluginError
 from conduit.ml._registry import collect, plugin_manager
 
-__all__ = ["ModelLoader", "UnsupportedModelFormatError", "model_loaders", "load_model"]
+__all__ = ["ModelLoader", "UnsupportedModelFormatError", "load_model", "model_loaders"]
 
 #: Formats whose loader lives in a plugin of this repository: suffix -> (capability, extra).
 _KNOWN_PLUGIN_FORMATS: dict[str, tuple[str, str]] = {".onnx": ("ONNX inference", "onnx")}

@@ -14,7 +14,7 @@ import pluggy
 from conduit.framework.errors import MissingPluginError
 from conduit.ml._registry import plugin_manager
 
-__all__ = ["GPU_PROVIDERS", "load_onnx_model", "get_execution_providers", "get_onnx_providers", "has_gpu_support"]
+__all__ = ["GPU_PROVIDERS", "get_execution_providers", "get_onnx_providers", "has_gpu_support", "load_onnx_model"]
 
 GPU_PROVIDERS = frozenset({"TensorrtExecutionProvider", "CUDAExecutionProvider"})
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from conduit.framework.errors import ConfigurationError, InferenceError, ValidationError
 from conduit.hookspecs import hookimpl
 
-__all__ = ["SklearnModel", "load_sklearn_model", "to_onnx_bytes", "conduit_register_model_loaders"]
+__all__ = ["SklearnModel", "conduit_register_model_loaders", "load_sklearn_model", "to_onnx_bytes"]
 
 SUFFIXES = (".pkl", ".pickle", ".joblib")
 
@@ -72,7 +73,7 @@ class SklearnModel:
         rows, single = self._rows(x)
         try:
             result = method(rows)
-        except Exception as exc:  # noqa: BLE001 - estimator errors become InferenceError
+        except Exception as exc:
             raise InferenceError(f"model {self.name!r} failed to predict", f"{type(exc).__name__}: {exc}") from exc
         if single:
             result = result[0]
@@ -106,13 +107,13 @@ def _unpickle(path: Path) -> Any:
         if joblib is not None:
             return joblib.load(path)
         with path.open("rb") as fh:
-            return pickle.load(fh)  # noqa: S301 - documented: load only trusted files
+            return pickle.load(fh)
     except ModuleNotFoundError as exc:
         raise ConfigurationError(
             f"model file {path.name!r} needs the package {exc.name!r}, which is not installed; "
             f"`pip install {exc.name}` (for scikit-learn models: `pip install scikit-learn`)"
         ) from exc
-    except Exception as exc:  # noqa: BLE001 - corrupt files raise many types
+    except Exception as exc:
         raise ConfigurationError(
             f"model file {path.name!r} could not be unpickled ({type(exc).__name__}: {exc}); "
             "save it with joblib.dump or pickle.dump"
@@ -146,7 +147,8 @@ def load_sklearn_model(
     from_sklearn = type(obj).__module__.startswith("sklearn.") or hasattr(obj, "n_features_in_")
     if convert_to_onnx:
         if not from_sklearn:
-            raise ConfigurationError(f"convert_to_onnx=True needs a scikit-learn estimator; {path.name!r} holds a {type(obj).__name__}")
+            raise ConfigurationError(
+                f"convert_to_onnx=True needs a scikit-learn estimator; {path.name!r} holds a {type(obj).__name__}")
         from conduit.ml.onnx import load_onnx_model
 
         return load_onnx_model(to_onnx_bytes(obj), name=name, **onnx_options)

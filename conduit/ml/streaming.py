@@ -8,7 +8,8 @@ chunk in progress. Each chunk is a list of ``chunk_size`` answers (fewer for the
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
 
 import anyio.to_thread
 

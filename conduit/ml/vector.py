@@ -8,7 +8,8 @@ A vector plugin calls ``register("vector", name, factory)``, where
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
 
@@ -16,7 +17,7 @@ from conduit.config import Settings, load_settings
 from conduit.framework.errors import ConfigurationError, MissingPluginError, PluginError
 from conduit.ml._registry import collect, plugin_manager
 
-__all__ = ["store_factories", "create_vector_db", "create_rag_pipeline"]
+__all__ = ["create_rag_pipeline", "create_vector_db", "store_factories"]
 
 
 def store_factories(

@@ -23,7 +23,7 @@ from typing import Any
 
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpRequestParser
 
-from conduit.framework.errors import BadRequestError, error_for_status
+from conduit.errors import BadRequestError, error_for_status
 from conduit.server.protocol import NEED_DATA, ProtocolError, RequestHead, body_too_large, spoken_version
 from conduit.server.writer import ResponseWriter, asks_to_close
 
@@ -61,10 +61,27 @@ class HttpToolsProtocol(ResponseWriter):
     """One connection's HTTP state on httptools: bytes in, events and bytes out."""
 
     __slots__ = (
-        "parser", "events", "queued", "max_header_size", "max_body_size", "body_received", "body_failed", "_url",
+        "_began",
+        "_body_fed",
+        "_completed",
+        "_dead",
+        "_eof",
+        "_framing_bytes",
+        "_head_bytes",
         "_headers",
-        "_known", "_in_head", "_head_bytes", "_began", "_completed", "_eof", "_dead", "_raw_body",
-        "_request_complete", "_in_body", "_body_fed", "_framing_bytes",
+        "_in_body",
+        "_in_head",
+        "_known",
+        "_raw_body",
+        "_request_complete",
+        "_url",
+        "body_failed",
+        "body_received",
+        "events",
+        "max_body_size",
+        "max_header_size",
+        "parser",
+        "queued",
     )
 
     def __init__(self, max_header_size: int = 16384, max_body_size: int = 16 * 1024 * 1024) -> None:
@@ -126,7 +143,7 @@ class HttpToolsProtocol(ResponseWriter):
             raise ProtocolError(431, f"the request head exceeds {self.max_header_size} bytes")
         version = spoken_version(parser.get_http_version())
         hosts = 0
-        for name, value in headers:
+        for name, _value in headers:
             if name == b"host":
                 hosts += 1
             elif name == b"transfer-encoding":

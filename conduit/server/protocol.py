@@ -16,18 +16,18 @@ from urllib.parse import unquote
 
 import h11
 
-from conduit.framework.errors import BadRequestError, PayloadTooLargeError, error_for_status
+from conduit.errors import BadRequestError, PayloadTooLargeError, error_for_status
 from conduit.http.datastructures import Headers
 from conduit.server.writer import ResponseWriter, asks_to_close, date_header
 
 __all__ = [
-    "H11Protocol",
-    "RequestHead",
     "NEED_DATA",
+    "H11Protocol",
     "ProtocolError",
-    "split_target",
-    "date_header",
+    "RequestHead",
     "body_too_large",
+    "date_header",
+    "split_target",
 ]
 
 NEED_DATA = h11.NEED_DATA
@@ -54,8 +54,18 @@ class ProtocolError(Exception):
 class RequestHead:
     """The parsed head of one request, ready to become an HTTPRequest."""
 
-    __slots__ = ("method", "path", "raw_path", "query_string", "headers", "http_version", "has_body",
-                 "content_length", "expects_continue", "keep_alive")
+    __slots__ = (
+        "content_length",
+        "expects_continue",
+        "has_body",
+        "headers",
+        "http_version",
+        "keep_alive",
+        "method",
+        "path",
+        "query_string",
+        "raw_path",
+    )
 
     def __init__(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], http_version: bytes) -> None:
         """From the parser's parts; header names are lower-case, values stripped."""
@@ -142,7 +152,7 @@ class H11Protocol(ResponseWriter):
     carries on with the bytes already received.
     """
 
-    __slots__ = ("conn", "max_header_size", "max_body_size", "body_received", "body_failed", "_bodiless", "_stale")
+    __slots__ = ("_bodiless", "_stale", "body_failed", "body_received", "conn", "max_body_size", "max_header_size")
 
     def __init__(self, max_header_size: int = 16384, max_body_size: int = 16 * 1024 * 1024) -> None:
         super().__init__()

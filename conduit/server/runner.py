@@ -26,7 +26,7 @@ import anyio
 from conduit.server.protocol import H11Protocol
 from conduit.server.transport import ConnectionLimits, HTTPConnection, ServerState
 
-__all__ = ["Server", "bind_socket", "serve_forever", "use_uvloop", "http_protocol", "print_banner"]
+__all__ = ["Server", "bind_socket", "http_protocol", "print_banner", "serve_forever", "use_uvloop"]
 
 logger = logging.getLogger("conduit.server")
 
@@ -40,7 +40,7 @@ def use_uvloop(choice: str = "auto") -> bool:
     except ImportError:
         if choice == "uvloop":
             from conduit._install import install_hint
-            from conduit.framework.errors import ConfigurationError
+            from conduit.errors import ConfigurationError
 
             raise ConfigurationError(
                 f"loop='uvloop' but uvloop is not installed; install it with {install_hint('speed')}"
@@ -58,7 +58,7 @@ def http_protocol(choice: str = "auto") -> type:
     except ImportError:
         if choice == "httptools":
             from conduit._install import install_hint
-            from conduit.framework.errors import ConfigurationError
+            from conduit.errors import ConfigurationError
 
             raise ConfigurationError(
                 f"http='httptools' but httptools is not installed; install it with {install_hint('speed')}"
@@ -86,7 +86,7 @@ def bind_socket(host: str, port: int, backlog: int = 2048, *, reuse_port: bool =
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        from conduit.framework.errors import ConfigurationError
+        from conduit.errors import ConfigurationError
 
         raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another port or host") from None
     if listen:
@@ -210,7 +210,7 @@ class Server:
                 conn.transport.close()
         try:
             await asyncio.wait_for(server.wait_closed(), timeout=1.0)
-        except (asyncio.TimeoutError, Exception):  # noqa: BLE001
+        except Exception:  # noqa: BLE001, S110 - closing anyway: a slow or failed wait changes nothing
             pass
 
     def run(self, loop: str = "auto") -> None:
@@ -255,7 +255,7 @@ def serve_forever(
     for warning in report["warnings"]:
         logger.warning("configuration: %s", warning)
     if report["errors"]:
-        from conduit.framework.errors import ConfigurationError
+        from conduit.errors import ConfigurationError
 
         raise ConfigurationError("invalid configuration:\n  - " + "\n  - ".join(report["errors"]))
     from conduit.framework.auth import exposure_warnings
@@ -332,7 +332,7 @@ def _run_workers(app: Any, sock: socket.socket, workers: int, http: str, loop: s
                 worker = Server(app, listener, http=http)
                 worker.signals = (signal.SIGTERM,)
                 worker.run(loop)
-            except BaseException:  # noqa: BLE001
+            except BaseException:
                 logger.exception("worker %d failed", os.getpid())
                 code = 1
             finally:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from conduit.framework.errors import HTTPError
+from conduit.errors import HTTPError
 from conduit.http.datastructures import Address
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse, error_response
@@ -34,8 +35,16 @@ DRAIN_SECONDS = 1.0
 
 
 class ConnectionLimits:
-    __slots__ = ("max_header_size", "max_body_size", "header_timeout", "keepalive_timeout", "write_timeout",
-                 "body_min_rate", "max_connections", "max_requests")
+    __slots__ = (
+        "body_min_rate",
+        "header_timeout",
+        "keepalive_timeout",
+        "max_body_size",
+        "max_connections",
+        "max_header_size",
+        "max_requests",
+        "write_timeout",
+    )
 
     def __init__(
         self,
@@ -79,23 +88,23 @@ class _Closed(Exception):
 
 class HTTPConnection(asyncio.Protocol):
     __slots__ = (
-        "state",
-        "loop",
-        "transport",
-        "proto",
-        "client",
-        "server",
-        "_waiter",
-        "_timer",
+        "_body_done",
+        "_body_started",
         "_closed",
-        "_reading_paused",
-        "_write_paused",
+        "_deadline",
         "_drain_waiter",
         "_idle",
+        "_reading_paused",
         "_stream_task",
-        "_deadline",
-        "_body_started",
-        "_body_done",
+        "_timer",
+        "_waiter",
+        "_write_paused",
+        "client",
+        "loop",
+        "proto",
+        "server",
+        "state",
+        "transport",
     )
 
     def __init__(self, state: ServerState) -> None:
@@ -298,7 +307,7 @@ class HTTPConnection(asyncio.Protocol):
             out = proto.error_from(exc)
             if out and not self._closed:
                 transport.write(out)
-        except Exception:  # noqa: BLE001 - a connection never takes the server down
+        except Exception:
             logger.exception("connection handler failed; closing the connection")
         finally:
             self._cancel_timer()
@@ -386,7 +395,7 @@ class HTTPConnection(asyncio.Protocol):
             response = await state.handle(request)
         except ProtocolError:
             raise
-        except Exception as exc:  # app.handle renders errors itself; this is a last resort
+        except Exception as exc:  # noqa: BLE001 - app.handle renders errors itself; this is a last resort
             response = error_response(exc, request)
         proto = self.proto
         transport = self.transport
@@ -507,7 +516,7 @@ async def _run_background(tasks: list[Callable[[], Any]]) -> None:
     for fn in tasks:
         try:
             await resolve(fn)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("background task %r failed", fn)
 
 

@@ -19,10 +19,10 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 
-from conduit.framework.errors import HTTPError
+from conduit.errors import HTTPError
 from conduit.http.response import HTTPResponse
 
-__all__ = ["ResponseWriter", "date_header", "reason_phrase", "status_line", "closing_error", "asks_to_close"]
+__all__ = ["ResponseWriter", "asks_to_close", "closing_error", "date_header", "reason_phrase", "status_line"]
 
 _REASONS = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
 _STATUS_LINES: dict[int, bytes] = {}
@@ -102,8 +102,15 @@ class ResponseWriter:
     """
 
     __slots__ = (
-        "request_method", "closing", "_http11", "_keep_alive", "_waiting_continue", "_response_started",
-        "_response_complete", "_stream_mode", "_stream_left",
+        "_http11",
+        "_keep_alive",
+        "_response_complete",
+        "_response_started",
+        "_stream_left",
+        "_stream_mode",
+        "_waiting_continue",
+        "closing",
+        "request_method",
     )
 
     def __init__(self) -> None:

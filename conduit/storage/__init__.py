@@ -11,10 +11,11 @@ URL is passed or configured (``CONDUIT_REDIS_URL`` / ``redis_url`` in settings):
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from conduit._install import install_hint
-from conduit.framework.errors import ConfigurationError
+from conduit.errors import ConfigurationError
 from conduit.storage.base import (
     AcquireResult,
     StateStore,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from conduit.storage.redis import RedisStateStore
 
 __all__ = [
+    "ENV_VAR",
     "AcquireResult",
     "MemoryStateStore",
     "RedisStateStore",
@@ -34,7 +36,6 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "create_state_store",
-    "ENV_VAR",
 ]
 
 ENV_VAR = "CONDUIT_REDIS_URL"
@@ -47,7 +48,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'conduit.storage' has no attribute {name!r}")
 
 
-def _redis_store_class() -> type["RedisStateStore"]:
+def _redis_store_class() -> type[RedisStateStore]:
     try:
         from conduit.storage.redis import RedisStateStore
     except ImportError as exc:

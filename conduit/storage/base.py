@@ -9,9 +9,9 @@ so a caller can decide to fail open or closed.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol, Union, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
-from conduit.framework.errors import ConduitError
+from conduit.errors import ConduitError
 
 __all__ = [
     "AcquireResult",
@@ -24,7 +24,7 @@ __all__ = [
     "encode_value",
 ]
 
-Value = Union[bytes, str, int, float]
+Value = bytes | str | int | float
 """What :meth:`StateStore.set` accepts; :meth:`StateStore.get` always returns ``bytes``."""
 
 

@@ -13,8 +13,8 @@ import heapq
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from conduit.storage.base import (
     AcquireResult,
@@ -29,7 +29,7 @@ __all__ = ["MemoryStateStore"]
 
 
 class _Entry:
-    __slots__ = ("value", "expires_at")
+    __slots__ = ("expires_at", "value")
 
     def __init__(self, value: bytes | deque[float], expires_at: float | None) -> None:
         self.value = value

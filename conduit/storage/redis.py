@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, TypeVar
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -43,7 +44,7 @@ from conduit.storage.base import (
     encode_value,
 )
 
-__all__ = ["RedisStateStore", "ACQUIRE_SCRIPT", "INCR_SCRIPT"]
+__all__ = ["ACQUIRE_SCRIPT", "INCR_SCRIPT", "RedisStateStore"]
 
 T = TypeVar("T")
 
@@ -133,7 +134,7 @@ class RedisStateStore:
         max_connections: int = 64,
         pool_timeout: float = 5.0,
         **client_options: Any,
-    ) -> "RedisStateStore":
+    ) -> RedisStateStore:
         """Connect lazily to ``url`` (``redis://``, ``rediss://`` or ``unix://``).
 
         A command that hits a broken connection is retried ``retries`` times with
@@ -296,7 +297,7 @@ class RedisStateStore:
         if flusher is not None and not flusher.done():
             try:
                 await asyncio.wait_for(asyncio.shield(flusher), timeout=5.0)  # let in-flight acquires answer
-            except Exception:  # a timeout, or the flush failed
+            except Exception:  # noqa: BLE001 - a timeout, or the flush failed
                 flusher.cancel()
         if self._owns_client:
             await self.client.aclose()

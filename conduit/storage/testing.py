@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 __all__ = [
     "RedisNotAvailable",
@@ -124,7 +124,7 @@ class RedisProcess:
                 self._proc.wait()
             self._proc = None
 
-    def __enter__(self) -> "RedisProcess":
+    def __enter__(self) -> RedisProcess:
         self.start()
         return self
 

@@ -12,22 +12,22 @@ from conduit_mcp.protocol import LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VER
 from conduit_mcp.server import MCPServer
 
 __all__ = [
-    "MCPServer",
-    "mount_mcp",
-    "Context",
-    "Message",
-    "Image",
-    "Audio",
-    "EmbeddedResource",
-    "ResourceLink",
-    "ContentBlock",
-    "Completion",
-    "SamplingResult",
-    "ElicitResult",
-    "MCPError",
-    "ServerSession",
     "LATEST_PROTOCOL_VERSION",
     "SUPPORTED_PROTOCOL_VERSIONS",
+    "Audio",
+    "Completion",
+    "ContentBlock",
+    "Context",
+    "ElicitResult",
+    "EmbeddedResource",
+    "Image",
+    "MCPError",
+    "MCPServer",
+    "Message",
+    "ResourceLink",
+    "SamplingResult",
+    "ServerSession",
+    "mount_mcp",
 ]
 
 

@@ -13,10 +13,9 @@ import sys
 from typing import Any
 
 from conduit.framework.errors import ConfigurationError
-
 from conduit_mcp.server import MCPServer
 
-__all__ = ["load_server", "cmd_mcp", "ARGUMENTS"]
+__all__ = ["ARGUMENTS", "cmd_mcp", "load_server"]
 
 ARGUMENTS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("transport",), {"choices": ["stdio", "http"], "help": "stdio, or Streamable HTTP on a Conduit app"}),
@@ -55,9 +54,8 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     if args.transport == "stdio":
         server.run("stdio")
         return 0
-    from conduit.app import Conduit  # noqa: PLC0415
-
-    from conduit_mcp.http import mount_mcp  # noqa: PLC0415
+    from conduit.app import Conduit
+    from conduit_mcp.http import mount_mcp
 
     app = Conduit(host=args.host, port=args.port)
     mount_mcp(app, args.path, server)

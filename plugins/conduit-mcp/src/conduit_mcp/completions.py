@@ -27,7 +27,7 @@ from conduit_mcp import _calling
 from conduit_mcp.context import Context
 from conduit_mcp.schema import FunctionSignature
 
-__all__ = ["Completion", "Completer", "MAX_VALUES"]
+__all__ = ["MAX_VALUES", "Completer", "Completion"]
 
 MAX_VALUES = 100
 """The protocol's limit on values in one completion answer."""

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ContentBlock", "Image", "Audio", "EmbeddedResource", "ResourceLink", "is_content_type"]
+__all__ = ["Audio", "ContentBlock", "EmbeddedResource", "Image", "ResourceLink", "is_content_type"]
 
 
 class ContentBlock(abc.ABC):
@@ -69,7 +69,7 @@ def _base64(data: bytes | bytearray | memoryview | str, what: str) -> str:
 
 
 class _Media(ContentBlock):
-    __slots__ = ("data", "mime_type", "annotations", "meta")
+    __slots__ = ("annotations", "data", "meta", "mime_type")
     kind = ""
     default_mime = ""
 
@@ -121,7 +121,7 @@ class Audio(_Media):
 class EmbeddedResource(ContentBlock):
     """A resource's contents inlined in a result: ``text=`` or ``blob=`` (bytes)."""
 
-    __slots__ = ("uri", "text", "blob", "mime_type", "annotations", "meta")
+    __slots__ = ("annotations", "blob", "meta", "mime_type", "text", "uri")
 
     def __init__(
         self,
@@ -161,7 +161,7 @@ class EmbeddedResource(ContentBlock):
 class ResourceLink(ContentBlock):
     """A link to a resource the client may read later (``resources/read``)."""
 
-    __slots__ = ("uri", "name", "description", "mime_type")
+    __slots__ = ("description", "mime_type", "name", "uri")
 
     def __init__(self, uri: str, name: str, *, description: str | None = None, mime_type: str | None = None) -> None:
         self.uri = uri

@@ -40,7 +40,7 @@ from conduit_mcp.errors import INVALID_REQUEST, MCPError
 if TYPE_CHECKING:
     from conduit_mcp.protocol import ServerSession
 
-__all__ = ["Context", "LOG_LEVELS", "SamplingResult", "ElicitResult"]
+__all__ = ["LOG_LEVELS", "Context", "ElicitResult", "SamplingResult"]
 
 LOG_LEVELS: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 """RFC 5424 severities, least to most severe, as MCP names them."""

@@ -28,7 +28,7 @@ import orjson
 
 from conduit_mcp.schema import json_kind, typeddict_fields
 
-__all__ = ["ArgumentError", "from_json", "from_text", "dumps", "to_jsonable"]
+__all__ = ["ArgumentError", "dumps", "from_json", "from_text", "to_jsonable"]
 
 _NONE_TYPE = type(None)
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "PARSE_ERROR",
+    "CONNECTION_CLOSED",
+    "INTERNAL_ERROR",
+    "INVALID_PARAMS",
     "INVALID_REQUEST",
     "METHOD_NOT_FOUND",
-    "INVALID_PARAMS",
-    "INTERNAL_ERROR",
-    "RESOURCE_NOT_FOUND",
-    "CONNECTION_CLOSED",
+    "PARSE_ERROR",
     "REQUEST_TIMEOUT",
+    "RESOURCE_NOT_FOUND",
     "UNSUPPORTED_PROTOCOL_VERSION",
     "MCPError",
 ]

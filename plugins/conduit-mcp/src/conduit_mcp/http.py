@@ -45,7 +45,6 @@ import orjson
 from conduit.http.request import HTTPRequest
 from conduit.http.response import EventSourceResponse, HTTPResponse
 from conduit.storage import StoreUnavailableError
-
 from conduit_mcp import modern
 from conduit_mcp.convert import dumps
 from conduit_mcp.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, MCPError
@@ -54,7 +53,7 @@ from conduit_mcp.server import MCPServer
 from conduit_mcp.sessions import SessionRecords
 from conduit_mcp.streams import EventStream, TaskHost, parse_event_id
 
-__all__ = ["mount_mcp", "StreamableHTTPTransport", "SESSION_HEADER"]
+__all__ = ["SESSION_HEADER", "StreamableHTTPTransport", "mount_mcp"]
 
 logger = logging.getLogger("conduit.mcp")
 

@@ -21,15 +21,15 @@ from typing import Any
 from conduit_mcp.errors import INVALID_PARAMS, UNSUPPORTED_PROTOCOL_VERSION, MCPError
 
 __all__ = [
-    "MODERN_PROTOCOL_VERSIONS",
-    "PROTOCOL_VERSION_KEY",
     "CLIENT_CAPABILITIES_KEY",
     "LOG_LEVEL_KEY",
+    "MODERN_PROTOCOL_VERSIONS",
+    "PROTOCOL_VERSION_KEY",
     "SERVER_INFO_KEY",
-    "envelope_version",
     "check_envelope",
     "complete",
     "discover_result",
+    "envelope_version",
 ]
 
 MODERN_PROTOCOL_VERSIONS: tuple[str, ...] = ("2026-07-28",)

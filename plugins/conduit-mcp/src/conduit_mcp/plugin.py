@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from conduit import hookimpl
 
@@ -12,7 +13,7 @@ __all__ = ["conduit_register_apis", "conduit_register_commands"]
 @hookimpl
 def conduit_register_commands(register: Callable[..., Any]) -> None:
     """``conduit mcp stdio|http module:server``."""
-    from conduit_mcp import cli  # noqa: PLC0415 - keep `conduit --help` light
+    from conduit_mcp import cli
 
     register("mcp", cli.cmd_mcp, help="serve an MCPServer over stdio or Streamable HTTP", arguments=cli.ARGUMENTS)
 
@@ -22,7 +23,7 @@ def conduit_register_apis(register: Callable[..., Any]) -> None:
     """``conduit.mcp`` and ``app.mount_mcp`` (the package is imported on first use)."""
 
     def load() -> Any:
-        import conduit_mcp  # noqa: PLC0415
+        import conduit_mcp
 
         return conduit_mcp
 

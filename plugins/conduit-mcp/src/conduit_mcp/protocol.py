@@ -53,8 +53,8 @@ __all__ = [
     "LATEST_PROTOCOL_VERSION",
     "SUPPORTED_PROTOCOL_VERSIONS",
     "ServerSession",
-    "negotiate_version",
     "error_response",
+    "negotiate_version",
 ]
 
 logger = logging.getLogger("conduit.mcp")
@@ -353,7 +353,7 @@ class ServerSession:
             if problem is not None:
                 return error_response(request_id, problem)
             opted_in = meta.get(modern.LOG_LEVEL_KEY) if isinstance(meta, dict) else None
-            log_level: Callable[[], str | None] = lambda: opted_in if opted_in in LOG_LEVELS else None  # noqa: E731
+            log_level: Callable[[], str | None] = lambda: opted_in if opted_in in LOG_LEVELS else None
             client_request: Callable[..., Awaitable[dict[str, Any]]] | None = None  # no session to answer on
             capabilities = meta.get(modern.CLIENT_CAPABILITIES_KEY) if isinstance(meta, dict) else None
         else:
@@ -363,7 +363,7 @@ class ServerSession:
                     MCPError(INVALID_REQUEST, f"Invalid Request: {method} before initialize; initialize first"),
                 )
             version = self.protocol_version
-            log_level = lambda: self.log_level  # noqa: E731
+            log_level = lambda: self.log_level
             channel = send or self.send
 
             async def client_request(
@@ -398,7 +398,7 @@ class ServerSession:
             return None  # cancelled by notifications/cancelled: no response is sent
         except MCPError as exc:
             return error_response(request_id, exc)
-        except Exception:  # noqa: BLE001 - the client gets a generic error; the log gets the rest
+        except Exception:
             logger.exception("MCP request %s (%s) failed", request_id, method)
             return error_response(request_id, MCPError(INTERNAL_ERROR, f"Internal error while handling {method}"))
         finally:
@@ -420,7 +420,7 @@ class ServerSession:
 class _Pending:
     """A server-to-client request waiting for the client's response."""
 
-    __slots__ = ("done", "result", "error")
+    __slots__ = ("done", "error", "result")
 
     def __init__(self) -> None:
         self.done = anyio.Event()
@@ -454,7 +454,7 @@ def _user_code(doing: str, *, not_found: str | None = None) -> Iterator[None]:
             logger.exception("MCP server failed %s", doing)
             raise MCPError(INTERNAL_ERROR, f"Internal error while {doing}") from None
         raise _resource_not_found(not_found) from None
-    except Exception:  # noqa: BLE001 - no internals of user code reach the client
+    except Exception:
         logger.exception("MCP server failed %s", doing)
         raise MCPError(INTERNAL_ERROR, f"Internal error while {doing}") from None
 

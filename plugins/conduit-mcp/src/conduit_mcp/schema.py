@@ -31,14 +31,14 @@ from conduit_mcp.content import is_content_type
 from conduit_mcp.docstrings import parse_docstring
 
 __all__ = [
-    "SchemaError",
-    "Parameter",
     "FunctionSignature",
-    "type_schema",
+    "Parameter",
+    "SchemaError",
     "describe_function",
     "is_object_schema",
-    "typeddict_fields",
     "json_kind",
+    "type_schema",
+    "typeddict_fields",
 ]
 
 _EMPTY = inspect.Parameter.empty
@@ -203,7 +203,7 @@ _CONTAINER_KINDS: dict[type, str] = {str: "string", list: "array", dict: "object
 def _hints(obj: Any) -> dict[str, Any]:
     try:
         return typing.get_type_hints(obj, include_extras=True)
-    except Exception as exc:  # noqa: BLE001 - a forward reference that does not resolve
+    except Exception as exc:
         raise SchemaError(
             f"the type hints of {_name(obj)} cannot be resolved ({exc}); define the types they "
             "name at module level"

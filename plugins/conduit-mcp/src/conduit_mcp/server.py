@@ -413,9 +413,9 @@ class MCPServer:
                 f"transport {transport!r} is not run by MCPServer.run(); serve Streamable HTTP by "
                 "mounting the server on a Conduit app: conduit_mcp.mount_mcp(app, '/mcp', server)"
             )
-        import anyio  # noqa: PLC0415
+        import anyio
 
-        from conduit_mcp.stdio import serve_stdio  # noqa: PLC0415
+        from conduit_mcp.stdio import serve_stdio
 
         try:
             anyio.run(serve_stdio, self)
@@ -424,6 +424,6 @@ class MCPServer:
 
     async def run_stdio_async(self) -> None:
         """:meth:`run` for callers already inside an event loop."""
-        from conduit_mcp.stdio import serve_stdio  # noqa: PLC0415
+        from conduit_mcp.stdio import serve_stdio
 
         await serve_stdio(self)

@@ -112,14 +112,14 @@ class SessionRecords:
                         continue
                     if isinstance(message, dict):
                         await deliver(kind, session_id, message)
-            except Exception:  # noqa: BLE001 - the store went away: listen again shortly
+            except Exception:
                 logger.warning("MCP reply relay lost its Redis subscription; subscribing again", exc_info=True)
                 await anyio.sleep(1.0)
             finally:
                 with anyio.CancelScope(shield=True):
                     try:
                         await pubsub.aclose()
-                    except Exception:  # noqa: BLE001
+                    except Exception:  # noqa: BLE001, S110 - a subscription that is going anyway
                         pass
 
     # -- POST streams' events, for Last-Event-ID at another process (Redis streams) ----------

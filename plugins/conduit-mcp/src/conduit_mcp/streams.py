@@ -164,7 +164,7 @@ class TaskHost:
     async def _guarded(fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         try:
             await fn(*args)
-        except Exception:  # noqa: BLE001 - one request's failure must not end the others
+        except Exception:
             logger.exception("MCP background work failed")
 
     async def aclose(self) -> None:

@@ -22,14 +22,13 @@ from typing import Any
 
 from conduit.framework.errors import MissingPluginError
 from conduit.telemetry import span
-
 from conduit_mcp import _calling
 from conduit_mcp.content import ContentBlock
 from conduit_mcp.context import Context
 from conduit_mcp.convert import ArgumentError, dumps, from_json
 from conduit_mcp.schema import FunctionSignature
 
-__all__ = ["Tool", "validate_tool_name", "to_content", "text_content"]
+__all__ = ["Tool", "text_content", "to_content", "validate_tool_name"]
 
 logger = logging.getLogger("conduit.mcp")
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
@@ -181,7 +180,7 @@ class Tool:
             logger.warning("tool %r raised MissingPluginError: %s", self.name, exc)
             message = f"{exc.capability} needs the conduit-{exc.extra} plugin, which this server lacks"
             return {"content": text_content(f"tool {self.name!r} failed: {message}"), "isError": True}
-        except Exception as exc:  # noqa: BLE001 - a failing tool is a result the model sees
+        except Exception as exc:
             logger.warning("tool %r raised %s: %s", self.name, type(exc).__name__, exc)
             logger.debug("traceback of tool %r", self.name, exc_info=True)
             message = str(exc) or type(exc).__name__

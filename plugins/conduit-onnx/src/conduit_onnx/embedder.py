@@ -18,11 +18,11 @@ import functools
 import hashlib
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from conduit.framework.errors import ConfigurationError, ValidationError
-
 from conduit_onnx.loader import load_onnx_model
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,11 +31,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from conduit_onnx.model import OnnxModel
 
 __all__ = [
-    "MODEL_NAME",
-    "DIMENSION",
-    "TOKENIZER_PATH",
     "CPU_BATCH_SIZE",
+    "DIMENSION",
     "GPU_BATCH_SIZE",
+    "MODEL_NAME",
+    "TOKENIZER_PATH",
     "TextEmbedder",
     "default_embedder",
     "minilm_model_path",

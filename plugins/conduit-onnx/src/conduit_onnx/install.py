@@ -20,13 +20,13 @@ import hashlib
 import importlib.metadata as metadata
 import logging
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 __all__ = [
-    "GPU_DISTRIBUTION",
     "DISTRIBUTIONS",
+    "GPU_DISTRIBUTION",
     "MARKER",
     "RuntimeInstall",
     "check_install",

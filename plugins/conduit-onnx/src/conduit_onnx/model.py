@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from conduit.framework.errors import InferenceError, ValidationError
-
 from conduit_onnx.providers import GPU_PROVIDERS
 from conduit_onnx.session import SPINNING_ENTRIES
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-__all__ = ["TensorSpec", "OnnxModel"]
+__all__ = ["OnnxModel", "TensorSpec"]
 
 logger = logging.getLogger("conduit.onnx")
 

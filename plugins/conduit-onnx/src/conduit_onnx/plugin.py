@@ -6,16 +6,17 @@ imported until a hook asks for it, so `conduit plugins` stays fast.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from conduit import hookimpl
 
 __all__ = [
     "conduit_check",
-    "conduit_register_model_loaders",
     "conduit_execution_providers",
-    "conduit_register_embedders",
     "conduit_register_commands",
+    "conduit_register_embedders",
+    "conduit_register_model_loaders",
 ]
 
 

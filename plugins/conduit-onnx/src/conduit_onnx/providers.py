@@ -19,13 +19,13 @@ from typing import Any
 __all__ = [
     "CPU",
     "CUDA",
-    "TENSORRT",
     "GPU_PROVIDERS",
+    "TENSORRT",
     "available_providers",
-    "working_providers",
     "has_gpu_support",
-    "select_providers",
     "reset_provider_cache",
+    "select_providers",
+    "working_providers",
 ]
 
 logger = logging.getLogger("conduit.onnx")

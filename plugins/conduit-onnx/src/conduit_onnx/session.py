@@ -8,15 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from conduit.framework.errors import ConfigurationError, InferenceError, ModelNotFoundError
-
 from conduit_onnx.providers import CPU, GPU_PROVIDERS, select_providers
 
 __all__ = [
     "OPTIMIZATION_LEVELS",
     "SPINNING_ENTRIES",
+    "create_session",
     "graph_optimization_level",
     "session_options",
-    "create_session",
 ]
 
 logger = logging.getLogger("conduit.onnx")

@@ -213,10 +213,10 @@ def attach(readers: Sequence[MetricReader], histograms: Sequence[PreAggregatedHi
     from opentelemetry.sdk.metrics._internal.instrument import _Histogram
 
     for reader in readers:
-        original = reader._collect  # noqa: SLF001 - the MeterProvider's callback, see the module docstring
+        original = reader._collect
         if original is None:
             continue
-        temporality = reader._instrument_class_temporality[_Histogram]  # noqa: SLF001
+        temporality = reader._instrument_class_temporality[_Histogram]
         slot = None
         if temporality is AggregationTemporality.DELTA:
             slot = histograms[0].delta_readers if histograms else 0
@@ -238,7 +238,7 @@ def attach(readers: Sequence[MetricReader], histograms: Sequence[PreAggregatedHi
             _view.last_ns = now
             return merge(data, metrics, resource, scope) if metrics else data
 
-        reader._set_collect_callback(collect)  # noqa: SLF001
+        reader._set_collect_callback(collect)
 
 
 def merge(data: MetricsData | None, metrics: list[Metric], resource: Resource,

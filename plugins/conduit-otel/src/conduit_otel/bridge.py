@@ -30,7 +30,8 @@ __all__ = ["SKIPPED", "KernelMetricsBridge", "otel_name"]
 logger = logging.getLogger("conduit_otel")
 
 # Already measured natively by http.server.request.duration; bridging would count twice.
-SKIPPED = frozenset({"conduit.kernel.http_requests", "conduit.kernel.http_request_duration_seconds", "conduit.kernel.uptime_seconds"})
+SKIPPED = frozenset({"conduit.kernel.http_requests", "conduit.kernel.http_request_duration_seconds",
+                     "conduit.kernel.uptime_seconds"})
 
 
 def otel_name(family_name: str, kind: str, namespace: str) -> str:

@@ -216,7 +216,8 @@ class OtelConfig:
         metrics_exporters = _names(env, "OTEL_METRICS_EXPORTER", "otlp", METRICS_EXPORTERS)
         interval_raw = env.get("OTEL_METRIC_EXPORT_INTERVAL", "60000").strip()
         if not interval_raw.isdigit() or int(interval_raw) <= 0:
-            raise ConfigurationError(f"$OTEL_METRIC_EXPORT_INTERVAL must be a positive number of milliseconds, got {interval_raw!r}")
+            raise ConfigurationError(
+                f"$OTEL_METRIC_EXPORT_INTERVAL must be a positive number of milliseconds, got {interval_raw!r}")
         sampler = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
         if sampler not in SAMPLERS:
             raise ConfigurationError(f"$OTEL_TRACES_SAMPLER: unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}")

@@ -241,7 +241,7 @@ class _Shape:
     """What every request of one (method, route, scheme, protocol, Host) shares, computed once:
     the span name, the span's start attributes that do not vary, the metric attributes."""
 
-    __slots__ = ("method", "scheme", "span_name", "span_attrs", "metric_attrs", "finished", "cells")
+    __slots__ = ("cells", "finished", "method", "metric_attrs", "scheme", "span_attrs", "span_name")
 
     def __init__(self, raw_method: str, template: str | None, scheme: str, protocol: str, host_header: str,
                  server: Any) -> None:

@@ -6,7 +6,8 @@ term and, on the context weights, the effects every model shares (a hierarchical
 fitted from all models' evidence, :func:`shared_effects`: "this kind of query is hard" is
 learned once, and a model's own weights, held close to it (``domain_ridge``,
 ``embedding_ridge``, ``ridge``), learn how that model differs), posterior ``A = Λ0 + S``,
-``μ = A⁻¹(Λ0 μ0 + r)``, ``Cov = σ² A⁻¹`` (``S``, ``r`` from :mod:`conduit_router.posteriors`). For one query the predicted quality is Gaussian,
+``μ = A⁻¹(Λ0 μ0 + r)``, ``Cov = σ² A⁻¹`` (``S``, ``r`` from :mod:`conduit_router.posteriors`).
+For one query the predicted quality is Gaussian,
 ``N(x·μ, σ² xᵀA⁻¹x)``, so sampling θ and projecting it is the same as sampling that
 scalar: a decision draws ``K`` samples per candidate, scores each
 

@@ -273,7 +273,7 @@ def _write_at_exit() -> None:
             if not history._drain(_EXIT_TIMEOUT):
                 logger.warning("router history: %r could not write its last rows within %.0f s of exit",
                                history, _EXIT_TIMEOUT)
-        except Exception:  # noqa: BLE001 - the next history still gets its turn
+        except Exception:
             logger.exception("router history: writing %r at exit failed", history)
 
 

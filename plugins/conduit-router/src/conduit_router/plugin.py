@@ -13,10 +13,10 @@ from typing import Any
 from conduit import hookimpl
 
 __all__ = [
-    "conduit_register_apis",
     "conduit_config_schema",
     "conduit_configure",
     "conduit_metrics",
+    "conduit_register_apis",
     "conduit_register_commands",
     "conduit_register_health_checks",
     "conduit_register_middleware",
@@ -222,7 +222,7 @@ def conduit_register_apis(register: Callable[..., Any]) -> None:
     """``conduit.engines.router`` and ``conduit.core.models`` (imported on first use)."""
 
     def load() -> Any:
-        import conduit_router  # noqa: PLC0415
+        import conduit_router
 
         return conduit_router
 

@@ -494,7 +494,8 @@ async def chat_completions_handler(request: HTTPRequest) -> HTTPResponse:
 
 
 def _finish(reason: str | None) -> str:
-    return {"end_turn": "stop", "STOP": "stop", "max_tokens": "length", "MAX_TOKENS": "length"}.get(reason or "", reason or "stop")
+    mapped = {"end_turn": "stop", "STOP": "stop", "max_tokens": "length", "MAX_TOKENS": "length"}
+    return mapped.get(reason or "", reason or "stop")
 
 
 def _sse(stream: Any) -> StreamingResponse:

@@ -25,7 +25,7 @@ from typing import Any
 from conduit_router.budget import BudgetPacer
 from conduit_router.outage import OutageLog
 
-__all__ = ["SharedBudget", "RECORD_SCRIPT", "SETTLE_SCRIPT"]
+__all__ = ["RECORD_SCRIPT", "SETTLE_SCRIPT", "SharedBudget"]
 
 logger = logging.getLogger("conduit.router")
 
@@ -111,9 +111,9 @@ class SharedBudget:
     def _take(self, values: Any) -> None:
         price, decisions, max_mean, spent, priciest, settled = (float(v) for v in values)
         pacer = self.pacer
-        with pacer._lock:  # noqa: SLF001 - the pacer's own state, replaced by the shared one
-            pacer.price, pacer.decisions, pacer._max_mean = price, int(decisions), max_mean  # noqa: SLF001
-            pacer._spent, pacer._priciest, pacer.settled = spent, priciest, int(settled)  # noqa: SLF001
+        with pacer._lock:
+            pacer.price, pacer.decisions, pacer._max_mean = price, int(decisions), max_mean
+            pacer._spent, pacer._priciest, pacer.settled = spent, priciest, int(settled)
 
     async def record(self, cost: float, max_cost: float) -> None:
         pacer = self.pacer

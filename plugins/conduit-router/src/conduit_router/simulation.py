@@ -57,7 +57,8 @@ _SLOTS: dict[str, list[str]] = {
 
 TEMPLATES: dict[str, list[str]] = {
     "code": ["Write a {lang} function that {task}.", "Why does my {lang} code throw {error} when it {task}?",
-             "Implement a {lang} class that {task}, with unit tests.", "Debug this: my {lang} script {task} but returns wrong results.",
+             "Implement a {lang} class that {task}, with unit tests.",
+             "Debug this: my {lang} script {task} but returns wrong results.",
              "Refactor this {lang} snippet that {task} so it is more efficient."],
     "math": ["Solve for x: {n}x + {n} = {n}.", "What is the derivative of {fn}?", "Compute the integral of {fn} from 0 to 1.",
              "What is the probability of rolling at least one six in {n} dice throws?",

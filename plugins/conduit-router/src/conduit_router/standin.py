@@ -253,7 +253,8 @@ class StandIn:
         if not self._authorised(request, "authorization"):
             return self._client_error("openai", 401, "Incorrect API key provided")
         body = await request.json()
-        model, messages = body.get("model") if isinstance(body, dict) else None, body.get("messages") if isinstance(body, dict) else None
+        model = body.get("model") if isinstance(body, dict) else None
+        messages = body.get("messages") if isinstance(body, dict) else None
         if not isinstance(model, str) or not isinstance(messages, list) or not messages:
             return self._client_error("openai", 400, "model and messages are required")
         stream = bool(body.get("stream"))

@@ -74,7 +74,6 @@ def _where(args: argparse.Namespace) -> tuple[str | None, str | None]:
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run one ``conduit vectors`` action; the exit status."""
     from conduit.ml import get_embedder
-
     from conduit_vector.ingest import find_documents, ingest_path
     from conduit_vector.store import create_vector_db
 

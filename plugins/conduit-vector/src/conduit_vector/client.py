@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import os
 import weakref
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from conduit.framework.errors import ConfigurationError, ServiceUnavailableError
 
-__all__ = ["Mode", "chroma_settings", "open_client", "close_client", "parse_url", "is_unavailable"]
+__all__ = ["Mode", "chroma_settings", "close_client", "is_unavailable", "open_client", "parse_url"]
 
 Mode = Literal["memory", "persistent", "http"]
 
@@ -73,7 +74,7 @@ def _close_server_connections() -> None:
         for transport in _transports(client):
             try:
                 transport.close()  # the pool reconnects on the next request
-            except Exception:  # noqa: BLE001 - never let a fork fail over a socket
+            except Exception:  # noqa: BLE001, S110 - never let a fork fail over a socket
                 pass
 
 

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["ExactIndex", "shared_index", "DEFAULT_EXACT_NUMBERS"]
+__all__ = ["DEFAULT_EXACT_NUMBERS", "ExactIndex", "shared_index"]
 
 #: ``exact="auto"`` searches exactly while rows × dimension is at most this (measured: see
 #: docs/vector.md, "Exact search"); 4,000,000 is 10,416 vectors of 384 dimensions.

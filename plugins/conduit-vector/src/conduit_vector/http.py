@@ -33,10 +33,10 @@ within the batch, as an id already stored is for ``POST``), for ``POST`` and ``P
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping, TypedDict
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict
 
 from conduit.framework.errors import ConflictError, NotFoundError, ValidationError
-
 from conduit_vector.store import SearchResult, VectorDB
 from conduit_vector.validation import INCLUDE_FIELDS, MAX_COMPONENT, validate_include, validate_top_k
 

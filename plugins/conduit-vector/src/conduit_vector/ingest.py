@@ -2,7 +2,8 @@
 
 Each file is split into chunks of about ``chunk_size`` characters on paragraph
 boundaries (a paragraph longer than that is cut on word boundaries, consecutive pieces
-sharing up to ``overlap`` characters, an eighth of ``chunk_size`` by default). A chunk's id is ``<path relative to the root>#<n>`` and
+sharing up to ``overlap`` characters, an eighth of ``chunk_size`` by default). A chunk's id is
+``<path relative to the root>#<n>`` and
 its metadata ``{"source": <relative path>, "chunk": n, "title": <first heading or file
 name>}``; its text is stored with its vector. Ingesting again replaces a file's chunks
 and deletes the ones it no longer has, so re-running after an edit is safe.
@@ -12,15 +13,14 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from conduit.framework.errors import ConfigurationError
-
 from conduit_vector.store import VectorDB
 
-__all__ = ["IngestReport", "SUFFIXES", "chunk_text", "find_documents", "ingest_path", "title_of"]
+__all__ = ["SUFFIXES", "IngestReport", "chunk_text", "find_documents", "ingest_path", "title_of"]
 
 SUFFIXES = (".md", ".txt")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)

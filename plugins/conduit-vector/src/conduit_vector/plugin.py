@@ -6,11 +6,12 @@ only when a store is built, so `conduit plugins` stays fast.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from conduit import hookimpl
 
-__all__ = ["conduit_register_apis", "conduit_config_schema", "conduit_register_stores", "conduit_register_commands"]
+__all__ = ["conduit_config_schema", "conduit_register_apis", "conduit_register_commands", "conduit_register_stores"]
 
 
 @hookimpl
@@ -57,7 +58,7 @@ def conduit_register_apis(register: Callable[..., Any]) -> None:
     """``app.vector_endpoints`` (imported on first use)."""
 
     def load() -> Any:
-        import conduit_vector  # noqa: PLC0415
+        import conduit_vector
 
         return conduit_vector
 

@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import inspect
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import anyio
 import anyio.from_thread

@@ -24,7 +24,7 @@ from typing import Literal
 
 from conduit.framework.errors import ConfigurationError
 
-__all__ = ["Metric", "METRICS", "SPACES", "chroma_space", "metric_of_space", "score_from_distance"]
+__all__ = ["METRICS", "SPACES", "Metric", "chroma_space", "metric_of_space", "score_from_distance"]
 
 Metric = Literal["cosine", "euclidean", "dot"]
 

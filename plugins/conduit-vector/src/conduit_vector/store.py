@@ -17,8 +17,11 @@ import os
 import re
 import threading
 import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
 
 from conduit.framework.errors import (
     ConfigurationError,
@@ -28,9 +31,6 @@ from conduit.framework.errors import (
     ServiceUnavailableError,
     ValidationError,
 )
-
-import numpy as np
-
 from conduit_vector.client import Mode, close_client, is_unavailable, open_client
 from conduit_vector.exact import DEFAULT_EXACT_NUMBERS, ExactIndex, shared_index
 from conduit_vector.scoring import chroma_space, metric_of_space, score_from_distance
@@ -48,7 +48,7 @@ from conduit_vector.validation import (
     validate_where,
 )
 
-__all__ = ["SearchResult", "StoredDocument", "VectorDB", "create_vector_db", "DEFAULT_HNSW"]
+__all__ = ["DEFAULT_HNSW", "SearchResult", "StoredDocument", "VectorDB", "create_vector_db"]
 
 #: HNSW settings used when a collection is created (Chroma's own defaults; see docs/vector.md).
 DEFAULT_HNSW: dict[str, int] = {"ef_construction": 100, "ef_search": 100, "max_neighbors": 16}

@@ -15,26 +15,27 @@ starting with ``chroma:`` (reserved by Chroma). An empty dict means "no metadata
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from conduit.framework.errors import ValidationError
 
 __all__ = [
+    "INCLUDE_FIELDS",
     "Document",
     "MetadataValue",
-    "validate_id",
     "embedding_array",
+    "validate_batch",
     "validate_embedding",
+    "validate_id",
     "validate_include",
-    "INCLUDE_FIELDS",
     "validate_metadata",
     "validate_text",
     "validate_top_k",
     "validate_where",
-    "validate_batch",
 ]
 
 MetadataValue = str | int | float | bool | list[str] | list[int] | list[float] | list[bool]
