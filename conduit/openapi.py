@@ -460,8 +460,8 @@ def _operation(route: Route, method: str, ctx: _Context) -> dict[str, Any]:
         if str(code) in responses and "content" in responses[str(code)] and "content" not in obj:
             obj["content"] = responses[str(code)]["content"]
         responses[str(code)] = obj
-    for code, description in ctx.kernel_errors(route, op, sig):
-        responses.setdefault(code, error_response(description))
+    for error_code, description in ctx.kernel_errors(route, op, sig):
+        responses.setdefault(error_code, error_response(description))
     op["responses"] = dict(sorted(responses.items(), key=lambda kv: (kv[0][:1] not in "12345", kv[0])))
     security = ctx.security_for(route)
     if security is not None:

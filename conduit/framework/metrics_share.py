@@ -97,7 +97,7 @@ class MergedMetrics(Metrics):
         self._cache[0] += restored._cache[0]
         self._cache[1] += restored._cache[1]
         self._throughput.total += restored._throughput.total
-        slots = dict(self._throughput.slots)
+        slots: dict[int, int] = {int(second): int(n) for second, n in self._throughput.slots}
         for second, n in restored._throughput.slots:
             slots[second] = slots.get(second, 0) + n
         self._throughput.slots.clear()

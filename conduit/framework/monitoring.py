@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from conduit.framework.errors import BadRequestError
@@ -175,7 +175,7 @@ class MetricsEndpoint:
             return False
         return "text/plain" in accept or "application/openmetrics-text" in accept
 
-    def plugin_samples(self, request: Any) -> list[PluginSample]:
+    def plugin_samples(self, request: Any) -> Sequence[PluginSample]:
         app = getattr(request, "app", None)
         if not self.include_plugins or app is None or not hasattr(app, "plugin_manager"):
             return []

@@ -9,6 +9,7 @@ instead of stopping at the first, for ``conduit check`` and app start-up.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import re
@@ -264,7 +265,7 @@ class ConfigValidator:
         if self.environ.get("CONDUIT_MODEL_PATH"):
             run(lambda: self.validate_model_path(self.environ["CONDUIT_MODEL_PATH"]))
         for dist, minimum in self._kernel_requirements():
-            run(lambda d=dist, m=minimum: self.validate_dependency(d, m))
+            run(functools.partial(self.validate_dependency, dist, minimum))
         for check in self._checks.values():
             run(check)
         return {

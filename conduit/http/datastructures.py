@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, MutableMapping
 from http.cookies import SimpleCookie
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl
 
 __all__ = ["Address", "Headers", "MutableHeaders", "PreparedHeaders", "QueryParams", "State", "parse_cookies", "prepare_headers"]
@@ -256,6 +256,10 @@ class State:
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"state has no attribute {name!r}; set it first (request.state.{name} = ...)")
+
+    if TYPE_CHECKING:  # any attribute may be set; only type checkers need telling
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.__dict__.get(name, default)

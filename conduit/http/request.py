@@ -13,8 +13,8 @@ import asyncio
 import itertools
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -285,7 +285,7 @@ class HTTPRequest:
         import anyio.from_thread
 
         try:
-            return anyio.from_thread.run(fn)
+            return anyio.from_thread.run(cast(Callable[[], Coroutine[Any, Any, Any]], fn))
         except RuntimeError as exc:
             if "event loop" in str(exc) or "not running" in str(exc) or "worker thread" in str(exc):
                 raise RuntimeError(

@@ -8,6 +8,7 @@ or ``str``; :class:`EventSourceResponse` frames Server-Sent Events.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
@@ -177,7 +178,7 @@ class HTTPResponse:
 
     # --- streaming from a (req, res) handler ------------------------------------------
 
-    def write(self, data: str | bytes) -> Any:
+    def write(self, data: str | builtins.bytes) -> Any:  # .bytes() is a method of this class
         """Send part of the body now (seed: ``res.write(...)`` in a streaming handler).
 
         The first call sends the status and headers; the body is then chunked. Awaitable

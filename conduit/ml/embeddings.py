@@ -61,11 +61,8 @@ def get_embedder(name: str | None = None, pm: pluggy.PluginManager | None = None
     if not embedders:
         raise MissingPluginError("Text embedding", "onnx")
     if name is None:
-        chosen = next((e for e in embedders if e.default), embedders[0])
-    else:
-        chosen = next((e for e in embedders if e.name == name), None)
-        if chosen is None:
-            raise ConfigurationError(
-                f"no embedder named {name!r}; registered: {', '.join(e.name for e in embedders)}"
-            )
-    return chosen.factory()
+        return next((e for e in embedders if e.default), embedders[0]).factory()
+    named = next((e for e in embedders if e.name == name), None)
+    if named is None:
+        raise ConfigurationError(f"no embedder named {name!r}; registered: {', '.join(e.name for e in embedders)}")
+    return named.factory()

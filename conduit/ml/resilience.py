@@ -536,7 +536,8 @@ class ResilientMLModel:
         method = getattr(self.model, method_name)
         if inspect.iscoroutinefunction(method):
             return self._invoke_async(method, args, kwargs)
-        call = functools.partial(self.circuit_breaker.call, method) if self.circuit_breaker else method
+        breaker = self.circuit_breaker
+        call: Callable[..., Any] = functools.partial(breaker.call, method) if breaker else method
         try:
             return self.retry_policy.execute(call, *args, **kwargs) if self.retry_policy else call(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the fallback decides, or re-raises

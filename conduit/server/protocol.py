@@ -11,7 +11,7 @@ with h11's status hint, and the connection is then closed.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 import h11
@@ -224,12 +224,13 @@ class H11Protocol(ResponseWriter):
             ) from None
         t = type(event)
         if t is h11.Data:
+            data = cast(h11.Data, event).data
             self._waiting_continue = False
-            self.body_received += len(event.data)
+            self.body_received += len(data)
             if self.body_received + self._chunk_left() > self.max_body_size:
                 self.body_failed = True
                 raise body_too_large(self.max_body_size)
-            return bytes(event.data)
+            return bytes(data)
         if t is h11.EndOfMessage:
             self._waiting_continue = False
             return b""

@@ -170,7 +170,7 @@ class Server:
     async def _watch_signals(self) -> None:
         """First signal: graceful shutdown. A second one: stop waiting for in-flight requests."""
         assert self._stop is not None and self._force is not None
-        with anyio.open_signal_receiver(*self.signals) as signals:
+        with anyio.open_signal_receiver(*map(signal.Signals, self.signals)) as signals:
             async for signum in signals:
                 name = signal.Signals(signum).name
                 if not self._stop.is_set():

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from conduit.errors import HTTPError
 from conduit.http.datastructures import Address
@@ -139,7 +139,7 @@ class HTTPConnection(asyncio.Protocol):
         limit = self.state.limits.max_connections
         if limit and len(self.state.connections) >= limit:
             # Over the cap: answered at once and closed, never queued behind the others.
-            transport.write(_OVER_CAPACITY)
+            cast(asyncio.Transport, transport).write(_OVER_CAPACITY)
             transport.close()
             self._closed = True
             return

@@ -181,7 +181,7 @@ class RedisStateStore:
 
     async def get(self, key: str) -> bytes | None:
         value = await self._run("get", self.client.get(self.prefix + key))
-        return None if value is None else bytes(value)
+        return None if value is None else value if isinstance(value, bytes) else str(value).encode()
 
     async def set(self, key: str, value: Value, ttl: float | None = None) -> None:
         check_ttl(ttl)

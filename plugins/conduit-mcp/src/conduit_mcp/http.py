@@ -422,15 +422,6 @@ class StreamableHTTPTransport:
         """A new session, or (with ``record``) this process's replica of one begun elsewhere."""
         session_id = session_id or secrets.token_hex(16)
 
-        async def to_get_stream(message: dict[str, Any]) -> None:
-            stream = entry.stream
-            if stream is not None:
-                try:
-                    stream.send_nowait(message)
-                except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
-                    logger.debug("MCP session %s: GET stream full or gone; dropped %s", session_id,
-                                 message.get("method"))
-
         standalone = EventStream(max_events=self.max_events)
         entry = _HttpSession(session_id, self.server.create_session(standalone.send), time.monotonic(), standalone)
         entry.session.plugin_manager = self.plugin_manager

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.from_thread
@@ -328,7 +328,7 @@ class ServerSession:
         if not has_id:
             await self._notification(method, params)
             return None
-        return await self._request(request_id, method, params, send, close_stream)
+        return await self._request(cast("str | int", request_id), method, params, send, close_stream)
 
     async def _notification(self, method: str, params: dict[str, Any]) -> None:
         if method == "notifications/initialized":

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -131,7 +132,7 @@ def inspect_install(path: Sequence[str] | None = None) -> RuntimeInstall:
     matches (an edited file, a wheel without the marker), the name the file declares is used
     if that distribution is installed.
     """
-    where = {} if path is None else {"path": list(path)}
+    where: dict[str, Any] = {} if path is None else {"path": list(path)}
     found: dict[str, metadata.Distribution] = {}
     for name in DISTRIBUTIONS:
         dist = next(iter(metadata.distributions(name=name, **where)), None)

@@ -238,7 +238,7 @@ def attach(readers: Sequence[MetricReader], histograms: Sequence[PreAggregatedHi
             _view.last_ns = now
             return merge(data, metrics, resource, scope) if metrics else data
 
-        reader._set_collect_callback(collect)
+        reader._set_collect_callback(collect)  # type: ignore[arg-type]  # the SDK's private hook, typed narrowly
 
 
 def merge(data: MetricsData | None, metrics: list[Metric], resource: Resource,

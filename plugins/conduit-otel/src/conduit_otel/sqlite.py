@@ -57,7 +57,7 @@ class SQLite3ShortcutInstrumentor(SQLite3Instrumentor):
         for module in (sqlite3, dbapi2):
             dbapi.wrap_connect(
                 _SCOPE,
-                module,
+                module,  # type: ignore[arg-type]  # the module that has connect(); typed as the callable
                 "connect",
                 _DATABASE_SYSTEM,
                 {},

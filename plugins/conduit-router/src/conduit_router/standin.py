@@ -310,7 +310,7 @@ class StandIn:
         fault = await self._before("anthropic", model, body, stream)
         if fault.kind == "error":
             return self._error("anthropic", fault)
-        system = body.get("system") if isinstance(body.get("system"), str) else ""
+        system: str = body["system"] if isinstance(body.get("system"), str) else ""
         prompt = "\n".join([system] * bool(system) + [str(m.get("content", "")) for m in body["messages"]
                                                       if isinstance(m, dict)])
         text = self._answer(model, prompt, fault)

@@ -361,7 +361,7 @@ def vector_endpoints(
         """Find the documents nearest to a vector, best first."""
         body = _object(request.json(), {"embedding", "top_k", "where", "include"})
         top_k = validate_top_k(_integral(body.get("top_k", 5)), max_top_k)
-        embedding = body.get("embedding")
+        embedding: Any = body.get("embedding")
         dims = len(embedding) if isinstance(embedding, list) else 0
         where, include = _where(body.get("where")), _include(body)
         return search_with(lambda: db.search(embedding, top_k=top_k, where=where, include=include), dims)
@@ -411,7 +411,8 @@ def vector_endpoints(
             body: Mapping[str, Any] = _object(request.json(), {"text", "top_k", "where", "include"})
             top_k = validate_top_k(_integral(body.get("top_k", 5)), max_top_k)
             where, include = _where(body.get("where")), _include(body)
-            return search_with(lambda: db.search_text(body.get("text"), top_k=top_k, where=where, include=include),
+            text: Any = body.get("text")  # search_text validates it
+            return search_with(lambda: db.search_text(text, top_k=top_k, where=where, include=include),
                                db.dimension)
 
         add("/texts", writer(db.add_texts, 201, "Embed texts on the server and add them; any id already stored "

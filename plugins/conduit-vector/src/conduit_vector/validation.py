@@ -276,6 +276,10 @@ def validate_batch(
     checked: list[Document] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(documents):
+        raw_id: Any
+        embedding: Any
+        metadata: Any
+        text: Any
         if isinstance(item, Document):
             raw_id, embedding, metadata, text = item.id, item.embedding, item.metadata, item.text
         elif isinstance(item, Mapping):
