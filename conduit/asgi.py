@@ -102,7 +102,7 @@ class ASGIAdapter:
             await send({"type": "http.response.body", "body": body})
             return
         await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-        async for chunk in response.iter_bytes():  # type: ignore[attr-defined]
+        async for chunk in response.iter_bytes():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 

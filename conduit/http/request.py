@@ -174,7 +174,7 @@ class HTTPRequest:
         """The whole body as bytes (read before the handler unless the route streams)."""
         if self._body is None:
             if _get_running_loop() is None:
-                return self.read()  # type: ignore[return-value]
+                return self.read()
             raise RuntimeError(
                 "the body of a stream=True route is not read yet: use `await request.read()` "
                 "or `async for chunk in request.stream()`"

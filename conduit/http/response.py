@@ -228,12 +228,12 @@ class StreamingResponse(HTTPResponse):
     async def iter_bytes(self) -> AsyncIterator[bytes]:
         content = self.content
         if hasattr(content, "__aiter__"):
-            async for chunk in content:  # type: ignore[union-attr]
+            async for chunk in content:
                 yield _to_bytes(chunk)
             return
         import anyio.to_thread
 
-        iterator = iter(content)  # type: ignore[arg-type]
+        iterator = iter(content)
         sentinel = object()
         while True:
             chunk = await anyio.to_thread.run_sync(next, iterator, sentinel)

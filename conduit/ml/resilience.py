@@ -57,7 +57,7 @@ class CircuitState(str, Enum):
     HALF_OPEN = "half_open"
 
 
-class CircuitOpenError(ServiceUnavailableError):  # type: ignore[misc, valid-type]
+class CircuitOpenError(ServiceUnavailableError):
     """The breaker is open: the call was not attempted. 503 with ``Retry-After``."""
 
     def __init__(self, name: str, retry_after: float) -> None:
@@ -72,7 +72,7 @@ class CircuitOpenError(ServiceUnavailableError):  # type: ignore[misc, valid-typ
         self.retry_after = retry_after
 
 
-class OperationTimeoutError(GatewayTimeoutError, TimeoutError):  # type: ignore[misc, valid-type]
+class OperationTimeoutError(GatewayTimeoutError, TimeoutError):
     """A call decorated with :func:`with_timeout` ran too long: 504, and a ``TimeoutError``."""
 
     def __init__(self, timeout_seconds: float) -> None:
@@ -390,7 +390,7 @@ def with_circuit_breaker(
         cb = breaker or CircuitBreaker(failure_threshold, success_threshold, timeout, name=fn.__qualname__)
         wrapped = _decorate(fn, cb.call, cb.call_async)
         wrapped.circuit_breaker = cb
-        return wrapped  # type: ignore[no-any-return]
+        return wrapped
 
     return decorate
 
@@ -409,7 +409,7 @@ def with_retry(
         rp = policy or RetryPolicy(max_retries, base_delay, max_delay, retry_on=retry_on)
         wrapped = _decorate(fn, rp.execute, rp.execute_async)
         wrapped.retry_policy = rp
-        return wrapped  # type: ignore[no-any-return]
+        return wrapped
 
     return decorate
 
@@ -434,7 +434,7 @@ def _call_in_thread(timeout_seconds: float, fn: Callable[..., T], *args: Any, **
         raise OperationTimeoutError(timeout_seconds)
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["value"]  # type: ignore[no-any-return]
+    return outcome["value"]
 
 
 def with_timeout(timeout_seconds: float) -> Callable[[Callable[P, T]], Callable[P, T]]:
@@ -457,7 +457,7 @@ def with_timeout(timeout_seconds: float) -> Callable[[Callable[P, T]], Callable[
         raise AssertionError("unreachable: the scope either returned or was cancelled")  # pragma: no cover
 
     def decorate(fn: Callable[P, T]) -> Callable[P, T]:
-        return _decorate(fn, functools.partial(_call_in_thread, timeout_seconds), call_async)  # type: ignore[no-any-return]
+        return _decorate(fn, functools.partial(_call_in_thread, timeout_seconds), call_async)
 
     return decorate
 

@@ -33,7 +33,7 @@ __all__ = [
 NEED_DATA = h11.NEED_DATA
 # Control characters a field value must not hold (RFC 9110 5.5: HTAB is the one allowed).
 _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-_COMPLETE = (h11.DONE, h11.MIGHT_SWITCH_PROTOCOL)
+_COMPLETE = (h11.DONE, h11.MIGHT_SWITCH_PROTOCOL)  # type: ignore[attr-defined]  # public, not in __all__
 
 
 def _reason_of(exc: Exception) -> str:
