@@ -4,8 +4,9 @@ The state is :class:`~conduit.server.protocol.H11Protocol` or, with httptools in
 :class:`~conduit.server.httptools_protocol.HttpToolsProtocol` (the same interface).
 
 anyio gives the server its structure (task groups, signals, worker threads), but its
-stream ``receive()`` costs about 70 µs a request here, so bytes arrive through
-``data_received`` callbacks instead. One task per connection reads a request head, runs
+stream ``receive()`` costs more per request than the rest of the server's own work, so
+bytes arrive through ``data_received`` callbacks instead (docs/architecture.md, "Design
+notes"). One task per connection reads a request head, runs
 the app, writes the response, and loops while the connection is kept alive. Reading is
 paused while a request's body is not being consumed (back-pressure); writing waits on
 ``pause_writing``/``resume_writing``.

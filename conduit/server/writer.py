@@ -3,9 +3,9 @@
 h11 is the reference for what goes on the wire: a ``Content-Length`` on complete responses,
 chunked streams for HTTP/1.1 peers and close-delimited ones for HTTP/1.0, no body for HEAD,
 1xx, 204 and 304, ``Connection: close`` (title-cased, last) whenever the connection will not
-be reused. Writing through ``h11.Connection.send`` costs about 30 µs a response here, most of
-it re-validating headers the kernel already validated, so :class:`ResponseWriter` writes the
-same bytes itself: the common case (a complete response on a kept-alive HTTP/1.1 connection
+be reused. Writing through ``h11.Connection.send`` spends most of its time re-validating
+headers the kernel already validated (docs/architecture.md, "Design notes"), so
+:class:`ResponseWriter` writes the same bytes itself: the common case (a complete response on a kept-alive HTTP/1.1 connection
 that sets neither ``Connection`` nor ``Transfer-Encoding``) joins a cached status line, a
 cached ``server``/``date`` block and the headers; every other case replays h11's header
 rules on the header list (:meth:`ResponseWriter._framed_head`).

@@ -47,8 +47,8 @@ class AcquireResult(NamedTuple):
     ``remaining`` is how many more requests the window admits right now;
     ``retry_after`` is 0 when allowed, otherwise the seconds until the oldest request
     in the window expires and one slot frees; ``reset_after`` is the seconds until every
-    request now in the window has expired (the whole quota is back). A NamedTuple (it is
-    built on every rate-limited request: a frozen dataclass costs about 1 µs more).
+    request now in the window has expired (the whole quota is back). A NamedTuple, because
+    it is built on every rate-limited request and is cheaper to build than a frozen dataclass.
     """
 
     allowed: bool

@@ -8,8 +8,8 @@ is read with ``tokenizers``. No torch, no sentence-transformers.
 Embeddings are mean-pooled over the attention mask and L2-normalised, as
 sentence-transformers does for this model, so a dot product is a cosine similarity.
 Texts are sorted by token length and run in sub-batches (8 texts on the CPU, 32 on a GPU),
-which removes most padding: on a 2-core CPU, sorted sub-batches of 8 cost about 25% less CPU
-per text than one padded batch of 32 (docs/benchmarks.md, "Embedding endpoint").
+which removes most padding and costs less CPU per text than one padded batch
+(docs/benchmarks.md, "Embedding endpoint", has the figures).
 """
 
 from __future__ import annotations

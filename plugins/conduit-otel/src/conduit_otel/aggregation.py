@@ -1,12 +1,12 @@
 """Explicit-bucket histograms aggregated in the plugin, handed to the SDK's readers.
 
 The per-request HTTP histograms (``http.server.request.duration`` and the body sizes)
-are the plugin's hottest metric path. An SDK ``Histogram.record`` costs ~7 µs on this
-kind of machine: it builds a ``Measurement``, reads the current context for the
+are the plugin's hottest metric path. An SDK ``Histogram.record`` does a lot per call
+(docs/architecture.md, "Design notes", has the figures): it builds a ``Measurement``, reads the current context for the
 exemplar filter, and cleans, freezes and hashes the attribute dict to find its
 aggregation. The middleware already caches one attribute set per (route shape, status,
 ``error.type``), so here each of those sets owns a :class:`Cell` found once and kept;
-a measurement is a ``bisect`` and four additions under a lock (~0.5 µs).
+a measurement is a ``bisect`` and four additions under a lock.
 
 The points reach every reader of the app's ``MeterProvider`` in the same
 ``MetricsData`` the SDK collects for it: :func:`attach` wraps each reader's collect

@@ -41,7 +41,7 @@ class ActiveRequests:
     """In-flight requests by (method, scheme), read by an observable up-down counter.
 
     A request adds and removes itself with two dictionary updates instead of two SDK
-    measurements (each of which cleans and hashes its attributes: ~5 µs apiece); the
+    measurements (each of which cleans and hashes its attributes); the
     reported value is the same, observed when a reader collects.
     """
 
@@ -87,7 +87,7 @@ class HttpServerInstruments:
 
     With the app's ``readers`` (and their ``resource``), the three per-request histograms
     are aggregated in the plugin and merged into each reader's collections
-    (:mod:`conduit_otel.aggregation`: ~0.5 µs a measurement instead of ~7); without them,
+    (:mod:`conduit_otel.aggregation`, a small fraction of an SDK measurement's cost); without them,
     or when a reader wants another histogram aggregation, they are SDK instruments.
     ``pre_aggregated`` says which. Either way a measurement is
     ``hist.record(hist.cell(attributes), value)``, and a caller that keeps the cell of an

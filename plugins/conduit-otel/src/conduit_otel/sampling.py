@@ -9,7 +9,7 @@ middleware draws the trace id itself (:func:`draw_trace_id`) and decides first:
 
 * sampled out: it makes the ``NonRecordingSpan`` the SDK would have made (same trace id
   rule, a random span id, flags 00) and skips the SDK's ``start_span``, the sampler call
-  and the span attributes it would only have thrown away (~7 µs a request);
+  and the span attributes it would only have thrown away (docs/benchmarks.md, OpenTelemetry);
 * sampled in: the SDK starts the span as usual, with that same trace id handed to it by
   :class:`PresetIdGenerator` (the provider's id generator), so the SDK's sampler takes
   the same decision and the ratio is exactly the configured one.

@@ -27,11 +27,10 @@ passes the threshold ``h`` the model has drifted: its quality evidence is scaled
 ``keep`` observations' worth, both sums restart and ``dr`` counts the event.
 
 Why likelihood ratios rather than standardised residuals ``(y − p)/sqrt(p(1 − p))`` with an
-allowance (the detector before 2026-12-06): a right-or-wrong outcome is skewed, so a wrong
-answer from a model right 85% of the time is a residual of −2.4 sd, and the sum of those
-raised "down" alarms on stationary data roughly every 1,000 observations of a busy model
-(5–11 per 8,000 queries on bench/router_eval.py's workload), each dropping what the model
-had learned. The likelihood ratio weighs a wrong answer by how much more likely it is
+allowance (the earlier detector): a right-or-wrong outcome is skewed, so a wrong answer from
+a model right 85% of the time is a residual of −2.4 sd, and the sum of those raised "down"
+alarms on stationary data, each dropping what the model had learned (docs/router.md gives
+the alarm counts measured on bench/router_eval.py's workload). The likelihood ratio weighs a wrong answer by how much more likely it is
 after the change than before, which is the optimal test (Moustakides 1986). ``R = 3`` and
 ``h = 7`` (an in-control run length of at least e^7 ≈ 1,100 observations for a perfectly
 calibrated posterior, far more in practice) catch a halved accuracy in tens of the model's
