@@ -30,12 +30,13 @@ Why likelihood ratios rather than standardised residuals ``(y − p)/sqrt(p(1 �
 allowance (the earlier detector): a right-or-wrong outcome is skewed, so a wrong answer from
 a model right 85% of the time is a residual of −2.4 sd, and the sum of those raised "down"
 alarms on stationary data, each dropping what the model had learned (docs/router.md gives
-the alarm counts measured on bench/router_eval.py's workload). The likelihood ratio weighs a wrong answer by how much more likely it is
-after the change than before, which is the optimal test (Moustakides 1986). ``R = 3`` and
-``h = 7`` (an in-control run length of at least e^7 ≈ 1,100 observations for a perfectly
-calibrated posterior, far more in practice) catch a halved accuracy in tens of the model's
-observations: a drop from 0.7 to 0.35 adds 0.24 per observation on average (about 29
-observations to the threshold), one from GPQA's 0.54 to 0.27 adds 0.15 (about 47).
+the alarm counts measured on bench/router_eval.py's workload). The likelihood ratio weighs a
+wrong answer by how much more likely it is after the change than before, which is the
+optimal test (Moustakides 1986). ``R = 3`` and ``h = 7`` (an in-control run length of at
+least e^7 ≈ 1,100 observations for a perfectly calibrated posterior, far more in practice)
+catch a halved accuracy in tens of the model's observations: a drop from 0.7 to 0.35 adds
+0.24 per observation on average (about 29 observations to the threshold), one from GPQA's
+0.54 to 0.27 adds 0.15 (about 47).
 
 :class:`LocalPosteriors` keeps the statistics in this process (the default);
 :class:`~conduit_router.redis_posteriors.RedisPosteriors` keeps them in Redis, where every
