@@ -34,6 +34,8 @@ HERE = Path(__file__).resolve().parent
 APPS = HERE / "apps"
 ROOT = HERE.parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
+sys.path.insert(0, str(ROOT / "bench"))
+from common import free_port, write_section  # noqa: E402 - bench/common.py, by path
 START = "<!-- bench/http/run.py: start -->"
 END = "<!-- bench/http/run.py: end -->"
 BASELINE = "starlette-uvicorn-h11"
@@ -84,12 +86,6 @@ EXPECTED = {"message": "Hello, World!"}
 
 
 # --- processes -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(port: int) -> bytes | None:
@@ -334,18 +330,8 @@ def targets(rps: dict[str, float], cpu: dict[str, float]) -> list[str]:
 
 
 def write_doc(section: str) -> None:
-    if DOC.exists():
-        text = DOC.read_text()
-        if START in text and END in text:
-            before, rest = text.split(START, 1)
-            _, after = rest.split(END, 1)
-            DOC.write_text(before + section.rstrip("\n") + after)
-            return
-        DOC.write_text(text.rstrip("\n") + "\n\n" + section)
-        return
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text("# Benchmarks\n\n" + section)
-
+    """Replace this script's section of docs/benchmarks.md, or append it at the end."""
+    write_section(section, START, END, DOC)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

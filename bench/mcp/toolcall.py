@@ -45,6 +45,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
+sys.path.insert(0, str(ROOT / "bench"))
+from common import write_section  # noqa: E402 - bench/common.py, by path
 START = "<!-- bench/mcp/toolcall.py: start -->"
 END = "<!-- bench/mcp/toolcall.py: end -->"
 LUA = HERE / "toolcall.lua"
@@ -250,14 +252,7 @@ def render(results: dict[tuple[str, str], list], labels: dict[str, str], args: a
 
 def write_doc(section: str) -> None:
     """Replace this script's section of docs/benchmarks.md, or append it at the end."""
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
-
+    write_section(section, START, END, DOC)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

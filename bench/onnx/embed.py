@@ -49,6 +49,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
+sys.path.insert(0, str(ROOT / "bench"))
+from common import write_section  # noqa: E402 - bench/common.py, by path
 START = "<!-- bench/onnx/embed.py: start -->"
 END = "<!-- bench/onnx/embed.py: end -->"
 BASELINE = "single"
@@ -408,14 +410,7 @@ def render(results: dict[str, list], args: argparse.Namespace, command: str, mod
 
 def write_doc(section: str) -> None:
     """Replace this script's section of docs/benchmarks.md, or append it at the end."""
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
-
+    write_section(section, START, END, DOC)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

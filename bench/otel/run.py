@@ -35,6 +35,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from common import free_port  # noqa: E402 - bench/common.py, by path
 DOC = ROOT / "docs" / "benchmarks.md"
 START = "<!-- bench/otel/run.py: start -->"
 END = "<!-- bench/otel/run.py: end -->"
@@ -101,12 +103,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def serve(variant: Variant, port: int, http: str, loop: str) -> subprocess.Popen[bytes]:

@@ -58,6 +58,8 @@ import numpy as np  # noqa: E402 - after the BLAS thread settings
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
+sys.path.insert(0, str(ROOT / "bench"))
+from common import write_section  # noqa: E402 - bench/common.py, by path
 START = "<!-- bench/vector/search.py: start -->"
 END = "<!-- bench/vector/search.py: end -->"
 DIM = 384
@@ -393,14 +395,7 @@ def render(main: dict, sweep: list[dict], hnsw: dict[str, int], n: int, args: ar
 
 def write_doc(section: str) -> None:
     """Replace this script's section of docs/benchmarks.md, or append it at the end."""
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
-
+    write_section(section, START, END, DOC)
 
 def _pairs(text: str) -> list[tuple[int, int]]:
     return [tuple(int(x) for x in item.split("/")) for item in text.split(",")]  # type: ignore[misc]

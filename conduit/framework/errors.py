@@ -7,61 +7,8 @@ seed's ``error_handler()`` middleware lives with the other middleware in
 
 from __future__ import annotations
 
-from conduit.errors import (
-    BadRequestError,
-    CacheError,
-    ConduitError,
-    ConfigurationError,
-    ConflictError,
-    ForbiddenError,
-    GatewayTimeoutError,
-    HTTPError,
-    InferenceError,
-    InternalServerError,
-    MethodNotAllowedError,
-    MissingPluginError,
-    ModelNotFoundError,
-    NetworkError,
-    NotFoundError,
-    OOMError,
-    PayloadTooLargeError,
-    PluginError,
-    ServiceUnavailableError,
-    TooManyRequestsError,
-    UnauthorizedError,
-    UnprocessableEntityError,
-    ValidationError,
-    abort,
-    error_for_status,
-)
+from conduit.errors import *  # noqa: F403 - every exception, under the seed's import path
+from conduit.errors import __all__ as _exceptions
 from conduit.http.middleware import ErrorHandlerMiddleware, error_handler
 
-__all__ = [
-    "BadRequestError",
-    "CacheError",
-    "ConduitError",
-    "ConfigurationError",
-    "ConflictError",
-    "ErrorHandlerMiddleware",
-    "ForbiddenError",
-    "GatewayTimeoutError",
-    "HTTPError",
-    "InferenceError",
-    "InternalServerError",
-    "MethodNotAllowedError",
-    "MissingPluginError",
-    "ModelNotFoundError",
-    "NetworkError",
-    "NotFoundError",
-    "OOMError",
-    "PayloadTooLargeError",
-    "PluginError",
-    "ServiceUnavailableError",
-    "TooManyRequestsError",
-    "UnauthorizedError",
-    "UnprocessableEntityError",
-    "ValidationError",
-    "abort",
-    "error_for_status",
-    "error_handler",
-]
+__all__ = [*_exceptions, "ErrorHandlerMiddleware", "error_handler"]
