@@ -24,8 +24,9 @@ from typing import Any
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpRequestParser
 
 from conduit.errors import BadRequestError, error_for_status
-from conduit.server.protocol import NEED_DATA, ProtocolError, RequestHead, body_too_large, spoken_version
-from conduit.server.writer import ResponseWriter, asks_to_close
+from conduit.server.framing import ProtocolError, RequestHead, body_too_large, spoken_version
+from conduit.server.protocol import NEED_DATA
+from conduit.server.writer import ResponseWriter
 
 __all__ = ["HttpToolsProtocol"]
 
@@ -142,22 +143,12 @@ class HttpToolsProtocol(ResponseWriter):
         if size > self.max_header_size:
             raise ProtocolError(431, f"the request head exceeds {self.max_header_size} bytes")
         version = spoken_version(parser.get_http_version())
-        hosts = 0
-        for name, _value in headers:
-            if name == b"host":
-                hosts += 1
-            elif name == b"transfer-encoding":
-                codings = [c.strip().lower() for n, v in headers if n == name for c in v.split(b",")]
-                if codings != [b"chunked"]:
-                    raise ProtocolError(501, "Only Transfer-Encoding: chunked is supported")
-        if hosts > 1 or (hosts == 0 and version == "1.1"):
-            raise ProtocolError(400, "Missing mandatory Host: header" if not hosts else "Found multiple Host: headers")
         method = parser.get_method()
-        try:
-            head = RequestHead(method, url, headers, version.encode("ascii"))
+        try:  # llhttp has refused control characters in values already
+            head = RequestHead(method, url, headers, version.encode("ascii"), values_checked=True)
         except (ValueError, UnicodeDecodeError):
             raise ProtocolError(400, "malformed request head") from None
-        self.events.append((head, method, size, asks_to_close(headers)))
+        self.events.append((head, method, size, head.close))
         self._in_body = head.has_body
         self._framing_bytes = 0
         self.queued += size

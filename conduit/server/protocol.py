@@ -10,15 +10,13 @@ with h11's status hint, and the connection is then closed.
 
 from __future__ import annotations
 
-import re
 from typing import Any, cast
-from urllib.parse import unquote
 
 import h11
 
-from conduit.errors import BadRequestError, PayloadTooLargeError, error_for_status
-from conduit.http.datastructures import Headers
-from conduit.server.writer import ResponseWriter, asks_to_close, date_header
+from conduit.errors import BadRequestError, error_for_status
+from conduit.server.framing import ProtocolError, RequestHead, body_too_large, split_target, spoken_version
+from conduit.server.writer import ResponseWriter, date_header
 
 __all__ = [
     "NEED_DATA",
@@ -28,11 +26,10 @@ __all__ = [
     "body_too_large",
     "date_header",
     "split_target",
+    "spoken_version",
 ]
 
 NEED_DATA = h11.NEED_DATA
-# Control characters a field value must not hold (RFC 9110 5.5: HTAB is the one allowed).
-_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _COMPLETE = (h11.DONE, h11.MIGHT_SWITCH_PROTOCOL)  # type: ignore[attr-defined]  # public, not in __all__
 
 
@@ -40,107 +37,6 @@ def _reason_of(exc: Exception) -> str:
     """h11's message without the echoed input (``...: bytearray(b'...')``), which is noise."""
     text = str(exc) or "malformed request"
     return text.split(": bytearray(", 1)[0].split(": b'", 1)[0].split(': b"', 1)[0]
-
-
-class ProtocolError(Exception):
-    """The peer broke HTTP; ``status`` is what to answer (if a response can still be sent)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class RequestHead:
-    """The parsed head of one request, ready to become an HTTPRequest."""
-
-    __slots__ = (
-        "content_length",
-        "expects_continue",
-        "has_body",
-        "headers",
-        "http_version",
-        "keep_alive",
-        "method",
-        "path",
-        "query_string",
-        "raw_path",
-    )
-
-    def __init__(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], http_version: bytes) -> None:
-        """From the parser's parts; header names are lower-case, values stripped."""
-        self.method = method.decode("ascii")
-        self.raw_path, self.query_string = split_target(target)
-        self.path = unquote(self.raw_path) if "%" in self.raw_path else self.raw_path
-        self.headers = Headers(headers)
-        self.http_version = http_version.decode("ascii")
-        length = None
-        chunked = False
-        expect = False
-        keep_alive = self.http_version == "1.1"
-        close = keep = False
-        for name, value in headers:
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding":
-                chunked = True
-            elif name == b"expect" and value.lower() == b"100-continue":
-                expect = True
-            elif name == b"connection":
-                # A token list (RFC 9110 7.6.1): "close" is a token, not a substring of one.
-                tokens = [t.strip() for t in value.lower().split(b",")]
-                close = close or b"close" in tokens
-                keep = keep or b"keep-alive" in tokens
-        if chunked and length is not None:
-            # RFC 9112 6.3: a message with both may be an attempt at request smuggling; the
-            # server MUST close the connection after answering it. It is answered 400.
-            raise ProtocolError(400, "a request must not carry both Content-Length and Transfer-Encoding")
-        if close:
-            keep_alive = False
-        elif keep:
-            keep_alive = True
-        self.content_length = length
-        self.has_body = chunked or bool(length)
-        self.expects_continue = expect
-        self.keep_alive = keep_alive
-
-
-def spoken_version(version: str) -> str:
-    """The HTTP version a request is answered in: ``1.0`` or ``1.1``.
-
-    A later 1.x minor version is answered as 1.1 (RFC 9110 2.5); a well-formed version with
-    another major one is 505; anything else (HTTP/0.9, garbage) is 400.
-    """
-    if version in ("1.1", "1.0"):
-        return version
-    major, dot, minor = version.partition(".")
-    if dot and major.isdigit() and minor.isdigit() and len(major) == len(minor) == 1:
-        if major == "1":
-            return "1.1"
-        if major != "0":
-            raise ProtocolError(505, f"HTTP/{version} is not spoken here; use HTTP/1.1")
-    raise ProtocolError(400, "malformed HTTP version")
-
-
-def split_target(target: bytes) -> tuple[str, str]:
-    """Split a request target into the (still percent-encoded) path and query string."""
-    text = target.decode("latin-1")
-    if text.startswith(("http://", "https://")):  # absolute-form (proxies)
-        slash = text.find("/", text.find("//") + 2)
-        text = text[slash:] if slash != -1 else "/"
-    elif text == "*":
-        return "*", ""
-    path, _, query = text.partition("?")
-    return path or "/", query
-
-
-def body_too_large(limit: int, declared: int | None = None) -> PayloadTooLargeError:
-    """The 413 for a body over ``limit``: declared by Content-Length, or found while reading."""
-    if declared is not None:
-        detail = f"the body is {declared} bytes; the limit is {limit} bytes"
-    else:
-        detail = f"the body exceeds the limit of {limit} bytes"
-    return PayloadTooLargeError("Payload Too Large", detail, code="body_too_large")
 
 
 class H11Protocol(ResponseWriter):
@@ -193,8 +89,6 @@ class H11Protocol(ResponseWriter):
             size = len(event.target) + sum(len(n) + len(v) + 4 for n, v in headers)
             if size > self.max_header_size:
                 raise ProtocolError(431, f"the request head exceeds {self.max_header_size} bytes")
-            if any(_CONTROL.search(v) for _, v in headers):  # llhttp refuses these; h11 lets them through
-                raise ProtocolError(400, "a header value contains a control character")
             version = spoken_version(event.http_version.decode("ascii", "replace"))
             self.body_received = 0
             self.body_failed = False
@@ -202,7 +96,7 @@ class H11Protocol(ResponseWriter):
                 head = RequestHead(event.method, event.target, headers, version.encode("ascii"))
             except (ValueError, UnicodeDecodeError):
                 raise ProtocolError(400, "malformed request head") from None
-            self._begin(event.method, version == "1.1", asks_to_close(headers), head.expects_continue)
+            self._begin(event.method, version == "1.1", head.close, head.expects_continue)
             self._bodiless = not head.has_body
             if head.content_length is not None and head.content_length > self.max_body_size:
                 raise body_too_large(self.max_body_size, head.content_length)

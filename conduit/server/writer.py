@@ -22,7 +22,7 @@ from typing import Any
 from conduit.errors import HTTPError
 from conduit.http.response import HTTPResponse
 
-__all__ = ["ResponseWriter", "asks_to_close", "closing_error", "date_header", "reason_phrase", "status_line"]
+__all__ = ["ResponseWriter", "closing_error", "date_header", "reason_phrase", "status_line"]
 
 _REASONS = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
 _STATUS_LINES: dict[int, bytes] = {}
@@ -71,14 +71,6 @@ def closing_error(exc: HTTPError) -> HTTPResponse:
         response.headers[name] = value
     response.headers["Connection"] = "close"
     return response
-
-
-def asks_to_close(headers: Any) -> bool:
-    """Whether request headers (lower-case byte pairs) carry a ``close`` Connection token."""
-    for name, value in headers:
-        if name == b"connection" and b"close" in [t.strip() for t in value.lower().split(b",")]:
-            return True
-    return False
 
 
 def _values(items: list[tuple[str, str]], name: str) -> list[str]:

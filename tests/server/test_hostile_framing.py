@@ -172,3 +172,29 @@ def test_an_early_answer_to_a_complete_chunked_body_keeps_the_connection(raw: Ra
     answers = raw.responses(2)
     assert [r.status_code for r, _ in answers] == [404, 200]
     assert all(dict(r.headers).get(b"connection") != b"close" for r, _ in answers)
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", (b"501",)),
+        # llhttp refuses a repeated Transfer-Encoding while parsing (400) before the head reaches
+        # framing; h11 reads it as "chunked, chunked" (501). Either way: refused, and closed.
+        (b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+         (b"400", b"501")),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", (b"400",)),
+        (b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", (b"400",)),
+    ],
+    ids=["te-gzip-chunked", "te-twice", "two-hosts", "no-host"],
+)
+def test_both_parsers_refuse_the_same_heads(raw: RawClient, head: bytes, status: tuple[bytes, ...]) -> None:
+    """conduit.server.framing decides these for both parsers (h11 and llhttp differ alone)."""
+    raw.send(head + b"0\r\n\r\n" if b"chunked" in head else head)
+    data = raw.raw_response()
+    assert _status_line(data)[9:12] in status, data
+    assert b"connection: close" in _headers(data)
+
+
+def test_http_1_0_needs_no_host(raw: RawClient) -> None:
+    raw.send(b"GET / HTTP/1.0\r\n\r\n")
+    assert _status_line(raw.raw_response()).startswith(b"HTTP/1.1 200")
