@@ -136,6 +136,7 @@ SEED_VARIABLES: dict[str, str] = {
     "CACHE_TTL": "router_cache_ttl",
     "CACHE_MAX_SIZE": "router_cache_max_size",
     "DEFAULT_RATE_LIMIT": "router_rate_limit",
+    "OTEL_ENABLED": "otel_enabled",  # seed 001: telemetry on; <plugin>_enabled also enables the plugin
 }
 
 

@@ -200,6 +200,13 @@ def _names(settings: Settings, key: str) -> list[str]:
     return [str(n) for n in (settings.get(key) or [])]
 
 
+def _truthy(value: Any) -> bool:
+    """A switch's value, from code (a bool) or the environment (a string)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return value is True
+
+
 def create_plugin_manager(
     settings: Settings | None = None,
     *,
@@ -230,7 +237,10 @@ def create_plugin_manager(
     entry_points = _entry_points() if load_entrypoints else []
     installed = sorted({ep.name for ep in entry_points})
     blocked = set(installed) if ALL in unwanted else set(unwanted)
-    enable = (set(installed) if ALL in wanted else set(wanted) - {ALL}) - blocked
+    # A plugin is also enabled by its own "<name>_enabled" setting (CONDUIT_OTEL_ENABLED, or
+    # seed 001's OTEL_ENABLED for conduit-otel): a switch the plugin documents for itself.
+    switched = {name for name in installed if _truthy(settings.get(f"{name}_enabled"))}
+    enable = ((set(installed) if ALL in wanted else set(wanted) - {ALL}) | switched) - blocked
     extras = [(plugin_name_of(plugin), plugin) for plugin in extra_plugins]
     if load_entrypoints:
         unknown = sorted(enable - set(installed) - {name for name, _ in extras} - set(BUILTIN_PLUGINS))
@@ -282,13 +292,14 @@ def plugin_name_of(plugin: Any) -> str:
 
 
 _default_pm: PluginManager | None = None
-_default_key: tuple[str | None, ...] | None = None  # None: replaced by hand, kept until reset
+_default_key: tuple[Any, ...] | None = None  # None: replaced by hand, kept until reset
 _default_lock = threading.Lock()
 _current: contextvars.ContextVar[PluginManager | None] = contextvars.ContextVar("conduit_plugin_manager", default=None)
 
 
-def _configuration_key() -> tuple[str | None, ...]:
-    return (os.environ.get("CONDUIT_PLUGINS"), os.environ.get("CONDUIT_DISABLED_PLUGINS"), os.getcwd())
+def _configuration_key() -> tuple[Any, ...]:
+    switches = tuple(sorted((k, v) for k, v in os.environ.items() if k.endswith("_ENABLED")))
+    return (os.environ.get("CONDUIT_PLUGINS"), os.environ.get("CONDUIT_DISABLED_PLUGINS"), os.getcwd(), switches)
 
 
 def default_plugin_manager() -> PluginManager:

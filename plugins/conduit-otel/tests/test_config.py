@@ -150,3 +150,18 @@ def test_instrumentations_setting_is_validated_and_read_from_the_environment() -
     some = load_settings(environ={"CONDUIT_OTEL_INSTRUMENTATIONS": "redis,psycopg"}, files=[])
     some.extend(SETTINGS_SCHEMA)
     assert OtelConfig.from_sources(some, {"OTEL_ENABLED": "1"}).instrumentations == ("redis", "psycopg")
+
+
+def test_otel_enabled_alone_enables_the_plugin_for_an_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seed 001 sets OTEL_ENABLED=true and lists no plugins: conduit-otel is enabled."""
+    from conduit import Conduit
+
+    for name in ("CONDUIT_PLUGINS", "CONDUIT_DISABLED_PLUGINS", "CONDUIT_OTEL_ENABLED"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OTEL_ENABLED", "true")
+    assert "otel" in Conduit().plugin_manager.enabled
+    monkeypatch.setenv("CONDUIT_DISABLED_PLUGINS", "otel")  # disabled wins
+    assert "otel" not in Conduit().plugin_manager.enabled
+    monkeypatch.delenv("CONDUIT_DISABLED_PLUGINS")
+    monkeypatch.setenv("OTEL_ENABLED", "false")
+    assert "otel" not in Conduit().plugin_manager.enabled
