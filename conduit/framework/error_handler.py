@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -29,7 +30,21 @@ logger = logging.getLogger("conduit.errors")
 T = TypeVar("T")
 
 #: What retry_with_backoff retries: failures that may pass (not a programming error).
-RETRYABLE: tuple[type[BaseException], ...] = (NetworkError, CacheError, ConnectionError, TimeoutError)
+RETRYABLE: tuple[type[BaseException], ...] = (NetworkError, CacheError, ConnectionError, TimeoutError, socket.gaierror)
+#: The same kind of failure from the HTTP clients a seed's code calls, named rather than
+#: imported (requests' ConnectionError is an OSError, not a ConnectionError).
+RETRYABLE_NAMES = frozenset({
+    "requests.exceptions.ConnectionError", "requests.exceptions.Timeout", "httpx.TransportError",
+    "httpx.TimeoutException", "urllib3.exceptions.ProtocolError", "urllib3.exceptions.TimeoutError",
+    "aiohttp.client_exceptions.ClientConnectionError",
+})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failure that may pass when tried again (see :data:`RETRYABLE`)."""
+    if isinstance(exc, RETRYABLE):
+        return True
+    return any(f"{cls.__module__}.{cls.__qualname__}" in RETRYABLE_NAMES for cls in type(exc).__mro__)
 
 
 class ErrorHandler(_Sanitiser):
@@ -112,13 +127,14 @@ class ErrorHandler(_Sanitiser):
 
     def retry_with_backoff(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)``, retried up to ``max_retries`` times on network, cache and
-        timeout errors, waiting ``retry_backoff_ms`` then twice as long each time (with jitter);
+        timeout errors (the standard library's, and those of requests, httpx, urllib3 and
+        aiohttp: :func:`is_transient`), waiting ``retry_backoff_ms`` then twice as long each time (with jitter);
         the last error is raised as itself."""
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_retries + 1),
             wait=tenacity.wait_exponential(multiplier=self.retry_backoff_ms / 1000)
             + tenacity.wait_random(0, self.retry_backoff_ms / 4000),
-            retry=tenacity.retry_if_exception_type(RETRYABLE),
+            retry=tenacity.retry_if_exception(is_transient),
             reraise=True,
         )
         return retrying(fn, *args, **kwargs)

@@ -112,3 +112,30 @@ def test_metric_types_and_the_config_validators_exceptions() -> None:
     with pytest.raises(ValidationError):  # the seed catches DependencyError as its own class too
         ConfigValidator().validate_dependency("surely-not-installed-package-xyz")
     assert issubclass(DependencyError, ValidationError)
+
+
+def test_retry_with_backoff_retries_the_http_clients_network_errors() -> None:
+    """requests' ConnectionError is an OSError, not a ConnectionError: it is retried too (the
+    seed's own example calls requests.get), while an error that will not pass is not."""
+    requests = pytest.importorskip("requests")
+    from conduit.framework.error_handler import ErrorHandler
+
+    handler = ErrorHandler(max_retries=2, retry_backoff_ms=1)
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise requests.exceptions.ConnectionError("connection refused")
+        return "ok"
+
+    assert handler.retry_with_backoff(flaky) == "ok" and len(calls) == 3
+    calls.clear()
+
+    def broken() -> str:
+        calls.append(1)
+        raise FileNotFoundError("/no/such/model")
+
+    with pytest.raises(FileNotFoundError):
+        handler.retry_with_backoff(broken)
+    assert len(calls) == 1
