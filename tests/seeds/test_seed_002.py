@@ -1,16 +1,12 @@
 """Seed 002 (the LLM chat wrapper's production notes).
 
-Conduit took the seed's outgoing-call discipline into conduit-router's provider clients, not
-its ``api_wrapper.ChatbotWrapper`` API, so the seed's usage example (lines 134-160) cannot run
-with its imports changed: docs/seeds.md has no Conduit import for ``ChatbotWrapper`` or
-``get_metrics_collector``. The first test runs it and expects exactly that failure (strict
-xfail: once Conduit has the names and the table says so, it must be turned into a passing test).
-
-What does run: the seed's environment variables (lines 110-117), set to the seed's defaults,
-configure the router's provider clients in an app, and each feature the seed lists (validation,
-retry honouring Retry-After, token-bucket rate limits, the LRU+TTL response cache, metrics with
-response lengths) acts on calls to conduit-router's stand-in, which plays the paid provider.
-The last test does what the usage example does with the nearest Conduit API (a provider client).
+The seed's usage example (lines 134-160) runs with its two imports changed to
+``conduit_router.wrapper`` (docs/seeds.md), the seed's ``ChatbotWrapper`` API over
+conduit-router's provider clients; the stand-in plays the paid provider. The seed's
+environment variables (lines 110-117), set to the seed's defaults, configure the router's
+provider clients in an app, and each feature the seed lists (validation, retry honouring
+Retry-After, token-bucket rate limits, the LRU+TTL response cache, metrics with response
+lengths) acts on calls to the stand-in. The last test does the same with a provider client.
 """
 
 from __future__ import annotations
@@ -37,10 +33,19 @@ def test_every_python_block_runs_or_says_why() -> None:
     assert {b.line for b in python_blocks(SEED)} - run == set(NOT_RUN)
 
 
-@pytest.mark.xfail(strict=True, raises=NoConduitEquivalent,
-                   reason="seed 002's api_wrapper.ChatbotWrapper / get_metrics_collector have no Conduit equivalent")
-def test_the_usage_example_runs_with_its_imports_changed() -> None:
+def test_the_usage_example_runs_with_its_imports_changed(monkeypatch: pytest.MonkeyPatch, standin: Any,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Lines 134-160 as written but for the two imports; the stand-in plays OpenAI (its base
+    URL through the client's usual ``OPENAI_BASE_URL``), so the seed's placeholder key works."""
+    from conduit_router.wrapper import get_metrics_collector
+
+    standin.reset()
+    get_metrics_collector().reset()
+    monkeypatch.setenv("OPENAI_BASE_URL", standin.openai_url)
     sample(SEED, 134).run({"__name__": "seed_002_usage"})
+    assert capsys.readouterr().out == "Total requests: 1\nError rate: 0.00%\n"
+    stats = get_metrics_collector().get_stats()
+    assert stats["request_counts"] == {"openai:gpt-3.5-turbo": 1} and stats["total_tokens"]["openai:gpt-3.5-turbo"] > 0
 
 
 def _seed_defaults() -> dict[str, str]:
