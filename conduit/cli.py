@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -219,6 +220,10 @@ def cmd_check(args: argparse.Namespace) -> int:
                                       fail=problem):
             if isinstance(result, Exception):
                 problem(f"plugin {name!r}: its conduit_check raised {type(result).__name__}: {result}")
+    if getattr(args, "verbose", False):
+        print("settings (value, where it came from):")
+        for name in sorted(settings.values):
+            print(f"  {name} = {_shown(name, settings.values[name])}  ({settings.sources.get(name, 'default')})")
     for warning in dict.fromkeys(warnings):
         print(f"warning: {warning}")
     if problems:
@@ -228,6 +233,19 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     print("configuration OK")
     return 0
+
+
+_SECRET_NAME = re.compile(r"(^|_)keys?$|secret|password|passwd|token|credential", re.IGNORECASE)
+
+
+def _shown(name: str, value: Any) -> str:
+    """A setting's value as ``conduit check -v`` prints it: secrets masked, URL passwords too."""
+    if value is None:
+        return "unset"
+    if _SECRET_NAME.search(name) and value not in ((), [], {}, ""):
+        return "*** (set)"
+    text = repr(value) if not isinstance(value, str) else value
+    return re.sub(r"(://[^:/@\s]*:)[^@/\s]+@", r"\1***@", text)
 
 
 if __name__ == "__main__":  # pragma: no cover

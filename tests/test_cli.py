@@ -97,6 +97,22 @@ def test_check_names_a_problem_once_when_the_app_cannot_be_built_either(capsys, 
     assert "invalid configuration:" not in out
 
 
+def test_check_verbose_says_where_each_value_came_from_and_hides_secrets(capsys, monkeypatch, tmp_path) -> None:
+    """Issue 23: a seed's variable, Conduit's own variable and the default, each with its
+    source; API keys and a URL's password are not printed."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REDIS_URL", "redis://:hunter2@cache.internal:6379/3")
+    monkeypatch.setenv("CONDUIT_PORT", "9000")
+    monkeypatch.setenv("CONDUIT_API_KEYS", "sk-very-secret")
+    assert main(["check", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert "  redis_url = redis://:***@cache.internal:6379/3  ($REDIS_URL)" in out
+    assert "  port = 9000  ($CONDUIT_PORT)" in out
+    assert "  shutdown_timeout = 30.0  (default)" in out
+    assert "  api_keys = *** (set)  ($CONDUIT_API_KEYS)" in out
+    assert "hunter2" not in out and "sk-very-secret" not in out
+
+
 def test_check_passes_on_a_good_app(capsys, monkeypatch) -> None:
     monkeypatch.chdir(REPO)
     assert main(["check", "examples.hello:app"]) == 0

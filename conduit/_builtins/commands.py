@@ -39,5 +39,7 @@ def conduit_register_commands(register: Callable[..., Any]) -> None:
         "check",
         cli.cmd_check,
         help="validate configuration (and an app, if given); exit 1 on problems",
-        arguments=[(("app",), {"nargs": "?", "default": None, "help": "optional module:attribute"})],
+        arguments=[(("app",), {"nargs": "?", "default": None, "help": "optional module:attribute"}),
+                   (("-v", "--verbose"), {"action": "store_true",
+                                          "help": "also list every setting, its value and where it came from"})],
     )
