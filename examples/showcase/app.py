@@ -64,10 +64,11 @@ def build_app() -> Conduit:
     # through conduit_config_schema, so CONDUIT_SHOWCASE_* and CONDUIT_EXAMPLES_CACHE are known.
     app = Conduit(extra_plugins=[settings, iris])
     config = settings.read_settings(app, iris.SCHEMA)  # read first: a bad value stops before any loading
-    # Installing a plugin changes no app: the showcase enables what serves routes or middleware
-    # (the router's /v1 service, OpenTelemetry) when installed and not disabled; the others it
-    # uses from code (models, vectors, app.mount_mcp), which needs no enabling.
-    for name in ("router", "otel"):
+    # Installing a plugin changes no app: the showcase enables what serves routes, middleware
+    # or checks (the router's /v1 service, OpenTelemetry, the readiness check of a Chroma
+    # server when vector_url is set) when installed and not disabled; the rest it uses from
+    # code (models, vectors, app.mount_mcp), which needs no enabling.
+    for name in ("router", "otel", "vector"):
         if app.plugin_manager.get_plugin(name) is not None:
             app.enable_plugin(name)
     key, generated = _api_key(config)

@@ -121,3 +121,13 @@ def test_forked_workers_each_open_their_own_connection_to_the_server(chroma_serv
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         db.close()
+
+
+def test_readiness_names_the_chroma_server_and_follows_it(chroma_server: Any, unused_port: int) -> None:
+    """Issue 23: /health/ready checks a configured Chroma server, as the check named vector."""
+    with TestClient(Conduit(plugins=["vector"], vector_url=chroma_server.url)) as client:
+        ready = client.get("/health/ready")
+    assert ready.status_code == 200 and ready.json()["checks"]["vector"]["ok"] is True
+    with TestClient(Conduit(plugins=["vector"], vector_url=f"http://127.0.0.1:{unused_port}")) as client:
+        down = client.get("/health/ready")
+    assert down.status_code == 503 and "Chroma server unavailable" in down.text

@@ -11,7 +11,8 @@ from typing import Any
 
 from conduit import hookimpl
 
-__all__ = ["conduit_config_schema", "conduit_register_apis", "conduit_register_commands", "conduit_register_stores"]
+__all__ = ["conduit_config_schema", "conduit_register_apis", "conduit_register_commands", "conduit_register_health_checks",
+           "conduit_register_stores"]
 
 
 @hookimpl
@@ -63,3 +64,25 @@ def conduit_register_apis(register: Callable[..., Any]) -> None:
         return conduit_vector
 
     register("vector", load)
+
+
+@hookimpl
+def conduit_register_health_checks(register: Callable[..., Any], app: Any) -> None:
+    """With ``vector_url`` set, readiness asks the Chroma server's heartbeat (a named check)."""
+    url = str(app.settings.get("vector_url") or "").rstrip("/")
+    if not url:
+        return
+
+    async def check() -> tuple[bool, str]:
+        import httpx
+
+        try:
+            async with httpx.AsyncClient(timeout=3.0) as client:
+                response = await client.get(f"{url}/api/v2/heartbeat")
+        except httpx.HTTPError as exc:
+            return False, f"Chroma server unavailable ({type(exc).__name__}); check vector_url"
+        if response.status_code != 200:
+            return False, f"Chroma server answered {response.status_code} to its heartbeat; check vector_url"
+        return True, "Chroma server answers"
+
+    register("vector", check)
