@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conduit import Conduit
@@ -42,3 +45,17 @@ def test_an_app_route_wins_over_the_builtin_probe_and_monitoring_can_be_turned_o
     with TestClient(off) as c:
         assert c.get("/metrics").status_code == 404 and c.get("/health/live").status_code == 404
     assert not off._middleware  # noqa: SLF001 - no per-request cost when off
+
+
+def test_access_log_setting_logs_one_line_per_request(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    app = Conduit(access_log=True)
+
+    @app.get("/x")
+    def x(r):
+        return {}
+
+    with TestClient(app) as c:
+        c.get("/x")
+    lines = [r.getMessage() for r in caplog.records if "GET /x" in r.getMessage()]
+    assert len(lines) == 1 and "200" in lines[0]

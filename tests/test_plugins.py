@@ -166,6 +166,38 @@ def test_a_plugin_failing_in_a_hook_is_named() -> None:
         Conduit(extra_plugins=[Bad()]).prepare()
 
 
+def test_an_async_configure_hook_is_refused_with_a_clear_error() -> None:
+    class P:
+        __conduit_name__ = "async-config"
+
+        @conduit.hookimpl
+        async def conduit_configure(self, app, settings):
+            pass
+
+    with pytest.raises(PluginError, match="'async-config': conduit_configure must be synchronous"):
+        Conduit(extra_plugins=[P()]).prepare()
+
+
+def test_app_middleware_lists_each_layer_with_its_owner() -> None:
+    class P:
+        __conduit_name__ = "owner-plugin"
+
+        @conduit.hookimpl
+        def conduit_register_middleware(self, register):
+            async def from_plugin(request, call_next):
+                return await call_next(request)
+
+            register(from_plugin)
+
+    async def from_app(request, call_next):
+        return await call_next(request)
+
+    app = Conduit(extra_plugins=[P()], monitoring=False)
+    app.use(from_app)
+    app.prepare()
+    assert [owner for _, owner in app.middleware] == ["owner-plugin", "app"]
+
+
 def test_two_plugins_registering_one_route_is_an_error_naming_both() -> None:
     def make(name: str):
         class P:

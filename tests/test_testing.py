@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import conduit
-from conduit.testing import AsyncTestClient
+from conduit.testing import AsyncTestClient, LiveServer, TestClient
 
 
 @pytest.mark.anyio
@@ -34,3 +34,29 @@ def test_fixtures_for_plugin_authors(app, register_plugin, request) -> None:
     register_plugin(Plugin())
     client = request.getfixturevalue("client")
     assert client.get("/from-plugin").json() == {"plugin": True}
+
+
+def test_register_plugin_after_the_app_started_is_an_error(app, register_plugin, client) -> None:
+    with pytest.raises(RuntimeError, match="already started"):
+        register_plugin(object(), name="late")
+
+
+def test_live_server_stop_is_idempotent() -> None:
+    live = LiveServer(conduit.Conduit()).start()
+    live.stop()
+    live.stop()
+
+
+def test_background_tasks_run_in_the_test_client_too() -> None:
+    app = conduit.Conduit()
+    done: list[str] = []
+
+    @app.get("/")
+    def index(r):
+        response = conduit.HTTPResponse().json({})
+        response.background.append(lambda: done.append("ran"))
+        return response
+
+    with TestClient(app) as c:
+        c.get("/")
+    assert done == ["ran"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
+from typing import NamedTuple
 
 import pytest
 
@@ -129,28 +129,45 @@ def test_return_value_conversions(app: Conduit) -> None:
         assert r.status_code == 500 and "object" not in r.text
 
 
+def test_a_namedtuple_is_json_not_a_body_status_pair(app: Conduit) -> None:
+    class Score(NamedTuple):
+        label: str
+        value: int
+
+    @app.get("/score")
+    def score(r):
+        return Score("cat", 3)
+
+    with TestClient(app) as c:
+        r = c.get("/score")
+    assert (r.status_code, r.json()) == (200, {"label": "cat", "value": 3})
+
+
 def test_a_slow_sync_handler_does_not_block_async_ones(app: Conduit) -> None:
-    release = threading.Event()
+    events: list[str] = []
+    entered, release = threading.Event(), threading.Event()
 
     @app.get("/slow")
     def slow(r):
-        release.wait(5)
+        events.append("slow entered")
+        entered.set()
+        release.wait(10)  # on the event loop this would hold /fast back until it times out
+        events.append("slow answered")
         return {"slow": True}
 
     @app.get("/fast")
     async def fast(r):
+        events.append("fast answered")
         return {"fast": True}
 
     with TestClient(app) as c:
-        results: dict[str, object] = {}
-        t = threading.Thread(target=lambda: results.setdefault("slow", c.get("/slow").json()))
-        t.start()
-        time.sleep(0.1)
-        assert c.get("/fast").json() == {"fast": True}  # answered while /slow still blocks
-        assert "slow" not in results
+        waiting = threading.Thread(target=c.get, args=("/slow",))
+        waiting.start()
+        entered.wait(10)
+        c.get("/fast")  # sent while /slow is blocked in its handler
         release.set()
-        t.join(5)
-        assert results["slow"] == {"slow": True}
+        waiting.join(10)
+    assert events == ["slow entered", "fast answered", "slow answered"]
 
 
 def test_unknown_handler_parameter_is_a_startup_error(app: Conduit) -> None:

@@ -8,6 +8,7 @@ from conduit import Conduit, HTTPResponse
 from conduit.framework.errors import ForbiddenError, abort
 from conduit.http.middleware import (
     cors_middleware,
+    error_handler,
     logger_middleware,
     request_id_middleware,
     route_middleware,
@@ -108,6 +109,43 @@ def test_errors_from_handlers_and_inner_middleware_keep_outer_headers() -> None:
             assert body["status"] == status and body["request_id"] == r.headers["x-request-id"]
         boom_body = c.get("/boom").text
         assert "secret" not in boom_body and "Traceback" not in boom_body and "RuntimeError" not in boom_body
+
+
+def _detail_of_a_500(*middleware) -> str:
+    app = Conduit()
+    for mw in middleware:
+        app.use(mw)
+
+    @app.get("/boom")
+    def boom(r):
+        raise ValueError("secret detail")
+
+    with TestClient(app) as c:
+        return c.get("/boom").json()["detail"]
+
+
+def test_error_handler_expose_type_prefixes_the_exception_class_to_the_detail() -> None:
+    assert _detail_of_a_500(error_handler(expose_type=True)) == "ValueError: " + _detail_of_a_500(error_handler())
+
+
+def test_outer_middleware_sees_the_exception_behind_a_500_for_telemetry() -> None:
+    seen: list[BaseException | None] = []
+
+    async def observe(request, call_next):
+        response = await call_next(request)
+        seen.append(request.exception)
+        return response
+
+    app = Conduit()
+    app.use(observe)
+
+    @app.get("/boom")
+    def boom(r):
+        raise KeyError("x")
+
+    with TestClient(app) as c:
+        c.get("/boom")
+    assert [type(exc) for exc in seen] == [KeyError]
 
 
 def test_unexpected_error_is_logged_once_with_the_request_id(caplog) -> None:

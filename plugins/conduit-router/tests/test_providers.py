@@ -85,13 +85,11 @@ async def test_retries_stop_after_max_retries(fresh_standin: StandIn) -> None:
     await client.aclose()
 
 
-async def test_a_slow_answer_times_out(fresh_standin: StandIn) -> None:
+async def test_a_slow_answer_times_out_at_the_clients_timeout(fresh_standin: StandIn) -> None:
     client = clients(fresh_standin, timeout=0.3, max_retries=0)[1]
-    fresh_standin.inject("m", Fault.timeout(2.0))
-    started = time.perf_counter()
-    with pytest.raises(ProviderTimeout):
+    fresh_standin.inject("m", Fault.timeout(2.0))  # answers after 2 s: a client that waited would get it
+    with pytest.raises(ProviderTimeout, match=r"no answer within 0\.3s"):
         await client.chat(validate_chat("m", "hi"))
-    assert time.perf_counter() - started < 1.5
     await client.aclose()
 
 
