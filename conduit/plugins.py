@@ -228,52 +228,14 @@ def create_plugin_manager(
     for module_name in BUILTIN_PLUGINS:
         module = __import__(module_name, fromlist=["_"])
         pm.register(module, name=module_name)
-    wanted = _names(settings, "plugins")
-    unwanted = _names(settings, "disabled_plugins")
-    both = sorted(set(wanted) & set(unwanted) - {ALL})
-    if both:
-        logger.warning("plugin(s) %s are both enabled (plugins) and disabled (disabled_plugins): disabled wins",
-                       ", ".join(map(repr, both)))
     entry_points = _entry_points() if load_entrypoints else []
     installed = sorted({ep.name for ep in entry_points})
-    blocked = set(installed) if ALL in unwanted else set(unwanted)
-    # A plugin is also enabled by its own "<name>_enabled" setting (CONDUIT_OTEL_ENABLED, or
-    # seed 001's OTEL_ENABLED for conduit-otel): a switch the plugin documents for itself.
-    switched = {name for name in installed if _truthy(settings.get(f"{name}_enabled"))}
-    enable = ((set(installed) if ALL in wanted else set(wanted) - {ALL}) | switched) - blocked
+    blocked, enable = _choose(settings, installed)
     extras = [(plugin_name_of(plugin), plugin) for plugin in extra_plugins]
     if load_entrypoints:
-        unknown = sorted(enable - set(installed) - {name for name, _ in extras} - set(BUILTIN_PLUGINS))
-        if unknown:
-            source = settings.sources.get("plugins", "configuration")
-            message = (
-                f"plugins (from {source}) enables {', '.join(map(repr, unknown))}, which no installed plugin "
-                f"provides; installed: {', '.join(installed) or 'none'} (see `conduit plugins`)"
-            )
-            if strict:
-                raise PluginError(message)
-            for name in unknown:
-                pm.failed[name] = message
+        _check_names(pm, settings, enable, installed, {name for name, _ in extras}, strict=strict)
     for ep in entry_points:
-        if ep.name in blocked:
-            pm.set_blocked(ep.name)
-            pm.disabled.add(ep.name)
-            continue
-        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name) or ep.name in pm.failed:
-            continue
-        try:
-            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
-        except Exception as exc:
-            dist = getattr(ep, "dist", None)
-            where = f" (distribution {dist.name} {dist.version})" if dist else ""
-            message = (
-                f"plugin {ep.name!r}{where} failed to load: {type(exc).__name__}: {exc}; "
-                f"fix or upgrade it, or disable it with CONDUIT_DISABLED_PLUGINS={ep.name}"
-            )
-            if strict and ep.name in enable:
-                raise PluginError(message) from exc
-            pm.failed[ep.name] = message
-            logger.warning("%s", message)
+        _load_entry_point(pm, ep, blocked=ep.name in blocked, enabled=ep.name in enable, strict=strict)
     for name, plugin in extras:
         if pm.get_plugin(name) is None:
             pm.register(plugin, name=name)
@@ -284,6 +246,63 @@ def create_plugin_manager(
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"{exc}; hook names must match conduit.hookspecs exactly") from exc
     return pm
+
+
+def _choose(settings: Settings, installed: list[str]) -> tuple[set[str], set[str]]:
+    """The installed plugins to block (disabled) and those to enable, from configuration."""
+    wanted = _names(settings, "plugins")
+    unwanted = _names(settings, "disabled_plugins")
+    both = sorted(set(wanted) & set(unwanted) - {ALL})
+    if both:
+        logger.warning("plugin(s) %s are both enabled (plugins) and disabled (disabled_plugins): disabled wins",
+                       ", ".join(map(repr, both)))
+    blocked = set(installed) if ALL in unwanted else set(unwanted)
+    # A plugin is also enabled by its own "<name>_enabled" setting (CONDUIT_OTEL_ENABLED, or
+    # seed 001's OTEL_ENABLED for conduit-otel): a switch the plugin documents for itself.
+    switched = {name for name in installed if _truthy(settings.get(f"{name}_enabled"))}
+    enable = ((set(installed) if ALL in wanted else set(wanted) - {ALL}) | switched) - blocked
+    return blocked, enable
+
+
+def _check_names(pm: PluginManager, settings: Settings, enable: set[str], installed: list[str],
+                 extras: set[str], *, strict: bool) -> None:
+    """A ``plugins`` name no installed plugin has: PluginError (strict), else recorded."""
+    unknown = sorted(enable - set(installed) - extras - set(BUILTIN_PLUGINS))
+    if not unknown:
+        return
+    source = settings.sources.get("plugins", "configuration")
+    message = (
+        f"plugins (from {source}) enables {', '.join(map(repr, unknown))}, which no installed plugin "
+        f"provides; installed: {', '.join(installed) or 'none'} (see `conduit plugins`)"
+    )
+    if strict:
+        raise PluginError(message)
+    for name in unknown:
+        pm.failed[name] = message
+
+
+def _load_entry_point(pm: PluginManager, ep: Any, *, blocked: bool, enabled: bool, strict: bool) -> None:
+    """Block a disabled plugin before its import, else load it; a failure is raised for an
+    enabled plugin of a strict manager, else recorded in ``pm.failed`` and logged."""
+    if blocked:
+        pm.set_blocked(ep.name)
+        pm.disabled.add(ep.name)
+        return
+    if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name) or ep.name in pm.failed:
+        return
+    try:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
+    except Exception as exc:
+        dist = getattr(ep, "dist", None)
+        where = f" (distribution {dist.name} {dist.version})" if dist else ""
+        message = (
+            f"plugin {ep.name!r}{where} failed to load: {type(exc).__name__}: {exc}; "
+            f"fix or upgrade it, or disable it with CONDUIT_DISABLED_PLUGINS={ep.name}"
+        )
+        if strict and enabled:
+            raise PluginError(message) from exc
+        pm.failed[ep.name] = message
+        logger.warning("%s", message)
 
 
 def plugin_name_of(plugin: Any) -> str:
