@@ -340,57 +340,64 @@ class StreamableHTTPTransport:
         return HTTPResponse(405, b"", {"Allow": "GET, POST, DELETE"})
 
     async def _post(self, request: HTTPRequest) -> HTTPResponse:
-        accept = request.get_header("accept").lower()
-        if "*/*" not in accept and not ("application/json" in accept and "text/event-stream" in accept):
-            return _rpc_error(406, INVALID_REQUEST, "Not Acceptable: Accept must list application/json and "
-                              "text/event-stream")
-        if request.get_header("content-type").split(";")[0].strip().lower() != "application/json":
-            return _rpc_error(400, INVALID_REQUEST, "Bad Request: Content-Type must be application/json")
-        try:
-            message = orjson.loads(request.content)
-        except orjson.JSONDecodeError:
-            return _rpc_error(400, PARSE_ERROR, "Parse error: the body is not valid JSON")
+        parsed = _read_post(request)
+        if isinstance(parsed, HTTPResponse):
+            return parsed
+        message = parsed
         items = message if isinstance(message, list) else [message]
         first_id = items[0].get("id") if items and isinstance(items[0], dict) else None
         is_initialize = any(isinstance(m, dict) and m.get("method") == "initialize" for m in items)
-        headers: dict[str, str] = {}
         if not is_initialize and not request.get_header(SESSION_HEADER) and isinstance(message, dict):
             stateless = await self._stateless(request, message)
             if stateless is not None:
                 return stateless
-        if is_initialize:
-            if len(items) != 1:
-                return _rpc_error(400, INVALID_REQUEST, "Bad Request: initialize must be sent alone", first_id)
-            entry = self._open_session()
-        else:
-            found = await self._find_session(request, first_id)
-            if isinstance(found, HTTPResponse):
-                return found
-            entry = found
-        session_id = entry.session_id
-        headers[SESSION_HEADER] = session_id
+        entry = await self._session_for(request, items, first_id, is_initialize)
+        if isinstance(entry, HTTPResponse):
+            return entry
+        headers = {SESSION_HEADER: entry.session_id}
         await self._ensure_relay()
-        has_requests = any(isinstance(m, dict) and "method" in m and "id" in m for m in items)
-        if not has_requests:
-            kept = await self._pass_on(entry, items)
-            if kept:
-                await entry.session.handle(message if len(kept) == len(items) else kept)
-            await self._persist(entry)
-            return HTTPResponse(202, b"", headers)
+        if not any(isinstance(m, dict) and "method" in m and "id" in m for m in items):
+            return await self._accept(entry, message, items, headers)
         if self.json_response:
-            reply = await entry.session.handle(message)
-            if is_initialize and (reply is None or "error" in reply):
-                self._end(session_id)
-                headers.pop(SESSION_HEADER)
-            await self._persist(entry)
-            return HTTPResponse(200, dumps(reply), {**_JSON, **headers})
+            return await self._answer_json(entry, message, is_initialize, headers)
+        return await self._answer_stream(entry, message, items, headers)
+
+    async def _session_for(self, request: HTTPRequest, items: list[Any], first_id: Any,
+                           is_initialize: bool) -> _HttpSession | HTTPResponse:
+        """A new session for initialize, else the request's own (or the error to answer)."""
+        if not is_initialize:
+            return await self._find_session(request, first_id)
+        if len(items) != 1:
+            return _rpc_error(400, INVALID_REQUEST, "Bad Request: initialize must be sent alone", first_id)
+        return self._open_session()
+
+    async def _accept(self, entry: _HttpSession, message: Any, items: list[Any], headers: dict[str, str]) -> HTTPResponse:
+        """Notifications and answers only: 202, after handing them on."""
+        kept = await self._pass_on(entry, items)
+        if kept:
+            await entry.session.handle(message if len(kept) == len(items) else kept)
+        await self._persist(entry)
+        return HTTPResponse(202, b"", headers)
+
+    async def _answer_json(self, entry: _HttpSession, message: Any, is_initialize: bool,
+                           headers: dict[str, str]) -> HTTPResponse:
+        reply = await entry.session.handle(message)
+        if is_initialize and (reply is None or "error" in reply):
+            self._end(entry.session_id)
+            headers.pop(SESSION_HEADER)
+        await self._persist(entry)
+        return HTTPResponse(200, dumps(reply), {**_JSON, **headers})
+
+    async def _answer_stream(self, entry: _HttpSession, message: Any, items: list[Any],
+                             headers: dict[str, str]) -> HTTPResponse:
+        """An SSE stream the answer is written into by a task of its own (resumable)."""
         stream = entry.open_stream(self.max_events)
         if (entry.session.protocol_version or "") >= _RESUMABLE_SINCE:
             stream.prime(self.retry_ms)
         records = self.records
         if records is not None and records.relays:  # resumable from any process (Last-Event-ID)
             ids = [m["id"] for m in items if isinstance(m, dict) and "method" in m and isinstance(m.get("id"), (str, int))]
-            stream.mirror = await records.mirror(session_id, stream.stream_id, self.max_events, ids, stream.kept())
+            stream.mirror = await records.mirror(entry.session_id, stream.stream_id, self.max_events, ids, stream.kept())
         await self._host.start_soon(self._work, entry, stream, message)
         return EventSourceResponse(stream.follow(), headers=headers)
 
@@ -484,6 +491,20 @@ class StreamableHTTPTransport:
                 tg.cancel_scope.cancel()
         finally:
             entry.get_open = False
+
+
+def _read_post(request: HTTPRequest) -> Any:
+    """The POSTed JSON-RPC message, or the error response for a bad Accept, type or body."""
+    accept = request.get_header("accept").lower()
+    if "*/*" not in accept and not ("application/json" in accept and "text/event-stream" in accept):
+        return _rpc_error(406, INVALID_REQUEST, "Not Acceptable: Accept must list application/json and "
+                          "text/event-stream")
+    if request.get_header("content-type").split(";")[0].strip().lower() != "application/json":
+        return _rpc_error(400, INVALID_REQUEST, "Bad Request: Content-Type must be application/json")
+    try:
+        return orjson.loads(request.content)
+    except orjson.JSONDecodeError:
+        return _rpc_error(400, PARSE_ERROR, "Parse error: the body is not valid JSON")
 
 
 def mount_mcp(app: Any, path: str, server: MCPServer, **options: Any) -> StreamableHTTPTransport:
