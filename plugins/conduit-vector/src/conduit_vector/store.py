@@ -101,6 +101,18 @@ def _positive(name: str, value: Any) -> int:
     return value
 
 
+def _clear_stale(documents: list[Document], existing: Mapping[str, Any], metadatas: list[dict[str, Any] | None],
+                 texts: list[str | None]) -> None:
+    """Chroma's upsert merges metadata and keeps old text: clear what each new row lacks."""
+    position = {d.id: i for i, d in enumerate(documents)}
+    for doc_id, old_meta, old_text in zip(existing["ids"], existing["metadatas"] or [], existing["documents"] or []):
+        i = position[doc_id]
+        stale = {key: None for key in (old_meta or {}) if key not in documents[i].metadata}
+        if stale:
+            metadatas[i] = {**stale, **(metadatas[i] or {})}
+        if old_text and texts[i] is None:
+            texts[i] = ""
+
 class VectorDB:
     """A vector database backed by one Chroma collection.
 
@@ -215,15 +227,13 @@ class VectorDB:
         metadatas: list[dict[str, Any] | None] = [dict(d.metadata) or None for d in documents]
         texts: list[str | None] = [d.text for d in documents]
         if replace and existing["ids"]:
-            # Chroma's upsert merges metadata and keeps old text: clear what the new row lacks.
-            position = {doc_id: i for i, doc_id in enumerate(ids)}
-            for doc_id, old_meta, old_text in zip(existing["ids"], existing["metadatas"] or [], existing["documents"] or []):
-                i = position[doc_id]
-                stale = {key: None for key in (old_meta or {}) if key not in documents[i].metadata}
-                if stale:
-                    metadatas[i] = {**stale, **(metadatas[i] or {})}
-                if old_text and texts[i] is None:
-                    texts[i] = ""
+            _clear_stale(documents, existing, metadatas, texts)
+        self._write_batches(documents, ids, metadatas, texts, replace=replace)
+        return ids
+
+    def _write_batches(self, documents: list[Document], ids: list[str], metadatas: list[dict[str, Any] | None],
+                       texts: list[str | None], *, replace: bool) -> None:
+        """Add or upsert in Chroma's largest batches, and into the exact copy alongside."""
         write = self.collection.upsert if replace else self.collection.add
         step = self._max_batch()
         vectors = np.asarray([d.embedding for d in documents], dtype=np.float32)
@@ -242,7 +252,6 @@ class VectorDB:
                 if index is not None:
                     index.upsert(ids[start:end], vectors[start:end], [d.metadata for d in documents[start:end]],
                                  [d.text for d in documents[start:end]])
-        return ids
 
     # --- reading ------------------------------------------------------------------------
 
