@@ -195,15 +195,7 @@ class OtelConfig:
         """
         env = os.environ if environ is None else environ
         get = settings.get if settings is not None else (lambda name, default=None: default)
-        setting_enabled = get("otel_enabled", None)
-        if _flag(env, "OTEL_SDK_DISABLED", False):
-            enabled = False
-        elif explicit is not None:
-            enabled = explicit
-        elif setting_enabled is not None:
-            enabled = bool(setting_enabled)
-        else:
-            enabled = bool(_flag(env, "OTEL_ENABLED", False))
+        enabled = _enabled(env, get("otel_enabled", None), explicit)
         excluded = tuple(get("otel_excluded_paths", list(DEFAULT_EXCLUDED_PATHS)))
         set_global = bool(get("otel_set_global_providers", True))
         if not enabled:
@@ -214,31 +206,9 @@ class OtelConfig:
         resource["service.name"] = service
         traces_exporters = _names(env, "OTEL_TRACES_EXPORTER", "otlp", TRACES_EXPORTERS)
         metrics_exporters = _names(env, "OTEL_METRICS_EXPORTER", "otlp", METRICS_EXPORTERS)
-        interval_raw = env.get("OTEL_METRIC_EXPORT_INTERVAL", "60000").strip()
-        if not interval_raw.isdigit() or int(interval_raw) <= 0:
-            raise ConfigurationError(
-                f"$OTEL_METRIC_EXPORT_INTERVAL must be a positive number of milliseconds, got {interval_raw!r}")
-        sampler = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
-        if sampler not in SAMPLERS:
-            raise ConfigurationError(f"$OTEL_TRACES_SAMPLER: unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}")
-        ratio_raw = env.get("OTEL_TRACES_SAMPLER_ARG", "1.0").strip()
-        try:
-            ratio = float(ratio_raw)
-        except ValueError:
-            ratio = -1.0
-        if "traceidratio" in sampler and not 0.0 <= ratio <= 1.0:
-            raise ConfigurationError(f"$OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1, got {ratio_raw!r}")
+        interval = _metric_interval(env)
+        sampler, ratio = _sampler(env)
         propagators = tuple(p.strip() for p in env.get("OTEL_PROPAGATORS", "tracecontext,baggage").split(",") if p.strip())
-        excluded_urls = tuple(u.strip() for u in env.get("OTEL_PYTHON_EXCLUDED_URLS", "").split(",") if u.strip())
-        for pattern in excluded_urls:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ConfigurationError(f"$OTEL_PYTHON_EXCLUDED_URLS: {pattern!r} is not a regular expression ({exc})") from None
-        # Names of other packages' instrumentations (requests, flask…) may be listed too: not ours to check.
-        disabled = {n.strip().lower() for n in env.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
-        wanted = dict.fromkeys(str(n).strip().lower() for n in get("otel_instrumentations", list(INSTRUMENTATIONS)))
-        instrumentations = () if "*" in disabled else tuple(n for n in wanted if n and n not in disabled)
         return cls(
             enabled=True,
             traces_enabled=bool(_flag(env, "OTEL_TRACES_ENABLED", True)),
@@ -249,13 +219,68 @@ class OtelConfig:
             metrics_exporters=metrics_exporters,
             traces_otlp=_otlp_target(env, "traces") if "otlp" in traces_exporters else None,
             metrics_otlp=_otlp_target(env, "metrics") if "otlp" in metrics_exporters else None,
-            metric_export_interval_ms=int(interval_raw),
+            metric_export_interval_ms=interval,
             propagators=propagators,
             excluded_paths=excluded,
-            excluded_urls=excluded_urls,
+            excluded_urls=_excluded_urls(env),
             set_global_providers=set_global,
             body_size_metrics=bool(get("otel_body_size_metrics", True)),
-            instrumentations=instrumentations,
+            instrumentations=_instrumentations(env, get("otel_instrumentations", list(INSTRUMENTATIONS))),
             sampler=sampler,
-            sampler_ratio=ratio if "traceidratio" in sampler else 1.0,
+            sampler_ratio=ratio,
         )
+
+
+def _enabled(env: Mapping[str, str], setting: Any, explicit: bool | None) -> bool:
+    """``OTEL_SDK_DISABLED`` always wins, then code, then the setting, then ``OTEL_ENABLED``."""
+    if _flag(env, "OTEL_SDK_DISABLED", False):
+        return False
+    if explicit is not None:
+        return explicit
+    if setting is not None:
+        return bool(setting)
+    return bool(_flag(env, "OTEL_ENABLED", False))
+
+
+def _metric_interval(env: Mapping[str, str]) -> int:
+    raw = env.get("OTEL_METRIC_EXPORT_INTERVAL", "60000").strip()
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ConfigurationError(f"$OTEL_METRIC_EXPORT_INTERVAL must be a positive number of milliseconds, got {raw!r}")
+    return int(raw)
+
+
+def _sampler(env: Mapping[str, str]) -> tuple[str, float]:
+    """The sampler's name and its ratio (1.0 unless it is a trace-id ratio sampler)."""
+    sampler = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    if sampler not in SAMPLERS:
+        raise ConfigurationError(f"$OTEL_TRACES_SAMPLER: unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}")
+    if "traceidratio" not in sampler:
+        return sampler, 1.0
+    raw = env.get("OTEL_TRACES_SAMPLER_ARG", "1.0").strip()
+    try:
+        ratio = float(raw)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        raise ConfigurationError(f"$OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1, got {raw!r}")
+    return sampler, ratio
+
+
+def _excluded_urls(env: Mapping[str, str]) -> tuple[str, ...]:
+    urls = tuple(u.strip() for u in env.get("OTEL_PYTHON_EXCLUDED_URLS", "").split(",") if u.strip())
+    for pattern in urls:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigurationError(f"$OTEL_PYTHON_EXCLUDED_URLS: {pattern!r} is not a regular expression ({exc})") from None
+    return urls
+
+
+def _instrumentations(env: Mapping[str, str], wanted: Any) -> tuple[str, ...]:
+    """The client libraries to trace: the setting's, less ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``.
+    Names of other packages' instrumentations (requests, flask...) may be listed there too."""
+    disabled = {n.strip().lower() for n in env.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+    if "*" in disabled:
+        return ()
+    names = dict.fromkeys(str(n).strip().lower() for n in wanted)
+    return tuple(n for n in names if n and n not in disabled)
