@@ -4,18 +4,29 @@
   runs on an event loop in a helper thread, as it would under the server.
 - :class:`AsyncTestClient` does the same from async tests (``async with``).
 - :class:`LiveServer` serves an app on a real socket on 127.0.0.1 with a free port.
+- :func:`free_port` and :func:`wait_until_serving`, for servers a test starts itself
+  (a child process, a third-party server).
+- :class:`PostgresSchema`: a uniquely named schema on a real PostgreSQL, dropped after.
 
 This module is also a pytest plugin (entry point ``pytest11``) offering the fixtures
-``app``, ``client`` and ``register_plugin`` to plugin authors.
+``app``, ``client`` and ``register_plugin`` to plugin authors, and ``postgres_url``,
+``redis_url`` and ``private_redis`` for tests that need the real services (each skips,
+saying why, where the service is missing).
 """
 
 from __future__ import annotations
 
+import http.client
+import os
+import re
+import subprocess
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import orjson
 
@@ -23,8 +34,20 @@ from conduit.app import Conduit
 from conduit.http.datastructures import MutableHeaders
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse, dumps
+from conduit.storage.testing import free_port
 
-__all__ = ["AsyncTestClient", "LiveServer", "TestClient", "TestResponse"]
+__all__ = [
+    "DEFAULT_POSTGRES_URL",
+    "POSTGRES_URL_ENV",
+    "AsyncTestClient",
+    "LiveServer",
+    "PostgresNotAvailable",
+    "PostgresSchema",
+    "TestClient",
+    "TestResponse",
+    "free_port",
+    "wait_until_serving",
+]
 
 
 @dataclass
@@ -309,6 +332,147 @@ class LiveServer:
         self.stop()
 
 
+# --- servers a test starts itself ----------------------------------------------------------
+
+
+def wait_until_serving(
+    url: str, *, process: subprocess.Popen[Any] | None = None, timeout: float = 60.0
+) -> None:
+    """Return once ``url`` answers HTTP (any status: the server is up), polling.
+
+    With ``process`` (the server's child process), raise ``RuntimeError`` as soon as it
+    exits, with what it printed when its output is a pipe; after ``timeout`` seconds
+    without an answer, raise ``TimeoutError``. Wait on this, never on a fixed sleep.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"wait_until_serving needs an http:// URL with a host, got {url!r}")
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(
+                f"the server process exited with code {process.returncode} before {url} answered"
+                + _process_output(process)
+            )
+        probe_timeout = max(0.1, min(5.0, deadline - time.monotonic()))
+        connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=probe_timeout)
+        try:
+            connection.request("GET", target)
+            connection.getresponse().read()
+            return
+        except (OSError, http.client.HTTPException):  # refused, reset, timed out: not serving yet
+            pass
+        finally:
+            connection.close()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer within {timeout:g} s")
+        time.sleep(0.05)
+
+
+def _process_output(process: subprocess.Popen[Any]) -> str:
+    if process.stdout is None and process.stderr is None:
+        return ""
+    try:
+        out, err = process.communicate(timeout=5)
+    except (subprocess.TimeoutExpired, ValueError):  # a grandchild still holds the pipe, or it was read
+        return ""
+    printed = "".join(x.decode(errors="replace") if isinstance(x, bytes) else x for x in (out, err) if x)
+    return f"; it printed:\n{printed}" if printed else ""
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+
+#: The environment variable naming the PostgreSQL server tests use (a ``postgresql://`` URL).
+POSTGRES_URL_ENV = "CONDUIT_TEST_POSTGRES_URL"
+#: The server used when the variable is unset: a local one, user postgres, no password.
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+_SCHEMA_PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,39}")
+
+
+class PostgresNotAvailable(RuntimeError):
+    """psycopg is not installed, or no PostgreSQL answers at the URL."""
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    """``url`` with ``options=-csearch_path=<schema>`` added to its query (other options kept)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    options = [value for key, value in query if key == "options"]
+    rest = [(key, value) for key, value in query if key != "options"]
+    option = " ".join([*options, f"-csearch_path={schema}"])
+    return urlunsplit(parts._replace(query=urlencode([*rest, ("options", option)], quote_via=quote)))
+
+
+class PostgresSchema:
+    """A uniquely named schema on a real PostgreSQL, created on entry and dropped (with
+    everything in it) on exit::
+
+        with PostgresSchema() as schema:
+            psycopg.connect(schema.url)  # its tables land in schema.name
+
+    ``url`` is the server (default: ``$CONDUIT_TEST_POSTGRES_URL``, else
+    ``postgresql://postgres@127.0.0.1:5432/postgres``). ``schema.url`` is that URL with
+    ``options=-csearch_path=<name>``, so any libpq client (psycopg, SQLAlchemy, a child
+    process given it as ``DATABASE_URL``) creates and finds its tables in the schema.
+    Raises :class:`PostgresNotAvailable` when psycopg is missing or no server answers.
+    psycopg is imported only here: the kernel does not depend on it.
+    """
+
+    def __init__(self, url: str | None = None, *, prefix: str = "conduit_test", connect_timeout: int = 5) -> None:
+        self.base_url = url or os.environ.get(POSTGRES_URL_ENV) or DEFAULT_POSTGRES_URL
+        if not self.base_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"expected a postgresql:// URL, got {self.base_url!r}; set {POSTGRES_URL_ENV}")
+        if not _SCHEMA_PREFIX.fullmatch(prefix):
+            raise ValueError(f"prefix must be lower-case letters, digits and _ (at most 40), got {prefix!r}")
+        self.name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        self.url = _with_search_path(self.base_url, self.name)
+        self.connect_timeout = connect_timeout
+
+    def _where(self) -> str:
+        parts = urlsplit(self.base_url)  # host, port and database only: never the password
+        return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+
+    def _connect(self) -> Any:
+        try:
+            import psycopg
+        except ImportError:
+            raise PostgresNotAvailable("psycopg is not installed (pip install 'psycopg[binary]')") from None
+        try:
+            return psycopg.connect(self.base_url, autocommit=True, connect_timeout=self.connect_timeout)
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise PostgresNotAvailable(
+                f"no PostgreSQL answers at {self._where()} ({reason}); start one or set {POSTGRES_URL_ENV}"
+            ) from None
+
+    def create(self) -> None:
+        """Create the schema (raises :class:`PostgresNotAvailable`)."""
+        with self._connect() as conn:
+            from psycopg import sql
+
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.name)))
+
+    def drop(self) -> None:
+        """Drop the schema and everything in it (waiting at most 10 s for locks the test's
+        own connections still hold, then failing rather than hanging)."""
+        with self._connect() as conn:
+            from psycopg import sql
+
+            conn.execute("SET lock_timeout = '10s'")
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.name)))
+
+    def __enter__(self) -> PostgresSchema:
+        self.create()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.drop()
+
+
 # --- pytest plugin -------------------------------------------------------------------------
 
 try:
@@ -347,3 +511,19 @@ if pytest is not None:
         with TestClient(app) as test_client:
             yield test_client
 
+    @pytest.fixture
+    def postgres_url() -> Iterator[str]:
+        """A real PostgreSQL's URL whose connections work in a fresh schema, dropped after the
+        test (see :class:`PostgresSchema`); a skip saying why where there is none."""
+        schema = PostgresSchema()
+        try:
+            schema.create()
+        except PostgresNotAvailable as exc:
+            pytest.skip(str(exc))
+        try:
+            yield schema.url
+        finally:
+            schema.drop()
+
+    # A real Redis (started when none answers on 127.0.0.1:6379), and a private one.
+    from conduit.storage.testing import private_redis, redis_url  # noqa: F401 - fixtures

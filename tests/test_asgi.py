@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -14,7 +13,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from conduit import Conduit
-from conduit.testing import LiveServer, TestClient
+from conduit.testing import LiveServer, TestClient, free_port
 
 
 async def sl_hello(request: Request) -> JSONResponse:
@@ -78,12 +77,6 @@ def test_mounted_app_over_real_sockets() -> None:
         assert r.status_code == 201 and r.json() == {"len": 3}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_conduit_app_runs_under_uvicorn_with_lifespan() -> None:
     import uvicorn
@@ -92,7 +85,7 @@ def test_conduit_app_runs_under_uvicorn_with_lifespan() -> None:
     events: list[str] = []
     app.on_startup(lambda: events.append("startup"))
     app.on_shutdown(lambda: events.append("shutdown"))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app.asgi, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from conduit.cli import main
+from conduit.testing import free_port, wait_until_serving
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -126,25 +127,6 @@ def test_bad_app_target_is_a_clear_error(capsys) -> None:
     assert "module:attribute" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError("server did not become ready")
-
-
 PID_APP = """
 import os
 
@@ -185,7 +167,7 @@ def _workers(tmp_path, source: str, workers: int = 2) -> Iterator[tuple[subproce
     """``conduit run --workers`` on ``source`` (saved as worker_app.py); killed if still running
     when the block ends."""
     (tmp_path / "worker_app.py").write_text(source)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CONDUIT_PLUGINS": "", "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
     proc = subprocess.Popen(
         [sys.executable, "-m", "conduit.cli", "run", "worker_app:app", "--host", "127.0.0.1", "--port", str(port),
@@ -208,7 +190,7 @@ def _sigterm(proc: subprocess.Popen) -> str:
 
 def _both_workers(proc: subprocess.Popen, port: int) -> set[int]:
     """Wait until the server answers and both workers have served a request; their pids."""
-    _wait_ready(f"http://127.0.0.1:{port}/health", proc)
+    wait_until_serving(f"http://127.0.0.1:{port}/health", process=proc)
     deadline = time.monotonic() + 20
     pids: set[int] = set()
     while len(pids) < 2:

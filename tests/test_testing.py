@@ -1,11 +1,27 @@
-"""conduit.testing: the async client and the pytest fixtures offered to plugin authors."""
+"""conduit.testing: the async client, the pytest fixtures offered to plugin authors, and the
+helpers for real servers (free ports, waiting for a server, a fresh PostgreSQL schema)."""
 
 from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
 
 import pytest
 
 import conduit
-from conduit.testing import AsyncTestClient, LiveServer, TestClient
+from conduit.testing import (
+    DEFAULT_POSTGRES_URL,
+    POSTGRES_URL_ENV,
+    AsyncTestClient,
+    LiveServer,
+    PostgresNotAvailable,
+    PostgresSchema,
+    TestClient,
+    free_port,
+    wait_until_serving,
+)
 
 
 @pytest.mark.anyio
@@ -60,3 +76,109 @@ def test_background_tasks_run_in_the_test_client_too() -> None:
     with TestClient(app) as c:
         c.get("/")
     assert done == ["ran"]
+
+
+# --- helpers for servers a test starts itself ---------------------------------------------------
+
+
+def test_free_port_is_one_nothing_listens_on() -> None:
+    port = free_port()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def test_wait_until_serving_returns_once_the_url_answers_any_status() -> None:
+    with LiveServer(conduit.Conduit()) as live:
+        wait_until_serving(live.url + "/no-such-page", timeout=10)  # a 404 is an answer: it serves
+
+
+def test_wait_until_serving_times_out_while_nothing_answers() -> None:
+    with pytest.raises(TimeoutError, match="did not answer within 0.3 s"):
+        wait_until_serving(f"http://127.0.0.1:{free_port()}/", timeout=0.3)
+
+
+def test_wait_until_serving_fails_as_soon_as_the_process_exits_with_its_output() -> None:
+    process = subprocess.Popen([sys.executable, "-c", "print('port in use'); raise SystemExit(3)"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with pytest.raises(RuntimeError, match=r"exited with code 3 (.|\n)*port in use"):
+        wait_until_serving(f"http://127.0.0.1:{free_port()}/", process=process, timeout=60)
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+
+
+def _schemas(url: str) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return {row[0] for row in conn.execute("SELECT nspname FROM pg_namespace")}
+
+
+def test_postgres_url_fixture_puts_connections_in_a_fresh_schema(postgres_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE made_here (x int)")
+        (schema,) = conn.execute("SELECT table_schema FROM information_schema.tables "
+                                 "WHERE table_name = 'made_here'").fetchone()
+    assert re.fullmatch(r"conduit_test_[0-9a-f]{12}", schema)
+
+
+def test_postgres_schema_is_dropped_with_its_tables_on_exit() -> None:
+    try:
+        with PostgresSchema(prefix="dropped") as schema:
+            import psycopg
+
+            with psycopg.connect(schema.url, autocommit=True) as conn:
+                conn.execute("CREATE TABLE kept_until_exit (x int)")
+            assert schema.name in _schemas(schema.base_url)
+    except PostgresNotAvailable as exc:
+        pytest.skip(str(exc))
+    assert schema.name not in _schemas(schema.base_url)
+
+
+def test_postgres_schema_keeps_the_options_the_url_already_has() -> None:
+    schema = PostgresSchema(f"{DEFAULT_POSTGRES_URL}?application_name=mine&options=-cstatement_timeout%3D1234")
+    assert schema.url == (f"{DEFAULT_POSTGRES_URL}?application_name=mine"
+                          f"&options=-cstatement_timeout%3D1234%20-csearch_path%3D{schema.name}")
+
+
+def test_postgres_schema_server_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(POSTGRES_URL_ENV, "postgresql://ci@db.internal:6543/suite")
+    assert PostgresSchema().url.startswith("postgresql://ci@db.internal:6543/suite?options=-csearch_path%3Dconduit_test_")
+
+
+def test_postgres_schema_refuses_a_prefix_that_is_not_a_plain_identifier() -> None:
+    with pytest.raises(ValueError, match="prefix must be"):
+        PostgresSchema(prefix='x"; DROP SCHEMA public; --')
+
+
+def test_no_postgres_answering_says_where_and_what_to_set_without_the_password() -> None:
+    port = free_port()
+    with pytest.raises(PostgresNotAvailable) as info:
+        PostgresSchema(f"postgresql://postgres:s3cret@127.0.0.1:{port}/postgres").create()
+    message = str(info.value)
+    assert f"no PostgreSQL answers at 127.0.0.1:{port}/postgres" in message and POSTGRES_URL_ENV in message
+    assert "s3cret" not in message
+
+
+def test_postgres_schema_without_psycopg_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # what an environment without psycopg sees
+    with pytest.raises(PostgresNotAvailable, match=r"psycopg is not installed \(pip install"):
+        PostgresSchema().create()
+
+
+def test_postgres_url_fixture_skips_saying_why_when_no_server_answers(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    monkeypatch.setenv(POSTGRES_URL_ENV, f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
+    with pytest.raises(pytest.skip.Exception, match="no PostgreSQL answers at 127.0.0.1"):
+        request.getfixturevalue("postgres_url")
+
+
+def test_redis_url_fixture_is_offered_by_the_plugin(redis_url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from conduit.storage.testing import redis_answers
+
+    assert redis_answers(port=urlsplit(redis_url).port or 6379)

@@ -12,10 +12,8 @@ import importlib.util
 import os
 import pickle
 import signal
-import socket
 import subprocess
 import sys
-import time
 import types
 import uuid
 from pathlib import Path
@@ -27,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conduit.framework.edge_cases import GracefulShutdownHandler
 from conduit.framework.monitoring import _metrics
-from conduit.testing import LiveServer, TestClient
+from conduit.testing import LiveServer, TestClient, free_port, wait_until_serving
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "production.py"
@@ -262,33 +260,20 @@ def test_live_server_serves_the_stack_over_real_sockets(production: types.Module
 # --- shutdown, in a real child process -----------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _child_env(model_cache: Path) -> dict[str, str]:
     return {**os.environ, "CONDUIT_PLUGINS": "", "CONDUIT_EXAMPLES_CACHE": str(model_cache), "PYTHONUNBUFFERED": "1"}
 
 
 @pytest.mark.slow
 def test_sigterm_while_serving_drains_then_runs_the_cleanup(model_cache: Path) -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "conduit.cli", "run", "examples.production:app", "--host", "127.0.0.1", "--port", str(port)],
         cwd=REPO, env=_child_env(model_cache), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                r = httpx.post(f"http://127.0.0.1:{port}/predict", json={"features": SAMPLES[0]}, timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the example did not start serving"
-                time.sleep(0.2)
+        wait_until_serving(f"http://127.0.0.1:{port}/predict", process=proc)
+        r = httpx.post(f"http://127.0.0.1:{port}/predict", json={"features": SAMPLES[0]}, timeout=30)
         assert r.status_code == 200
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conduit.testing import LiveServer
+from conduit.testing import LiveServer, free_port
 
 pytestmark = pytest.mark.slow  # one showcase start (~10 s: model, embedder, indexing) shared by the module
 
@@ -183,14 +183,6 @@ def test_a_bad_ask_limit_stops_the_start_naming_the_variable(showcase: Showcase,
     with pytest.raises(ConfigurationError, match=re.escape("from $CONDUIT_SHOWCASE_ASK_RATE_LIMIT must be ") +
                        f".*{value!r}"):
         showcase.module.build_app()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_openai_client_chats_with_model_auto(showcase: Showcase) -> None:

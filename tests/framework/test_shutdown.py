@@ -8,15 +8,13 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 
 import httpx
 import pytest
 
 from conduit.app import Conduit
 from conduit.framework.edge_cases import create_graceful_shutdown_handler
-from conduit.storage.testing import free_port
-from conduit.testing import TestClient
+from conduit.testing import TestClient, free_port, wait_until_serving
 
 
 def test_cleanups_run_in_the_apps_shutdown_last_first_and_once() -> None:
@@ -97,15 +95,8 @@ def test_seed_flow_sigterm_to_a_serving_app_runs_the_cleanups() -> None:
     proc = subprocess.Popen([sys.executable, "-c", _SERVER, str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                assert httpx.get(f"http://127.0.0.1:{port}/").json() == {"service": "Production API"}
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        wait_until_serving(f"http://127.0.0.1:{port}/", process=proc)
+        assert httpx.get(f"http://127.0.0.1:{port}/").json() == {"service": "Production API"}
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:

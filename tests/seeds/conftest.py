@@ -1,5 +1,6 @@
 """Fixtures for the seed tests: the plugins usable, and the real services the seeds name
-(PostgreSQL, Redis, an LLM provider (conduit-router's stand-in), an OTLP collector)."""
+(PostgreSQL, Redis, an LLM provider (conduit-router's stand-in), an OTLP collector).
+``postgres_url`` (a fresh schema) is ``conduit.testing``'s."""
 
 from __future__ import annotations
 
@@ -7,13 +8,11 @@ import gzip
 import http.server
 import importlib.util
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: A Redis database the seed tests alone use (flushed before and after each test that takes it).
 REDIS_URL = "redis://127.0.0.1:6379/11"
 
@@ -32,23 +31,6 @@ def _installed_plugins_usable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CONDUIT_DISABLED_PLUGINS", raising=False)
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL URL whose tables land in a fresh schema, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432 ({type(exc).__name__})")
-    schema = f"seeds_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-        finally:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 def stored_rows(url: str, table: str) -> list[tuple[Any, ...]]:
     import psycopg
 
@@ -58,6 +40,8 @@ def stored_rows(url: str, table: str) -> list[tuple[Any, ...]]:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
+    """A Redis database of the seed tests' own, empty before and after (the seeds' apps use
+    their own key names, with no per-test prefix, so ``conduit.testing``'s shared one won't do)."""
     redis = pytest.importorskip("redis")
     client = redis.Redis.from_url(REDIS_URL)
     try:

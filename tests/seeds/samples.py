@@ -582,14 +582,6 @@ def as_handler(code: str, namespace: dict[str, Any], params: str = "request", na
     return namespace[name]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class ServedScript:
     """Run a seed sample as a script (``__main__``, so its ``app.run()`` serves) in a child
     process; entering waits for the server's "Server running at" line, leaving sends SIGINT

@@ -37,9 +37,9 @@ import pytest
 
 from conduit import Conduit
 from conduit.framework.monitoring import _health_check, _metrics
-from conduit.testing import TestClient
+from conduit.testing import TestClient, free_port
 
-from .samples import ServedScript, as_handler, block, blocks, conduit_globals, free_port, python_blocks, run_lines_in, sample
+from .samples import ServedScript, as_handler, block, blocks, conduit_globals, python_blocks, run_lines_in, sample
 
 SEED = "000"
 

@@ -26,8 +26,10 @@ from typing import Any
 import httpx
 import pytest
 
+from conduit.testing import free_port
+
 from .conftest import OTLPReceiver, stored_rows
-from .samples import ServedScript, block, blocks, free_port, python_blocks, run_lines_in, sample
+from .samples import ServedScript, block, blocks, python_blocks, run_lines_in, sample
 
 SEED = "001"
 NOT_RUN = {

@@ -121,7 +121,7 @@ def test_retry_with_backoff_and_sanitize(ns: dict[str, Any]) -> None:
 def test_retry_with_backoff_retries_the_seeds_requests_call(ns: dict[str, Any]) -> None:
     requests = pytest.importorskip("requests")
 
-    from .samples import free_port
+    from conduit.testing import free_port
 
     sample(SEED, 217).run(ns)
     ns["handler"].retry_backoff_ms = 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from typing import Iterator
 
@@ -24,7 +23,6 @@ def build_app(**settings) -> Conduit:
         shutdown_timeout=5.0,
         **settings,
     )
-    app.state.release = threading.Event()
     app.state.sleeping = 0  # requests that reached the /sleep handler
 
     @app.get("/")
@@ -51,11 +49,6 @@ def build_app(**settings) -> Conduit:
         app.state.sleeping += 1
         await anyio.sleep(seconds)
         return {"slept": seconds}
-
-    @app.get("/blocking")
-    def blocking(request):
-        app.state.release.wait(5)
-        return {"released": True}
 
     @app.get("/stream")
     async def stream(request):
@@ -95,7 +88,6 @@ def server(http: str) -> Iterator[LiveServer]:
     app = build_app(http=http)
     with LiveServer(app) as live:
         yield live
-    app.state.release.set()
 
 
 class RawClient:
@@ -167,6 +159,16 @@ class RawClient:
                 break
             chunks.append(data)
         return b"".join(chunks)
+
+    def read_until_closed(self, timeout: float = 30.0) -> bytes:
+        """Everything the server sends until it closes the connection (end of file). A
+        server that keeps the connection open past ``timeout`` fails the test with
+        ``socket.timeout``; unlike :meth:`raw_response`, silence is not taken for a close."""
+        self.sock.settimeout(timeout)
+        data = b""
+        while chunk := self.sock.recv(65536):
+            data += chunk
+        return data
 
     def close(self) -> None:
         self.sock.close()

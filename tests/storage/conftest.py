@@ -1,8 +1,8 @@
 """Fixtures for the state-store conformance suite: one ``store`` per back-end.
 
 The Redis store runs against a real Redis on 127.0.0.1:6379 (started when none
-answers); each test gets a unique key prefix and its keys are deleted afterwards.
-The memory store runs on a fake clock, so its expiry tests take no time; ``advance``
+answers: ``conduit.testing``'s ``redis_url`` fixture); each test gets a unique key
+prefix and its keys are deleted afterwards. The memory store runs on a fake clock, so its expiry tests take no time; ``advance``
 moves that clock, or really sleeps for Redis, whose clock is the server's.
 """
 
@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from conduit.storage import MemoryStateStore, StateStore
-from conduit.storage.testing import redis_url, unique_prefix  # noqa: F401 - redis_url is a fixture
+from conduit.storage.testing import unique_prefix
 
 
 @pytest.fixture(scope="session")

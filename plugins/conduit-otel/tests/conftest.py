@@ -2,7 +2,8 @@
 
 Every app gets its own providers (the plugin never relies on OpenTelemetry's global
 ones), and ``otel_set_global_providers=False`` keeps these tests from taking the
-global slot that one test checks in a subprocess.
+global slot that one test checks in a subprocess. ``redis_url`` and ``postgres_url`` (a
+fresh schema) come from ``conduit.testing``'s pytest plugin.
 """
 
 from __future__ import annotations
@@ -20,10 +21,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from conduit import Conduit
 from conduit.framework.metrics import Metrics
-from conduit.storage.testing import redis_url  # noqa: F401 - fixture: a real Redis, or a skip
 
 NO_EXPORT = {"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"}
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @dataclass
@@ -88,22 +87,3 @@ def otel_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
         if name.startswith(("OTEL_", "CONDUIT_OTEL_")):
             monkeypatch.delenv(name)
     yield monkeypatch
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A real PostgreSQL's URL whose tables land in a fresh schema, dropped afterwards (or a skip)."""
-    import uuid
-
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432 ({type(exc).__name__})")
-    schema = f"otel_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-        finally:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')

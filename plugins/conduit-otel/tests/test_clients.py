@@ -6,6 +6,7 @@ import sqlite3
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 import conduit_otel
@@ -111,7 +112,9 @@ def test_psycopg_statements_are_spans_under_the_request(instrumented, postgres_u
         assert client.get("/answer").json() == {"answer": 42}
     spans = client_spans(t, "postgresql")
     assert [s.attributes["db.statement"] for s in spans] == ["SELECT %s::int + 1"]
-    assert spans[0].attributes["db.name"] == "test" and spans[0].attributes["net.peer.port"] == 5432
+    server = urlsplit(postgres_url)
+    assert spans[0].attributes["db.name"] == server.path.lstrip("/")
+    assert spans[0].attributes["net.peer.port"] == (server.port or 5432)
     assert_children_of(spans, t.span("GET /answer"))
 
 

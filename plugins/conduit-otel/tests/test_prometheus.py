@@ -8,15 +8,9 @@ import httpx
 import pytest
 
 from conduit.framework.errors import ConfigurationError, PluginError
-from conduit.testing import TestClient
+from conduit.testing import TestClient, free_port
 
 pytest.importorskip("opentelemetry.exporter.prometheus", reason="opentelemetry-exporter-prometheus is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_prometheus_exporter_serves_the_http_metrics(instrumented) -> None:

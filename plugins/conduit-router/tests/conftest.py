@@ -1,4 +1,5 @@
-"""Shared fixtures: anyio on asyncio, a real Redis, the provider stand-in, a simulated workload."""
+"""Shared fixtures: anyio on asyncio, the provider stand-in, a simulated workload (a real Redis:
+``conduit.testing``'s ``redis_url`` and ``private_redis``)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 from conduit_router.standin import StandIn
-
-from conduit.storage.testing import private_redis, redis_url  # noqa: F401 - fixtures
 
 
 @pytest.fixture

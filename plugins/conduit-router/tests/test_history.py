@@ -14,9 +14,6 @@ from conduit.framework.errors import ConfigurationError
 
 pytestmark = pytest.mark.anyio
 
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
 async def exercise(router: Router) -> tuple[str, str]:
     first = await router.route(Query(text="What is the capital of Kenya?", user_id="ada"))
     await router.feedback(first.query_id, rating=4, latency_ms=900, cost=0.0004)
@@ -46,12 +43,8 @@ async def test_sqlite_history_records_decisions_and_feedback(tmp_path: Path) -> 
     await reopened.close()
 
 
-async def test_postgres_history_records_decisions_and_feedback() -> None:
-    history = PostgresHistory(POSTGRES_URL)
-    try:
-        await history._connection()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432 ({type(exc).__name__})")
+async def test_postgres_history_records_decisions_and_feedback(postgres_url: str) -> None:
+    history = PostgresHistory(postgres_url)
     router = Router(MODELS, embedder="hash", history=history)
     first, second = await exercise(router)
     await check(router, first, second)
@@ -76,7 +69,8 @@ async def test_decisions_are_recorded_without_waiting_for_the_disk(tmp_path: Pat
 
 
 @pytest.mark.parametrize("used", [False, True], ids=["before-first-use", "after-first-use"])
-def test_readiness_fails_while_the_postgres_history_is_unreachable(used: bool, monkeypatch) -> None:
+def test_readiness_fails_while_the_postgres_history_is_unreachable(used: bool, monkeypatch,
+                                                                   request: pytest.FixtureRequest) -> None:
     """Seed 001: /health/ready checks the database; a history server that does not answer
     makes it 503 naming the router, whether or not the router has routed yet."""
     from conduit import Conduit
@@ -95,11 +89,5 @@ def test_readiness_fails_while_the_postgres_history_is_unreachable(used: bool, m
     status, report = ready("postgresql://postgres@127.0.0.1:1/test")  # nothing listens on port 1
     assert status == 503 and "router" in report["failing"], report
     assert "router history database unavailable" in str(report)
-    try:
-        import psycopg
-
-        psycopg.connect(POSTGRES_URL, connect_timeout=5).close()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432 for the reachable half ({type(exc).__name__})")
-    status, report = ready(POSTGRES_URL)
+    status, report = ready(request.getfixturevalue("postgres_url"))  # the reachable half (or a skip)
     assert status == 200, report

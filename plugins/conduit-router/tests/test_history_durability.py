@@ -12,37 +12,17 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from conduit_router.history import DEFAULT_FLUSH_INTERVAL, PostgresHistory, SQLiteHistory
 
-from conduit.storage.testing import free_port
+from conduit.testing import free_port, wait_until_serving
 
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 WORKER = Path(__file__).with_name("history_worker.py")
 # Room for the write itself and for a loaded machine, past the flush interval.
 MARGIN = 1.0
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL URL whose tables land in a fresh schema, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432 ({type(exc).__name__})")
-    schema = f"history_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-        finally:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -137,15 +117,7 @@ def test_sigterm_writes_every_buffered_row_before_the_app_exits(history_url: str
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/health/live", timeout=5)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        wait_until_serving(f"{base}/health/live", process=proc)
         ids = []
         with httpx.Client(base_url=base, timeout=30) as client:
             for i in range(40):

@@ -3,9 +3,10 @@ formats, retries that honour Retry-After, timeouts, validation, caching, rate li
 
 from __future__ import annotations
 
-import time
 from email.utils import formatdate
 
+import anyio
+import httpx
 import pytest
 from conduit_router.providers import (
     AnthropicClient,
@@ -20,6 +21,7 @@ from conduit_router.providers import (
     parse_retry_after,
     validate_chat,
 )
+from conduit_router.providers.ratelimit import TokenBucket
 from conduit_router.standin import Fault, StandIn
 
 pytestmark = pytest.mark.anyio
@@ -47,12 +49,12 @@ async def test_each_wire_format_answers_and_streams_the_same_text(fresh_standin:
 
 
 async def test_429_with_retry_after_is_waited_for_then_retried(fresh_standin: StandIn) -> None:
-    client = clients(fresh_standin)[0]
+    client = clients(fresh_standin)[0]  # its own backoff would be 0.01-0.02 s
     fresh_standin.inject("m", Fault.rate_limit(retry_after=0.6))
     result = await client.chat(validate_chat("m", "hi"))
-    first, second = fresh_standin.seen("m")
-    assert second.at - first.at >= 0.6
     assert result.attempts == 2 and client.metrics.retries == 1
+    # The wait it chose: the asked 0.6 s plus at most 0.11 s of jitter (0.1 x 0.6 + 0.05).
+    assert 0.6 <= client.metrics.retry_wait_s <= 0.71
     await client.aclose()
 
 
@@ -71,6 +73,8 @@ async def test_server_errors_are_retried_with_backoff(fresh_standin: StandIn, in
     fresh_standin.inject("m", Fault.server_error(500), Fault.server_error(503))
     result = await client.chat(validate_chat("m", "hi"))
     assert result.attempts == 3 and len(fresh_standin.seen("m")) == 3
+    # Exponential backoff from backoff_base=0.01: 0.01 then 0.02, each plus up to 0.01 of jitter.
+    assert 0.03 <= client.metrics.retry_wait_s <= 0.05
     await client.aclose()
 
 
@@ -157,13 +161,24 @@ async def test_identical_calls_are_answered_from_the_cache_until_it_expires(fres
 
 
 async def test_token_buckets_make_bursts_wait_instead_of_failing(fresh_standin: StandIn) -> None:
-    client = OpenAIClient(base_url=fresh_standin.openai_url, api_key="k", cache=None, rate_per_model=5.0, burst=1)
-    started = time.perf_counter()
-    for i in range(3):
-        await client.chat(validate_chat("m", f"q{i}"))
-    assert time.perf_counter() - started >= 0.38  # 1 at once, then one every 0.2 s
-    assert client.metrics.rate_limit_wait_s > 0.2 and client.metrics.successes == 3
-    await client.aclose()
+    async with httpx.AsyncClient() as http:  # made beforehand, so the three calls take their tokens together
+        client = OpenAIClient(base_url=fresh_standin.openai_url, api_key="k", cache=None, rate_per_model=5.0,
+                              burst=1, http=http)
+        async with anyio.create_task_group() as burst:  # three calls at once against one saved token
+            for i in range(3):
+                burst.start_soon(client.chat, validate_chat("m", f"q{i}"))
+    assert client.metrics.successes == 3 and client.metrics.errors == {}
+    assert client.metrics.rate_limit_waits == 2  # one took the saved token, two waited for the next ones
+    bucket = client.limits.bucket("m")
+    assert bucket is not None and client.metrics.rate_limit_wait_s == bucket.waited  # the waits it decided on
+
+
+def test_a_token_bucket_spaces_a_burst_at_its_rate() -> None:
+    now = [100.0]
+    bucket = TokenBucket(5.0, burst=1, clock=lambda: now[0])
+    assert [bucket.reserve() for _ in range(3)] == pytest.approx([0.0, 0.2, 0.4])  # at once: 1 now, then 1 per 0.2 s
+    now[0] += 1.0  # the debt is repaid and one token saved up again, no more
+    assert [bucket.reserve(), bucket.reserve()] == pytest.approx([0.0, 0.2])
 
 
 def test_retry_after_is_read_from_seconds_milliseconds_and_dates() -> None:

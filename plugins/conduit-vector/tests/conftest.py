@@ -4,11 +4,8 @@ real Chroma server started on a free port on 127.0.0.1."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -17,6 +14,7 @@ import pytest
 
 from conduit.config import load_settings
 from conduit.plugins import activated, create_plugin_manager, reset_default_plugin_manager
+from conduit.testing import free_port, wait_until_serving
 
 
 @pytest.fixture
@@ -59,12 +57,6 @@ def minilm() -> Any:
     return embedder_module.default_embedder()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _chroma_cli() -> str | None:
     beside = Path(sys.executable).with_name("chroma")
     return str(beside) if beside.exists() else shutil.which("chroma")
@@ -86,19 +78,11 @@ class ChromaServer:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
-        while not self.alive():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"chroma run did not start on port {self.port}")
-            time.sleep(0.1)
-
-    def alive(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=1) as reply:
-                return bool(reply.status == 200)
-        except OSError:
-            return False
+            wait_until_serving(f"{self.url}/api/v2/heartbeat", process=self.process, timeout=30)
+        except (RuntimeError, TimeoutError) as exc:
+            self.stop()
+            pytest.fail(f"chroma run did not start on port {self.port}: {exc} (log: {self.log.name})")
 
     def stop(self) -> None:
         if self.log.closed:

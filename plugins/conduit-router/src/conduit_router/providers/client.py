@@ -115,7 +115,10 @@ class ProviderMetrics:
 
     ``response_chars`` and ``response_tokens`` are the lengths of the answers the provider
     gave (streamed ones included; cache hits are not provider answers and are counted in
-    ``cache_hits`` only).
+    ``cache_hits`` only). ``retry_wait_s`` is the seconds the client chose to wait before its
+    retries (the ``Retry-After`` it honoured, or its backoff), ``rate_limit_waits`` the calls
+    that waited for a token and ``rate_limit_wait_s`` how long the buckets made them wait:
+    the waits it decided on, not measured ones.
     """
 
     def __init__(self, limits: RateLimits | None = None) -> None:
@@ -124,10 +127,12 @@ class ProviderMetrics:
         self.successes = 0
         self.errors: dict[str, int] = {}
         self.retries = 0
+        self.retry_wait_s = 0.0
         self.cache_hits = 0
         self.duration_ms = 0.0
         self.input_tokens = 0
         self.output_tokens = 0
+        self.rate_limit_waits = 0
         self.rate_limit_wait_s = 0.0
         self.available = True
         self.last_error: str | None = None
@@ -153,12 +158,12 @@ class ProviderMetrics:
     def to_dict(self) -> dict[str, Any]:
         return {
             "requests": self.requests, "successes": self.successes, "errors": dict(self.errors),
-            "retries": self.retries, "cache_hits": self.cache_hits,
+            "retries": self.retries, "retry_wait_s": round(self.retry_wait_s, 3), "cache_hits": self.cache_hits,
             "mean_duration_ms": round(self.duration_ms / self.successes, 1) if self.successes else None,
             "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
             "response_length": {"answers": self.response_chars.count, "chars": self.response_chars.to_dict(),
                                 "completion_tokens": self.response_tokens.to_dict()},
-            "rate_limit_wait_s": round(self.rate_limit_wait_s, 3),
+            "rate_limit_waits": self.rate_limit_waits, "rate_limit_wait_s": round(self.rate_limit_wait_s, 3),
             "rate_limits": self.limits.to_dict() if self.limits is not None else None,
             "available": self.available, "last_error": self.last_error,
         }
@@ -321,8 +326,9 @@ class ProviderClient(abc.ABC):
         return exc.retry_after is None or exc.retry_after <= self.max_retry_after
 
     def _retrying(self) -> tenacity.AsyncRetrying:
-        def count(_: tenacity.RetryCallState) -> None:
+        def count(retry_state: tenacity.RetryCallState) -> None:
             self.metrics.retries += 1
+            self.metrics.retry_wait_s += retry_state.upcoming_sleep  # what the wait strategy chose
 
         return tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(self.max_retries + 1),
@@ -334,10 +340,13 @@ class ProviderClient(abc.ABC):
 
     async def _limit(self, model: str) -> None:
         try:
-            self.metrics.rate_limit_wait_s += await self.limits.acquire(model)
+            waited = await self.limits.acquire(model)
         except RateLimitWaitTooLong as exc:
             raise RateLimited(self.name, model, f"local rate limit: {exc}", retryable=False,
                               retry_after=exc.wait) from None
+        if waited > 0:
+            self.metrics.rate_limit_waits += 1
+            self.metrics.rate_limit_wait_s += waited
 
     # --- complete answers ----------------------------------------------------------------------
 
