@@ -36,12 +36,20 @@ _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
 def _default(value: Any) -> Any:
-    for attr in ("tolist", "to_dict", "model_dump", "_asdict"):
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):  # pydantic: in JSON mode, so URLs, decimals and the like become JSON too
+        try:
+            return dump(mode="json")
+        except TypeError:
+            return dump()
+    for attr in ("tolist", "to_dict", "_asdict"):
         fn = getattr(value, attr, None)
         if callable(fn):
             return fn()
     if isinstance(value, (set, frozenset)):
         return list(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", errors="replace")
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

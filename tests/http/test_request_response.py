@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import orjson
 import pytest
 
 from conduit import Conduit, HTTPRequest, HTTPResponse
@@ -153,3 +154,19 @@ def test_a_5xx_detail_carrying_a_path_or_secret_is_redacted_for_the_client(caplo
     assert body["detail"].startswith("boom at <path>") and body["error"] == "failed"
     assert "/srv/secret/model.onnx" in caplog.text  # the operator still sees it
     assert kept_4xx.json()["detail"] == "field /items/0 must be a number"  # 4xx details are the app's words
+
+
+def test_json_answers_carry_pydantic_fields_in_json_mode_and_bytes_as_text() -> None:
+    """A pydantic model's URL and Decimal fields, and bytes, become JSON rather than a 500
+    (conduit-mcp's tool results go through the same dumps)."""
+    import decimal
+
+    pydantic = pytest.importorskip("pydantic")
+    from conduit.http.response import dumps
+
+    class Item(pydantic.BaseModel):
+        link: pydantic.HttpUrl
+        price: decimal.Decimal
+
+    body = dumps({"item": Item(link="https://example.com/a", price=decimal.Decimal("9.50")), "raw": b"caf\xc3\xa9"})
+    assert orjson.loads(body) == {"item": {"link": "https://example.com/a", "price": "9.50"}, "raw": "café"}
