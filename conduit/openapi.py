@@ -24,9 +24,6 @@ the page loads nothing from another origin (its Content-Security-Policy says so)
 from __future__ import annotations
 
 import copy
-import dataclasses
-import datetime as dt
-import enum
 import functools
 import html
 import http
@@ -34,14 +31,14 @@ import inspect
 import re
 import types
 import typing
-import uuid
-from collections.abc import AsyncIterable, Awaitable, Iterator, Mapping, Sequence, Set
+from collections.abc import AsyncIterable, Awaitable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from conduit.http.handlers import HandlerSignature, QueryParam, inspect_handler, query_type
 from conduit.http.response import HTTPResponse, dumps
 from conduit.http.routing import Route
+from conduit.schema import INT64, NOT_JSON, SchemaBuilder, json_default
 
 __all__ = ["ERROR_SCHEMA", "build_openapi", "enable_docs", "error_response", "type_schema"]
 
@@ -61,18 +58,7 @@ ERROR_SCHEMA: dict[str, Any] = {
     "required": ["error"],
 }
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
-_SIMPLE: dict[Any, dict[str, Any]] = {
-    str: {"type": "string"},
-    int: {"type": "integer"},
-    float: {"type": "number"},
-    bool: {"type": "boolean"},
-    type(None): {"type": "null"},
-    bytes: {"type": "string"},
-    dt.datetime: {"type": "string", "format": "date-time"},
-    dt.date: {"type": "string", "format": "date"},
-    dt.time: {"type": "string", "format": "time"},
-    uuid.UUID: {"type": "string", "format": "uuid"},
-}
+_COMPONENTS = "#/components/schemas/"
 _SCHEMA_KEYS = {"type", "$ref", "properties", "items", "anyOf", "oneOf", "allOf", "enum", "const", "not"}
 
 
@@ -81,205 +67,11 @@ def error_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": dict(_ERROR_REF)}}}
 
 
-# --- JSON Schema from type annotations ----------------------------------------------------------
+# --- JSON Schema from type annotations: conduit.schema, named types under components/schemas ----
 
 
-class _Components:
-    """Schemas of named types (dataclasses, TypedDicts, pydantic models) under components/schemas."""
-
-    def __init__(self, defs: dict[str, Any]) -> None:
-        self.defs = defs
-        self.names: dict[Any, str] = {}  # (type, mode) -> component name
-
-    def schema(self, tp: Any, mode: str = "validation") -> dict[str, Any]:
-        if tp is Any or tp is object or tp is inspect.Parameter.empty:
-            return {}
-        if isinstance(tp, Mapping):  # an explicit JSON Schema
-            return copy.deepcopy(dict(tp))
-        if tp is None:
-            return {"type": "null"}
-        origin = typing.get_origin(tp)
-        args = typing.get_args(tp)
-        if origin is None and isinstance(tp, type) and tp in _SIMPLE:
-            return dict(_SIMPLE[tp])
-        supertype = getattr(tp, "__supertype__", None)  # typing.NewType
-        if supertype is not None:
-            return self.schema(supertype, mode)
-        if origin is typing.Annotated:
-            schema = self.schema(args[0], mode)
-            for extra in args[1:]:
-                if isinstance(extra, Mapping):
-                    schema.update(copy.deepcopy(dict(extra)))
-                elif isinstance(extra, str):
-                    schema["description"] = extra
-            return schema
-        if origin in (typing.Required, typing.NotRequired):
-            return self.schema(args[0], mode)
-        if origin in (typing.Union, types.UnionType):
-            return self._union(args, mode)
-        if origin is typing.Literal:
-            return _enum_schema(list(args))
-        if isinstance(tp, type) and issubclass(tp, enum.Enum):
-            return _enum_schema([m.value for m in tp])
-        if origin is tuple or tp is tuple:
-            if not args or (len(args) == 2 and args[1] is Ellipsis):
-                return {"type": "array", **({"items": self.schema(args[0], mode)} if args else {})}
-            items = [self.schema(a, mode) for a in args]
-            return {"type": "array", "prefixItems": items, "minItems": len(items), "maxItems": len(items)}
-        if origin in (list, set, frozenset, Sequence, Set) or tp in (list, set, frozenset):
-            schema = {"type": "array"}
-            if args and args[0] is not Any:
-                schema["items"] = self.schema(args[0], mode)
-            if origin in (set, frozenset, Set) or tp in (set, frozenset):
-                schema["uniqueItems"] = True
-            return schema
-        if origin in (dict, Mapping) or tp is dict:
-            schema = {"type": "object"}
-            if len(args) == 2 and args[1] not in (Any, object):
-                schema["additionalProperties"] = self.schema(args[1], mode)
-            return schema
-        if isinstance(tp, type):
-            if dataclasses.is_dataclass(tp) or typing.is_typeddict(tp):
-                return self._named(tp)
-            if callable(getattr(tp, "model_json_schema", None)):  # pydantic, when the user has it
-                return self._pydantic(tp, mode)
-        return {}
-
-    def _union(self, args: tuple[Any, ...], mode: str) -> dict[str, Any]:
-        nullable = type(None) in args or None in args
-        schemas = [self.schema(a, mode) for a in args if a not in (None, type(None))]
-        if any(s == {} for s in schemas):
-            return {}
-        simple = [s["type"] for s in schemas if set(s) == {"type"} and isinstance(s["type"], str)]
-        if len(simple) == len(schemas):
-            kinds = list(dict.fromkeys(simple + (["null"] if nullable else [])))
-            return {"type": kinds[0] if len(kinds) == 1 else kinds}
-        if nullable:
-            schemas.append({"type": "null"})
-        return schemas[0] if len(schemas) == 1 else {"anyOf": schemas}
-
-    def _reserve(self, key: Any, name: str) -> tuple[str, bool]:
-        """The component name for ``key`` and whether it still has to be built."""
-        if key in self.names:
-            return self.names[key], False
-        candidate, n = name, 2
-        while candidate in self.defs:
-            candidate, n = f"{name}{n}", n + 1
-        self.names[key] = candidate
-        self.defs[candidate] = {}  # a placeholder: recursive types refer to it while it is built
-        return candidate, True
-
-    def _named(self, tp: type) -> dict[str, Any]:
-        name, build = self._reserve((tp, "validation"), tp.__name__)
-        if build:
-            try:
-                hints = typing.get_type_hints(tp, include_extras=True)
-            except Exception:  # noqa: BLE001 - a name that does not resolve (a local class): skip those
-                hints = {k: v for k, v in getattr(tp, "__annotations__", {}).items() if not isinstance(v, str)}
-            properties: dict[str, Any] = {}
-            if dataclasses.is_dataclass(tp):
-                required = []
-                for f in dataclasses.fields(tp):
-                    prop = self.schema(hints.get(f.name, Any))
-                    if f.metadata.get("description"):
-                        prop["description"] = str(f.metadata["description"])
-                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                        required.append(f.name)
-                    elif _is_json_scalar(f.default):
-                        prop["default"] = f.default
-                    properties[f.name] = prop
-            else:
-                properties = {k: self.schema(v) for k, v in hints.items()}
-                # Required[]/NotRequired[] from the hints too: under `from __future__ import
-                # annotations` Python 3.11 leaves them out of __required_keys__.
-                marked = {k: typing.get_origin(v) for k, v in hints.items()}
-                required = sorted(
-                    k for k in hints
-                    if marked[k] is typing.Required
-                    or (marked[k] is not typing.NotRequired and k in getattr(tp, "__required_keys__", hints))
-                )
-            schema: dict[str, Any] = {"type": "object", "title": tp.__name__, "properties": properties}
-            if required:
-                schema["required"] = required
-            doc = inspect.cleandoc(tp.__doc__ or "")
-            if doc and not doc.startswith(f"{tp.__name__}("):  # not the dataclass's generated signature
-                schema["description"] = doc
-            if name != tp.__name__ and self.defs.get(tp.__name__) == schema:
-                del self.defs[name]  # the same type, put there by an earlier type_schema() call
-                name = self.names[(tp, "validation")] = tp.__name__
-            else:
-                self.defs[name] = schema
-        return {"$ref": f"#/components/schemas/{name}"}
-
-    def _pydantic(self, tp: type, mode: str) -> dict[str, Any]:
-        """A pydantic model: its request (validation) schema as ``Name``; its response
-        (serialization) schema, where that differs (computed fields...), as ``NameOutput``."""
-        key = (tp, mode)
-        if key not in self.names:
-            raw = self._pydantic_raw(tp, mode)
-            if mode != "validation" and raw == self._pydantic_raw(tp, "validation"):
-                self._pydantic(tp, "validation")
-                self.names[key] = self.names[(tp, "validation")]
-            elif set(raw) == {"$ref"}:  # a recursive model: pydantic put it in $defs
-                self.names[key] = raw["$ref"].rsplit("/", 1)[-1]
-            else:
-                base = tp.__name__ if mode == "validation" else f"{tp.__name__}Output"
-                if self.defs.get(base) == raw:  # already there, nested in a model seen before
-                    self.names[key] = base
-                else:
-                    name, _ = self._reserve(key, base)
-                    self.defs[name] = raw
-        return {"$ref": f"#/components/schemas/{self.names[key]}"}
-
-    def _pydantic_raw(self, tp: type, mode: str) -> dict[str, Any]:
-        """The model's schema with its nested models moved into the components (renamed on a clash)."""
-        raw = tp.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[attr-defined]
-        nested = raw.pop("$defs", {})
-        renames: dict[str, str] = {}
-        for n, s in nested.items():
-            target, k = n, 2
-            while target in self.defs and self.defs[target] != _rename_refs(s, renames | {n: target}):
-                target, k = f"{n}{k}", k + 1
-            renames[n] = target
-        for n, s in nested.items():
-            self.defs[renames[n]] = _rename_refs(s, renames)
-        return _rename_refs(raw, renames)
-
-
-def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        out = {k: _rename_refs(v, renames) for k, v in node.items()}
-        ref = out.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
-            out["$ref"] = "#/components/schemas/" + renames.get(ref.rsplit("/", 1)[-1], ref.rsplit("/", 1)[-1])
-        return out
-    if isinstance(node, list):
-        return [_rename_refs(v, renames) for v in node]
-    return node
-
-
-def _json_kind(value: Any) -> str | None:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    return "string" if isinstance(value, str) else None
-
-
-def _enum_schema(values: list[Any]) -> dict[str, Any]:
-    schema: dict[str, Any] = {"enum": values}
-    kinds = {_json_kind(v) for v in values}
-    if len(kinds) == 1 and None not in kinds and "null" not in kinds:
-        schema["type"] = kinds.pop()
-    return schema
-
-
-def _is_json_scalar(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, int, float, bool)) and not isinstance(value, enum.Enum))
+def _components(defs: dict[str, Any]) -> SchemaBuilder:
+    return SchemaBuilder(defs, ref_prefix=_COMPONENTS)
 
 
 def type_schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
@@ -288,7 +80,7 @@ def type_schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     Named types (dataclasses, TypedDicts, pydantic models) go into ``defs`` and are
     referred to as ``#/components/schemas/<Name>``; a type with no JSON form gives ``{}``.
     """
-    return _Components(defs).schema(tp)
+    return _components(defs).schema(tp)
 
 
 # --- one operation -----------------------------------------------------------------------------
@@ -308,24 +100,18 @@ def _path_parameters(route: Route) -> list[dict[str, Any]]:
     return parameters
 
 
-def _scalar_schema(scalar: Any) -> dict[str, Any]:
-    if scalar is int:
-        return {"type": "integer", "format": "int64", "minimum": -(2**63), "maximum": 2**63 - 1}
-    if typing.get_origin(scalar) is typing.Literal:
-        return _enum_schema(list(typing.get_args(scalar)))
-    if isinstance(scalar, type) and issubclass(scalar, enum.Enum):
-        return _enum_schema([m.value for m in scalar])
-    return dict(_SIMPLE[scalar])
+def _scalar_schema(scalar: Any, comps: SchemaBuilder) -> dict[str, Any]:
+    if scalar is int:  # what the query converter accepts
+        return {"type": "integer", "format": "int64", "minimum": INT64[0], "maximum": INT64[1]}
+    return comps.schema(scalar)
 
 
-def _kwarg_query_parameter(q: QueryParam) -> dict[str, Any]:
-    item = _scalar_schema(q.scalar)
+def _kwarg_query_parameter(q: QueryParam, comps: SchemaBuilder) -> dict[str, Any]:
+    item = _scalar_schema(q.scalar, comps)
     schema = {"type": "array", "items": item} if q.many else item
     if not q.required:
-        default = q.default.value if isinstance(q.default, enum.Enum) else q.default
-        if (default is not None and _is_json_scalar(default)) or (
-            isinstance(default, list) and all(_is_json_scalar(v) for v in default)
-        ):
+        default = json_default(q.default)
+        if default is not None and default is not NOT_JSON:
             schema["default"] = default
     parameter = {"name": q.name, "in": "query", "required": q.required, "schema": schema}
     if typing.get_origin(q.annotation) is typing.Annotated:  # Annotated[int, "a description"]
@@ -335,7 +121,7 @@ def _kwarg_query_parameter(q: QueryParam) -> dict[str, Any]:
     return parameter
 
 
-def _declared_query_parameter(name: str, spec: Any, comps: _Components) -> dict[str, Any]:
+def _declared_query_parameter(name: str, spec: Any, comps: SchemaBuilder) -> dict[str, Any]:
     """A parameter from ``query={name: spec}``: a type, a JSON Schema, or a Parameter Object."""
     if isinstance(spec, Mapping) and ({"schema", "content", "in"} & set(spec)):
         return {"required": False, **copy.deepcopy(dict(spec)), "name": name, "in": "query"}
@@ -348,7 +134,7 @@ def _declared_query_parameter(name: str, spec: Any, comps: _Components) -> dict[
         spec = members[0] if len(members) == 1 else typing.Union[tuple(members)]  # noqa: UP007
     qtype = query_type(spec)
     if qtype is not None:
-        schema = _scalar_schema(qtype[0])
+        schema = _scalar_schema(qtype[0], comps)
         schema = {"type": "array", "items": schema} if qtype[1] else schema
     else:
         schema = comps.schema(spec)
@@ -372,19 +158,19 @@ def _body_type(tp: Any) -> Any:
     return tp
 
 
-def _content(tp: Any, comps: _Components, mode: str) -> dict[str, Any]:
+def _content(tp: Any, comps: SchemaBuilder, mode: str) -> dict[str, Any]:
     if tp is str:
         return {"text/plain": {"schema": {"type": "string"}}}
     if tp in (bytes, bytearray):
         return {"application/octet-stream": {"schema": {}}}
-    return {"application/json": {"schema": comps.schema(tp, mode)}}
+    return {"application/json": {"schema": comps.schema(tp, mode=mode)}}
 
 
 def _is_response_object(spec: Mapping[str, Any]) -> bool:
     return "description" in spec and not (_SCHEMA_KEYS & set(spec))
 
 
-def _response_object(status: str, spec: Any, comps: _Components) -> dict[str, Any]:
+def _response_object(status: str, spec: Any, comps: SchemaBuilder) -> dict[str, Any]:
     is_error = status[:1] in ("4", "5")
     if isinstance(spec, str):
         return error_response(spec) if is_error else {"description": spec}
@@ -431,7 +217,7 @@ def _operation(route: Route, method: str, ctx: _Context) -> dict[str, Any]:
     if route.tags:
         op["tags"] = list(route.tags)
     parameters = _path_parameters(route)
-    parameters += [_kwarg_query_parameter(q) for q in sig.query]
+    parameters += [_kwarg_query_parameter(q, ctx.comps) for q in sig.query]
     declared = route.extra.get("query") or {}
     seen = {p["name"] for p in parameters if p["in"] == "query"}
     parameters += [_declared_query_parameter(n, s, ctx.comps) for n, s in declared.items() if n not in seen]
@@ -476,7 +262,7 @@ class _Context:
     """What one document's operations share: components, operation ids, the app's middleware."""
 
     def __init__(self, app: Any) -> None:
-        self.comps = _Components({"Error": copy.deepcopy(ERROR_SCHEMA)})
+        self.comps = _components({"Error": copy.deepcopy(ERROR_SCHEMA)})
         self._ids: set[str] = set()
         self.middleware = [_unwrap(mw) for mw, _owner in getattr(app, "_middleware", [])]
         from conduit.framework.auth import AuthMiddleware

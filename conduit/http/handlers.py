@@ -26,8 +26,6 @@ import dataclasses
 import enum
 import inspect
 import logging
-import math
-import re
 import types
 import typing
 import uuid
@@ -41,6 +39,7 @@ import anyio.to_thread
 from conduit.errors import UnprocessableEntityError
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse, StreamingResponse, dumps
+from conduit.schema import text_converter, type_hints
 
 __all__ = ["HandlerSignature", "QueryParam", "compile_handler", "inspect_handler", "query_type", "to_response"]
 
@@ -114,11 +113,6 @@ class HandlerSignature:
         return "response" in self.positional
 
 
-_INT64 = (-(2**63), 2**63 - 1)
-_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_BOOLS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
-
-
 def query_type(annotation: Any) -> tuple[Any, bool] | None:
     """``(scalar type, many)`` when ``annotation`` can be read from a query string, else None."""
     if typing.get_origin(annotation) is typing.Annotated:
@@ -143,71 +137,11 @@ def query_type(annotation: Any) -> tuple[Any, bool] | None:
     return None
 
 
-def _convert_int(raw: str) -> int:
-    if not raw.isascii() or not (raw.isdigit() or (raw[:1] == "-" and raw[1:].isdigit())):
-        raise ValueError(raw)
-    value = int(raw)
-    if not _INT64[0] <= value <= _INT64[1]:
-        raise ValueError(raw)
-    return value
-
-
-def _convert_float(raw: str) -> float:
-    if not _NUMBER.fullmatch(raw):
-        raise ValueError(raw)
-    value = float(raw)
-    if not math.isfinite(value):
-        raise ValueError(raw)
-    return value
-
-
-def _convert_bool(raw: str) -> bool:
-    return _BOOLS[raw.lower()]  # KeyError is a LookupError, caught with ValueError
-
-
-def _converter(scalar: Any) -> tuple[Callable[[str], Any], str]:
-    """``(convert, what)``: ``convert`` raises ValueError/LookupError; ``what`` is for the 422."""
-    if scalar is str:
-        return str, "a string"
-    if scalar is int:
-        return _convert_int, "an integer (64-bit)"
-    if scalar is float:
-        return _convert_float, "a number"
-    if scalar is bool:
-        return _convert_bool, "true or false"
-    if scalar is uuid.UUID:
-        return uuid.UUID, "a UUID"
-    if isinstance(scalar, type) and issubclass(scalar, enum.Enum):
-        by_text = {str(m.value): m for m in scalar}
-        return by_text.__getitem__, "one of " + ", ".join(repr(t) for t in by_text)
-    values = typing.get_args(scalar)  # a Literal
-    by_text = {(str(v).lower() if isinstance(v, bool) else str(v)): v for v in values}
-    return by_text.__getitem__, "one of " + ", ".join(repr(t) for t in by_text)
-
-
 def _type_hints(fn: Any) -> dict[str, Any]:
-    """Resolved annotations of ``fn`` (or of a callable object's ``__call__``); {} if they don't resolve."""
+    """Resolved annotations of ``fn`` (or of a callable object's ``__call__``); those that
+    don't resolve (a local class) are left out."""
     target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(type(fn), "__call__", fn)
-    target = inspect.unwrap(target)
-    try:
-        return typing.get_type_hints(target, include_extras=True)
-    except Exception:  # noqa: BLE001, S110 - one name does not resolve (a local class): take the others
-        pass
-    hints: dict[str, Any] = {}
-    namespace = getattr(target, "__globals__", {})
-    for name, ann in getattr(target, "__annotations__", {}).items():
-        try:
-            hints[name] = typing.get_type_hints(_Probe(ann), namespace, include_extras=True)["x"]
-        except Exception:  # noqa: BLE001
-            continue
-    return hints
-
-
-class _Probe:
-    """Carries one annotation so typing.get_type_hints resolves it alone."""
-
-    def __init__(self, annotation: Any) -> None:
-        self.__annotations__ = {"x": annotation}
+    return type_hints(inspect.unwrap(target), strict=False)
 
 
 def inspect_handler(fn: Callable[..., Any], path_params: set[str]) -> HandlerSignature:
@@ -252,7 +186,7 @@ def inspect_handler(fn: Callable[..., Any], path_params: set[str]) -> HandlerSig
 
 
 def _query_reader(params: tuple[QueryParam, ...]) -> Callable[[HTTPRequest], dict[str, Any]]:
-    specs = [(q.name, q.many, q.required, *_converter(q.scalar)) for q in params]
+    specs = [(q.name, q.many, q.required, *text_converter(q.scalar)) for q in params]
 
     def read(request: HTTPRequest) -> dict[str, Any]:
         query = request.query
