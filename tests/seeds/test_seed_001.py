@@ -12,8 +12,7 @@ the health probes exempt, the 10 KB body limit with GET exempt, state in Redis, 
 PostgreSQL, and traces and metrics exported over OTLP.
 
 The seed's only Python block (lines 206-211, ``setup_telemetry(app)`` / ``setup_middleware(app)``)
-does not run: neither function exists in Conduit, whose kernel and plugins wire both from the
-configuration above (docs/seeds.md, status "works, differently").
+runs with the two functions from ``conduit.framework.setup`` (docs/seeds.md).
 """
 
 from __future__ import annotations
@@ -44,11 +43,18 @@ def test_every_python_block_runs_or_says_why() -> None:
     assert {b.line for b in python_blocks(SEED)} - run == set(NOT_RUN)
 
 
-def test_the_setup_calls_have_no_conduit_function() -> None:
-    """Seed lines 206-211: there is nothing to import for ``setup_telemetry`` and
-    ``setup_middleware``; the test that follows shows the configuration doing their work."""
-    with pytest.raises(NameError, match="setup_telemetry"):
-        sample(SEED, 206).run({"app": object()})
+def test_the_setup_calls_run_on_a_conduit_app() -> None:
+    """Seed lines 206-211, with ``setup_telemetry`` and ``setup_middleware`` from the table's
+    import (the block itself has no import line): OpenTelemetry is enabled for the app and the
+    seed's middleware stack is on it, in the seed's order."""
+    from conduit import Conduit
+    from conduit.framework.setup import setup_middleware, setup_telemetry
+
+    app = Conduit()
+    sample(SEED, 206).run({"app": app, "setup_telemetry": setup_telemetry, "setup_middleware": setup_middleware})
+    layers = [type(m).__name__ for m, owner in app.middleware if owner == "app"]  # outermost first
+    assert "otel" in app.plugin_manager.enabled
+    assert layers == ["RequestSizeLimit", "RateLimiter", "LoggerMiddleware"], layers
 
 
 def _exports(line: int) -> dict[str, str]:
