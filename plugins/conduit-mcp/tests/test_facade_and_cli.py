@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp.client import Client
@@ -38,6 +39,39 @@ def test_facade_names_the_package_when_the_plugin_is_disabled() -> None:
     assert re.search(r'install it with `pip install (-e )?"[^"`]*\[mcp\]"`', result.stderr), result.stderr
     assert issubclass(MissingPluginError, ImportError)
 
+
+
+def test_facade_hands_out_exactly_what_the_plugin_lists() -> None:
+    import conduit.mcp
+
+    assert conduit.mcp.__all__ == conduit_mcp.__all__
+    assert dir(conduit.mcp) == sorted(conduit_mcp.__all__)
+    namespace: dict[str, Any] = {}
+    exec("from conduit.mcp import *", namespace)
+    assert {name: namespace[name] for name in conduit_mcp.__all__} == {
+        name: getattr(conduit_mcp, name) for name in conduit_mcp.__all__
+    }
+    with pytest.raises(AttributeError, match=r"module 'conduit\.mcp' has no attribute 'Nothing'"):
+        conduit.mcp.Nothing  # noqa: B018
+
+
+def test_facade_private_names_never_look_for_the_plugin(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    monkeypatch.setenv("CONDUIT_DISABLED_PLUGINS", "mcp")
+    import conduit.mcp
+    from conduit.plugins import reset_default_plugin_manager
+
+    reset_default_plugin_manager()  # outside an app, the facade uses the process-wide manager: built from the env now
+    request.addfinalizer(reset_default_plugin_manager)
+
+    # A lookup of the plugin would raise MissingPluginError, which hasattr() does not swallow.
+    assert not hasattr(conduit.mcp, "__path__") and not hasattr(conduit.mcp, "_api_cache")
+    assert dir(conduit.mcp) == []
+    with pytest.raises(MissingPluginError):
+        conduit.mcp.MCPServer  # noqa: B018
+    with pytest.raises(MissingPluginError):
+        conduit.mcp.__all__  # noqa: B018
 
 def test_cli_rejects_a_target_that_is_not_a_server() -> None:
     result = subprocess.run(

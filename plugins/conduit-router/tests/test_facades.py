@@ -34,6 +34,19 @@ def test_seed_import_paths_give_the_plugins_classes() -> None:
     assert QueryConstraints is conduit_router.QueryConstraints and RoutingDecision is conduit_router.RoutingDecision
 
 
+def test_the_models_facade_hands_out_exactly_what_the_models_module_lists() -> None:
+    import conduit.core.models
+    import conduit_router.models
+
+    assert conduit.core.models.__all__ == conduit_router.models.__all__
+    assert dir(conduit.core.models) == sorted(conduit_router.models.__all__)
+    namespace: dict[str, object] = {}
+    exec("from conduit.core.models import *", namespace)
+    assert all(namespace[name] is getattr(conduit_router.models, name) for name in conduit_router.models.__all__)
+    with pytest.raises(AttributeError, match=r"module 'conduit\.core\.models' has no attribute 'Router'"):
+        conduit.core.models.Router  # noqa: B018
+
+
 def test_facades_name_the_package_when_the_plugin_is_disabled(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     monkeypatch.setenv("CONDUIT_DISABLED_PLUGINS", "router")
     import conduit.core.models
@@ -49,6 +62,10 @@ def test_facades_name_the_package_when_the_plugin_is_disabled(monkeypatch: pytes
         conduit.core.models.Query  # noqa: B018
     with pytest.raises(AttributeError):
         conduit.engines.router.Nothing  # noqa: B018
+    # Private and dunder names never look for the plugin (that would raise MissingPluginError).
+    assert not hasattr(conduit.core.models, "__path__") and not hasattr(conduit.core.models, "_api_cache")
+    with pytest.raises(MissingPluginError):
+        conduit.core.models.__all__  # noqa: B018
 
 
 @pytest.mark.slow
