@@ -281,6 +281,59 @@ def test_registration_errors_say_what_to_change() -> None:
         server.add_resource(lambda: "x", "readme")
 
 
+def test_decorators_pass_every_option_on_to_the_add_methods() -> None:
+    server = MCPServer("options")
+    schema = {"type": "object", "properties": {}}
+    server.tool("t", title="T", description="D", annotations={"readOnlyHint": True}, structured_output=False,
+                meta={"k": 1}, input_schema=schema)(lambda: 1)
+    server.resource("doc://r", "R", "text/markdown", title="RT", description="RD", annotations={"a": 1},
+                    meta={"m": 2})(lambda: "r")
+    server.resource(uri="doc://{id}", name="by-id", mime_type="text/plain")(lambda id: id)
+    server.prompt("p", title="PT", description="PD", meta={"p": 3})(lambda: "p")
+
+    tool = server.tools["t"]
+    assert (tool.title, tool.signature.description, tool.annotations, tool.meta, tool.input_schema) == (
+        "T", "D", {"readOnlyHint": True}, {"k": 1}, schema)
+    assert tool.signature.output_schema is None
+    resource = server.resources["doc://r"]
+    assert (resource.name, resource.mime_type, resource.title, resource.description, resource.annotations,
+            resource.meta) == ("R", "text/markdown", "RT", "RD", {"a": 1}, {"m": 2})
+    assert server.resource_templates["doc://{id}"].name == "by-id"
+    prompt = server.prompts["p"]
+    assert (prompt.title, prompt.signature.description, prompt.meta) == ("PT", "PD", {"p": 3})
+
+
+def test_a_misspelled_decorator_keyword_is_a_type_error_where_it_is_written() -> None:
+    server = MCPServer("typos")
+    with pytest.raises(TypeError, match="titel"):
+        server.tool(titel="x")  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="titel"):
+        server.tool(lambda: 1, titel="x")  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="structured_output"):
+        server.resource("doc://r", structured_output=False)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="annotations"):
+        server.prompt(annotations={})  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="argument"):
+        server.completion(prompt="p")  # type: ignore[call-arg]
+    assert (server.tools, server.resources, server.prompts, server.completers) == ({}, {}, {}, {})
+
+
+@pytest.mark.parametrize("decorator, add", [("tool", "add_tool"), ("resource", "add_resource"),
+                                            ("prompt", "add_prompt")])
+def test_each_decorator_is_typed_with_the_keywords_of_its_add_method(decorator: str, add: str) -> None:
+    import inspect
+    import typing
+
+    forms = typing.get_overloads(getattr(MCPServer, decorator)) or [getattr(MCPServer, decorator)]
+    hints = typing.get_type_hints(forms[-1], include_extras=True)
+    (options,) = typing.get_args(hints["options"])
+    named = [p for p in inspect.signature(forms[-1]).parameters if p not in {"self", "uri", "options"}]
+    offered = set(named) | set(typing.get_type_hints(options))
+    taken = {p.name for p in inspect.signature(getattr(MCPServer, add)).parameters.values()
+             if p.kind is p.KEYWORD_ONLY}
+    assert offered == taken
+
+
 MODERN_META = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
                "io.modelcontextprotocol/clientCapabilities": {}}
 

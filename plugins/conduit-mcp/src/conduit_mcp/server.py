@@ -26,10 +26,11 @@ tells the clients subscribed to a resource that it changed.
 
 from __future__ import annotations
 
+import inspect
 import sys
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypedDict, TypeVar, Unpack, overload
 
 from conduit_mcp.completions import Completer
 from conduit_mcp.context import Context
@@ -45,6 +46,38 @@ __all__ = ["MCPServer"]
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 _INJECTABLE = (Context,)
+
+
+class _PromptOptions(TypedDict, total=False):
+    """The keywords the decorators pass on to ``add_prompt``/``add_resource``/``add_tool``."""
+
+    title: str | None
+    description: str | None
+    meta: Mapping[str, Any] | None
+
+
+class _ResourceOptions(_PromptOptions, total=False):
+    annotations: Mapping[str, Any] | None
+
+
+class _ToolOptions(_ResourceOptions, total=False):
+    structured_output: bool | None
+    input_schema: Mapping[str, Any] | None
+
+
+def _registering(add: Callable[..., object], /, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+    """A decorator that calls ``add(fn, *args, **kwargs)`` and returns ``fn`` unchanged.
+
+    The arguments are checked against ``add`` now, so a misspelled keyword is a TypeError
+    where the decorator is written, not only once it is applied.
+    """
+    inspect.signature(add).bind(None, *args, **kwargs)
+
+    def decorator(fn: F) -> F:
+        add(fn, *args, **kwargs)
+        return fn
+
+    return decorator
 
 
 class MCPServer:
@@ -161,31 +194,13 @@ class MCPServer:
     def tool(self, name: F) -> F: ...
 
     @overload
-    def tool(
-        self,
-        name: str | None = None,
-        *,
-        title: str | None = None,
-        description: str | None = None,
-        annotations: Mapping[str, Any] | None = None,
-        structured_output: bool | None = None,
-        meta: Mapping[str, Any] | None = None,
-        input_schema: Mapping[str, Any] | None = None,
-    ) -> Callable[[F], F]: ...
+    def tool(self, name: str | None = None, **options: Unpack[_ToolOptions]) -> Callable[[F], F]: ...
 
-    def tool(
-        self,
-        name: Any = None,
-        *,
-        title: str | None = None,
-        description: str | None = None,
-        annotations: Mapping[str, Any] | None = None,
-        structured_output: bool | None = None,
-        meta: Mapping[str, Any] | None = None,
-        input_schema: Mapping[str, Any] | None = None,
-    ) -> Any:
+    def tool(self, name: Any = None, **options: Any) -> Any:
         """Register a function as a tool (``@server.tool()`` or ``@server.tool``).
 
+        Takes the keywords of :meth:`add_tool`: ``name``, ``title``, ``description``,
+        ``annotations``, ``structured_output``, ``meta`` and ``input_schema``.
         The name defaults to the function's, the description to its docstring; the
         input schema comes from the type hints. ``annotations`` are MCP tool hints
         (``{"readOnlyHint": True}``); ``structured_output=False`` sends no output schema.
@@ -193,23 +208,9 @@ class MCPServer:
         ``$schema``, ``$defs``...); the arguments are still converted by the type hints.
         """
         if callable(name):
-            self.add_tool(name)
+            self.add_tool(name, **options)
             return name
-
-        def decorator(fn: F) -> F:
-            self.add_tool(
-                fn,
-                name=name,
-                title=title,
-                description=description,
-                annotations=annotations,
-                structured_output=structured_output,
-                meta=meta,
-                input_schema=input_schema,
-            )
-            return fn
-
-        return decorator
+        return _registering(self.add_tool, name=name, **options)
 
     def add_tool(
         self,
@@ -247,36 +248,16 @@ class MCPServer:
     # -- resources --------------------------------------------------------------------
 
     def resource(
-        self,
-        uri: str,
-        name: str | None = None,
-        mime_type: str | None = None,
-        *,
-        title: str | None = None,
-        description: str | None = None,
-        annotations: Mapping[str, Any] | None = None,
-        meta: Mapping[str, Any] | None = None,
+        self, uri: str, name: str | None = None, mime_type: str | None = None, **options: Unpack[_ResourceOptions]
     ) -> Callable[[F], F]:
         """Register a function that returns a resource's contents.
 
+        Takes the keywords of :meth:`add_resource`: ``name``, ``mime_type``, ``title``,
+        ``description``, ``annotations`` and ``meta``.
         A ``uri`` with ``{variables}`` (``doc://{id}``) registers a resource template;
         the function then takes one parameter per variable.
         """
-
-        def decorator(fn: F) -> F:
-            self.add_resource(
-                fn,
-                uri,
-                name=name,
-                mime_type=mime_type,
-                title=title,
-                description=description,
-                annotations=annotations,
-                meta=meta,
-            )
-            return fn
-
-        return decorator
+        return _registering(self.add_resource, uri, name=name, mime_type=mime_type, **options)
 
     def add_resource(
         self,
@@ -324,33 +305,17 @@ class MCPServer:
     def prompt(self, name: F) -> F: ...
 
     @overload
-    def prompt(
-        self,
-        name: str | None = None,
-        *,
-        title: str | None = None,
-        description: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> Callable[[F], F]: ...
+    def prompt(self, name: str | None = None, **options: Unpack[_PromptOptions]) -> Callable[[F], F]: ...
 
-    def prompt(
-        self,
-        name: Any = None,
-        *,
-        title: str | None = None,
-        description: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """Register a function that renders a prompt (``@server.prompt()``)."""
+    def prompt(self, name: Any = None, **options: Any) -> Any:
+        """Register a function that renders a prompt (``@server.prompt()`` or ``@server.prompt``).
+
+        Takes the keywords of :meth:`add_prompt`: ``name``, ``title``, ``description`` and ``meta``.
+        """
         if callable(name):
-            self.add_prompt(name)
+            self.add_prompt(name, **options)
             return name
-
-        def decorator(fn: F) -> F:
-            self.add_prompt(fn, name=name, title=title, description=description, meta=meta)
-            return fn
-
-        return decorator
+        return _registering(self.add_prompt, name=name, **options)
 
     def add_prompt(
         self,
@@ -382,12 +347,7 @@ class MCPServer:
         ``value`` (what the user typed so far) and optionally ``arguments`` (the other
         arguments' values) and returns the matching strings, best first.
         """
-
-        def decorator(fn: F) -> F:
-            self.add_completion(fn, argument=argument, prompt=prompt, resource=resource)
-            return fn
-
-        return decorator
+        return _registering(self.add_completion, argument=argument, prompt=prompt, resource=resource)
 
     def add_completion(
         self, fn: Callable[..., Any], *, argument: str, prompt: str | None = None, resource: str | None = None
