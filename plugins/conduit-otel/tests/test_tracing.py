@@ -241,6 +241,29 @@ def test_a_streamed_response_span_ends_after_its_last_chunk(instrumented, kind) 
     assert sizes[0].sum == len(b"alpha,beta,gamma")
 
 
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_a_streamed_response_that_fails_midway_ends_its_span_with_the_error(instrumented, kind) -> None:
+    t = instrumented()
+
+    def sync_body():
+        yield b"alpha,"
+        raise LookupError("gone")
+
+    async def async_body():
+        for part in sync_body():
+            yield part
+
+    @t.app.get("/stream")
+    async def stream(request):
+        return StreamingResponse(async_body() if kind == "async" else sync_body(), media_type="text/plain")
+
+    with TestClient(t.app) as client, pytest.raises(LookupError):
+        client.get("/stream")
+    span = t.span("GET /stream")
+    assert span.attributes["error.type"] == "LookupError"
+    assert span.status.status_code.name == "ERROR"
+
 def test_health_and_metrics_paths_are_left_alone_by_default(instrumented) -> None:
     t = instrumented()
     for path in ("/health", "/health/ready", "/metrics", "/v1/metrics"):

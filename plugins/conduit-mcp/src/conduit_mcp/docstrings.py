@@ -99,12 +99,36 @@ def _join(parts: list[str]) -> str:
     return " ".join(part.strip() for part in parts if part.strip())
 
 
+class _Items:
+    """The items of one section as it is read: :meth:`start` begins one at its first line,
+    :meth:`add` gives it a continuation line, :meth:`close` stores the last one. Each item
+    is stored in ``params`` under its name when it ends; with ``params`` None (a section
+    that does not document parameters) nothing is stored."""
+
+    def __init__(self, params: dict[str, str] | None) -> None:
+        self.params = params
+        self.name: str | None = None
+        self.parts: list[str] = []
+
+    def start(self, name: str | None, text: str = "") -> None:
+        """End the current item and begin ``name`` (None: a line that names no parameter)."""
+        self.close()
+        self.name, self.parts = name, [text]
+
+    def add(self, line: str) -> None:
+        if self.name is not None:
+            self.parts.append(line)
+
+    def close(self) -> None:
+        if self.name is not None and self.params is not None:
+            self.params[self.name] = _join(self.parts)
+
+
 def _google_section(lines: list[str], start: int, params: dict[str, str] | None) -> int:
     """Read an indented Google section from ``start``; return the index after it."""
     index = start
     item_indent: int | None = None
-    name: str | None = None
-    parts: list[str] = []
+    items = _Items(params)
     while index < len(lines):
         line = lines[index]
         if line.strip() and _indent(line) == 0:
@@ -116,22 +140,18 @@ def _google_section(lines: list[str], start: int, params: dict[str, str] | None)
             item_indent = _indent(line)
         if _indent(line) == item_indent:
             match = _GOOGLE_ITEM.match(line.strip())
-            if name is not None and params is not None:
-                params[name] = _join(parts)
-            name, parts = (match.group(1).lstrip("*"), [match.group(3)]) if match else (None, [])
-        elif name is not None:
-            parts.append(line)
+            items.start(match.group(1).lstrip("*") if match else None, match.group(3) if match else "")
+        else:
+            items.add(line)
         index += 1
-    if name is not None and params is not None:
-        params[name] = _join(parts)
+    items.close()
     return index
 
 
 def _numpy_section(lines: list[str], start: int, params: dict[str, str] | None) -> int:
     """Read a NumPy section body from ``start`` up to the next heading."""
     index = start
-    name: str | None = None
-    parts: list[str] = []
+    items = _Items(params)
     while index < len(lines):
         line = lines[index]
         next_line = lines[index + 1] if index + 1 < len(lines) else ""
@@ -139,14 +159,11 @@ def _numpy_section(lines: list[str], start: int, params: dict[str, str] | None) 
             break
         if line.strip() and _indent(line) == 0:
             match = _NUMPY_ITEM.match(line.strip())
-            if name is not None and params is not None:
-                params[name] = _join(parts)
-            name, parts = (match.group(1), []) if match else (None, [])
-        elif name is not None:
-            parts.append(line)
+            items.start(match.group(1) if match else None)
+        else:
+            items.add(line)
         index += 1
-    if name is not None and params is not None:
-        params[name] = _join(parts)
+    items.close()
     return index
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -201,38 +201,27 @@ class OtelMiddleware:
     def _watch_stream(self, response: Any, span: Any, shape: _Shape, start: float, request: HTTPRequest) -> Any:
         """Wrap a streamed body so its span and measurements end with its last chunk."""
         content = response.content
-        # A subclass that frames items itself (server-sent events) sends more than it is given.
-        tally = _Tally(type(response).iter_bytes is StreamingResponse.iter_bytes)
 
-        def done(error: BaseException | None) -> None:
-            size = tally.size if tally.countable else None
-            self._finish(span, shape, response, start, request, size, type(error).__qualname__ if error else None)
+        def done(size: int | None, error: BaseException | None) -> None:
+            error_type = type(error).__qualname__ if error is not None else None
+            self._finish(span, shape, response, start, request, size, error_type)
+
+        # A subclass that frames items itself (server-sent events) sends more than it is given.
+        tally = _Tally(type(response).iter_bytes is StreamingResponse.iter_bytes, done)
 
         if hasattr(content, "__aiter__"):
 
             async def watched_async() -> AsyncIterator[Any]:
-                error: BaseException | None = None
-                try:
+                with tally:
                     async for chunk in content:
                         yield tally.add(chunk)
-                except BaseException as exc:
-                    error = exc
-                    raise
-                finally:
-                    done(error)
 
             return watched_async()
 
         def watched_sync() -> Iterator[Any]:
-            error: BaseException | None = None
-            try:
+            with tally:
                 for chunk in content:
                     yield tally.add(chunk)
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                done(error)
 
         return watched_sync()
 
@@ -310,15 +299,24 @@ class _Cells:
 
 
 class _Tally:
-    """Counts the bytes of a streamed body as its chunks pass."""
+    """Counts the bytes of a streamed body as its chunks pass. As ``with tally:`` around the
+    iteration it calls ``done(size, error)`` when the body ends, however it ends (``size`` is
+    None when the chunks are not what is sent; ``error`` None when the body ran out)."""
 
-    __slots__ = ("countable", "size")
+    __slots__ = ("countable", "done", "size")
 
-    def __init__(self, countable: bool) -> None:
+    def __init__(self, countable: bool, done: Callable[[int | None, BaseException | None], None]) -> None:
         self.countable = countable
+        self.done = done
         self.size = 0
 
     def add(self, chunk: Any) -> Any:
         if self.countable:
             self.size += len(chunk.encode("utf-8")) if isinstance(chunk, str) else len(chunk)
         return chunk
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        self.done(self.size if self.countable else None, error)
