@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Concatenate, TypedDict, Unpack
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -70,17 +70,27 @@ class TestResponse:
         return orjson.loads(self.content)
 
 
+class _RequestOptions(TypedDict, total=False):
+    """The keywords of a test client's ``request()`` (see :meth:`TestClient.request`)."""
+
+    params: Mapping[str, Any] | None
+    headers: Mapping[str, str] | None
+    json: Any
+    content: bytes | str | None
+    data: Mapping[str, Any] | None
+
+
 def _build_request(
     app: Conduit,
     method: str,
     url: str,
     *,
-    params: Mapping[str, Any] | None,
-    headers: Mapping[str, str] | None,
-    json: Any,
-    content: bytes | str | None,
-    data: Mapping[str, Any] | None,
     client: tuple[str, int],
+    params: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    json: Any = None,
+    content: bytes | str | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> HTTPRequest:
     parts = urlsplit(url)
     raw_path = parts.path or "/"
@@ -158,27 +168,26 @@ async def _collect(app: Conduit, request: HTTPRequest) -> TestResponse:
     return TestResponse(response.status_code, headers, content, request.method, chunks)
 
 
+def _verb(method: str) -> Callable[Concatenate[_Methods, str, ...], Any]:
+    """The client method named for ``method``: ``client.get(url, **kw)`` is ``client.request("GET", url, **kw)``."""
+
+    def verb(self: _Methods, url: str, **kw: Any) -> Any:
+        return self.request(method, url, **kw)
+
+    verb.__name__ = method.lower()
+    verb.__qualname__ = f"_Methods.{verb.__name__}"
+    verb.__doc__ = f"Send a {method} request to ``url``; the keywords are those of ``request()``."
+    return verb
+
+
 class _Methods:
-    def get(self, url: str, **kw: Any) -> Any:
-        return self.request("GET", url, **kw)
-
-    def post(self, url: str, **kw: Any) -> Any:
-        return self.request("POST", url, **kw)
-
-    def put(self, url: str, **kw: Any) -> Any:
-        return self.request("PUT", url, **kw)
-
-    def patch(self, url: str, **kw: Any) -> Any:
-        return self.request("PATCH", url, **kw)
-
-    def delete(self, url: str, **kw: Any) -> Any:
-        return self.request("DELETE", url, **kw)
-
-    def head(self, url: str, **kw: Any) -> Any:
-        return self.request("HEAD", url, **kw)
-
-    def options(self, url: str, **kw: Any) -> Any:
-        return self.request("OPTIONS", url, **kw)
+    get = _verb("GET")
+    post = _verb("POST")
+    put = _verb("PUT")
+    patch = _verb("PATCH")
+    delete = _verb("DELETE")
+    head = _verb("HEAD")
+    options = _verb("OPTIONS")
 
     request: Callable[..., Any]  # each client defines it
 
@@ -221,22 +230,14 @@ class TestClient(_Methods):
                 self._portal_cm.__exit__(None, None, None)
                 self._portal = self._portal_cm = None
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        json: Any = None,
-        content: bytes | str | None = None,
-        data: Mapping[str, Any] | None = None,
-    ) -> TestResponse:
+    def request(self, method: str, url: str, **options: Unpack[_RequestOptions]) -> TestResponse:
+        """Send ``method`` to ``url`` and return the response.
+
+        ``params`` are added to the query string and ``headers`` to the request's; the body
+        is ``json`` (encoded), else form ``data``, else ``content`` as given.
+        """
         self._ensure_started()
-        request = _build_request(
-            self.app, method, url, params=params, headers=headers, json=json, content=content, data=data,
-            client=self.client_address,
-        )
+        request = _build_request(self.app, method, url, client=self.client_address, **options)
         return self._portal.call(_collect, self.app, request)
 
 
@@ -256,22 +257,10 @@ class AsyncTestClient(_Methods):
     async def __aexit__(self, *exc: Any) -> None:
         await self.app.shutdown()
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        json: Any = None,
-        content: bytes | str | None = None,
-        data: Mapping[str, Any] | None = None,
-    ) -> TestResponse:
+    async def request(self, method: str, url: str, **options: Unpack[_RequestOptions]) -> TestResponse:
+        """:meth:`TestClient.request`, awaited."""
         await self.app.startup()
-        request = _build_request(
-            self.app, method, url, params=params, headers=headers, json=json, content=content, data=data,
-            client=self.client_address,
-        )
+        request = _build_request(self.app, method, url, client=self.client_address, **options)
         return await _collect(self.app, request)
 
 

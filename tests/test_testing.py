@@ -11,6 +11,7 @@ import sys
 import pytest
 
 import conduit
+from conduit.http.response import HTTPResponse
 from conduit.testing import (
     DEFAULT_POSTGRES_URL,
     POSTGRES_URL_ENV,
@@ -38,6 +39,37 @@ async def test_async_client_runs_lifecycle_and_requests() -> None:
         r = await client.post("/double", json={"value": 21})
     assert r.json() == {"value": 42} and started == [True]
 
+
+
+VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+def _echo_method_app() -> conduit.Conduit:
+    app = conduit.Conduit()
+    app.add_route("/method", lambda request: HTTPResponse(200, headers={"x-method": request.method}), methods=VERBS)
+    return app
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_each_client_method_sends_its_verb_and_is_named_for_it(verb: str) -> None:
+    with TestClient(_echo_method_app()) as client:
+        response = getattr(client, verb.lower())("/method", headers={"x-probe": "1"})
+    assert (response.status_code, response.headers["x-method"]) == (200, verb)
+    for cls in (TestClient, AsyncTestClient):
+        method = getattr(cls, verb.lower())
+        assert method.__name__ == verb.lower() and verb in method.__doc__
+
+
+@pytest.mark.anyio
+async def test_the_async_client_methods_send_their_verbs() -> None:
+    async with AsyncTestClient(_echo_method_app()) as client:
+        sent = [(await getattr(client, verb.lower())("/method")).headers["x-method"] for verb in VERBS]
+    assert sent == list(VERBS)
+
+
+def test_a_misspelled_request_keyword_is_a_type_error() -> None:
+    with TestClient(_echo_method_app()) as client, pytest.raises(TypeError, match="jsn"):
+        client.post("/method", jsn={"value": 1})
 
 def test_fixtures_for_plugin_authors(app, register_plugin, request) -> None:
     class Plugin:
