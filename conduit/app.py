@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import inspect
 import logging
-import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from time import perf_counter
 from typing import Any
 
 from conduit.config import Settings, load_settings
@@ -21,6 +22,7 @@ from conduit.framework.errors import (
     NotFoundError,
     PluginError,
 )
+from conduit.framework.metrics import QUEUE_LIMIT, UNMATCHED_ROUTE, Metrics
 from conduit.hookcalls import (
     call,
     call_each,
@@ -94,6 +96,12 @@ class Conduit(RouteDecorators):
         self._prepared = False
         self._started = False
         self._chain: Callable[[HTTPRequest], Any] | None = None
+        self.request_metrics: Metrics | None = None
+        """The registry this app counts every served request into (latency, throughput,
+        ``http_requests_total``...), or None. The ``monitoring`` setting (on by default) sets
+        the process's registry here; set another before the app starts to count elsewhere."""
+        self._request_queue: deque[Any] | None = None
+        self._timed = False
         self._on_started = False
         self._on_finished = False
         self._started_hook: Any = None
@@ -294,6 +302,8 @@ class Conduit(RouteDecorators):
         self._finished_hook = pm.app_hook("conduit_request_finished")
         self._on_started = bool(self._started_hook.get_hookimpls())
         self._on_finished = bool(self._finished_hook.get_hookimpls())
+        self._request_queue = self.request_metrics.request_queue if self.request_metrics is not None else None
+        self._timed = self._on_started or self._on_finished or self._request_queue is not None
         self._prepared = True
 
     def _compile_route(self, route: Route) -> None:
@@ -390,14 +400,24 @@ class Conduit(RouteDecorators):
             request.endpoint = _options if request.method == "OPTIONS" else _method_not_allowed(match.allowed)
         else:
             request.endpoint = _not_found
-        if not (self._on_started or self._on_finished):
+        if not self._timed:
             return await self._chain(request)  # type: ignore[misc]
         if self._on_started:
             self._started_hook(request=request)
-        start = time.perf_counter()
+        start = perf_counter()
         response = await self._chain(request)  # type: ignore[misc]
+        end = perf_counter()
+        queue = self._request_queue
+        if queue is not None:
+            # The request metrics, inline: this runs for every request, so it only queues
+            # the request; the registry counts the queue in batches (Metrics.request_queue).
+            route = request.route
+            queue.append((request.method, UNMATCHED_ROUTE if route is None else route.path, response.status_code,
+                          end - start, end))
+            if len(queue) >= QUEUE_LIMIT:
+                self.request_metrics.count_queued()  # type: ignore[union-attr]
         if self._on_finished:
-            self._finished_hook(request=request, response=response, duration=time.perf_counter() - start)
+            self._finished_hook(request=request, response=response, duration=end - start)
         return response
 
     def run(

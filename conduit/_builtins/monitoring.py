@@ -16,7 +16,7 @@ from typing import Any
 from conduit.config import Setting
 from conduit.hookspecs import hookimpl
 
-__all__ = ["conduit_config_schema", "conduit_register_middleware", "conduit_register_routes"]
+__all__ = ["conduit_config_schema", "conduit_configure", "conduit_register_middleware", "conduit_register_routes"]
 
 
 @hookimpl
@@ -53,11 +53,17 @@ def conduit_register_routes(register: Callable[..., Any], app: Any) -> None:
 
 
 @hookimpl
-def conduit_register_middleware(register: Callable[..., Any], app: Any) -> None:
-    if app.settings.monitoring:
-        from conduit.framework.monitoring import request_metrics_middleware
+def conduit_configure(app: Any, settings: Any) -> None:
+    # The app counts every request into this registry itself, outside all middleware (no
+    # middleware layer: docs/benchmarks.md, "Built-in request metrics under load").
+    if settings.monitoring and app.request_metrics is None:
+        from conduit.framework.monitoring import kernel_metrics
 
-        register(request_metrics_middleware(), order=-1000)
+        app.request_metrics = kernel_metrics()
+
+
+@hookimpl
+def conduit_register_middleware(register: Callable[..., Any], app: Any) -> None:
     if app.settings.access_log:
         from conduit.framework.monitoring import logging_middleware
 

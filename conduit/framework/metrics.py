@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import itertools
 import math
+import operator
 import threading
 import time
 from collections import deque
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +28,7 @@ from conduit.framework.errors import ConduitError
 from conduit.framework.exposition import Family, Sample, metric_name, render
 from conduit.framework.process import memory_usage
 
-__all__ = ["DEFAULT_BUCKETS", "HistogramStats", "Metrics", "MetricsError", "PluginSample"]
+__all__ = ["DEFAULT_BUCKETS", "QUEUE_LIMIT", "UNMATCHED_ROUTE", "HistogramStats", "Metrics", "MetricsError", "PluginSample"]
 
 DEFAULT_BUCKETS: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
@@ -40,7 +42,16 @@ PluginSample = tuple[str, str, Mapping[str, str], float]  # what conduit_metrics
 REQUEST_DURATION = "http_request_duration_seconds"
 REQUESTS_TOTAL = "http_requests_total"
 CACHE_LOOKUPS = "cache_lookups_total"
+UNMATCHED_ROUTE = "<unmatched>"
+"""The ``route`` label of a request no route matched (404, 405)."""
 _MAX_TIMERS = 10_000
+QUEUE_LIMIT = 256
+"""Served requests queued (:attr:`Metrics.request_queue`) before they are counted."""
+# a queued request is (method, route, status, duration, end): its series and its parts
+_SERIES = operator.itemgetter(0, 1, 2)
+_METHOD, _ROUTE, _STATUS = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
+_DURATION = operator.itemgetter(3)
+_END = operator.itemgetter(4)
 
 
 class MetricsError(ConduitError):
@@ -113,6 +124,27 @@ class _Histogram:
             self.max = value
         self.recent.append(value)
 
+    def observe_many(self, values: list[float], ordered: list[float] | None = None) -> None:
+        """Observe every value of ``values`` (the same counts as one :meth:`observe` each);
+        ``ordered`` is ``sorted(values)`` when the caller has it."""
+        if not values:
+            return
+        if ordered is None:
+            ordered = sorted(values)
+        counts = self.counts
+        below = 0
+        for i, bound in enumerate(self.bounds):
+            upto = bisect.bisect_right(ordered, bound, below)
+            counts[i] += upto - below
+            below = upto
+        self.count += len(ordered)
+        self.sum += sum(ordered)
+        if ordered[0] < self.min:
+            self.min = ordered[0]
+        if ordered[-1] > self.max:
+            self.max = ordered[-1]
+        self.recent.extend(values)
+
     def stats(self) -> HistogramStats:
         ordered = sorted(self.recent)
         return HistogramStats(
@@ -149,6 +181,18 @@ class _RateWindow:
             while slots and slots[0][0] <= horizon:
                 slots.popleft()
         self.total += 1
+
+    def add_many(self, items: list[Any], moment: Callable[[Any], float], offset: float) -> None:
+        """One event per item, at ``moment(item) + offset`` (wall seconds), items in the order
+        they happened."""
+        first, last = int(moment(items[0]) + offset), int(moment(items[-1]) + offset)
+        if first == last:  # the usual batch: all within one second
+            self.add(first)
+            self.slots[-1][1] += len(items) - 1
+            self.total += len(items) - 1
+            return
+        for item in items:
+            self.add(moment(item) + offset)
 
     def rate(self, now: float, uptime: float) -> float:
         horizon = int(now) - self.window
@@ -190,6 +234,11 @@ class Metrics:
         self.window_seconds = window_seconds
         self.track_memory = track_memory
         self._lock = threading.Lock()
+        self.request_queue: deque[tuple[str, str, Any, float, float]] = deque()
+        """Served requests not yet counted, as ``(method, route, status, duration, end)``
+        (``end`` by ``time.perf_counter()``). :meth:`record_request` appends to it; a hot
+        path may append itself and then call :meth:`count_queued` once the queue holds
+        ``QUEUE_LIMIT`` requests. Reads count it first."""
         # Set under `conduit run --workers N`: the registry every worker shares (see
         # conduit.framework.metrics_share); the metrics endpoint answers from its merge.
         self.share: Any = None
@@ -205,7 +254,8 @@ class Metrics:
         self._timers: dict[tuple[str, Hashable], float] = {}
         # record_request's series by (method, route, status): label tuples built once each
         self._request_series: dict[tuple[str, str, Any], tuple[_Key, _Histogram]] = {}
-        self._latency = _Histogram((), self.reservoir_size)
+        self.request_queue.clear()
+        self._latency = _Histogram((), self.reservoir_size)  # seconds; the JSON document shows ms
         self._throughput = _RateWindow(self.window_seconds)
         self._cache = [0, 0]
         self._started_wall = time.time()
@@ -226,6 +276,7 @@ class Metrics:
         memory = self.get_memory_stats() if self.track_memory else {"current_mb": 0.0, "peak_mb": 0.0,
                                                                     "initial_mb": 0.0, "growth_mb": 0.0}
         with self._lock:
+            self._count_queue()
             return {
                 "types": dict(self._types),
                 "help": dict(self._help),
@@ -292,6 +343,7 @@ class Metrics:
             self._counters[key] = self._counters.get(key, 0.0) + value
 
     def get_counter(self, name: str, labels: LabelsArg = None) -> float:
+        self.count_queued()
         return self._counters.get((name, _labels(labels)), 0.0)
 
     def set_gauge(self, name: str, value: float, labels: LabelsArg = None) -> None:
@@ -325,6 +377,7 @@ class Metrics:
     def get_histogram(self, name: str, labels: LabelsArg = None) -> HistogramStats:
         """Totals and percentiles of ``name`` (all zero when nothing was observed)."""
         with self._lock:
+            self._count_queue()
             hist = self._histograms.get((name, _labels(labels)))
             return (hist or _Histogram((), 1)).stats()
 
@@ -382,7 +435,7 @@ class Metrics:
     def record_latency(self, latency_ms: float) -> None:
         """One request's latency for the JSON document's percentiles (milliseconds)."""
         with self._lock:
-            self._latency.observe(latency_ms)
+            self._latency.observe(latency_ms / 1000.0)
 
     def record_throughput(self) -> None:
         """Count one request towards ``requests_per_second``."""
@@ -390,22 +443,59 @@ class Metrics:
             self._throughput.add(time.time())
 
     def record_request(
-        self, duration: float, *, method: str = "", route: str = "", status: int | str = ""
+        self, duration: float, *, method: str = "", route: str = "", status: int | str = "", end: float | None = None
     ) -> None:
-        """Everything one served request contributes, in one locked step: latency,
-        throughput, ``http_requests_total{method,route,status}`` and
-        ``http_request_duration_seconds{method,route}``."""
-        now = time.time()
-        with self._lock:
-            series = self._request_series.get((method, route, status))
+        """One served request: latency, throughput, ``http_requests_total{method,route,status}``
+        and ``http_request_duration_seconds{method,route}``.
+
+        ``end`` is when it ended, by ``time.perf_counter()`` (now when left out). The request
+        path only queues the request: the queue is counted into the registry in batches, in
+        one tight loop, and before anything reads the registry.
+        """
+        queue = self.request_queue
+        queue.append((method, route, status, duration, time.perf_counter() if end is None else end))
+        if len(queue) >= QUEUE_LIMIT:
+            self.count_queued()
+
+    def count_queued(self) -> None:
+        """Count the queued requests (:attr:`request_queue`) into the registry now."""
+        if self.request_queue:
+            with self._lock:
+                self._count_queue()
+
+    def _count_queue(self) -> None:
+        """Count the queued requests into the registry (called with the lock held).
+
+        The batch is taken apart by C-level maps and grouped by series (usually one), so
+        each histogram takes its durations in one call: sorted once, each bucket found by
+        bisection, rather than one observation at a time.
+        """
+        queue = self.request_queue
+        n = len(queue)
+        if not n:
+            return
+        batch = list(map(operator.call, itertools.repeat(queue.popleft, n)))  # popleft: safe beside appends
+        durations = list(map(_DURATION, batch))
+        method, route, status = batch[0][:3]
+        if (list(map(_METHOD, batch)).count(method) == n and list(map(_ROUTE, batch)).count(route) == n
+                and list(map(_STATUS, batch)).count(status) == n):  # one series: the usual batch
+            groups = {(method, route, status): durations}
+        else:
+            groups = {}
+            for key, duration in zip(map(_SERIES, batch), durations):
+                groups.setdefault(key, []).append(duration)
+        counters = self._counters
+        ordered = sorted(durations)
+        for key, values in groups.items():
+            series = self._request_series.get(key)
             if series is None:
-                series = self._new_request_series(method, route, status)
+                series = self._new_request_series(*key)
             counter_key, hist = series
-            self._latency.observe(duration * 1000.0)
-            self._throughput.add(now)
-            counters = self._counters
-            counters[counter_key] = counters.get(counter_key, 0.0) + 1.0
-            hist.observe(duration)
+            counters[counter_key] = counters.get(counter_key, 0.0) + len(values)
+            hist.observe_many(values, ordered if values is durations else None)
+        self._latency.observe_many(durations, ordered)
+        wall = time.time() - time.perf_counter()  # the queue's clock to wall seconds
+        self._throughput.add_many(batch, _END, wall)
 
     def _new_request_series(self, method: str, route: str, status: int | str) -> tuple[_Key, _Histogram]:
         """Called with the lock held, once per (method, route, status) until the next reset."""
@@ -428,8 +518,15 @@ class Metrics:
 
     def get_latency_stats(self) -> dict[str, Any]:
         with self._lock:
+            self._count_queue()
             stats = self._latency.stats()
-        return {"p50_ms": stats.p50, "p95_ms": stats.p95, "p99_ms": stats.p99, "samples": stats.count}
+        return {"p50_ms": _ms(stats.p50), "p95_ms": _ms(stats.p95), "p99_ms": _ms(stats.p99), "samples": stats.count}
+
+    def recent_latencies_ms(self) -> list[float]:
+        """The recent requests' latencies the percentiles come from, oldest first (ms)."""
+        with self._lock:
+            self._count_queue()
+            return [_ms(s) for s in self._latency.recent]
 
     def get_memory_stats(self) -> dict[str, float]:
         usage = memory_usage() if self.track_memory else None
@@ -447,6 +544,7 @@ class Metrics:
     def get_throughput_stats(self) -> dict[str, Any]:
         now = time.time()
         with self._lock:
+            self._count_queue()
             rate = self._throughput.rate(now, time.monotonic() - self._started)
             total = self._throughput.total
         return {"requests_per_second": rate, "total_requests": total, "window_seconds": self.window_seconds}
@@ -493,6 +591,7 @@ class Metrics:
         single("throughput_rps", "gauge", "Requests per second over the rolling window",
                doc["throughput"]["requests_per_second"])
         with self._lock:
+            self._count_queue()
             out.extend(self._registry_families())
         out.extend(_extra_families(extra, ns))
         return out
@@ -547,6 +646,11 @@ def _hist_from(data: dict[str, Any], reservoir: int) -> _Histogram:
     hist.max = -math.inf if data["max"] is None else float(data["max"])
     hist.recent.extend(float(v) for v in data["recent"])
     return hist
+
+
+def _ms(seconds: float) -> float:
+    """Seconds as milliseconds, rounded so that a value recorded in ms reads back as given."""
+    return round(seconds * 1000.0, 9)
 
 
 def _le(bound: float) -> str:

@@ -52,8 +52,7 @@ class MetricsCollector(Metrics):
 
     def get_latency_stats(self) -> dict[str, Any]:
         stats = super().get_latency_stats()
-        with self._lock:
-            samples = list(self._latency.recent)
+        samples = self.recent_latencies_ms()
         return {**stats, "latencies": samples, "p50": stats["p50_ms"], "p95": stats["p95_ms"], "p99": stats["p99_ms"]}
 
     def record(self, metric_type: MetricType | str, value: float | None = None) -> None:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from time import perf_counter
 from typing import Any
 
 from conduit.framework.errors import BadRequestError
 from conduit.framework.exposition import CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE
 from conduit.framework.health import CheckResult, HealthCheck, HealthReport
 from conduit.framework.metrics import (
+    UNMATCHED_ROUTE,
     HistogramStats,
     Metrics,
     MetricsError,
@@ -68,8 +70,6 @@ def kernel_metrics() -> Metrics:
     request metrics middleware records into (the seed's ``_metrics``)."""
     return _metrics
 
-UNMATCHED_ROUTE = "<unmatched>"
-
 
 def _route_of(request: Any) -> str:
     route = getattr(request, "route", None)
@@ -88,16 +88,23 @@ def observe_request(request: Any, response: Any, duration: float, metrics: Metri
 
 
 class RequestMetricsMiddleware(PhasedMiddleware):
-    """Records latency, throughput and per-route counts of every request."""
+    """Records latency, throughput and per-route counts of every request it sees.
+
+    The ``monitoring`` setting does not use it: the app counts every request into
+    :attr:`Conduit.request_metrics` itself, without a middleware layer. This class is for
+    counting into another registry, or only on some routes.
+    """
 
     def __init__(self, metrics: Metrics | None = None) -> None:
         self.metrics = metrics or _metrics
 
     def before(self, request: Any) -> float:
-        return time.perf_counter()
+        return perf_counter()
 
     def after(self, request: Any, response: HTTPResponse, start: float) -> None:
-        observe_request(request, response, time.perf_counter() - start, self.metrics)
+        end = perf_counter()
+        self.metrics.record_request(end - start, method=request.method, route=_route_of(request),
+                                    status=response.status_code, end=end)
 
 
 def request_metrics_middleware(metrics: Metrics | None = None) -> RequestMetricsMiddleware:

@@ -162,3 +162,47 @@ def test_reset_forgets_everything() -> None:
     m.reset()
     assert m.get_counter("a") == 0
     assert m.export_metrics_json()["throughput"]["total_requests"] == 0
+
+
+def test_a_batch_of_requests_lands_in_the_same_buckets_as_one_observation_each() -> None:
+    """Requests are counted in batches; the histogram must read as if each was observed alone,
+    bucket bounds themselves and values past the last bound included."""
+    import random
+
+    from conduit.framework.metrics import DEFAULT_BUCKETS, QUEUE_LIMIT
+
+    rng = random.Random(7)
+    durations = [rng.choice(DEFAULT_BUCKETS) for _ in range(40)] + [rng.uniform(0, 12) for _ in range(3 * QUEUE_LIMIT)]
+    batched, one_by_one = Metrics(), Metrics()
+    for d in durations:
+        batched.record_request(d, method="GET", route="/", status=200)
+        one_by_one.observe_histogram("http_request_duration_seconds", d, {"method": "GET", "route": "/"})
+    labels = {"method": "GET", "route": "/"}
+    a, b = batched.get_histogram("http_request_duration_seconds", labels), one_by_one.get_histogram(
+        "http_request_duration_seconds", labels)
+    assert (a.count, a.min, a.max, a.samples) == (b.count, b.min, b.max, b.samples)
+    assert a.sum == pytest.approx(b.sum)
+    bucket_lines = [line for line in batched.export_metrics_prometheus().splitlines()
+                    if line.startswith("conduit_http_request_duration_seconds_bucket")]
+    assert bucket_lines == [line for line in one_by_one.export_metrics_prometheus().splitlines()
+                            if line.startswith("conduit_http_request_duration_seconds_bucket")]
+
+
+def test_a_request_counts_towards_throughput_in_the_second_it_ended_not_when_counted() -> None:
+    m = Metrics(window_seconds=60)
+    now = time.perf_counter()
+    for _ in range(3):
+        m.record_request(0.01, method="GET", route="/", status=200, end=now - 120)  # outside the window
+    for _ in range(2):
+        m.record_request(0.01, method="GET", route="/", status=200, end=now)
+    stats = m.get_throughput_stats()
+    assert (stats["total_requests"], stats["requests_per_second"]) == (5, 2.0)
+
+
+def test_queued_requests_stay_bounded_without_any_read() -> None:
+    from conduit.framework.metrics import QUEUE_LIMIT
+
+    m = Metrics()
+    for _ in range(10 * QUEUE_LIMIT + 3):
+        m.record_request(0.001, method="GET", route="/", status=200)
+    assert len(m.request_queue) < QUEUE_LIMIT

@@ -195,3 +195,62 @@ def test_prometheus_scrape_over_a_real_socket() -> None:
     hist = families["conduit_http_request_duration_seconds"]
     count = next(s for s in hist.samples if s.name.endswith("_count") and s.labels["route"] == "/users/{id:int}")
     assert count.value == 5
+
+
+def _counted(metrics: Metrics, route: str, status: int, method: str = "GET") -> float:
+    return metrics.get_counter("http_requests_total", {"method": method, "route": route, "status": str(status)})
+
+
+def test_the_app_counts_every_request_into_its_request_metrics_outside_all_middleware() -> None:
+    """With request_metrics set, the app counts each request itself: a middleware's own
+    answer, an error, and a request no route matched are all counted once."""
+    metrics = Metrics()
+    app = Conduit(plugins=[], monitoring=False)
+    app.request_metrics = metrics
+
+    @app.use
+    async def refuse_without_key(request, call_next):
+        if request.headers.get("x-key") != "k":
+            from conduit.http.response import HTTPResponse
+
+            return HTTPResponse().json({"error": "no key"}, status_code=401)
+        return await call_next(request)
+
+    @app.get("/items/{id:int}")
+    def item(request):
+        if request.params["id"] == 0:
+            raise RuntimeError("boom")
+        return {"id": request.params["id"]}
+
+    with TestClient(app) as client:
+        statuses = [client.get(path, headers=headers).status_code for path, headers in [
+            ("/items/1", {"x-key": "k"}), ("/items/2", {"x-key": "k"}), ("/items/0", {"x-key": "k"}),
+            ("/items/1", {}), ("/nowhere", {"x-key": "k"})]]
+    assert statuses == [200, 200, 500, 401, 404]
+    assert [_counted(metrics, "/items/{id:int}", 200), _counted(metrics, "/items/{id:int}", 500),
+            _counted(metrics, "/items/{id:int}", 401), _counted(metrics, "<unmatched>", 404)] == [2, 1, 1, 1]
+
+
+def test_monitoring_on_counts_into_the_process_registry_and_off_counts_nothing() -> None:
+    from conduit.framework.monitoring import kernel_metrics
+
+    on, off = Conduit(plugins=[]), Conduit(plugins=[], monitoring=False)
+    for app in (on, off):
+        app.get("/ping")(lambda request: {"ok": True})
+    before = _counted(kernel_metrics(), "/ping", 200)
+    with TestClient(on) as client:
+        client.get("/ping")
+    with TestClient(off) as client:
+        client.get("/ping")
+    assert (on.request_metrics, off.request_metrics) == (kernel_metrics(), None)
+    assert _counted(kernel_metrics(), "/ping", 200) - before == 1
+
+
+def test_a_registry_set_before_start_replaces_the_process_one() -> None:
+    mine = Metrics()
+    app = Conduit(plugins=[])
+    app.request_metrics = mine
+    app.get("/ping")(lambda request: {"ok": True})
+    with TestClient(app) as client:
+        client.get("/ping")
+    assert _counted(mine, "/ping", 200) == 1
