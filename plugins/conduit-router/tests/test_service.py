@@ -60,6 +60,14 @@ def test_complete_answers_through_the_standin_and_falls_back(client: TestClient,
     assert body["usage"]["total_tokens"] > 0 and body["cost"] > 0
 
 
+def test_feedback_with_the_answers_length_teaches_the_answer_length(client: TestClient) -> None:
+    decision = client.post("/v1/route", json={"text": "Write a Python function that parses a CSV file"}).json()
+    r = client.post("/v1/feedback", json={"query_id": decision["query_id"], "output_tokens": 900})
+    assert r.status_code == 200, r.text
+    lengths = client.get("/v1/stats").json()["answer_lengths"]
+    assert lengths[decision["selected_model"]]["answers"] == 1
+
+
 BAD = [
     ("/v1/route", [1, 2], 400, "JSON object"),
     ("/v1/route", {}, 400, "text"),
@@ -78,6 +86,8 @@ BAD = [
     ("/v1/feedback", {"query_id": "nope", "quality": 7}, 400, "quality"),
     ("/v1/feedback", {"query_id": "nope", "thumbs": "sideways"}, 400, "thumbs"),
     ("/v1/feedback", {"query_id": "nope", "rating": 9}, 400, "rating"),
+    ("/v1/feedback", {"query_id": "nope", "output_tokens": -3}, 400, "output_tokens"),
+    ("/v1/feedback", {"query_id": "nope", "output_tokens": "many"}, 400, "output_tokens"),
     ("/v1/route", {"text": "hi", "constraints": {"min_relative_quality": 0}}, 400, "min_relative_quality"),
     ("/v1/route", {"text": "hi", "constraints": {"min_relative_quality": 1.5}}, 400, "must be a number in (0, 1]"),
     ("/v1/route", {"text": "hi", "constraints": {"min_relative_quality": "high"}}, 400, "min_relative_quality"),

@@ -17,11 +17,17 @@ scalar: a decision draws ``K`` samples per candidate, scores each
 (Thompson sampling) and reports as confidence the share of draws the winner wins.
 
 Under a quality target ``t`` (:attr:`Objective.quality_target`, or a query's
-``min_relative_quality``) the same draws, clipped to 0..1, are judged by a rule instead: in
-each draw the candidates whose quality is at least ``t`` times the draw's best are kept
-and the cheapest of them wins (``c · cost/max_cost + l · latency/max_latency`` with the
-objective's weights, ties to the higher draw). The first draw decides, the share of draws
-in which the same model wins is the confidence: exploration is still posterior sampling.
+``min_relative_quality``) a rule decides instead, judged lexicographically: first reach the
+target, then pay least. Each candidate's posterior probability of being within ``t`` times
+the quality of the candidate with the best posterior mean is computed
+(:func:`within_probability`), and the cheapest candidate (``c · cost/max_cost + l ·
+latency/max_latency`` with the objective's weights) whose probability is at least
+``target_confidence`` wins; that probability is the confidence. While the first draw's best
+candidate is still unsettled (posterior spread above ``target_settled_sd``) it is chosen
+instead: Thompson sampling of which model is best, so an unlucky start is corrected. With
+``target_confidence=0`` the per-draw rule decides (in each draw the cheapest candidate within
+``t`` of that draw's best; the first draw decides), which keeps choosing a cheap model whose
+true quality sits just under the target about as often as not.
 Latency is learned per model as a discounted mean of log latency with the model's
 ``expected_latency_ms`` as a prior worth ``LATENCY_PRIOR_WEIGHT`` observations.
 """
@@ -47,6 +53,7 @@ __all__ = [
     "ThompsonSampler",
     "predicted_latency",
     "shared_effects",
+    "within_probability",
 ]
 
 LATENCY_PRIOR_WEIGHT = 3.0
@@ -71,7 +78,13 @@ class BanditConfig:
     (1 is plain Thompson sampling); ``gamma`` a discount applied
     to a model's quality evidence at each of its updates (1: none, forgetting is left to
     the change detector ``drift_*``, see :class:`~conduit_router.posteriors.DriftTest`);
-    ``draws`` the samples per candidate per decision.
+    ``draws`` the samples per candidate per decision; ``target_confidence`` how sure the
+    quality-target rule must be that a cheaper candidate is within the target before it is
+    preferred (0: the per-draw rule), ``target_settled_sd`` the posterior spread below which
+    the sampled best candidate is no longer explored first; ``exploration_floor`` (below 1)
+    tempers the weighted score's sampling as a query's evidence grows, down to that share of
+    ``exploration``, half-way at ``exploration_half`` observations' worth (the quality-target
+    rule keeps its own exploration).
     """
 
     noise: float = 0.3
@@ -87,6 +100,10 @@ class BanditConfig:
     drift_threshold: float = 7.0
     drift_keep: float = 10.0
     pooling: bool = True
+    target_confidence: float = 0.9
+    target_settled_sd: float = 0.05
+    exploration_floor: float = 1.0
+    exploration_half: float = 20.0
 
     def __post_init__(self) -> None:
         for name in ("noise", "prior_strength", "ridge", "domain_ridge", "embedding_ridge", "exploration"):
@@ -99,6 +116,13 @@ class BanditConfig:
                 raise ValueError(f"{name} (the discount) must be in [0.5, 1], got {value!r}")
         if not 1 <= self.draws <= 4096:
             raise ValueError(f"draws must be 1..4096, got {self.draws!r}")
+        if not 0.0 <= self.target_confidence < 1.0:
+            raise ValueError(f"target_confidence must be in [0, 1), got {self.target_confidence!r}")
+        if not self.target_settled_sd > 0:
+            raise ValueError(f"target_settled_sd must be > 0, got {self.target_settled_sd!r}")
+        if not 0.0 < self.exploration_floor <= 1.0 or not self.exploration_half > 0:
+            raise ValueError(f"exploration_floor must be in (0, 1] and exploration_half > 0, got "
+                             f"{self.exploration_floor!r}, {self.exploration_half!r}")
         DriftTest(self.drift_odds, self.drift_threshold, self.drift_keep)  # validates
 
     @property
@@ -209,14 +233,53 @@ def _cheapest_within(quality: np.ndarray, cheap: np.ndarray, target: float) -> t
     """The quality-target rule over ``quality`` (candidates × draws, in 0..1): per draw, the
     cheapest candidate whose quality is at least ``target`` × the draw's best (ties to the
     higher quality). Returns the winner of each draw, each candidate's first-draw quality
-    relative to that draw's best, and which candidates the first draw keeps."""
+    relative to that draw's best, and which candidates each draw keeps (candidates × draws)."""
     best = quality.max(axis=0)
     kept = quality >= target * best  # the best itself is always kept
     price = np.where(kept, cheap[:, None], np.inf)
     cheapest = price <= price.min(axis=0)
     winners = np.argmax(np.where(cheapest, quality, -1.0), axis=0)
     relative = quality[:, 0] / best[0] if best[0] > 0 else np.ones(quality.shape[0])
-    return winners, relative, kept[:, 0]
+    return winners, relative, kept
+
+
+def within_probability(means: np.ndarray, stds: np.ndarray, target: float) -> np.ndarray:
+    """Each candidate's posterior probability of reaching ``target`` × the quality of the
+    candidate with the best posterior mean (Gaussian: ``P(q_i − t·q_b ≥ 0)``; 1 for that one)."""
+    best = int(np.argmax(means))
+    gap = means - target * means[best]
+    spread = np.sqrt(stds ** 2 + (target * stds[best]) ** 2)
+    z = np.divide(gap, spread, out=np.where(gap >= 0, np.inf, -np.inf), where=spread > 0)
+    probability = np.array([0.5 * (1.0 + math.erf(v / math.sqrt(2.0))) for v in z])
+    probability[best] = 1.0
+    return probability
+
+
+def _confident_cheapest(first: np.ndarray, means: np.ndarray, stds: np.ndarray, cheap: np.ndarray,
+                        target: float, confidence: float, settled_sd: float) -> tuple[int, np.ndarray]:
+    """The lexicographic choice under a quality target (first reach the target, then pay
+    least): the first draw's best while its posterior is not yet settled (spread above
+    ``settled_sd``: Thompson sampling of which model is best, so an unlucky start is
+    corrected); otherwise the cheapest candidate whose posterior probability of being within
+    the target (:func:`within_probability`) is at least ``confidence``. Returns the choice
+    and those probabilities."""
+    likely = within_probability(means, stds, target)
+    top = int(np.argmax(first))
+    if stds[top] > settled_sd:
+        return top, likely
+    eligible = np.flatnonzero(likely >= confidence)
+    return int(min(eligible, key=lambda i: (cheap[i], -likely[i]))), likely
+
+
+def _exploration_scale(stds: np.ndarray, cfg: BanditConfig) -> np.ndarray:
+    """How widely each candidate's posterior is sampled: ``exploration``, tempered down to
+    ``exploration_floor`` × it as the evidence for this query grows (half-way at
+    ``exploration_half`` observations' worth; ``exploration_floor`` 1: no tempering)."""
+    if cfg.exploration_floor >= 1.0:
+        return np.full(stds.shape, cfg.exploration)
+    evidence = np.where(stds > 0, (cfg.noise / np.maximum(stds, 1e-12)) ** 2, np.inf)
+    keep = cfg.exploration_half / (cfg.exploration_half + evidence)
+    return cfg.exploration * (cfg.exploration_floor + (1.0 - cfg.exploration_floor) * keep)
 
 
 class ThompsonSampler:
@@ -298,8 +361,10 @@ class ThompsonSampler:
         cost = np.array([costs[s.name] for s in candidates]) / (max_cost or 1.0)
         lat = np.array([latencies[s.name] for s in candidates]) / (max_latency or 1.0)
         noise = self.rng.standard_normal((k, cfg.draws))
-        draws = means[:, None] + stds[:, None] * cfg.exploration * noise
         target = objective.quality_target if quality_target is None else quality_target
+        # The target rule explores by its own measure (target_settled_sd); the weighted score tempers.
+        scale = _exploration_scale(stds, cfg) if target is None or cfg.target_confidence == 0 else cfg.exploration
+        draws = means[:, None] + (stds * scale)[:, None] * noise
         if target is None:
             penalty = objective.cost * cost + objective.latency * lat
             scores = objective.quality * draws - penalty[:, None]  # unclipped: clipping at 1 makes ties
@@ -310,9 +375,13 @@ class ThompsonSampler:
         else:
             w_cost, w_latency = objective.cheapness()
             cheap = w_cost * cost + w_latency * lat
-            winners, first, within = _cheapest_within(np.clip(draws, 0.0, 1.0), cheap, target)
+            winners, first, kept = _cheapest_within(np.clip(draws, 0.0, 1.0), cheap, target)
+            within = kept[:, 0]
         share = np.bincount(winners, minlength=k) / cfg.draws
-        if self.policy == "thompson":
+        if self.policy == "thompson" and target is not None and cfg.target_confidence > 0:
+            chosen, share = _confident_cheapest(draws[:, 0], means, stds, cheap, target, cfg.target_confidence,
+                                                cfg.target_settled_sd)
+        elif self.policy == "thompson":
             chosen = int(winners[0])
         elif self.policy == "strongest":
             chosen = max(range(k), key=lambda i: (candidates[i].quality_prior or 0.0, candidates[i].blended_price))

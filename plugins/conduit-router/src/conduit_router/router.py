@@ -49,6 +49,7 @@ from conduit_router.feedback import (
     explicit_reward,
 )
 from conduit_router.history import History, create_history
+from conduit_router.lengths import AnswerLengths
 from conduit_router.models import (
     DOMAINS,
     Alternative,
@@ -127,6 +128,7 @@ class Router:
         self._by_name = {m.name: m for m in self.models}
         self.objective = Objective.parse(objective)
         self.budget = BudgetPacer(self.objective) if self.objective.cost_budget is not None else None
+        self.lengths = AnswerLengths()  # how long each model's answers run, from the usage seen
         self.config = config or BanditConfig()
         self.sampler = ThompsonSampler(self.config, seed=seed, policy=policy)
         self.store = resolve_store(state)
@@ -222,7 +224,8 @@ class Router:
 
     def _estimates(self, features: QueryFeatures, stats: Mapping[str, ModelStats]) -> tuple[dict[str, float], dict[str, float]]:
         out_tokens = expected_output_tokens(features.domain, features.complexity)
-        costs = {m.name: m.cost(features.token_estimate, out_tokens) for m in self.models}
+        base = out_tokens * self.lengths.base(features.context)
+        costs = {m.name: m.cost(features.token_estimate, base * self.lengths.verbosity(m.name)) for m in self.models}
         latencies = {m.name: predicted_latency(m, stats.get(m.name)) for m in self.models}
         return costs, latencies
 
@@ -331,9 +334,11 @@ class Router:
             top = max(scored, key=lambda s: s.score)
             parts.append(f"{best.spec.name}: the cheapest of {kept} candidate(s) within {target:.0%} of the best "
                          f"sampled quality (best: {top.spec.name}); expected quality {best.mean_quality:.2f} ± "
-                         f"{best.std_quality:.2f}, ~${best.cost:.6f}, ~{best.latency_ms:.0f} ms; chosen in "
-                         f"{best.win_share:.0%} of posterior draws")
-            if len(scored) > 1:
+                         f"{best.std_quality:.2f}, ~${best.cost:.6f}, ~{best.latency_ms:.0f} ms; " + (
+                             f"within the target with probability {best.win_share:.0%}"
+                             if self.config.target_confidence > 0 else
+                             f"chosen in {best.win_share:.0%} of posterior draws"))
+            if len(scored) > 1 and self.config.target_confidence == 0:
                 runner = max(scored[1:], key=lambda s: s.win_share)
                 parts.append(f"runner-up {runner.spec.name} ({runner.win_share:.0%})")
         else:
@@ -353,6 +358,8 @@ class Router:
         record = {
             "m": decision.selected_model, "x": [round(float(v), 7) for v in x], "d": decision.features.domain,
             "c": decision.estimated_cost, "u": query.user_id, "ts": time.time(), "mc": max_cost,
+            "i": decision.features.token_estimate,
+            "o": expected_output_tokens(decision.features.domain, decision.features.complexity),
             "tol": c.max_latency_ms if c is not None and c.max_latency_ms is not None else self.latency_tolerance_ms,
         }
         await self._put_record(decision.query_id, record)
@@ -459,12 +466,15 @@ class Router:
         success: bool | None = None,
         latency_ms: float | None = None,
         cost: float | None = None,
+        output_tokens: int | None = None,
     ) -> FeedbackResult:
         """Tell the router how an answer went; it updates what it believes about that model.
 
         ``quality`` 0..1, ``rating`` 1..5 and ``success`` (thumbs up/down) are averaged
         into one reward, accepted once per query (409 after); ``latency_ms`` teaches the
-        latency model; ``cost`` (USD actually spent) is added to the model's spend.
+        latency model; ``cost`` (USD actually spent) is added to the model's spend;
+        ``output_tokens`` (the answer's length in tokens, from the provider's usage) and
+        ``cost`` teach the model's answer length (:mod:`conduit_router.lengths`).
         """
         reward = explicit_reward(quality, rating, success)
         if latency_ms is not None and (isinstance(latency_ms, bool) or not isinstance(latency_ms, (int, float))
@@ -473,9 +483,12 @@ class Router:
         if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float))
                                  or not math.isfinite(cost) or cost < 0):
             raise ValueError(f"cost must be a non-negative number of US dollars, got {cost!r}")
-        if reward is None and latency_ms is None and cost is None:
+        if output_tokens is not None and (isinstance(output_tokens, bool) or not isinstance(output_tokens, (int, float))
+                                          or not math.isfinite(output_tokens) or output_tokens < 0):
+            raise ValueError(f"output_tokens must be a non-negative number of tokens, got {output_tokens!r}")
+        if reward is None and latency_ms is None and cost is None and output_tokens is None:
             raise ValueError("feedback needs at least one of quality (0..1), rating (1..5), success (true/false), "
-                             "latency_ms or cost")
+                             "latency_ms, cost or output_tokens")
         record = await self._record(query_id)
         model = record["m"]
         if reward is not None and not await self._once(f"feedback:{query_id}"):
@@ -486,12 +499,36 @@ class Router:
         if cost is not None and model in self._counts:
             self._counts[model]["spend"] += float(cost)
             await self._settle(query_id, record, float(cost))
+        if (output_tokens is not None or cost is not None) and await self._once(f"usage:{query_id}"):
+            self._learn_length(record, output_tokens, cost)  # an answer's length is learned once
         self._feedback_counts["explicit"] += 1
         kind = "quality" if quality is not None else "rating" if rating is not None else \
-            "thumbs" if success is not None else "latency" if latency_ms is not None else "cost"
+            "thumbs" if success is not None else "latency" if latency_ms is not None else \
+            "cost" if cost is not None else "usage"
         telemetry.record_feedback(kind, "explicit")
         self._log_feedback(query_id, model, "explicit", kind, reward, latency_ms, cost)
         return FeedbackResult(query_id, model, reward, latency_ms is not None, cost is not None)
+
+    def _learn_length(self, record: Mapping[str, Any], output_tokens: float | None, cost: float | None,
+                      model: str | None = None) -> None:
+        """Teach the answer length of the decision's model (``model``: the one that answered)
+        from the answer's tokens, or from its cost at the model's prices."""
+        name = model or record.get("m")
+        prior, x = record.get("o"), record.get("x")
+        if name not in self._by_name or not isinstance(prior, (int, float)) or not isinstance(x, list) \
+                or len(x) != self.analyzer.dimension:
+            return  # recorded by a version that did not keep the prior, or over another context layout
+        if output_tokens is None and cost is not None:
+            output_tokens = self._tokens_for(self._by_name[name], record.get("i"), cost)
+        if output_tokens is not None:
+            self.lengths.observe(name, x, float(prior), float(output_tokens))
+
+    @staticmethod
+    def _tokens_for(spec: ModelSpec, input_tokens: Any, cost: float) -> float | None:
+        """The answer tokens that ``cost`` implies for ``spec`` (None when its output is free)."""
+        if spec.output_cost_per_mtok <= 0 or not isinstance(input_tokens, (int, float)):
+            return None
+        return max(0.0, (cost - spec.cost(input_tokens, 0)) * 1e6 / spec.output_cost_per_mtok)
 
     async def _implicit(self, query_id: str, kind: str, quality: float, weight: float) -> bool:
         """Count an implicit signal against a past decision, once per (query, kind)."""
@@ -550,6 +587,8 @@ class Router:
                                tokens=None if cached else tokens)
         if cached:
             return
+        if tokens is not None and problem is None:
+            self._learn_length(record, tokens[1], None, model)
         if problem is not None:
             quality, weight, kind = 0.0, 1.0, problem
         elif latency_ms is not None and latency_ms > record.get("tol", self.latency_tolerance_ms):
@@ -660,6 +699,7 @@ class Router:
             "objective": self.objective.to_dict(),
             "rule": self.objective.rule,
             "budget": None if self.budget is None else self.budget.to_dict(),
+            "answer_lengths": self.lengths.to_dict(),
             "decisions": total,
             "decisions_with_quality_target": self._target_decisions,
             "domains": dict(self._domain_counts),

@@ -40,7 +40,7 @@ __all__ = ["SEED_MAX_REQUEST_SIZE", "BodyLimit", "app_router", "body_limit", "bu
 
 _ROUTE_FIELDS = {"text", "query", "query_id", "constraints", "user_id"}
 _COMPLETE_FIELDS = _ROUTE_FIELDS | {"messages", "system", "max_tokens", "temperature", "use_cache"}
-_FEEDBACK_FIELDS = {"query_id", "quality", "rating", "success", "thumbs", "latency_ms", "cost"}
+_FEEDBACK_FIELDS = {"query_id", "quality", "rating", "success", "thumbs", "latency_ms", "cost", "output_tokens"}
 
 
 # --- OpenAPI: what each operation accepts and answers ------------------------------------------
@@ -99,7 +99,8 @@ COMPLETE_SCHEMA: dict[str, Any] = {
 }
 FEEDBACK_SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["query_id"],
-    "anyOf": [{"required": [name]} for name in ("quality", "rating", "success", "thumbs", "latency_ms", "cost")],
+    "anyOf": [{"required": [name]} for name in ("quality", "rating", "success", "thumbs", "latency_ms", "cost",
+                                                "output_tokens")],
     "properties": {
         "query_id": {**_QUERY_ID, "description": "from the routing decision"},
         "quality": {"type": "number", "minimum": 0, "maximum": 1},
@@ -108,6 +109,8 @@ FEEDBACK_SCHEMA: dict[str, Any] = {
         "thumbs": {"anyOf": [{"type": "boolean"}, {"enum": ["up", "down", "UP", "DOWN", "Up", "Down"]}]},
         "latency_ms": {"type": "number", "exclusiveMinimum": 0, "maximum": _MAX_NUMBER},
         "cost": {"type": "number", "minimum": 0, "maximum": _MAX_NUMBER, "description": "USD"},
+        "output_tokens": {"type": "number", "minimum": 0, "maximum": _MAX_NUMBER,
+                          "description": "the answer's length in tokens (the provider's usage)"},
     },
 }
 CHAT_SCHEMA: dict[str, Any] = {
@@ -390,7 +393,7 @@ async def feedback_handler(request: HTTPRequest) -> dict[str, Any]:
         success = _thumbs(body.get("success")) if "success" in body else _thumbs(body.get("thumbs"))
         result = await app_router(request.app).feedback(
             query_id, quality=body.get("quality"), rating=body.get("rating"), success=success,
-            latency_ms=body.get("latency_ms"), cost=body.get("cost"))
+            latency_ms=body.get("latency_ms"), cost=body.get("cost"), output_tokens=body.get("output_tokens"))
     except ValueError as exc:
         raise _bad(exc) from None
     return {"accepted": True, **result.to_dict()}

@@ -28,6 +28,7 @@ __all__ = [
     "TEMPLATES",
     "Environment",
     "Report",
+    "lexicographic_better",
     "oracle_choice",
     "run_router",
     "run_static",
@@ -91,7 +92,8 @@ class Environment:
     """Models, their true per-domain quality (0..1), and a query generator.
 
     ``mix`` weights the domains (uniform by default); ``output_tokens`` is the answer
-    length per domain used for the true cost; ``latency_ms`` per model (their
+    length per domain used for the true cost, times ``verbosity`` per model (1 for a model
+    not named: some models write longer answers than others); ``latency_ms`` per model (their
     ``expected_latency_ms`` otherwise); ``templates`` and ``slots`` replace or extend
     :data:`TEMPLATES` (domains need not be the analyser's: the router only sees text).
     """
@@ -103,11 +105,15 @@ class Environment:
     output_tokens: Mapping[str, int] = field(default_factory=lambda: {
         "code": 350, "math": 250, "reasoning": 400, "creative": 350, "factual": 100, "conversation": 60})
 
-    def output_length(self, domain: str) -> int:
-        return int(self.output_tokens.get(domain, 200))
     latency_ms: Mapping[str, float] | None = None
     templates: Mapping[str, list[str]] | None = None
     slots: Mapping[str, list[str]] | None = None
+    verbosity: Mapping[str, float] | None = None
+
+    def output_length(self, domain: str, model: str | None = None) -> int:
+        """Answer tokens for a query of ``domain`` (by ``model``, when given)."""
+        scale = (self.verbosity or {}).get(model, 1.0) if model is not None else 1.0
+        return int(self.output_tokens.get(domain, 200) * scale)
 
     def __post_init__(self) -> None:
         self._templates = {**TEMPLATES, **(self.templates or {})}
@@ -136,7 +142,7 @@ class Environment:
         return 1.0 if self.outcomes.random() < self.true_quality(model, domain) else 0.0
 
     def cost(self, model: str, text: str, domain: str) -> float:
-        return self.by_name[model].cost(max(1, len(text) // 4), self.output_length(domain))
+        return self.by_name[model].cost(max(1, len(text) // 4), self.output_length(domain, model))
 
     def latency(self, model: str) -> float:
         if self.latency_ms and model in self.latency_ms:
@@ -172,14 +178,17 @@ class Environment:
     def regret(self, model: str, text: str, domain: str, objective: Objective) -> float:
         """What answering with ``model`` lost against the per-query oracle (:func:`oracle_choice`).
 
-        Weighted objective: the oracle's objective value minus the model's. Quality target:
-        the quality short of the target plus the cheapness paid above the oracle's (both
-        0 exactly when the model is the oracle's choice or as cheap and within the target)."""
+        Weighted objective: the oracle's objective value minus the model's. Quality target,
+        judged lexicographically (first reach the target, then pay least): 1 for a query
+        whose answer misses the target, else the cheapness paid above the oracle's (0..1,
+        never more than one miss; 0 exactly when the model is as cheap as the oracle's)."""
         best = oracle_choice(self, text, domain, objective)
         if objective.quality_target is None:
             return self.utility(best, text, domain, objective) - self.utility(model, text, domain, objective)
+        if self.shortfall(model, domain, objective.quality_target) > 0:
+            return 1.0
         extra = self.cheapness(model, text, domain, objective) - self.cheapness(best, text, domain, objective)
-        return self.shortfall(model, domain, objective.quality_target) + max(0.0, extra)
+        return max(0.0, extra)
 
     def degrade(self, model: str, to: float | Mapping[str, float]) -> None:
         """From now on ``model``'s quality is ``to`` (for every domain, or per domain)."""
@@ -241,11 +250,21 @@ class Report:
             self.within_target.append(env.shortfall(model, domain, objective.quality_target) == 0.0)
 
 
+def lexicographic_better(a: Mapping[str, Any], b: Mapping[str, Any], *, tie: float = 0.01) -> bool:
+    """Under a quality target, is the :meth:`Report.window` ``a`` better than ``b``? First by
+    the share of queries within the target (more is better; shares less than ``tie`` apart
+    tie), then by the cost per query (less is better)."""
+    if abs(a["within_target"] - b["within_target"]) > tie:
+        return bool(a["within_target"] > b["within_target"])
+    return bool(a["cost"] < b["cost"])
+
+
 async def run_router(router: Any, env: Environment, steps: int, *, events: Mapping[int, Any] | None = None,
-                     report: Report | None = None, costs: bool = True) -> Report:
+                     report: Report | None = None, costs: bool = True, usage: float = 0.0) -> Report:
     """Route ``steps`` queries from ``env`` and give feedback drawn from the true quality,
     with the answer's latency and (``costs``) its true cost, as a deployment that reads
-    its providers' usage would.
+    its providers' usage would. Without costs, ``usage`` is the share of answers (every
+    ``1/usage``-th) whose length in tokens is reported instead (0: none).
 
     ``events`` maps a step number to a callable run before it (e.g. a degradation).
     """
@@ -259,8 +278,10 @@ async def run_router(router: Any, env: Environment, steps: int, *, events: Mappi
         report.decision_seconds.append(time.perf_counter() - started)
         model = decision.selected_model
         report.add(env, model, text, domain, router.objective)
+        tokens = env.output_length(domain, model) if not costs and usage > 0 and (step * usage) % 1 + usage >= 1 \
+            else None
         await router.feedback(decision.query_id, quality=env.feedback(model, domain), latency_ms=env.latency(model),
-                              cost=env.cost(model, text, domain) if costs else None)
+                              cost=env.cost(model, text, domain) if costs else None, output_tokens=tokens)
     return report
 
 

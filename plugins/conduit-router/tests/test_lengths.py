@@ -1,0 +1,119 @@
+"""Answer lengths (:mod:`conduit_router.lengths`): each model's answer length per domain is
+learned from the usage the router sees, so cost estimates are right on average and a
+spending limit holds without the answers' costs being reported."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from conduit_router import Objective, Query, QueryConstraints, Router
+from conduit_router.lengths import AnswerLengths
+from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
+from conduit_router.simulation import SYNTHETIC_QUALITY, Environment, run_router, run_static
+
+pytestmark = pytest.mark.anyio
+
+TEXT = "Write a Python function that merges two sorted arrays, with unit tests."
+
+
+def pinned() -> Query:
+    """A query that only "medium" may answer (a new query id each time)."""
+    return Query(text=TEXT, constraints=QueryConstraints(allowed_models=("medium",)))
+
+
+CODE, FACTS = [1.0, 0.0, 1.0], [0.0, 1.0, 1.0]  # two kinds of query (a one-hot and a bias)
+
+
+def test_answer_length_is_learned_per_kind_of_query() -> None:
+    lengths = AnswerLengths()
+    for _ in range(300):
+        lengths.observe("medium", CODE, 400, 1200)
+        lengths.observe("medium", FACTS, 100, 100)
+    assert math.isclose(lengths.estimate("medium", CODE, 400), 1200, rel_tol=0.05)
+    assert math.isclose(lengths.estimate("medium", FACTS, 100), 100, rel_tol=0.05)
+
+
+def test_a_model_never_seen_is_expected_to_write_like_the_others() -> None:
+    lengths = AnswerLengths()
+    for _ in range(300):
+        lengths.observe("medium", CODE, 400, 800)
+    assert math.isclose(lengths.ratio("small", CODE), 2.0, rel_tol=0.05)
+
+
+def test_a_wordy_model_is_expected_to_be_wordy_on_a_kind_of_query_it_was_not_seen_on() -> None:
+    lengths = AnswerLengths()
+    for _ in range(300):
+        lengths.observe("small", CODE, 400, 400)
+        lengths.observe("small", FACTS, 100, 100)
+        lengths.observe("large", CODE, 400, 1200)
+    assert lengths.ratio("large", FACTS) > 2 * lengths.ratio("small", FACTS)
+
+
+def test_which_queries_a_model_is_sent_hardly_biases_what_it_is_expected_to_write() -> None:
+    # Both models write the same; "large" answers the long kind of query nine times in ten,
+    # "small" the short kind. Kept per model, large's ratio would be 2.8x small's.
+    lengths = AnswerLengths()
+    for i in range(500):
+        mostly = i % 10 != 0
+        lengths.observe("large", CODE if mostly else FACTS, 400, 1200 if mostly else 400)
+        lengths.observe("small", FACTS if mostly else CODE, 400, 400 if mostly else 1200)
+    assert lengths.ratio("large", FACTS) < 1.25 * lengths.ratio("small", FACTS)
+
+
+@pytest.mark.parametrize("prior, tokens", [(0, 10), (400, -1), (400, math.nan), (math.inf, 10), (400, True)])
+def test_unusable_usage_is_ignored(prior: float, tokens: float) -> None:
+    lengths = AnswerLengths()
+    assert lengths.observe("medium", CODE, prior, tokens) is False
+    assert lengths.to_dict() == {}
+
+
+async def test_reported_answer_tokens_move_the_next_estimate_to_the_actual_cost() -> None:
+    router = Router(MODELS, embedder="hash", seed=1, objective="balanced")
+    first = await router.route(pinned())
+    actual = router.model("medium").cost(first.features.token_estimate, 3000)
+    for _ in range(100):
+        decision = await router.route(pinned())
+        await router.feedback(decision.query_id, output_tokens=3000)
+    assert math.isclose((await router.route(pinned())).estimated_cost, actual, rel_tol=0.05)
+
+
+async def test_a_reported_cost_teaches_the_answer_length_it_implies() -> None:
+    router = Router(MODELS, embedder="hash", seed=1, objective="balanced")
+    actual = router.model("medium").cost((await router.route(pinned())).features.token_estimate, 3000)
+    for _ in range(100):
+        decision = await router.route(pinned())
+        await router.feedback(decision.query_id, cost=actual)
+    assert math.isclose((await router.route(pinned())).estimated_cost, actual, rel_tol=0.05)
+
+
+async def test_an_answers_length_is_learned_once_however_often_it_is_reported() -> None:
+    router = Router(MODELS, embedder="hash", seed=1, objective="balanced")
+    decision = await router.route(pinned())
+    for _ in range(3):
+        await router.feedback(decision.query_id, output_tokens=3000)
+    assert router.stats()["answer_lengths"]["medium"]["answers"] == 1
+
+
+@pytest.mark.parametrize("value", [-1, math.nan, math.inf, "many", True])
+async def test_bad_output_tokens_are_a_value_error_naming_the_field(value: object) -> None:
+    router = Router(MODELS, embedder="hash")
+    decision = await router.route(Query(text=TEXT))
+    with pytest.raises(ValueError, match="output_tokens"):
+        await router.feedback(decision.query_id, output_tokens=value)  # type: ignore[arg-type]
+
+
+def _verbose(seed: int) -> Environment:
+    """The synthetic workload with answers to code, math and reasoning 3x longer than the
+    router's prior, and the premium model twice as wordy as the others."""
+    return Environment(list(MODELS), {m: dict(q) for m, q in SYNTHETIC_QUALITY.items()}, seed=seed,
+                       output_tokens={"code": 1200, "math": 900, "reasoning": 1200, "creative": 350, "factual": 100,
+                                      "conversation": 60}, verbosity={"large": 2.0})
+
+
+async def test_a_budget_holds_without_cost_feedback_when_a_quarter_of_answers_report_usage() -> None:
+    steps = 1500
+    router = Router(MODELS, embedder="hash", seed=0, objective=Objective(0.9, 0.1, 0.0, cost_budget=0.5))
+    spent = (await run_router(router, _verbose(0), steps, costs=False, usage=0.25)).window(steps // 2)["cost"]
+    priciest = run_static(_verbose(0), "strongest", steps).window(steps // 2)["cost"]
+    assert 0.47 < spent / priciest < 0.53, spent / priciest
