@@ -1,24 +1,30 @@
-"""Does the router learn? A simulated workload built from published figures.
+"""Does the router learn? Simulated workloads, one built from published figures.
 
-Seven models with their list prices and their published accuracy on five benchmarks, one
-benchmark per query domain; query texts are generated per domain; an answer is right
-with the model's published accuracy (a Bernoulli draw), and that is the feedback. Reports:
+Two workloads (``--workload published`` and/or ``mixed``): seven models with their list
+prices and their published accuracy on five benchmarks, one benchmark per query domain; and
+the "mixed" workload of bench/router_workloads.py (six models, six domains of different
+strengths, answer lengths by model, a drift event). Query texts are generated per domain;
+an answer is right with the model's true quality (a Bernoulli draw), and that is the
+feedback. For each workload, over ``--seeds`` seeds (means with the lowest and highest seed):
 
-* quality and cost per query after warm-up against always-strongest, always-cheapest,
-  random and the per-query oracle, for a few objectives;
-* the same under a spending limit (``Objective(cost_budget=0.45)``: at most 45% of the priciest
-  model's cost, the price of cost learned), against the best fixed price on true figures;
-* the same for the quality-target rule (``Objective(quality_target=0.95)``: the cheapest model
-  within 95% of the best for each query), its oracle being the rule applied to the true
-  qualities, and a sweep of the target;
-* cumulative regret against the oracle (and its growth exponent: < 1 is sublinear);
-* where learning ends up: the weighted objectives over the last fifth of longer runs
-  (``--long-steps``, 20,000 queries) against the best single model chosen in hindsight;
-* how many queries it takes for traffic to leave a model whose quality drops mid-run;
+* a spending limit (``Objective(quality=0.92, cost=0.08, cost_budget=b)``) with cost
+  feedback, with only the usage (token counts) of one answer in four, and with neither,
+  against the budget oracle (the best fixed price of cost on true figures), the best single
+  model within the budget, the best two-model mix at the budget's spend (both chosen in
+  hindsight per seed), and an idealised learner told each query's true domain; the share of
+  the way from that mix to the oracle, and the quality early in the run against late;
+* the quality target (``"value"``), judged lexicographically (first the share of queries
+  within the target, then the cost), against every single model, the best two-model mix
+  at the router's spend and the rule's oracle;
+* a weighted objective (0.92/0.08) against the best single model, the best mix at the same
+  spend and the per-query oracle;
 * decision latency p50/p99 in-process and with Redis (features cached, embedding excluded).
 
-Run:  python bench/router_eval.py [--steps 4000] [--embedder hash|auto] [--redis redis://...]
-      [--markdown docs/benchmarks.md]   (appends a section)
+``--detail`` gives the earlier, longer report on the published workload (learner variants,
+the target sweep, cumulative regret, degradation, ``--long-steps`` runs).
+
+Run:  python bench/router_eval.py [--steps 4000] [--seeds 6] [--embedder hash|auto] [--redis redis://...]
+      [--workload published|mixed] [--markdown docs/benchmarks.md]   (appends a section)
 
 Figures (accuracy %, vendors' own tables; prices USD per million input/output tokens,
 list prices mid-2024; Llama prices are Groq's):
@@ -36,6 +42,7 @@ import asyncio
 import math
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -51,6 +58,10 @@ from conduit_router.simulation import (
     run_router,
     run_static,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import router_scores as scores  # noqa: E402
+from router_workloads import Workload, mixed_workload  # noqa: E402
 
 # name: (provider, $in, $out, latency ms, {benchmark: accuracy %})
 PUBLISHED: dict[str, tuple[str, float, float, float, dict[str, float]]] = {
@@ -120,15 +131,15 @@ LONG_LEARNERS = {
 
 def models() -> list[ModelSpec]:
     specs = []
-    for name, (provider, cin, cout, latency, scores) in PUBLISHED.items():
-        prior = statistics.mean(scores.values()) / 100
+    for name, (provider, cin, cout, latency, accuracy) in PUBLISHED.items():
+        prior = statistics.mean(accuracy.values()) / 100
         specs.append(ModelSpec(name, provider, cin, cout, expected_latency_ms=latency, quality_prior=round(prior, 2)))
     return specs
 
 
 def environment(seed: int) -> Environment:
-    quality = {name: {d: scores[b] / 100 for d, b in DOMAIN_BENCHMARK.items()}
-               for name, (_, _, _, _, scores) in PUBLISHED.items()}
+    quality = {name: {d: accuracy[b] / 100 for d, b in DOMAIN_BENCHMARK.items()}
+               for name, (_, _, _, _, accuracy) in PUBLISHED.items()}
     return Environment(models(), quality, seed=seed, output_tokens=OUTPUT_TOKENS,
                        templates=SCIENCE_TEMPLATES, slots=SCIENCE_SLOTS)
 
@@ -534,19 +545,241 @@ async def main(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def published_workload(steps: int) -> Workload:
+    """The published-figures workload (no drift event) as a :class:`Workload`."""
+    return Workload("published", "published figures: seven models, five benchmarks", models, environment,
+                    budget=0.45, strongest=strongest(environment(0)))
+
+
+WORKLOADS = {"published": published_workload, "mixed": mixed_workload}
+BUDGET_WEIGHTS = (0.92, 0.08)  # the weights a budget's price of cost starts from
+WEIGHTED = Objective(0.92, 0.08, 0.0)
+USAGE_SHARE = 0.25  # without cost feedback: the share of answers whose token counts are reported
+
+
+async def learn_on(w: Workload, objective: Objective, steps: int, seed: int, embedder: str,
+                   config: BanditConfig | None = None, *, costs: bool = True, usage: float = 0.0) -> Router:
+    """One learning run on workload ``w`` (its drift event included); returns the router with
+    its report as ``router.report``."""
+    env = w.environment(seed)
+    router = Router(w.models(), objective=objective, embedder=embedder, seed=seed, config=config)
+    if embedder != "hash":  # embed every text of the run in batches first: routing then hits the cache
+        replay = w.environment(seed)
+        await router.analyzer.warm([replay.sample()[0] for _ in range(steps)])
+    report = await run_router(router, env, steps, events=w.events(env, steps), costs=costs, usage=usage)
+    router.report = report  # type: ignore[attr-defined]
+    return router
+
+
+RUNS = {  # label: (objective kind, costs reported, usage share)
+    "router, cost feedback": ("budget", True, 0.0),
+    f"router, no cost feedback, usage of 1 answer in {round(1 / USAGE_SHARE)}": ("budget", False, USAGE_SHARE),
+    "router, neither cost nor usage reported": ("budget", False, 0.0),
+    "value": ("value", True, 0.0),
+    "weighted": ("weighted", True, 0.0),
+}
+
+
+async def seed_figures(w: Workload, seed: int, steps: int, embedder: str, config: BanditConfig | None) -> dict[str, Any]:
+    """Everything one seed of workload ``w`` contributes to the tables."""
+    warm = steps // 4
+    budget = Objective(*BUDGET_WEIGHTS, 0.0, cost_budget=w.budget)
+    value = Objective.parse("value")
+    target = value.quality_target or 0.95
+    objectives = {"budget": budget, "value": value, "weighted": WEIGHTED}
+    env = w.environment(seed)
+    t = scores.trace(env, steps, w.events(env, steps))
+    out: dict[str, Any] = {"runs": {}}
+    for label, (kind, costs, usage) in RUNS.items():
+        router = await learn_on(w, objectives[kind], steps, seed, embedder, config, costs=costs, usage=usage)
+        report: Report = router.report  # type: ignore[attr-defined]
+        obj = WEIGHTED if kind == "budget" else objectives[kind]
+        out["runs"][label] = {
+            "after": scores.chosen_window(t, report.chosen, warm, steps, obj, target),
+            "early": scores.chosen_window(t, report.chosen, warm, 2 * warm, obj, target),
+            "late": scores.chosen_window(t, report.chosen, steps - warm, steps, obj, target),
+        }
+    singles = scores.per_model(t, warm, steps, WEIGHTED, target)
+    out["singles"] = singles
+    out["reference"] = singles[w.strongest]
+    price, choices = scores.budget_oracle(t, warm, steps, w.budget, w.strongest, WEIGHTED)
+    out["budget_price"] = price
+    out["budget_oracle"] = {"after": scores.chosen_window(t, choices, warm, steps, WEIGHTED, target),
+                            "early": scores.chosen_window(t, choices, warm, 2 * warm, WEIGHTED, target),
+                            "late": scores.chosen_window(t, choices, steps - warm, steps, WEIGHTED, target)}
+    prior = [m.quality_prior or 0.6 for m in env.models]
+    ideal = scores.ideal_learner(t, budget, seed, prior)
+    out["budget_ideal"] = {"after": scores.chosen_window(t, ideal, warm, steps, WEIGHTED, target)}
+    out["target_oracle"] = scores.chosen_window(t, scores.target_oracle(t, target), warm, steps, WEIGHTED, target)
+    utility = scores._utility(t, WEIGHTED)
+    out["weighted_oracle"] = scores.chosen_window(t, np.argmax(utility, axis=1), warm, steps, WEIGHTED, target)
+    return out
+
+
+def _pct(values: list[float]) -> str:
+    return scores.spread(values)
+
+
+def _labels(labels: list[str]) -> str:
+    """The static rules chosen per seed, named briefly when they differ only in their shares."""
+    distinct = sorted(set(labels))
+    if len(distinct) <= 2:
+        return "; ".join(distinct)
+    pairs = sorted({re.sub(r" on \d+% of queries, ", " + ", label).replace(" on the rest", "") for label in distinct})
+    return "; ".join(pairs) + ", shares by seed"
+
+
+async def workload_section(out: Any, w: Workload, seeds: range, steps: int, embedder: str,
+                           config: BanditConfig | None) -> None:
+    """The tables for one workload: a spending limit, the quality target, a weighted objective."""
+    warm = steps // 4
+    figures = [await seed_figures(w, s, steps, embedder, config) for s in seeds]
+    env = w.environment(0)
+    event = (f"; drift event at query {w.drift_step}" if w.drift_step is not None and w.drift_step < steps else "")
+    out(f"### Workload \"{w.name}\": {w.title}")
+    out("")
+    out(f"{len(env.models)} models; {steps} queries per run, seeds {seeds.start}–{seeds.stop - 1}, measured after "
+        f"{warm} queries{event}; embedder {embedder}; figures are means over the seeds with the lowest and highest "
+        f"seed in brackets; \"% of strongest\": of always-{w.strongest}'s quality and cost over the same queries.")
+    out("")
+
+    def rel(f: dict[str, Any], win: scores.Window, key: str) -> float:
+        return getattr(win, key) / getattr(f["reference"], key)
+
+    # --- spending limit
+    out(f"Spending limit `Objective(quality=0.92, cost=0.08, cost_budget={w.budget})` (quality against a learned "
+        f"price of cost, spending at most {w.budget:.0%} of always-{w.strongest}'s cost):")
+    out("")
+    out("| policy | quality, % of strongest | cost, % of strongest's | share of the way from the best static mix "
+        "to the oracle | quality % of oracle's, queries " f"{warm}–{2 * warm} | the same, last {warm} |")
+    out("|---|---|---|---|---|---|")
+    mixes = [scores.best_mix(f["singles"], w.budget * f["reference"].cost, lambda x: x.quality) for f in figures]
+    singles_in = [scores.best_single({n: v for n, v in f["singles"].items()
+                                      if v.cost <= w.budget * f["reference"].cost} or f["singles"],
+                                     lambda x: x.quality) for f in figures]
+    for label in [k for k, v in RUNS.items() if v[0] == "budget"]:
+        wins = [f["runs"][label] for f in figures]
+        gaps = [(r["after"].quality - m[1].quality) / max(1e-9, f["budget_oracle"]["after"].quality - m[1].quality)
+                for r, m, f in zip(wins, mixes, figures)]
+        early = [r["early"].quality / f["budget_oracle"]["early"].quality for r, f in zip(wins, figures)]
+        late = [r["late"].quality / f["budget_oracle"]["late"].quality for r, f in zip(wins, figures)]
+        out(f"| {label} | {_pct([rel(f, r['after'], 'quality') for f, r in zip(figures, wins)])} | "
+            f"{_pct([rel(f, r['after'], 'cost') for f, r in zip(figures, wins)])} | {_pct(gaps)} | {_pct(early)} | "
+            f"{_pct(late)} |")
+    ideal = [f["budget_ideal"]["after"] for f in figures]
+    gaps = [(i.quality - m[1].quality) / max(1e-9, f["budget_oracle"]["after"].quality - m[1].quality)
+            for i, m, f in zip(ideal, mixes, figures)]
+    out(f"| reference: an idealised learner told each query's true domain (Beta posterior per model and domain, "
+        f"the same pacer) | {_pct([rel(f, i, 'quality') for f, i in zip(figures, ideal)])} | "
+        f"{_pct([rel(f, i, 'cost') for f, i in zip(figures, ideal)])} | {_pct(gaps)} | | |")
+    prices = ", ".join(f"{f['budget_price']:.3f}" for f in figures)
+    oracle = [f["budget_oracle"]["after"] for f in figures]
+    out(f"| budget oracle (best fixed price of cost on true figures: {prices}) | "
+        f"{_pct([rel(f, o, 'quality') for f, o in zip(figures, oracle)])} | "
+        f"{_pct([rel(f, o, 'cost') for f, o in zip(figures, oracle)])} | 100% | | |")
+    out(f"| best two-model mix at the budget's spend, in hindsight per seed ({_labels([m[0] for m in mixes])}) | "
+        f"{_pct([rel(f, m[1], 'quality') for f, m in zip(figures, mixes)])} | "
+        f"{_pct([rel(f, m[1], 'cost') for f, m in zip(figures, mixes)])} | 0% | | |")
+    out(f"| best single model within the budget ({', '.join(sorted({s[0] for s in singles_in}))}) | "
+        f"{_pct([rel(f, s[1], 'quality') for f, s in zip(figures, singles_in)])} | "
+        f"{_pct([rel(f, s[1], 'cost') for f, s in zip(figures, singles_in)])} | | | |")
+    out("")
+
+    # --- quality target
+    value_runs = [f["runs"]["value"]["after"] for f in figures]
+    best_singles = [scores.best_lexicographic(f["singles"]) for f in figures]
+    target_mixes = [scores.best_mix(f["singles"], r.cost, lambda x: x.within) for f, r in zip(figures, value_runs)]
+    out("Quality target `\"value\"` (`quality_target=0.95`: per query the cheapest model within 95% of the best), "
+        "judged lexicographically: first the share of queries whose answer is within the target, then the cost "
+        "(shares less than a point apart tie). \"Beats\": seeds on which the router's score is above the rule's.")
+    out("")
+    out("| policy | within the target | quality, % of strongest | cost, % of strongest's | router beats it |")
+    out("|---|---|---|---|---|")
+
+    def target_row(label: str, rows: list[scores.Window], beats: bool = True) -> None:
+        won = sum(scores.lexicographic_better(r, x) for r, x in zip(value_runs, rows))
+        out(f"| {label} | {_pct([x.within for x in rows])} | {_pct([rel(f, x, 'quality') for f, x in zip(figures, rows)])} | "
+            f"{_pct([rel(f, x, 'cost') for f, x in zip(figures, rows)])} | "
+            + (f"{won} of {len(rows)} seeds |" if beats else "|"))
+
+    target_row("router, value", value_runs, beats=False)
+    target_row(f"best single model by the score, in hindsight per seed ({', '.join(sorted({b[0] for b in best_singles}))})",
+               [b[1] for b in best_singles])
+    mix_names = _labels([m[0] for m in target_mixes])
+    target_row(f"best two-model mix at the router's spend, by the share within ({mix_names})",
+               [m[1] for m in target_mixes])
+    for name in figures[0]["singles"]:
+        target_row(f"always {name}", [f["singles"][name] for f in figures])
+    target_row("the rule on true figures (oracle)", [f["target_oracle"] for f in figures])
+    out("")
+
+    # --- a weighted objective
+    weighted_runs = [f["runs"]["weighted"]["after"] for f in figures]
+    w_single = [scores.best_single(f["singles"], lambda x: x.utility) for f in figures]
+    w_mix = [scores.best_mix(f["singles"], r.cost, lambda x: x.utility) for f, r in zip(figures, weighted_runs)]
+    out("Weighted objective 0.92/0.08 (objective = 0.92·quality − 0.08·cost/max_cost per query, true figures):")
+    out("")
+    out("| policy | objective | quality, % of strongest | cost, % of strongest's |")
+    out("|---|---|---|---|")
+    for label, rows in [("router, 0.92/0.08", weighted_runs),
+                        (f"best single model in hindsight ({', '.join(sorted({b[0] for b in w_single}))})",
+                         [b[1] for b in w_single]),
+                        (f"best two-model mix at the router's spend ({_labels([m[0] for m in w_mix])})",
+                         [m[1] for m in w_mix]),
+                        ("per-query oracle", [f["weighted_oracle"] for f in figures])]:
+        out(f"| {label} | {scores.spread([x.utility for x in rows], '{:.4f}')} | "
+            f"{_pct([rel(f, x, 'quality') for f, x in zip(figures, rows)])} | "
+            f"{_pct([rel(f, x, 'cost') for f, x in zip(figures, rows)])} |")
+    out("")
+
+
+async def compare(args: argparse.Namespace) -> str:
+    """The report: each workload's tables, then decision latency."""
+    lines: list[str] = []
+    out = lines.append
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    config = None
+    for name in args.workload:
+        await workload_section(out, WORKLOADS[name](args.steps), seeds, args.steps, args.embedder, config)
+    if args.latency:
+        out("Decision latency (route(), features cached, embedding excluded, 5000 decisions, feedback on every 4th; "
+            f"three runs each, 1-minute load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start):")
+        out("")
+        out("| state, objective | wall p50 (3 runs) | wall p99 (3 runs) | CPU p50 | CPU p99 |")
+        out("|---|---|---|---|---|")
+        stores = [("in-process (memory)", None)] + ([(f"Redis ({args.redis.split('@')[-1]})", args.redis)]
+                                                    if args.redis else [])
+        for (name, url), (objective_name, objective) in [
+                (store, o) for store in stores
+                for o in (("balanced", None), ("value", Objective.parse("value")),
+                          ("cost budget 0.45", Objective(*BUDGET_WEIGHTS, 0.0, cost_budget=0.45)))]:
+            runs = [await latency(url, args.embedder, objective=objective) for _ in range(3)]
+            out(f"| {name}, {objective_name} | " + " / ".join(f"{r['p50']:.3f}" for r in runs) + " ms | "
+                + " / ".join(f"{r['p99']:.3f}" for r in runs) + f" ms | {statistics.median(r['cpu_p50'] for r in runs):.3f} ms | "
+                f"{statistics.median(r['cpu_p99'] for r in runs):.3f} ms |")
+        out("")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=4000)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=6)
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1 "
                         "(another range checks that the figures do not hang on the chosen seeds)")
-    parser.add_argument("--long-steps", type=int, default=20000, help="queries of the longer runs that show where "
-                        "learning ends up (0: skip them)")
+    parser.add_argument("--workload", action="append", choices=sorted(WORKLOADS), default=None,
+                        help="published and/or mixed (default: both)")
+    parser.add_argument("--no-latency", dest="latency", action="store_false", help="skip the decision-latency table")
+    parser.add_argument("--detail", action="store_true", help="the earlier, longer report on the published workload "
+                        "(learner variants, target sweep, regret, degradation; --seeds 3 there)")
+    parser.add_argument("--long-steps", type=int, default=20000, help="--detail: queries of the longer runs that show "
+                        "where learning ends up (0: skip them)")
     parser.add_argument("--long-only", action="store_true", help="only the longer runs' table")
     parser.add_argument("--embedder", default="hash", help="hash (fast) or auto (MiniLM from conduit-onnx)")
     parser.add_argument("--redis", default=None, help="redis:// URL for the shared-state latency run")
     parser.add_argument("--markdown", default=None, help="append the results as a section of this file")
     args = parser.parse_args()
+    args.workload = args.workload or ["published", "mixed"]
     started = time.time()
     if args.long_only:
         lines: list[str] = []
@@ -554,15 +787,13 @@ if __name__ == "__main__":
         asyncio.run(long_table(lines.append, seeds, args.long_steps, args.embedder, strongest(environment(0))))
         print("\n".join(lines))
         sys.exit(0)
-    text = asyncio.run(main(args))
+    text = asyncio.run(main(args) if args.detail else compare(args))
     print(text)
     if args.markdown:
-        header = (f"\n## LLM router: learning on a published-figures workload\n\n"
-                  f"`python bench/router_eval.py --steps {args.steps} --seeds {args.seeds} --first-seed {args.first_seed} --embedder {args.embedder}"
-                  f" --long-steps {args.long_steps}"
-                  + (f" --redis {args.redis}" if args.redis else "") + f"` on {platform.machine()} "
-                  f"({platform.python_implementation()} {platform.python_version()}), "
-                  f"{time.time() - started:.0f} s. Sources of the figures: see the docstring of bench/router_eval.py.\n\n")
+        command = " ".join(["python bench/router_eval.py", *sys.argv[1:]])
+        header = (f"\n`{command.replace(f' --markdown {args.markdown}', '')}` on {platform.machine()} "
+                  f"({platform.python_implementation()} {platform.python_version()}), {time.time() - started:.0f} s. "
+                  "Sources of the figures: the docstrings of bench/router_eval.py and bench/router_workloads.py.\n\n")
         with Path(args.markdown).open("a", encoding="utf-8") as fh:
             fh.write(header + text + "\n")
     sys.exit(0)
