@@ -106,14 +106,14 @@ def _answers(port: int) -> bool:
         return False
 
 
-def served(part: str, tmp: Path, seconds: int) -> dict[str, float]:
+def served(part: str, tmp: Path, seconds: int, http: str = "httptools") -> dict[str, float]:
     """Per-request counts of one served part."""
     port = free_port()
     out = tmp / f"served-{part}.out"
     env = {**os.environ, "CONDUIT_PLUGINS": "", "CONDUIT_LOG_LEVEL": "warning", "CONDUIT_BENCH_PART": part}
     argv = callgrind(out, counting=False) + [sys.executable, "-m", "conduit.cli", "run", "metrics_ablation:app",
-                                             "--host", "127.0.0.1", "--port", str(port), "--http", "httptools",
-                                             "--loop", "uvloop"]
+                                             "--host", "127.0.0.1", "--port", str(port), "--http", http,
+                                             "--loop", "uvloop" if http == "httptools" else "asyncio"]
     proc = subprocess.Popen(argv, cwd=HERE / "apps", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 180
@@ -153,7 +153,7 @@ def render(rows: list[tuple[str, str, dict[str, float]]], command: str, args: ar
         START,
         f"Produced by `{command}` on {_dt.date.today().isoformat()}.",
         "",
-        f"Counts per request (served: `wrk -t1 -c64 -d{args.seconds}s` after a 3 s warm-up, httptools + uvloop, one "
+        f"Counts per request (served: `wrk -t1 -c64 -d{args.seconds}s` after a 3 s warm-up, {args.http}, one "
         f"process) or per dispatch (loop: {args.calls:,} in-process dispatches), from valgrind's callgrind with "
         "`--cache-sim=yes`. Ir: instructions; I1mr / D1mr+D1mw: first-level instruction / data cache misses; "
         "LL: last-level misses.",
@@ -184,16 +184,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=10, help="counted load per part")
     parser.add_argument("--calls", type=int, default=10000,
                         help="loop dispatches (and twice that); start-up varies by some millions of instructions")
+    parser.add_argument("--http", choices=["httptools", "h11"], default="httptools",
+                        help="the served transport (httptools with uvloop, h11 with asyncio)")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing docs/")
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for part in args.parts.split(","):
-            counts = served(part, Path(tmp), args.seconds)
+            counts = served(part, Path(tmp), args.seconds, args.http)
             rows.append((f"served {part}", PARTS[part], counts))
             print(f"served {part:8} {counts['requests']:7,.0f} requests  Ir {counts['Ir']:9,.0f}  "
                   f"I1mr {counts['I1mr']:7.1f}  D1m {counts['D1mr'] + counts['D1mw']:7.1f}", flush=True)
-        for part in args.parts.split(","):
+        for part in args.parts.split(",") if args.calls else ():
             counts = loop(part, args.calls, Path(tmp))
             rows.append((f"loop {part}", PARTS[part], counts))
             print(f"loop {part:10} Ir {counts['Ir']:9,.0f}  I1mr {counts['I1mr']:7.1f}  "
