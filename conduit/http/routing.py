@@ -155,13 +155,21 @@ def compile_pattern(path: str) -> list[tuple[str, str | None, Converter | None]]
 
 
 class _Node:
-    __slots__ = ("catchall", "params", "routes", "static")
+    __slots__ = ("allowed", "catchall", "params", "routes", "static")
 
     def __init__(self) -> None:
         self.static: dict[str, _Node] = {}
         self.params: list[tuple[str, Converter, _Node]] = []
         self.catchall: tuple[str, _Node] | None = None
         self.routes: dict[str, Route] = {}
+        self.allowed: frozenset[str] = frozenset({"OPTIONS"})  # kept by add_route, read per match
+
+    def add(self, method: str, route: Route) -> None:
+        self.routes[method] = route
+        allowed = set(self.routes) | {"OPTIONS"}
+        if "GET" in allowed:
+            allowed.add("HEAD")
+        self.allowed = frozenset(allowed)
 
 
 class RouteDecorators:
@@ -253,7 +261,7 @@ class Router(RouteDecorators):
                     f"({existing.name}) and by {route.owner} ({route.name}); remove one or change its path"
                 )
         for method in method_set:
-            node.routes[method] = route
+            node.add(method, route)
         self.routes.append(route)
         return route
 
@@ -336,10 +344,7 @@ class Router(RouteDecorators):
         route = routes.get(method)
         if route is None and method == "HEAD":
             route = routes.get("GET")
-        allowed = frozenset(routes)
-        if "GET" in allowed:
-            allowed = allowed | {"HEAD"}
-        return RouteMatch(route, params, allowed | {"OPTIONS"})
+        return RouteMatch(route, params, node.allowed)
 
     def _walk(self, node: _Node, parts: list[str], i: int, params: dict[str, Any]) -> _Node | None:
         if i == len(parts):
