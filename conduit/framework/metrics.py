@@ -1,7 +1,8 @@
 """In-process metrics: counters, gauges, histograms and timers, with labels.
 
 One lock guards every update, so a :class:`Metrics` is safe across asyncio tasks and
-threads. Memory is bounded: a histogram keeps cumulative Prometheus buckets plus a ring
+threads; served requests are queued without it (a deque's append is atomic) and counted
+under it in batches, before any read. Memory is bounded: a histogram keeps cumulative Prometheus buckets plus a ring
 of its most recent ``reservoir_size`` observations, from which percentiles are read (so
 they describe recent behaviour); throughput is counted in one-second slots over a
 rolling window. The same object renders seed 003's JSON document
