@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
 import socket
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "docs" / "benchmarks.md"
 
-__all__ = ["BENCHMARKS", "ROOT", "free_port", "write_section"]
+__all__ = ["BENCHMARKS", "ROOT", "command_line", "free_port", "publish", "write_section"]
 
 
 def free_port() -> int:
@@ -29,3 +32,19 @@ def write_section(text: str, start: str, end: str, doc: Path = BENCHMARKS) -> No
     else:
         body = body.rstrip("\n") + "\n\n" + text
     doc.write_text(body)
+
+
+def command_line(script: str, argv: Sequence[str] | None = None) -> str:
+    """The command that ran ``script`` (``bench/...py``) with ``argv`` (the process's own by
+    default), as a reader would type it: what a section says produced its figures."""
+    args = sys.argv[1:] if argv is None else argv
+    return f"python {script}" + "".join(" " + shlex.quote(a) for a in args)
+
+
+def publish(section: str, start: str, end: str, *, no_write: bool) -> None:
+    """Print ``section`` (``--no-write``) or write it into docs/benchmarks.md."""
+    if no_write:
+        print(section)
+    else:
+        write_section(section, start, end)
+        print("wrote docs/benchmarks.md")

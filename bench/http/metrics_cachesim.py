@@ -28,7 +28,6 @@ import argparse
 import datetime as _dt
 import os
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from common import free_port, write_section  # noqa: E402 - bench/common.py, by path
+from common import command_line, free_port, publish  # noqa: E402 - bench/common.py, by path
 
 START = "<!-- bench/http/metrics_cachesim.py: start -->"
 END = "<!-- bench/http/metrics_cachesim.py: end -->"
@@ -200,13 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((f"loop {part}", PARTS[part], counts))
             print(f"loop {part:10} Ir {counts['Ir']:9,.0f}  I1mr {counts['I1mr']:7.1f}  "
                   f"D1m {counts['D1mr'] + counts['D1mw']:7.1f}", flush=True)
-    command = "python bench/http/metrics_cachesim.py" + "".join(" " + shlex.quote(a) for a in (argv or sys.argv[1:]))
-    section = render(rows, command, args)
-    if args.no_write:
-        print(section)
-    else:
-        write_section(section, START, END)
-        print("wrote docs/benchmarks.md")
+    command = command_line("bench/http/metrics_cachesim.py", argv)
+    publish(render(rows, command, args), START, END, no_write=args.no_write)
     return 0
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import shlex
 import statistics
 import sys
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from common import write_section  # noqa: E402 - bench/common.py, by path
+from common import command_line, publish  # noqa: E402 - bench/common.py, by path
 from run import Result, Server, _conduit, machine, measure, versions  # noqa: E402 - bench/http/run.py
 
 START = "<!-- bench/http/metrics_cost.py: start -->"
@@ -110,13 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             results[v.server.name].append(r)
             print(f"round {rnd} {v.server.name:20} {r.rps:8.0f} req/s  {r.cpu_us:6.1f} CPU µs/req  "
                   f"errors {r.errors}", flush=True)
-    command = "python bench/http/metrics_cost.py" + "".join(" " + shlex.quote(a) for a in (argv or sys.argv[1:]))
-    section = render(results, chosen, args, command)
-    if args.no_write:
-        print(section)
-    else:
-        write_section(section, START, END)
-        print("wrote docs/benchmarks.md")
+    command = command_line("bench/http/metrics_cost.py", argv)
+    publish(render(results, chosen, args, command), START, END, no_write=args.no_write)
     return 0
 
 
