@@ -18,6 +18,7 @@ Content-Length and methods llhttp does not know get 400 (h11 accepts them).
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from typing import Any
 
@@ -38,6 +39,18 @@ class _End:
 
 
 _END: Any = _End()
+
+
+class _TooLarge:
+    """Queued when a chunk's declared size takes the body past ``max_body_size``."""
+
+    __slots__ = ()
+
+
+_TOO_LARGE: Any = _TooLarge()
+
+#: A chunk-size line: hex digits, optional extensions (RFC 9112 §7.1).
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;.*)?", re.DOTALL)
 
 
 class _Stop(Exception):
@@ -64,6 +77,11 @@ class HttpToolsProtocol(ResponseWriter):
     __slots__ = (
         "_began",
         "_body_fed",
+        "_body_total",
+        "_chunk_fed",
+        "_chunk_left",
+        "_chunk_pending",
+        "_chunked",
         "_completed",
         "_dead",
         "_eof",
@@ -73,6 +91,7 @@ class HttpToolsProtocol(ResponseWriter):
         "_in_body",
         "_in_head",
         "_known",
+        "_line_start",
         "_raw_body",
         "_request_complete",
         "_url",
@@ -111,6 +130,14 @@ class HttpToolsProtocol(ResponseWriter):
         self._in_body = False
         self._body_fed = False  # the current feed produced body data
         self._framing_bytes = 0  # bytes fed in a row inside a body without producing data
+        # Chunk sizes, which llhttp keeps to itself: read from the size line so that a chunk
+        # declared past max_body_size is refused when its line arrives (as on h11).
+        self._chunked = False  # the current request's body is chunked
+        self._body_total = 0  # body bytes of the current request parsed so far
+        self._chunk_pending = False  # a chunk header was parsed this feed; its size not read yet
+        self._chunk_fed = 0  # data bytes of that chunk in this feed
+        self._chunk_left = 0  # data bytes still due in the open chunk (once its size is read)
+        self._line_start = b""  # the start of a size line that began in an earlier feed
 
     # --- httptools callbacks ------------------------------------------------------------
 
@@ -127,6 +154,7 @@ class HttpToolsProtocol(ResponseWriter):
     def on_header(self, name: bytes, value: bytes) -> None:
         value = value.strip(b" \t")
         if not self._in_head:  # a trailer field: trailers count against the head's limit too
+            self._chunk_pending = False  # the last chunk's (size 0): nothing to check
             self._framing_bytes += len(name) + len(value) + 4
             if self._framing_bytes > self.max_header_size:
                 raise ProtocolError(431, f"the request's trailers exceed {self.max_header_size} bytes")
@@ -150,6 +178,9 @@ class HttpToolsProtocol(ResponseWriter):
             raise ProtocolError(400, "malformed request head") from None
         self.events.append((head, method, size, head.close))
         self._in_body = head.has_body
+        self._chunked = head.has_body and head.content_length is None
+        self._body_total = self._chunk_left = 0
+        self._line_start = b""
         self._framing_bytes = 0
         self.queued += size
         if head.content_length is not None and head.content_length > self.max_body_size:
@@ -157,8 +188,22 @@ class HttpToolsProtocol(ResponseWriter):
 
     def on_body(self, body: bytes) -> None:
         self._body_fed = True
+        if self._chunked:
+            self._body_total += len(body)
+            if self._chunk_pending:
+                self._chunk_fed += len(body)
+            else:
+                self._chunk_left -= len(body)
         self.events.append(body)
         self.queued += len(body)
+
+    def on_chunk_header(self) -> None:
+        self._chunk_pending = True
+        self._chunk_fed = 0
+
+    def on_chunk_complete(self) -> None:
+        self._chunk_pending = False
+        self._chunk_left = 0
 
     def on_message_complete(self) -> None:
         self._completed = True
@@ -219,6 +264,10 @@ class HttpToolsProtocol(ResponseWriter):
                 return
         elif self._body_fed:
             self._framing_bytes = 0
+        if self._chunked and self._in_body:
+            self._read_chunk_size(data)
+            if self._dead:
+                return
         if self._in_head:
             if not self._began and was_in_head:
                 self._head_bytes += len(data)  # the whole feed belongs to the unfinished head
@@ -228,6 +277,34 @@ class HttpToolsProtocol(ResponseWriter):
                 self._head_bytes = len(self._url) + self._known + 1
             if self._head_bytes > self.max_header_size:
                 self._fail(ProtocolError(431, f"the request head exceeds {self.max_header_size} bytes"))
+
+    def _read_chunk_size(self, data: bytes) -> None:
+        """After a feed inside a chunked body: read the size of a chunk whose header this feed
+        completed, and refuse the body when that size takes it past ``max_body_size``.
+
+        llhttp reports a chunk header but not its size. When the chunk is still open at the end
+        of the feed, everything after its size line in ``data`` is the chunk's data, so the line
+        ends ``_chunk_fed`` bytes before the end; it may have begun in earlier feeds."""
+        if not self._chunk_pending:
+            if not self._chunk_left:  # between chunks: keep the start of a size line to come
+                i = data.rfind(b"\n")
+                self._line_start = data[i + 1:] if i >= 0 else self._line_start + data
+            return
+        self._chunk_pending = False
+        end = len(data) - self._chunk_fed
+        start = data.rfind(b"\n", 0, max(end - 2, 0)) + 1
+        line = data[start:end] if start else self._line_start + data[:end]
+        self._line_start = b""
+        if line[-2:] != b"\r\n":  # pragma: no cover - llhttp parsed the line, so it ends in CRLF
+            return
+        match = _CHUNK_SIZE.fullmatch(line, 0, len(line) - 2)
+        if match is None:
+            return
+        self._chunk_left = int(match.group(1), 16) - self._chunk_fed
+        if self._body_total + self._chunk_left > self.max_body_size:
+            self._dead = True
+            self.events.append(_TOO_LARGE)
+            self.queued += 1
 
     def _pass_through(self, data: bytes) -> bytes:
         n = min(self._raw_body, len(data))
@@ -296,6 +373,11 @@ class HttpToolsProtocol(ResponseWriter):
             self._request_complete = True
             self._waiting_continue = False
             return b""
+        if item is _TOO_LARGE:  # a chunk declared past the limit: refused at its size line
+            events.popleft()
+            self.queued -= 1
+            self.body_failed = True
+            raise body_too_large(self.max_body_size)
         if type(item) is ProtocolError:
             events.popleft()
             self.queued -= 1
