@@ -51,6 +51,9 @@ class Setting:
         if isinstance(value, bool) and bool not in types:
             raise ConfigurationError(f"setting {name!r} from {source} must be a number, got {raw!r}")
         if self.choices is not None and value not in self.choices:
+            if isinstance(value, str) and value.lower() in self.choices:  # LOG_LEVEL=INFO
+                value = value.lower()
+        if self.choices is not None and value not in self.choices:
             raise ConfigurationError(
                 f"setting {name!r} from {source} must be one of {', '.join(map(repr, self.choices))}; got {raw!r}"
             )
@@ -137,6 +140,7 @@ SEED_VARIABLES: dict[str, str] = {
     "CACHE_MAX_SIZE": "router_cache_max_size",
     "DEFAULT_RATE_LIMIT": "router_rate_limit",
     "OTEL_ENABLED": "otel_enabled",  # seed 001: telemetry on; <plugin>_enabled also enables the plugin
+    "LOG_LEVEL": "log_level",  # seed 004: INFO, DEBUG... (any case)
 }
 
 

@@ -85,6 +85,18 @@ def test_the_seeds_environment_variables_name_settings() -> None:
     assert "router_history" not in load_settings(environ={"DATABASE_URL": "mysql://x/y"}, files=[]).raw
 
 
+def test_seed_004s_log_level_sets_the_level_in_any_case() -> None:
+    """Seed 004's .env says LOG_LEVEL=INFO; CONDUIT_LOG_LEVEL wins, and a level that is no level
+    is a problem naming the variable."""
+    from conduit.config import load_settings
+
+    settings = load_settings(environ={"LOG_LEVEL": "DEBUG"}, files=[])
+    assert settings.log_level == "debug" and settings.sources["log_level"] == "$LOG_LEVEL"
+    assert load_settings(environ={"LOG_LEVEL": "INFO", "CONDUIT_LOG_LEVEL": "Warning"}, files=[]).log_level == "warning"
+    [problem] = load_settings(environ={"LOG_LEVEL": "loud"}, files=[]).problems
+    assert "$LOG_LEVEL must be one of" in problem and "'loud'" in problem
+
+
 def test_redis_url_from_the_seed_makes_the_app_share_its_state_in_redis(monkeypatch) -> None:
     from conduit import Conduit
     from conduit.storage import RedisStateStore

@@ -63,6 +63,7 @@ def test_the_environment_configuration_stores_history_in_postgres_and_state_in_r
         monkeypatch.setenv(name, value)
     app = Conduit(plugins=["router"], router_embedder="hash", router_standin_url=standin.url)
     assert app.settings.sources["redis_url"] == "$REDIS_URL"
+    assert (app.settings.log_level, app.settings.sources["log_level"]) == ("info", "$LOG_LEVEL")  # LOG_LEVEL=INFO
     with TestClient(app) as client:
         decision = client.post("/v1/route", json={"text": "What is 2+2?", "user_id": "ada"}).json()
         completion = client.post("/v1/complete", json={"text": "Explain recursion briefly", "max_tokens": 40})
