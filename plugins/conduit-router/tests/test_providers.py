@@ -11,6 +11,7 @@ import pytest
 from conduit_router.providers import (
     AnthropicClient,
     GeminiClient,
+    HuggingFaceClient,
     InvalidChatRequest,
     OpenAIClient,
     ProviderError,
@@ -116,6 +117,22 @@ async def test_a_wrong_key_is_not_retried(fresh_standin: StandIn) -> None:
             await client.chat(validate_chat("m", "hi"))
         assert len(strict.seen()) == 0  # refused before the model was involved
         await client.aclose()
+
+
+async def test_hugging_face_takes_its_token_and_url_from_the_environment() -> None:
+    """Seed 002's HuggingFaceClient: the OpenAI wire format at Hugging Face's router, keyed by
+    HF_TOKEN (or HUGGINGFACE_API_KEY); HF_BASE_URL points it at an endpoint or a TGI server."""
+    assert HuggingFaceClient(environ={}).base_url == "https://router.huggingface.co/v1"
+    with pytest.raises(ProviderNotConfigured, match="HF_TOKEN or HUGGINGFACE_API_KEY"):
+        await HuggingFaceClient(environ={}).chat(validate_chat("meta-llama/Llama-3.1-8B-Instruct", "hi"))
+    strict = StandIn(api_key="hf_secret")
+    with strict:
+        for variable in ("HF_TOKEN", "HUGGINGFACE_API_KEY"):
+            client = HuggingFaceClient(environ={variable: "hf_secret", "HF_BASE_URL": strict.openai_url}, cache=None)
+            result = await client.chat(validate_chat("meta-llama/Llama-3.1-8B-Instruct:cerebras", "hi"))
+            assert result.text == "[meta-llama/Llama-3.1-8B-Instruct:cerebras] This is the stand-in's answer to: hi"
+            await client.aclose()
+        assert len(strict.seen()) == 2
 
 
 async def test_a_missing_key_names_the_environment_variable() -> None:

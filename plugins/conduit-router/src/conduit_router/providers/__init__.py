@@ -1,7 +1,8 @@
 """Provider clients on httpx, each call validated, cached, rate-limited, retried and measured.
 
 ``default_clients()`` gives one client per provider name used in a catalogue
-(``openai``, ``anthropic``, ``google``/``gemini``, ``groq``, ``openai-compatible``), each
+(``openai``, ``anthropic``, ``google``/``gemini``, ``groq``, ``huggingface``,
+``openai-compatible``), each
 reading its key and base URL from the usual environment variables.
 """
 
@@ -31,6 +32,7 @@ from conduit_router.providers.client import (
 from conduit_router.providers.gemini import GeminiClient
 from conduit_router.providers.openai import (
     GroqClient,
+    HuggingFaceClient,
     OpenAIClient,
     OpenAICompatibleClient,
 )
@@ -43,6 +45,7 @@ __all__ = [
     "ChatResult",
     "GeminiClient",
     "GroqClient",
+    "HuggingFaceClient",
     "InvalidChatRequest",
     "OpenAIClient",
     "OpenAICompatibleClient",
@@ -68,6 +71,7 @@ PROVIDER_CLASSES: dict[str, type[ProviderClient]] = {
     "google": GeminiClient,
     "gemini": GeminiClient,
     "groq": GroqClient,
+    "huggingface": HuggingFaceClient,
     "openai-compatible": OpenAICompatibleClient,
     "vllm": OpenAICompatibleClient,
     "ollama": OpenAICompatibleClient,

@@ -1,5 +1,5 @@
-"""OpenAI-compatible chat completions: OpenAI, Groq, and local servers (vLLM, Ollama,
-llama.cpp server) that speak the same wire format at their own base URL."""
+"""OpenAI-compatible chat completions: OpenAI, Groq, Hugging Face, and local servers (vLLM,
+Ollama, llama.cpp server, TGI) that speak the same wire format at their own base URL."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from conduit_router.models import Usage
 from conduit_router.providers.base import ChatRequest
 from conduit_router.providers.client import ProviderClient, StreamChunk
 
-__all__ = ["GroqClient", "OpenAIClient", "OpenAICompatibleClient"]
+__all__ = ["GroqClient", "HuggingFaceClient", "OpenAIClient", "OpenAICompatibleClient"]
 
 
 class OpenAIClient(ProviderClient):
     """``POST {base_url}/chat/completions`` (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``)."""
 
     provider = "openai"
-    key_env = ("OPENAI_API_KEY",)
+    key_env: tuple[str, ...] = ("OPENAI_API_KEY",)
     base_url_env = "OPENAI_BASE_URL"
     default_base_url = "https://api.openai.com/v1"
 
@@ -66,6 +66,20 @@ class GroqClient(OpenAIClient):
     key_env = ("GROQ_API_KEY",)
     base_url_env = "GROQ_BASE_URL"
     default_base_url = "https://api.groq.com/openai/v1"
+
+
+class HuggingFaceClient(OpenAIClient):
+    """Hugging Face's Inference Providers through their OpenAI-compatible router (``HF_TOKEN``
+    or ``HUGGINGFACE_API_KEY``, ``HF_BASE_URL``). Model names are Hub ids, optionally with a
+    provider suffix (``meta-llama/Llama-3.1-8B-Instruct:cerebras``). A dedicated Inference
+    Endpoint or a self-hosted TGI server is the same wire format at its own ``base_url``
+    (``https://<endpoint>/v1``). Requests go through the client's pooled HTTP connections,
+    as every provider's do (seed 002's "connection pooling for HuggingFaceClient")."""
+
+    provider = "huggingface"
+    key_env = ("HF_TOKEN", "HUGGINGFACE_API_KEY")
+    base_url_env = "HF_BASE_URL"
+    default_base_url = "https://router.huggingface.co/v1"
 
 
 class OpenAICompatibleClient(OpenAIClient):
