@@ -60,6 +60,7 @@ EXPORTED: list[tuple[str, str, dict[str, Any], dict[str, str] | None]] = [
     ("sampled-0.01", "traces 1% sampled + metrics", {}, _ratio("0.01")),
     ("sampled-0.1", "traces 10% sampled + metrics", {}, _ratio("0.1")),
     ("both", "traces (every span exported) + metrics", {}, {}),
+    ("both-official", "the same, spans encoded by the official OTLP encoder", {"otel_lean_encoder": False}, {}),
 ]
 
 

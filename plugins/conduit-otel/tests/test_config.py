@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from conduit_otel.config import SETTINGS_SCHEMA, OtelConfig
 from conduit_otel.exporters import build_metric_readers, build_span_processors
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
 from conduit.config import load_settings
 from conduit.framework.errors import ConfigurationError
@@ -71,10 +72,15 @@ def test_exporters_are_built_from_their_names() -> None:
     config = OtelConfig.from_sources(None, env)
     processors = build_span_processors(config)
     assert [type(p).__name__ for p in processors] == ["BatchSpanProcessor", "SimpleSpanProcessor"]
-    assert [type(p.span_exporter).__name__ for p in processors] == ["OTLPSpanExporter", "ConsoleSpanExporter"]
+    assert [type(p.span_exporter).__name__ for p in processors] == ["LeanOTLPSpanExporter", "ConsoleSpanExporter"]
     assert processors[0].span_exporter._endpoint == "http://localhost:4318/v1/traces"
     for processor in processors:
         processor.shutdown()
+    official = OtelConfig.from_sources({"otel_lean_encoder": False}, env)  # the official encoder, when asked
+    (processor, console) = build_span_processors(official)
+    assert type(processor.span_exporter) is OTLPSpanExporter
+    processor.shutdown()
+    console.shutdown()
     readers, stops = build_metric_readers(config, env)
     assert readers == [] and stops == []
 

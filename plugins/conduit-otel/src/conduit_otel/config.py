@@ -70,6 +70,11 @@ SETTINGS_SCHEMA: dict[str, Setting] = {
         "record http.server.request.body.size / response.body.size (two SDK measurements a request; "
         "turn off on very hot endpoints)",
     ),
+    "otel_lean_encoder": Setting(
+        bool, True,
+        "encode spans for OTLP/HTTP with conduit_otel.otlp_spans (the same bytes as the official "
+        "encoder at a fraction of its CPU); false: the official encoder",
+    ),
     "otel_set_global_providers": Setting(
         bool, True,
         "also install this app's tracer and meter providers as OpenTelemetry's global ones "
@@ -177,6 +182,7 @@ class OtelConfig:
     excluded_urls: tuple[str, ...] = ()
     set_global_providers: bool = True
     body_size_metrics: bool = True
+    lean_encoder: bool = True
     instrumentations: tuple[str, ...] = ()
     sampler: str = "parentbased_always_on"
     sampler_ratio: float = 1.0
@@ -225,6 +231,7 @@ class OtelConfig:
             excluded_urls=_excluded_urls(env),
             set_global_providers=set_global,
             body_size_metrics=bool(get("otel_body_size_metrics", True)),
+            lean_encoder=bool(get("otel_lean_encoder", True)),
             instrumentations=_instrumentations(env, get("otel_instrumentations", list(INSTRUMENTATIONS))),
             sampler=sampler,
             sampler_ratio=ratio,

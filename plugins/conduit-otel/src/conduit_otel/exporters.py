@@ -1,7 +1,8 @@
 """Span processors and metric readers for the exporters ``OTEL_*_EXPORTER`` names.
 
 ``otlp`` sends OTLP over HTTP/protobuf (``opentelemetry-exporter-otlp-proto-http``, a
-dependency) or over gRPC when ``OTEL_EXPORTER_OTLP_PROTOCOL=grpc`` and
+dependency; spans encoded by :mod:`conduit_otel.otlp_spans` unless ``otel_lean_encoder`` is
+off) or over gRPC when ``OTEL_EXPORTER_OTLP_PROTOCOL=grpc`` and
 ``opentelemetry-exporter-otlp-proto-grpc`` is installed; ``console`` prints to stdout;
 ``prometheus`` (metrics) serves a scrape endpoint on ``OTEL_EXPORTER_PROMETHEUS_HOST`` /
 ``_PORT`` (default ``localhost:9464``) when ``opentelemetry-exporter-prometheus`` is
@@ -46,7 +47,11 @@ _OTLP_CLASSES = {
 }
 
 
-def _otlp_exporter(signal: str, target: OtlpTarget) -> Any:
+def _otlp_exporter(signal: str, target: OtlpTarget, *, lean: bool = False) -> Any:
+    if lean and signal == "traces" and target.protocol == "http/protobuf":
+        from conduit_otel.otlp_spans import LeanOTLPSpanExporter
+
+        return LeanOTLPSpanExporter(endpoint=target.endpoint, headers=target.headers or None)
     module_name, class_name = _OTLP_CLASSES[(signal, target.protocol)]
     try:
         module = importlib.import_module(module_name)
@@ -62,7 +67,8 @@ def build_span_processors(config: OtelConfig) -> list[SpanProcessor]:
     for name in config.traces_exporters:
         if name == "otlp":
             assert config.traces_otlp is not None
-            processors.append(BatchSpanProcessor(_otlp_exporter("traces", config.traces_otlp)))
+            exporter = _otlp_exporter("traces", config.traces_otlp, lean=config.lean_encoder)
+            processors.append(BatchSpanProcessor(exporter))
         elif name == "console":
             processors.append(SimpleSpanProcessor(ConsoleSpanExporter()))
     return processors
