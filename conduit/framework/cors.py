@@ -6,7 +6,8 @@ answered here, without reaching a handler: 204 with the allowed methods, headers
 naming what was refused. Other requests from an allowed origin get
 ``Access-Control-Allow-Origin`` (and ``-Allow-Credentials`` / ``-Expose-Headers``), error
 responses included. ``Vary: Origin`` is added whenever the answer depends on the origin,
-so caches keep the variants apart.
+so caches keep the variants apart; with any origin allowed and no credentials, every answer
+carries ``Access-Control-Allow-Origin: *``, Origin or not, so it depends on none.
 """
 
 from __future__ import annotations
@@ -106,6 +107,13 @@ class CORSPolicy(PhasedMiddleware):
         return origin
 
     def after(self, request: HTTPRequest, response: HTTPResponse, origin: Any) -> None:
+        if self.any_origin and not self.allow_credentials:
+            # Any origin, no credentials: the same headers with or without Origin, so that a
+            # cache may hand one stored answer to every client (no Vary needed).
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            if self.expose_headers:
+                response.headers["Access-Control-Expose-Headers"] = self.expose_headers
+            return
         if origin and self.origin_allowed(origin):
             h = response.headers
             h["Access-Control-Allow-Origin"] = self._allow_origin_value(origin)
