@@ -65,6 +65,9 @@ SHAPES: dict[str, list[ReadableSpan]] = {
         links=[Link(_context(51, remote=True, trace=TRACE + 1), {"link.kind": "follows"}),
                Link(_context(52))],
     )],
+    "floats that compare equal": [  # 0.0 == -0.0, but they encode apart
+        _span(55, attributes={"x": 0.0, "n": float("nan")}), _span(56, attributes={"x": -0.0, "n": float("nan")}),
+    ],
     "dropped counts": [_span(
         60, attributes=BoundedAttributes(2, {"a": 1, "b": 2, "c": 3, "d": 4}),
         events=[Event("e", BoundedAttributes(1, {"x": 1, "y": 2}), 5)],

@@ -99,9 +99,10 @@ def _key_value(key: str, value: Any) -> bytes:
 
 
 #: Encoded KeyValue bodies of scalar attributes, by (key, type, value): most repeat per span.
+#: Not floats: 0.0 and -0.0 are equal keys with different encodings (and NaN is no key).
 _KV_CACHE: dict[tuple[str, type, Any], bytes] = {}
 _KV_CACHE_LIMIT = 8192
-_SCALARS = (str, int, float, bool)
+_SCALARS = (str, int, bool)
 
 
 def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
