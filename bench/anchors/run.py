@@ -33,7 +33,6 @@ import argparse
 import datetime as _dt
 import http.client
 import importlib.util
-import json
 import os
 import signal
 import statistics
@@ -206,7 +205,7 @@ def check(entries: list[Entry], receiver: Any) -> CheckReport:
             status, headers, body = _request(conn, "GET", {"Origin": ORIGIN})
             sent += 1
             bodies.setdefault(body, []).append(name)
-            if status != 200 or _json(body) != runner.EXPECTED:
+            if status != 200 or runner._json(body) != runner.EXPECTED:
                 report.problems.append(f"{name}: GET / answered {status} {body[:200]!r}, not {runner.EXPECTED}")
             if e.variant.kind == "stack":
                 if "x-ratelimit-remaining" not in headers:
@@ -259,13 +258,6 @@ def check(entries: list[Entry], receiver: Any) -> CheckReport:
     elif seen:
         report.notes.append("header comparison skipped: it needs two stack variants (see --only)")
     return report
-
-
-def _json(body: bytes) -> object:
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
 
 
 def _settle(count: Any, want: int, timeout: float = 10.0) -> int:

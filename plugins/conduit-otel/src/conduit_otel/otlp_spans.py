@@ -53,11 +53,8 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-_SMALL = [_varint(n) for n in range(16384)]
-
-
-def _len(n: int) -> bytes:
-    return _SMALL[n] if n < 16384 else _varint(n)
+#: Varints of 0..16383 (one or two bytes), the lengths of nearly every field.
+_SMALL = [bytes((n,)) if n < 128 else bytes(((n & 0x7F) | 0x80, n >> 7)) for n in range(16384)]
 
 
 def _field(tag: bytes, body: bytes) -> bytes:
@@ -236,7 +233,7 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
     for resource, scopes in groups.items():
         body = [_resource(resource)]
         for scope, encoded_spans in scopes.items():
-            scope_body = _scope(scope) + b"".join([b"\x12" + _len(len(s)) + s for s in encoded_spans])
+            scope_body = _scope(scope) + b"".join([_field(b"\x12", s) for s in encoded_spans])
             if scope is not None and scope.schema_url:
                 scope_body += _field(b"\x1a", scope.schema_url.encode("utf-8"))
             body.append(_field(b"\x12", scope_body))
