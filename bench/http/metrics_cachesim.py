@@ -49,6 +49,7 @@ PARTS = {
     "clock": "monitoring off, a middleware that reads the clock twice",
     "record": "monitoring off, a middleware that records a fixed duration",
     "full": "monitoring on (the default)",
+    "stack": "monitoring on, the seed's whole stack",
 }
 
 LOOP = """
