@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from conduit.framework.errors import BadRequestError
+from conduit.http.datastructures import prepare_headers
 from conduit.http.middleware import PhasedMiddleware
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse
@@ -57,6 +58,11 @@ class CORSPolicy(PhasedMiddleware):
         self.expose_headers = ", ".join(expose_headers)
         self.allow_credentials = allow_credentials
         self.max_age = max_age
+        # Any origin without credentials: the same fields on every answer, checked once here.
+        public = {"Access-Control-Allow-Origin": "*"}
+        if self.expose_headers:
+            public["Access-Control-Expose-Headers"] = self.expose_headers
+        self._public = prepare_headers(public) if self.any_origin and not allow_credentials else None
 
     def __repr__(self) -> str:
         return f"enable_cors(origins={'*' if self.any_origin else sorted(self.origins)})"
@@ -107,12 +113,10 @@ class CORSPolicy(PhasedMiddleware):
         return origin
 
     def after(self, request: HTTPRequest, response: HTTPResponse, origin: Any) -> None:
-        if self.any_origin and not self.allow_credentials:
+        if self._public is not None:
             # Any origin, no credentials: the same headers with or without Origin, so that a
             # cache may hand one stored answer to every client (no Vary needed).
-            response.headers["Access-Control-Allow-Origin"] = "*"
-            if self.expose_headers:
-                response.headers["Access-Control-Expose-Headers"] = self.expose_headers
+            response.headers.update_prepared(self._public)
             return
         if origin and self.origin_allowed(origin):
             h = response.headers

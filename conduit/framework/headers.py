@@ -68,7 +68,8 @@ class SecurityHeaders(PhasedMiddleware):
 
     def after(self, request: HTTPRequest, response: HTTPResponse, context: Any) -> None:
         h = response.headers
-        html = "content-type" in h and h["content-type"].startswith("text/html")
+        content_type = h.get("content-type")
+        html = content_type is not None and content_type.startswith("text/html")
         api_headers, html_headers = self._tls if self.behind_tls or request.scheme == "https" else self._plain
         h.update_prepared(html_headers if html else api_headers, replace=False)
 

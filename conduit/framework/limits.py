@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections import deque
 from typing import Any
 
 from conduit.framework.errors import GatewayTimeoutError, ServiceUnavailableError
@@ -59,64 +58,47 @@ def request_size_limit(max_mb: float = 10.0, *, max_bytes: int | None = None) ->
     return RequestSizeLimit(max_bytes if max_bytes is not None else int(max_mb * _MB))
 
 
-class _Deadline:
-    __slots__ = ("done", "fired", "queue", "task", "when")
-
-    def __init__(self, when: float, task: asyncio.Task[Any], queue: _DeadlineQueue) -> None:
-        self.when = when
-        self.task = task
-        self.queue = queue
-        self.done = False
-        self.fired = False
-
-
 class _DeadlineQueue:
     """The in-flight requests of one event loop, oldest first, under one timer.
 
-    Every request gets the same timeout, so deadlines arrive in order: a FIFO is a
-    priority queue here. A request costs an append and a flag; the single timer fires
-    at the oldest pending deadline, cancels what is due and re-arms for the next one,
-    instead of each request arming and disarming its own timer.
+    Every request gets the same timeout, so deadlines arrive in the order requests do: a
+    dict in insertion order is the priority queue. A request costs one dict insert and one
+    delete; the single timer fires at the oldest pending deadline, cancels what is due
+    (moving it to ``fired``) and re-arms for the next one, instead of each request arming
+    and disarming its own timer.
     """
 
-    __slots__ = ("compact_at", "loop", "owner", "pending", "timer")
+    __slots__ = ("fired", "loop", "owner", "pending", "timer")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, owner: dict[Any, _DeadlineQueue]) -> None:
         self.loop = loop
-        self.pending: deque[_Deadline] = deque()
+        self.pending: dict[HTTPRequest, tuple[float, asyncio.Task[Any]]] = {}
+        self.fired: set[HTTPRequest] = set()
         self.timer: asyncio.TimerHandle | None = None
         self.owner = owner
-        self.compact_at = 1024
 
-    def add(self, task: asyncio.Task[Any], timeout: float) -> _Deadline:
-        entry = _Deadline(self.loop.time() + timeout, task, self)
-        self.pending.append(entry)
-        if self.timer is None:
-            self.timer = self.loop.call_at(entry.when, self._fire)
-        return entry
-
-    def finish(self, entry: _Deadline) -> None:
-        entry.done = True
-        pending = self.pending
-        while pending and pending[0].done:
-            pending.popleft()
-        if len(pending) > self.compact_at:  # finished requests queued behind a slow one
-            self.pending = pending = deque(e for e in pending if not e.done)
-            self.compact_at = max(1024, 2 * len(pending))
+    def done(self, request: HTTPRequest) -> bool:
+        """Forget ``request``; True when its deadline had fired."""
+        if self.pending.pop(request, None) is not None:
+            return False
+        if request in self.fired:
+            self.fired.discard(request)
+            return True
+        return False
 
     def _fire(self) -> None:
         self.timer = None
         pending = self.pending
         now = self.loop.time()
         while pending:
-            entry = pending[0]
-            if not entry.done:
-                if entry.when > now:
-                    self.timer = self.loop.call_at(entry.when, self._fire)
-                    return
-                entry.fired = True
-                entry.task.cancel()
-            pending.popleft()
+            request = next(iter(pending))
+            when, task = pending[request]
+            if when > now:
+                self.timer = self.loop.call_at(when, self._fire)
+                return
+            del pending[request]
+            self.fired.add(request)
+            task.cancel()
         self.owner.pop(self.loop, None)  # idle: forget this loop until it serves again
 
 
@@ -145,7 +127,7 @@ class RequestTimeout(PhasedMiddleware):
             code="request_timeout",
         )
 
-    def before(self, request: HTTPRequest) -> _Deadline:
+    def before(self, request: HTTPRequest) -> _DeadlineQueue:
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("request_timeout runs inside an asyncio task (the server's or a test client's)")
@@ -153,19 +135,27 @@ class RequestTimeout(PhasedMiddleware):
         queue = self._queues.get(loop)
         if queue is None:
             queue = self._queues[loop] = _DeadlineQueue(loop, self._queues)
-        return queue.add(task, self.timeout_seconds)
+        when = loop.time() + self.timeout_seconds
+        queue.pending[request] = (when, task)
+        if queue.timer is None:
+            queue.timer = loop.call_at(when, queue._fire)
+        return queue
 
-    def after(self, request: HTTPRequest, response: HTTPResponse, entry: _Deadline) -> None:
-        entry.queue.finish(entry)
-        if entry.fired and entry.task.uncancel() == 0:  # the inner layers swallowed the cancellation
-            raise self._timed_out()
+    def after(self, request: HTTPRequest, response: HTTPResponse, queue: _DeadlineQueue) -> None:
+        if queue.pending.pop(request, None) is None and queue.done(request) and _uncancel():
+            raise self._timed_out()  # the inner layers swallowed our cancellation
 
-    def cancelled(self, request: HTTPRequest, entry: _Deadline) -> HTTPResponse | None:
+    def cancelled(self, request: HTTPRequest, queue: _DeadlineQueue) -> HTTPResponse | None:
         """Our deadline's cancellation becomes the 504; any other goes on (None)."""
-        entry.queue.finish(entry)
-        if entry.fired and entry.task.uncancel() == 0:
+        if queue.done(request) and _uncancel():
             raise self._timed_out()
         return None
+
+
+def _uncancel() -> bool:
+    """Withdraw one cancellation of the current task: True when none is left to deliver."""
+    task = asyncio.current_task()
+    return task is not None and task.uncancel() == 0
 
 
 def request_timeout(timeout_seconds: float = 30.0) -> RequestTimeout:

@@ -205,10 +205,14 @@ class RateLimiter(PhasedMiddleware):
         if self._exempt_all or path in self._exempt_exact or path.startswith(self._exempt_below):
             return None
         store = self.store
+        if store is None:
+            store = self._store_for(request)
         try:
-            result = await (store if store is not None else self._store_for(request)).acquire(
-                self._key(request), self.max_requests, self.window_seconds
-            )
+            acquire_nowait = getattr(store, "acquire_nowait", None)  # the memory store's: no coroutine
+            if acquire_nowait is not None:
+                result = acquire_nowait(self._key(request), self.max_requests, self.window_seconds)
+            else:
+                result = await store.acquire(self._key(request), self.max_requests, self.window_seconds)
         except StoreUnavailableError as exc:
             if not self._outage:
                 self._outage = True

@@ -44,7 +44,9 @@ class Headers:
         return d
 
     def get(self, name: str, default: Any = None) -> Any:
-        d = self._index()
+        d = self._dict
+        if d is None:
+            d = self._index()
         value = d.get(name)  # names are stored lower-cased: most callers already ask that way
         if value is None:
             value = d.get(name.lower(), default)
@@ -144,6 +146,10 @@ class MutableHeaders(MutableMapping[str, str]):
 
     def __getitem__(self, name: str) -> str:
         return self._store[name.lower()][1]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        field = self._store.get(name) or self._store.get(name.lower())
+        return default if field is None else field[1]
 
     def __delitem__(self, name: str) -> None:
         key = name.lower()

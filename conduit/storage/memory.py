@@ -162,6 +162,11 @@ class MemoryStateStore:
             return current
 
     async def acquire(self, key: str, limit: int, window_seconds: float) -> AcquireResult:
+        return self.acquire_nowait(key, limit, window_seconds)
+
+    def acquire_nowait(self, key: str, limit: int, window_seconds: float) -> AcquireResult:
+        """:meth:`acquire` without a coroutine: nothing here waits. The rate limiter calls it
+        on every request when its store has it."""
         if limit.__class__ is not int or limit < 1 or not window_seconds > 0:
             check_window_args(limit, window_seconds)  # raises, naming the bad argument
         full = self.prefix + key
@@ -183,12 +188,12 @@ class MemoryStateStore:
             if allowed:
                 stamps.append(now)
                 self._expire_at(full, entry, now + window_seconds)
-            return AcquireResult(
-                allowed=allowed,
-                limit=limit,
-                remaining=limit - len(stamps),
-                retry_after=0.0 if allowed else stamps[0] + window_seconds - now,
-                reset_after=stamps[-1] + window_seconds - now,
+            return AcquireResult(  # allowed, limit, remaining, retry_after, reset_after (positional: cheaper)
+                allowed,
+                limit,
+                limit - len(stamps),
+                0.0 if allowed else stamps[0] + window_seconds - now,
+                stamps[-1] + window_seconds - now,
             )
 
     async def ping(self) -> bool:

@@ -15,6 +15,7 @@ from conduit.framework.edge_cases import (
     request_size_limit,
     request_timeout,
 )
+from conduit.http.middleware import route_middleware
 from conduit.testing import AsyncTestClient, LiveServer, TestClient
 
 
@@ -148,6 +149,27 @@ async def test_request_timeout_answers_504_even_when_the_handler_swallows_the_ca
         r = await client.get("/stubborn")
         assert r.status_code == 504 and r.json()["code"] == "request_timeout"
         assert (await client.get("/stubborn/nope")).status_code == 404  # the task is not left cancelled
+
+
+@pytest.mark.anyio
+async def test_request_timeout_used_app_wide_and_on_a_route_times_each_request_once() -> None:
+    # The same middleware instance sees the request twice (the app's stack, then the route's):
+    # finishing the inner pass must not read as the outer deadline having fired.
+    timeout = request_timeout(timeout_seconds=0.3)
+    app = Conduit(plugins=[])
+    app.use(timeout)
+
+    @app.get("/sleep/{seconds:float}")
+    @route_middleware(timeout)
+    async def sleep(request, seconds: float):
+        await anyio.sleep(seconds)
+        return {"slept": seconds}
+
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/sleep/0")).status_code == 200
+        late = await client.get("/sleep/5")
+        assert late.status_code == 504 and late.json()["code"] == "request_timeout"
+        assert (await client.get("/sleep/0.01")).status_code == 200
 
 
 @pytest.mark.anyio
