@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl
@@ -198,6 +198,12 @@ class MutableHeaders(MutableMapping[str, str]):
         first = self._store.get(key)
         values = [first[1]] if first else []
         return values + [v for n, v in self._extra if n.lower() == key]
+
+    def by_lowered_name(self) -> Mapping[str, tuple[str, str]]:
+        """The first field of each name, by lower-cased name -> ``(name as spelled, value)``:
+        the live mapping itself (read it, do not change it), for membership tests without a
+        method call each (the response writer's)."""
+        return self._store
 
     def raw_items(self) -> list[tuple[str, str]]:
         """All fields in order, repeated ones included."""

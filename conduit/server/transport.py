@@ -24,6 +24,7 @@ from conduit.http.datastructures import Address
 from conduit.http.request import HTTPRequest
 from conduit.http.response import HTTPResponse, error_response
 from conduit.server.protocol import NEED_DATA, H11Protocol, ProtocolError, RequestHead
+from conduit.server.writer import ResponseFramingError
 
 __all__ = ["ConnectionLimits", "HTTPConnection", "ServerState"]
 
@@ -418,7 +419,15 @@ class HTTPConnection(asyncio.Protocol):
         if response.is_streaming:
             await self._send_stream(response, request)
         else:
-            transport.write(proto.response_bytes(response))
+            try:
+                data = proto.response_bytes(response)
+            except ResponseFramingError as exc:  # the handler's own Content-Length is wrong
+                logger.error("%s %s: %s; answered 500 and closed the connection", request.method, request.path, exc)
+                data = proto.error_bytes(
+                    500, "Internal Server Error", "the handler's response declared a Content-Length its body does not have"
+                ) or b""
+                closing = True
+            transport.write(data)
             if self._write_paused:  # a client that does not read gets no more answers until it does
                 await self._drain()
         if response.background:

@@ -22,7 +22,7 @@ from typing import Any
 from conduit.errors import HTTPError
 from conduit.http.response import HTTPResponse
 
-__all__ = ["ResponseWriter", "closing_error", "date_header", "reason_phrase", "status_line"]
+__all__ = ["ResponseFramingError", "ResponseWriter", "closing_error", "date_header", "reason_phrase", "status_line"]
 
 _REASONS = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
 _STATUS_LINES: dict[int, bytes] = {}
@@ -34,6 +34,10 @@ _RAW = 2  # Content-Length or close-delimited
 def reason_phrase(status: int) -> bytes:
     """The standard reason phrase for ``status`` (empty for unknown codes)."""
     return _REASONS.get(status, b"")
+
+
+class ResponseFramingError(RuntimeError):
+    """A complete response whose ``Content-Length`` contradicts its body; none of it was sent."""
 
 
 def status_line(status: int) -> bytes:
@@ -60,7 +64,8 @@ def date_header() -> bytes:
 
 
 def _server_and_date() -> bytes:
-    date_header()
+    if _date_cache[0] != int(time.time()):
+        date_header()
     return _date_cache[2]
 
 
@@ -144,30 +149,33 @@ class ResponseWriter:
     def response_bytes(self, response: HTTPResponse) -> bytes:
         """Head, body and end of a complete response, as one buffer."""
         headers = response.headers
+        fields = headers.by_lowered_name()
         body = response.body
         status = response.status_code
         self._response_started = True
         self._waiting_continue = False
-        if not self._keep_alive or self.closing or "connection" in headers or "transfer-encoding" in headers:
+        if not self._keep_alive or self.closing or "connection" in fields or "transfer-encoding" in fields:
             head = self._framed_head(response, len(body))
             return head + self.stream_chunk(body) + self.stream_end()
         no_body = status == 204 or status == 304 or status < 200
         if no_body:
             extra = "\r\n"
-        elif "content-length" in headers:
+        elif "content-length" in fields:
             extra = "\r\n"
-            if self.request_method != b"HEAD" and int(headers["content-length"]) != len(body):
-                raise RuntimeError(
-                    f"response Content-Length {headers['content-length']} does not match its {len(body)}-byte body"
+            declared = fields["content-length"][1]
+            if not declared.isdigit() or (self.request_method != b"HEAD" and int(declared) != len(body)):
+                self._response_started = False  # nothing was sent: the caller may still answer
+                raise ResponseFramingError(
+                    f"the response's Content-Length {declared!r} does not match its {len(body)}-byte body"
                 )
         else:
             extra = f"content-length: {len(body)}\r\n\r\n"
         lines = "".join([f"{name}: {value}\r\n" for name, value in headers.raw_items()])
         self._response_complete = True
-        out = b"".join((status_line(status), _server_and_date(), (lines + extra).encode("latin-1")))
+        head = (lines + extra).encode("latin-1")
         if no_body or not body or self.request_method == b"HEAD":
-            return out
-        return out + body
+            return b"".join((status_line(status), _server_and_date(), head))
+        return b"".join((status_line(status), _server_and_date(), head, body))
 
     def stream_head(self, response: HTTPResponse) -> bytes:
         """Head of a streamed response (chunked, or close-delimited for HTTP/1.0)."""

@@ -50,6 +50,12 @@ def build_app(**settings) -> Conduit:
         await anyio.sleep(seconds)
         return {"slept": seconds}
 
+    @app.get("/declared/{length}")
+    async def declared(request, length: str):  # a handler's own Content-Length, right or wrong
+        response = HTTPResponse().bytes(b"hello", "text/plain")
+        response.headers["Content-Length"] = length
+        return response
+
     @app.get("/stream")
     async def stream(request):
         async def gen():

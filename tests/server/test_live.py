@@ -51,6 +51,18 @@ def test_expect_100_continue_gets_a_continue_before_the_body(raw: RawClient) -> 
     assert response.status_code == 200 and body == b"ping"
 
 
+@pytest.mark.parametrize("length", ["9", "3", "five"])
+def test_a_handlers_wrong_content_length_gets_500_and_the_server_serves_on(raw: RawClient, server: LiveServer,
+                                                                          length: str) -> None:
+    raw.send(f"GET /declared/{length} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    data = raw.raw_response()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 500 ") and b"connection: close" in head.lower()
+    assert b"Content-Length its body does not have" in body and b"hello" not in body
+    response = httpx.get(server.url + "/declared/5")  # a new connection; the right length passes
+    assert response.status_code == 200 and response.content == b"hello"
+
+
 def test_declared_oversized_body_gets_413_and_a_closed_connection(raw: RawClient) -> None:
     raw.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n")
     data = raw.raw_response()
