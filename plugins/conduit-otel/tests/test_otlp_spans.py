@@ -75,6 +75,9 @@ SHAPES: dict[str, list[ReadableSpan]] = {
     "resources and scopes": [
         _span(70), _span(71, instrumentation_scope=RICH_SCOPE), _span(72, resource=OTHER_RESOURCE),
         _span(73, instrumentation_scope=None), _span(74), _span(75, resource=OTHER_RESOURCE, instrumentation_scope=None),
+        # equal to RESOURCE but another object: the official encoder groups by equality
+        _span(76, resource=Resource(dict(RESOURCE.attributes))),
+        _span(77, resource=Resource(dict(OTHER_RESOURCE.attributes), schema_url=OTHER_RESOURCE.schema_url)),
     ],
     "no end time, no name, long values": [
         _span(80, end_time=None, name=""), _span(81, attributes={"long": "x" * 20_000, "many": tuple(range(3000))}),

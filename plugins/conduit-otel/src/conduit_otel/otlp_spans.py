@@ -131,6 +131,18 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
     return b"".join(parts)
 
 
+def _own(span: ReadableSpan, private: str, public: str) -> Any:
+    """A span's attributes, events or links as the span holds them (``_attributes``, a
+    BoundedAttributes or dict; ``_events`` / ``_links``, a BoundedList or tuple), else
+    through its public property. The properties copy on every read (a MappingProxyType over
+    the locked mapping, a tuple of a locked list); a finished span's are frozen."""
+    own = getattr(span, private, _MISSING)
+    return getattr(span, public) if own is _MISSING else own
+
+
+_MISSING = object()
+
+
 def _flags(context: Any) -> bytes:
     return _FLAGS_REMOTE if context is not None and context.is_remote else _FLAGS_LOCAL
 
@@ -151,10 +163,10 @@ def _span(span: ReadableSpan) -> bytes:
         parts.append(b"\x39" + _FIXED64(span.start_time))
     if span.end_time:
         parts.append(b"\x41" + _FIXED64(span.end_time))
-    parts.append(_attributes(b"\x4a", span.attributes))
+    parts.append(_attributes(b"\x4a", _own(span, "_attributes", "attributes")))
     if span.dropped_attributes:
         parts.append(b"\x50" + _varint(span.dropped_attributes))
-    for event in span.events:
+    for event in _own(span, "_events", "events") or ():
         body = b"\x09" + _FIXED64(event.timestamp) if event.timestamp else b""
         if event.name:
             body += _field(b"\x12", event.name.encode("utf-8"))
@@ -164,7 +176,7 @@ def _span(span: ReadableSpan) -> bytes:
         parts.append(_field(b"\x5a", body))
     if span.dropped_events:
         parts.append(b"\x60" + _varint(span.dropped_events))
-    for link in span.links:
+    for link in _own(span, "_links", "links") or ():
         body = (b"\x0a\x10" + link.context.trace_id.to_bytes(16, "big")
                 + b"\x12\x08" + link.context.span_id.to_bytes(8, "big")
                 + _attributes(b"\x22", link.attributes))
@@ -218,12 +230,17 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
     """The serialised ``ExportTraceServiceRequest`` for ``spans``, grouped by resource and then
     by instrumentation scope in the order first seen, as the official encoder groups them."""
     groups: dict[Any, dict[Any, list[bytes]]] = {}
+    by_identity: dict[int, dict[Any, list[bytes]]] = {}  # Resource hashes by JSON-dumping itself
     for span in spans:
         scope = span.instrumentation_scope or None
         encoded = _span(span)
-        scopes = groups.get(span.resource)
-        if scopes is None:
-            scopes = groups[span.resource] = {}
+        resource = span.resource
+        scopes = by_identity.get(id(resource))
+        if scopes is None:  # a resource object not seen in this batch: equal ones share a group
+            scopes = groups.get(resource)
+            if scopes is None:
+                scopes = groups[resource] = {}
+            by_identity[id(resource)] = scopes
         bucket = scopes.get(scope)
         if bucket is None:
             scopes[scope] = [encoded]
