@@ -8,12 +8,14 @@ within the target and its cost; then its weighted objective at 0.92/0.08.
     python bench/router_configs.py --seeds 3 --config exploration=0.5     # tempered sampling
     python bench/router_configs.py --seeds 3 --embedder auto              # MiniLM features
     python bench/router_configs.py --seeds 3 --ideal                      # the idealised learners only
+    python bench/router_configs.py --seeds 6 --usage                      # and the spend on usage alone
 
 ``--config NAME=VALUE`` sets a ``BanditConfig`` field (repeatable). ``--ideal`` instead runs
 reference learners that know each query's true domain
 (:func:`router_scores.ideal_learner`: a Beta posterior per model and domain, the router's
 pacer), deciding by Thompson sampling, by the posterior mean, or by tempered sampling: what
-a learner could win if it read the query perfectly.
+a learner could win if it read the query perfectly. ``--usage`` adds what the spending limit
+spends with no cost reported and the usage of one answer in four (the line's ``usage``).
 """
 
 from __future__ import annotations
@@ -39,10 +41,15 @@ def _gap(f: dict, window: scores.Window, w: bench.Workload) -> float:
     return (window.quality - mix.quality) / max(1e-9, f["budget_oracle"]["after"].quality - mix.quality)
 
 
-async def learner_line(name: str, seeds: range, embedder: str, config: object, label: str) -> None:
+USAGE_RUN = f"router, no cost feedback, usage of 1 answer in {round(1 / bench.USAGE_SHARE)}"
+
+
+async def learner_line(name: str, seeds: range, embedder: str, config: object, label: str, usage: bool) -> None:
     w = bench.WORKLOADS[name](STEPS)
-    bench.RUNS = {k: v for k, v in bench.RUNS.items() if v[2] == 0.0 and (v[1] or v[0] != "budget")}
-    rows = {"gap": [], "spend": [], "early": [], "late": [], "within": [], "cost": [], "util": []}
+    bench.RUNS = {k: v for k, v in bench.RUNS.items()
+                  if (v[2] == 0.0 and (v[1] or v[0] != "budget")) or (usage and k == USAGE_RUN)}
+    rows: dict[str, list[float]] = {"gap": [], "spend": [], "early": [], "late": [], "within": [], "cost": [],
+                                    "util": [], "usage": []}
     for seed in seeds:
         f = await bench.seed_figures(w, seed, STEPS, embedder, config)  # type: ignore[arg-type]
         run = f["runs"]["router, cost feedback"]
@@ -54,9 +61,13 @@ async def learner_line(name: str, seeds: range, embedder: str, config: object, l
         rows["within"].append(value.within)
         rows["cost"].append(value.cost / f["reference"].cost)
         rows["util"].append(f["runs"]["weighted"]["after"].utility)
-    m = {k: statistics.mean(v) for k, v in rows.items()}
+        if usage:
+            rows["usage"].append(f["runs"][USAGE_RUN]["after"].cost / f["reference"].cost)
+    m = {k: statistics.mean(v) for k, v in rows.items() if v}
     print(f"{name:9s} {label:40s} gap {m['gap']:6.1%} spend {m['spend']:.1%} early {m['early']:.1%} "
-          f"late {m['late']:.1%} | within {m['within']:.1%} cost {m['cost']:.1%} | objective {m['util']:.4f}", flush=True)
+          f"late {m['late']:.1%} | within {m['within']:.1%} cost {m['cost']:.1%} | objective {m['util']:.4f}"
+          + (f" | usage spend {m['usage']:.1%} ({min(rows['usage']):.1%}–{max(rows['usage']):.1%})" if usage else ""),
+          flush=True)
 
 
 def ideal_lines(name: str, seeds: range) -> None:
@@ -86,6 +97,7 @@ if __name__ == "__main__":
     parser.add_argument("--embedder", default="hash")
     parser.add_argument("--config", action="append", default=[])
     parser.add_argument("--ideal", action="store_true")
+    parser.add_argument("--usage", action="store_true", help="also the spend with the usage of 1 answer in 4 only")
     args = parser.parse_args()
     seeds = range(args.seeds)
     for workload in ("published", "mixed"):
@@ -93,4 +105,4 @@ if __name__ == "__main__":
             ideal_lines(workload, seeds)
         else:
             label = " ".join([args.embedder, *args.config])
-            asyncio.run(learner_line(workload, seeds, args.embedder, config_from(args.config), label))
+            asyncio.run(learner_line(workload, seeds, args.embedder, config_from(args.config), label, args.usage))

@@ -12,11 +12,13 @@ a learner setting or a longer horizon without editing code:
     python bench/router_seeds.py --config drift_threshold=6 --config drift_keep=20
     python bench/router_seeds.py --objective quality=0.95,cost=0.05 --seeds 2 --steps 16000 --warmup 12000
     python bench/router_seeds.py --config drift_keep=60 --degradation --seeds 6
+    python bench/router_seeds.py --embedder auto --seeds 6                   # MiniLM features
 
 ``--objective`` takes what ``router_objective`` takes; ``--config NAME=VALUE`` sets a
 ``BanditConfig`` field (repeatable). The objective column is the mean after warm-up of
 w_q·quality − w_c·cost/max_cost − w_l·latency/max_latency on true figures (under a budget,
-at the objective's starting weights).
+at the objective's starting weights); under a budget the last column is the price of cost
+the pacer ended with.
 """
 
 from __future__ import annotations
@@ -58,12 +60,14 @@ async def main(args: argparse.Namespace) -> None:
           f"measured after {warm}")
     target = objective.quality_target is not None
     score = "rule regret / query (lower is better)" if target else "objective"
+    paced = objective.cost_budget is not None
     print(f"| seed | quality, % of strongest | cost, % of strongest's | {score} | best single model's {score} "
-          "| drift alarms |" + (" degradation: queries until traffic left |" if args.degradation else ""))
-    print("|---:|---:|---:|---:|---|---:|" + ("---:|" if args.degradation else ""))
+          "| drift alarms |" + (" degradation: queries until traffic left |" if args.degradation else "")
+          + (" final price of cost |" if paced else ""))
+    print("|---:|---:|---:|---:|---|---:|" + ("---:|" if args.degradation else "") + ("---:|" if paced else ""))
     qs, cs, us, fs = [], [], [], []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        router, report = await bench.learn(objective, args.steps, seed, "hash", config)
+        router, report = await bench.learn(objective, args.steps, seed, args.embedder, config)
         mine = report.window(warm)
         ref = run_static(bench.environment(seed), "strongest", args.steps, strongest=top).window(warm)
         qs.append(mine["quality"] / ref["quality"])
@@ -79,12 +83,15 @@ async def main(args: argparse.Namespace) -> None:
         alarms = sum(s.dr for s in router.backend.cached().values())
         line = f"| {seed} | {qs[-1]:.1%} | {cs[-1]:.1%} | {us[-1]:.4f} | {fs[-1]:.4f} ({best}) | {alarms} |"
         if args.degradation:
-            d = await bench.degradation(objective, seed, "hash", warmup=1000, after=1500, config=config)
+            d = await bench.degradation(objective, seed, args.embedder, warmup=1000, after=1500, config=config)
             line += f" {d['queries_to_quarter_share'] if d['queries_to_quarter_share'] is not None else '> 1500'} |"
+        if paced and router.budget is not None:
+            line += f" {router.budget.price:.4f} |"
         print(line, flush=True)
+    tail = (" |" if args.degradation else "") + (" |" if paced else "")
     print(f"| mean | {statistics.mean(qs):.1%} | {statistics.mean(cs):.1%} | {statistics.mean(us):.4f} | "
-          f"{statistics.mean(fs):.4f} | |" + (" |" if args.degradation else ""))
-    print(f"| range | {min(qs):.1%}–{max(qs):.1%} | {min(cs):.1%}–{max(cs):.1%} | | | |" + (" |" if args.degradation else ""))
+          f"{statistics.mean(fs):.4f} | |" + tail)
+    print(f"| range | {min(qs):.1%}–{max(qs):.1%} | {min(cs):.1%}–{max(cs):.1%} | | | |" + tail)
 
 
 if __name__ == "__main__":
@@ -95,5 +102,6 @@ if __name__ == "__main__":
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--warmup", type=int, default=None, help="queries before measuring (default: steps / 4)")
+    parser.add_argument("--embedder", default="hash", help="hash (fast) or auto (MiniLM from conduit-onnx)")
     parser.add_argument("--degradation", action="store_true", help="also run bench/router_eval.py's degradation per seed")
     asyncio.run(main(parser.parse_args()))

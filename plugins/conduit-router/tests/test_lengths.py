@@ -5,6 +5,7 @@ spending limit holds without the answers' costs being reported."""
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 from conduit_router import Objective, Query, QueryConstraints, Router
@@ -59,6 +60,22 @@ def test_which_queries_a_model_is_sent_hardly_biases_what_it_is_expected_to_writ
         lengths.observe("large", CODE if mostly else FACTS, 400, 1200 if mostly else 400)
         lengths.observe("small", FACTS if mostly else CODE, 400, 400 if mostly else 1200)
     assert lengths.ratio("large", FACTS) < 1.25 * lengths.ratio("small", FACTS)
+
+
+def test_a_models_verbosity_is_not_inflated_by_the_queries_it_wins() -> None:
+    # Two kinds of query the context cannot tell apart (one answered twice as long as the
+    # other); both models write alike. "large" wins the long kind nine times in ten, "small"
+    # the short kind. Counted per answer, large would read as far wordier than small;
+    # weighted by the inverse of the probability that the model was chosen, it does not.
+    lengths = AnswerLengths()
+    rng = random.Random(0)
+    for i in range(4000):
+        long_kind = i % 2 == 0
+        p_large = 0.9 if long_kind else 0.1
+        model, propensity = ("large", p_large) if rng.random() < p_large else ("small", 1 - p_large)
+        lengths.observe(model, [1.0], 100, 200 if long_kind else 100, weight=1 / propensity)
+    assert math.isclose(lengths.ratio("large", [1.0]), lengths.ratio("small", [1.0]), rel_tol=0.1)
+    assert math.isclose(lengths.ratio("large", [1.0]), 1.5, rel_tol=0.1)
 
 
 @pytest.mark.parametrize("prior, tokens", [(0, 10), (400, -1), (400, math.nan), (math.inf, 10), (400, True)])

@@ -84,7 +84,9 @@ class BanditConfig:
     the sampled best candidate is no longer explored first; ``exploration_floor`` (below 1)
     tempers the weighted score's sampling as a query's evidence grows, down to that share of
     ``exploration``, half-way at ``exploration_half`` observations' worth (the quality-target
-    rule keeps its own exploration).
+    rule keeps its own exploration); ``paced_exploration_floor`` replaces ``exploration_floor``
+    for decisions under a spending limit (:class:`~conduit_router.budget.BudgetPacer`: on
+    by default there, off otherwise).
     """
 
     noise: float = 0.3
@@ -104,6 +106,7 @@ class BanditConfig:
     target_settled_sd: float = 0.05
     exploration_floor: float = 1.0
     exploration_half: float = 20.0
+    paced_exploration_floor: float = 0.3
 
     def __post_init__(self) -> None:
         for name in ("noise", "prior_strength", "ridge", "domain_ridge", "embedding_ridge", "exploration"):
@@ -120,9 +123,11 @@ class BanditConfig:
             raise ValueError(f"target_confidence must be in [0, 1), got {self.target_confidence!r}")
         if not self.target_settled_sd > 0:
             raise ValueError(f"target_settled_sd must be > 0, got {self.target_settled_sd!r}")
-        if not 0.0 < self.exploration_floor <= 1.0 or not self.exploration_half > 0:
-            raise ValueError(f"exploration_floor must be in (0, 1] and exploration_half > 0, got "
-                             f"{self.exploration_floor!r}, {self.exploration_half!r}")
+        for name in ("exploration_floor", "paced_exploration_floor"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
+        if not self.exploration_half > 0:
+            raise ValueError(f"exploration_half must be > 0, got {self.exploration_half!r}")
         DriftTest(self.drift_odds, self.drift_threshold, self.drift_keep)  # validates
 
     @property
@@ -271,15 +276,15 @@ def _confident_cheapest(first: np.ndarray, means: np.ndarray, stds: np.ndarray, 
     return int(min(eligible, key=lambda i: (cheap[i], -likely[i]))), likely
 
 
-def _exploration_scale(stds: np.ndarray, cfg: BanditConfig) -> np.ndarray:
+def _exploration_scale(stds: np.ndarray, cfg: BanditConfig, floor: float) -> np.ndarray:
     """How widely each candidate's posterior is sampled: ``exploration``, tempered down to
-    ``exploration_floor`` × it as the evidence for this query grows (half-way at
-    ``exploration_half`` observations' worth; ``exploration_floor`` 1: no tempering)."""
-    if cfg.exploration_floor >= 1.0:
+    ``floor`` × it as the evidence for this query grows (half-way at ``exploration_half``
+    observations' worth; ``floor`` 1: no tempering)."""
+    if floor >= 1.0:
         return np.full(stds.shape, cfg.exploration)
     evidence = np.where(stds > 0, (cfg.noise / np.maximum(stds, 1e-12)) ** 2, np.inf)
     keep = cfg.exploration_half / (cfg.exploration_half + evidence)
-    return cfg.exploration * (cfg.exploration_floor + (1.0 - cfg.exploration_floor) * keep)
+    return cfg.exploration * (floor + (1.0 - floor) * keep)
 
 
 class ThompsonSampler:
@@ -343,6 +348,7 @@ class ThompsonSampler:
         max_latency: float,
         catalogue: Sequence[ModelSpec] | None = None,
         quality_target: float | None = None,
+        paced: bool = False,
     ) -> list[Scored]:
         """Every candidate scored, the chosen one first, the rest by score (``catalogue``:
         every model, for the shared effects; the candidates when None).
@@ -350,7 +356,8 @@ class ThompsonSampler:
         ``quality_target`` (default: the objective's) switches to the cheapest-within-target
         rule; a candidate's score is then its first-draw quality relative to the best
         first draw, and the fallback order is the rule's (the others within the target,
-        cheapest first), then the rest by that score."""
+        cheapest first), then the rest by that score. ``paced``: the objective's cost is
+        priced by a spending limit (``paced_exploration_floor`` tempers the sampling)."""
         cfg = self.config
         k = len(candidates)
         means = np.empty(k)
@@ -363,7 +370,9 @@ class ThompsonSampler:
         noise = self.rng.standard_normal((k, cfg.draws))
         target = objective.quality_target if quality_target is None else quality_target
         # The target rule explores by its own measure (target_settled_sd); the weighted score tempers.
-        scale = _exploration_scale(stds, cfg) if target is None or cfg.target_confidence == 0 else cfg.exploration
+        floor = cfg.paced_exploration_floor if paced else cfg.exploration_floor
+        scale = _exploration_scale(stds, cfg, floor) if target is None or cfg.target_confidence == 0 \
+            else cfg.exploration
         draws = means[:, None] + (stds * scale)[:, None] * noise
         if target is None:
             penalty = objective.cost * cost + objective.latency * lat

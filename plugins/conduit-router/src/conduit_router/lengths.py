@@ -23,11 +23,21 @@ answer, so a model that changes is followed. Ratios (not their logarithms) are a
 which keeps the estimated cost right on average: what a spending limit paced on estimates
 needs.
 
+Each answer is weighted, in the verbosity, by the inverse of the probability that the
+router chose its model for that query (``weight``, at most ``1 / MIN_PROPENSITY``). The
+regression cannot fit every kind of query exactly, and a router that sends a model the
+queries whose answers ``base(x)`` underestimates would otherwise read the shortfall as that
+model's verbosity: the winner's curse. Weighted, a model's verbosity is its mean over the
+queries of the traffic, not over those it won. The flagship's inflated verbosity mattered
+most: it is the budget's reference (what the priciest model would have cost), so a
+spending limit overspent by as much.
+
 Usage comes from ``complete()`` (the provider's token counts), ``feedback(output_tokens=...)``
-and ``feedback(cost=...)`` (the answer tokens the cost implies at the model's prices). The
-figures are kept per process. The verbosities are normalised to average 1 over the answers
-seen, so the regression keeps the overall scale and a model never seen is expected to write
-like the average answer.
+and ``feedback(cost=...)`` (the answer tokens the cost implies at the model's prices). In
+memory the figures are kept per process; with Redis they are shared by every worker and
+host (:mod:`conduit_router.shared_lengths`). The verbosities are normalised to average 1
+over the answers seen (weighted), so the regression keeps the overall scale and a model
+never seen is expected to write like the average answer.
 """
 
 from __future__ import annotations
@@ -35,21 +45,33 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["AnswerLengths"]
+__all__ = ["AnswerLengths", "Sample"]
 
 
 def _usable(*values: Any) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
 
 
+class Sample(NamedTuple):
+    """One answer, prepared for the update: ``ratio`` is tokens / prior, ``relative`` that
+    ratio over the pooled estimate ``base(x)``, ``weight`` the inverse propensity (capped)."""
+
+    model: str
+    x: np.ndarray
+    ratio: float
+    relative: float
+    weight: float
+
+
 class AnswerLengths:
     """Learned answer length as a ratio to the prior (see the module docstring)."""
 
     PRIOR_WEIGHT = 5.0
+    MIN_PROPENSITY = 0.05
     GAMMA = 0.995
     MAX_RATIO = 50.0
     MIN_BASE = 0.05
@@ -106,29 +128,56 @@ class AnswerLengths:
         """Expected answer tokens of ``model`` for a query with context ``x`` and prior ``prior_tokens``."""
         return prior_tokens * self.ratio(model, x)
 
-    def observe(self, model: str, x: Sequence[float] | np.ndarray, prior_tokens: float, tokens: float) -> bool:
-        """One answer of ``tokens`` where the prior said ``prior_tokens``; False (ignored) when
-        a figure is not usable."""
-        if not _usable(prior_tokens, tokens) or prior_tokens <= 0 or tokens < 0:
-            return False
+    def prepare(self, model: str, x: Sequence[float] | np.ndarray, prior_tokens: float, tokens: float,
+                weight: float = 1.0) -> Sample | None:
+        """One answer as the update takes it (None when a figure is not usable): the context,
+        the ratio to the prior, the ratio to the pooled estimate and the answer's weight."""
+        if not _usable(prior_tokens, tokens, weight) or prior_tokens <= 0 or tokens < 0 or weight <= 0:
+            return None
         vec = np.asarray(x, dtype=float)
         if vec.ndim != 1 or vec.size == 0 or not np.all(np.isfinite(vec)):
+            return None
+        ratio = min(self.MAX_RATIO, tokens / prior_tokens)
+        return Sample(model, vec, ratio, ratio / self.base(vec), min(float(weight), 1.0 / self.MIN_PROPENSITY))
+
+    def observe(self, model: str, x: Sequence[float] | np.ndarray, prior_tokens: float, tokens: float, *,
+                weight: float = 1.0) -> bool:
+        """One answer of ``tokens`` where the prior said ``prior_tokens``; ``weight`` is the
+        inverse of the probability that ``model`` was chosen for it. False (ignored) when a
+        figure is not usable."""
+        sample = self.prepare(model, x, prior_tokens, tokens, weight)
+        if sample is None:
             return False
-        r = min(self.MAX_RATIO, tokens / prior_tokens)
-        base = self.base(vec)
+        self.apply(sample)
+        return True
+
+    def apply(self, sample: Sample) -> None:
+        """Fold a prepared answer in (the arithmetic :mod:`conduit_router.shared_lengths` repeats in Redis)."""
         with self._lock:
-            wordy = self._wordy.setdefault(model, [0.0, 0.0, 0])
-            wordy[0] = self.gamma * wordy[0] + 1.0
-            wordy[1] = self.gamma * wordy[1] + r / base
+            wordy = self._wordy.setdefault(sample.model, [0.0, 0.0, 0])
+            wordy[0] = self.gamma * wordy[0] + sample.weight
+            wordy[1] = self.gamma * wordy[1] + sample.weight * sample.relative
             wordy[2] += 1
-        verbosity = self.verbosity(model)
+        verbosity = self.verbosity(sample.model)
+        vec = sample.x
         with self._lock:
             if self._S is None or self._r is None or self._S.shape[0] != vec.size:
                 self._S, self._r = np.zeros((vec.size, vec.size)), np.zeros(vec.size)
             self._S = self.gamma * self._S + np.outer(vec, vec)
-            self._r = self.gamma * self._r + vec * (r / verbosity)
+            self._r = self.gamma * self._r + vec * (sample.ratio / verbosity)
             self._weights = None
-        return True
+
+    def state(self) -> dict[str, Any]:
+        """The learned figures (what Redis keeps for every worker)."""
+        with self._lock:
+            return {"S": None if self._S is None else self._S.tolist(), "r": None if self._r is None else self._r.tolist(),
+                    "m": {name: list(sums) for name, sums in self._wordy.items()}}
+
+    def take(self, S: np.ndarray | None, r: np.ndarray | None, wordy: dict[str, list[float]]) -> None:
+        """Replace the learned figures (by the shared ones)."""
+        with self._lock:
+            self._S, self._r, self._weights = S, r, None
+            self._wordy = wordy
 
     def to_dict(self) -> dict[str, Any]:
         """Per model: the answers seen and the learned verbosity."""

@@ -137,6 +137,7 @@ class Router:
         self.outages = OutageLog(logger, "Redis")
         self.analyzer = QueryAnalyzer(embedder, store=self.store, outages=self.outages)
         self._backend: PosteriorBackend | None = None
+        self._shared_lengths: Any = None  # the answer lengths in Redis, for every worker and host
         self._refresh_interval = refresh_interval
         self._retry: RetryDetector | None = None
         if latency_tolerance_ms <= 0 or decision_ttl <= 0:
@@ -194,6 +195,18 @@ class Router:
                 self._backend = LocalPosteriors(dim, gamma=self.config.gamma, latency_gamma=self.config.latency_gamma,
                                                 drift=self.config.drift)
         return self._backend
+
+    @property
+    def shared_lengths(self) -> Any:
+        """The answer lengths' figures in Redis (:mod:`conduit_router.shared_lengths`), or None
+        when the state is in memory (the lengths are then this process's)."""
+        if self._shared_lengths is None and _is_redis(self.store):
+            from conduit_router.shared_lengths import SharedLengths, lengths_key
+
+            self._shared_lengths = SharedLengths(self.lengths, self.store, lengths_key(self.store, self.analyzer.space),
+                                                 self.analyzer.dimension, refresh_interval=self._refresh_interval,
+                                                 outages=self.outages)
+        return self._shared_lengths
 
     @property
     def retry_detector(self) -> RetryDetector:
@@ -273,6 +286,8 @@ class Router:
         x = np.asarray(features.context)
         backend = self.backend
         stats = await backend.snapshot(self._by_name)
+        if self.shared_lengths is not None:
+            await self.shared_lengths.refresh()
         costs, latencies = self._estimates(features, stats)
         candidates, excluded = self._candidates(query, features, x, stats, costs, latencies, exclude)
         if not candidates:
@@ -282,7 +297,7 @@ class Router:
         max_cost = max(costs.values())
         scored = self.sampler.choose(x, candidates, costs, latencies, stats, objective,
                                      max_cost=max_cost, max_latency=max(latencies.values()),
-                                     catalogue=self.models, quality_target=target)
+                                     catalogue=self.models, quality_target=target, paced=self.budget is not None)
         best = scored[0]
         if self._shared_budget is not None:
             await self._shared_budget.record(best.cost, max_cost)
@@ -302,7 +317,10 @@ class Router:
             excluded=excluded,
             policy=self.policy,
         )
-        await self._remember(query, decision, x, max_cost)
+        # How likely this choice was (the share of posterior draws it wins): the answer's
+        # length then counts as 1/propensity answers in its model's verbosity (lengths.py).
+        propensity = best.win_share if self.policy == "thompson" and target is None else 1.0
+        await self._remember(query, decision, x, max_cost, propensity)
         counts = self._counts[best.spec.name]
         counts["decisions"] += 1
         counts["estimated_spend"] += best.cost
@@ -353,13 +371,15 @@ class Router:
 
     # --- decision records (shared through the store) -------------------------------------------
 
-    async def _remember(self, query: Query, decision: RoutingDecision, x: np.ndarray, max_cost: float) -> None:
+    async def _remember(self, query: Query, decision: RoutingDecision, x: np.ndarray, max_cost: float,
+                        propensity: float = 1.0) -> None:
         c = query.constraints
         record = {
             "m": decision.selected_model, "x": [round(float(v), 7) for v in x], "d": decision.features.domain,
             "c": decision.estimated_cost, "u": query.user_id, "ts": time.time(), "mc": max_cost,
             "i": decision.features.token_estimate,
             "o": expected_output_tokens(decision.features.domain, decision.features.complexity),
+            "p": propensity,
             "tol": c.max_latency_ms if c is not None and c.max_latency_ms is not None else self.latency_tolerance_ms,
         }
         await self._put_record(decision.query_id, record)
@@ -500,7 +520,7 @@ class Router:
             self._counts[model]["spend"] += float(cost)
             await self._settle(query_id, record, float(cost))
         if (output_tokens is not None or cost is not None) and await self._once(f"usage:{query_id}"):
-            self._learn_length(record, output_tokens, cost)  # an answer's length is learned once
+            await self._learn_length(record, output_tokens, cost)  # an answer's length is learned once
         self._feedback_counts["explicit"] += 1
         kind = "quality" if quality is not None else "rating" if rating is not None else \
             "thumbs" if success is not None else "latency" if latency_ms is not None else \
@@ -509,10 +529,10 @@ class Router:
         self._log_feedback(query_id, model, "explicit", kind, reward, latency_ms, cost)
         return FeedbackResult(query_id, model, reward, latency_ms is not None, cost is not None)
 
-    def _learn_length(self, record: Mapping[str, Any], output_tokens: float | None, cost: float | None,
-                      model: str | None = None) -> None:
+    async def _learn_length(self, record: Mapping[str, Any], output_tokens: float | None, cost: float | None,
+                            model: str | None = None) -> None:
         """Teach the answer length of the decision's model (``model``: the one that answered)
-        from the answer's tokens, or from its cost at the model's prices."""
+        from the answer's tokens, or from its cost at the model's prices; in Redis when shared."""
         name = model or record.get("m")
         prior, x = record.get("o"), record.get("x")
         if name not in self._by_name or not isinstance(prior, (int, float)) or not isinstance(x, list) \
@@ -520,8 +540,22 @@ class Router:
             return  # recorded by a version that did not keep the prior, or over another context layout
         if output_tokens is None and cost is not None:
             output_tokens = self._tokens_for(self._by_name[name], record.get("i"), cost)
-        if output_tokens is not None:
-            self.lengths.observe(name, x, float(prior), float(output_tokens))
+        if output_tokens is None:
+            return
+        weight = self._inverse_propensity(record, name)
+        if self.shared_lengths is not None:
+            await self.shared_lengths.observe(name, x, float(prior), float(output_tokens), weight=weight)
+        else:
+            self.lengths.observe(name, x, float(prior), float(output_tokens), weight=weight)
+
+    @staticmethod
+    def _inverse_propensity(record: Mapping[str, Any], model: str) -> float:
+        """1 / the probability that the decision chose ``model`` (1 for a fallback's answer,
+        or a decision recorded without it)."""
+        p = record.get("p")
+        if model != record.get("m") or not isinstance(p, (int, float)) or not 0 < p <= 1:
+            return 1.0
+        return 1.0 / p
 
     @staticmethod
     def _tokens_for(spec: ModelSpec, input_tokens: Any, cost: float) -> float | None:
@@ -575,8 +609,8 @@ class Router:
         ``tokens``: the answer's (input, output) token counts, at which a spending limit prices
         the priciest model."""
         record = await self._record(decision.query_id)
-        if record["m"] != model:
-            record = {**record, "m": model}
+        if record["m"] != model:  # a fallback answered: its choice had no propensity of its own
+            record = {**record, "m": model, "p": None}
             await self._put_record(decision.query_id, record)
         counts = self._counts[model]
         counts["answers"] += 1
@@ -588,7 +622,7 @@ class Router:
         if cached:
             return
         if tokens is not None and problem is None:
-            self._learn_length(record, tokens[1], None, model)
+            await self._learn_length(record, tokens[1], None, model)
         if problem is not None:
             quality, weight, kind = 0.0, 1.0, problem
         elif latency_ms is not None and latency_ms > record.get("tol", self.latency_tolerance_ms):
@@ -712,11 +746,14 @@ class Router:
         }
 
     async def refresh(self) -> None:
-        """Re-read shared posteriors now (``stats()`` then shows other workers' learning)."""
+        """Re-read shared posteriors and answer lengths now (``stats()`` then shows other
+        workers' learning)."""
         backend = self.backend
         if hasattr(backend, "_fetched_at"):
             backend._fetched_at = -1e18
         await backend.snapshot(self._by_name)
+        if self.shared_lengths is not None:
+            await self.shared_lengths.refresh(force=True)
 
     async def reset(self) -> None:
         """Forget everything learned about every model (posteriors only)."""
@@ -728,6 +765,8 @@ class Router:
         state store if the router opened it from a URL."""
         if self._backend is not None:
             await self._backend.close()
+        if self._shared_lengths is not None:
+            await self._shared_lengths.close()
         if self._owns_store:
             await self.store.close()
         if self.history is not None:
