@@ -163,7 +163,7 @@ class ResponseWriter:
         elif "content-length" in fields:
             extra = "\r\n"
             declared = fields["content-length"][1]
-            if not declared.isdigit() or (self.request_method != b"HEAD" and int(declared) != len(body)):
+            if not (declared.isascii() and declared.isdigit()) or (self.request_method != b"HEAD" and int(declared) != len(body)):
                 self._response_started = False  # nothing was sent: the caller may still answer
                 raise ResponseFramingError(
                     f"the response's Content-Length {declared!r} does not match its {len(body)}-byte body"

@@ -51,7 +51,7 @@ def test_expect_100_continue_gets_a_continue_before_the_body(raw: RawClient) -> 
     assert response.status_code == 200 and body == b"ping"
 
 
-@pytest.mark.parametrize("length", ["9", "3", "five"])
+@pytest.mark.parametrize("length", ["9", "3", "five", "%EF%BC%95"])  # the last: a fullwidth 5
 def test_a_handlers_wrong_content_length_gets_500_and_the_server_serves_on(raw: RawClient, server: LiveServer,
                                                                           length: str) -> None:
     raw.send(f"GET /declared/{length} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
