@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as _dt
-import importlib
 import os
 import statistics
 import sys
@@ -34,11 +33,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE.parent / "stack" / "apps"))
+sys.path.insert(0, str(HERE.parent / "stack"))
+import profile_stack  # noqa: E402 - bench/stack/profile_stack.py, by path
 from common import command_line, publish  # noqa: E402 - bench/common.py, by path
-
-os.environ.setdefault("CONDUIT_PLUGINS", "")
-os.environ["CONDUIT_REDIS_URL"] = "memory://"
 
 START = "<!-- bench/http/cold_cache.py: start -->"
 END = "<!-- bench/http/cold_cache.py: end -->"
@@ -51,18 +48,11 @@ VARIANTS = {
 }
 
 
-def _stack_app(variant: str) -> Any:
-    os.environ["STACK_VARIANT"] = variant
-    os.environ["STACK_MONITORING"] = "1"
-    sys.modules.pop("stack_hello", None)
-    return importlib.import_module("stack_hello").app
-
-
 def build(name: str) -> Any:
     from conduit import Conduit
 
     if name == "stack":
-        return _stack_app("stack")
+        return profile_stack.build("stack")  # bench/stack/apps/stack_hello.py, metrics on
     if name == "otel":
         import conduit_otel
 

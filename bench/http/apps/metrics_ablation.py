@@ -7,7 +7,9 @@ on and the seed's whole production stack, as bench/stack/apps/stack_hello.py bui
 """
 
 import os
+import sys
 import time
+from pathlib import Path
 
 from conduit import Conduit
 from conduit.framework.monitoring import add_health_routes, add_metrics_routes, kernel_metrics
@@ -48,11 +50,8 @@ if PART == "routes":
 elif PART in ("layer", "clock", "record"):
     app.use({"layer": Layer, "clock": Clock, "record": Record}[PART]())
 elif PART == "stack":
-    from conduit.framework.edge_cases import request_size_limit, request_timeout
-    from conduit.framework.errors import error_handler
-    from conduit.framework.monitoring import logging_middleware
-    from conduit.framework.security import enable_cors, rate_limit, security_headers
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "stack" / "apps"))
+    from stack_hello import STACK  # the seed's stack as bench/stack builds it, in its order
 
-    for mw in (security_headers(), enable_cors(), request_size_limit(max_mb=50), request_timeout(30.0),
-               logging_middleware(), rate_limit(max_requests=10**9, window_seconds=10), error_handler()):
-        app.use(mw)
+    for make in STACK.values():
+        app.use(make())
