@@ -60,7 +60,11 @@ class AcquireResult(NamedTuple):
 
 @runtime_checkable
 class StateStore(Protocol):
-    """Key/value, counters and sliding windows with expiry. Keys are ``str``."""
+    """Key/value, counters and sliding windows with expiry. Keys are ``str``.
+
+    A store whose ``acquire`` never waits may also offer ``acquire_nowait`` with the same
+    arguments and result, synchronous; the rate limiter then calls it on every request.
+    """
 
     async def get(self, key: str) -> bytes | None:
         """The value stored at ``key`` as bytes, or None when absent or expired."""

@@ -131,6 +131,9 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
     return b"".join(parts)
 
 
+_MISSING = object()
+
+
 def _own(span: ReadableSpan, private: str, public: str) -> Any:
     """A span's attributes, events or links as the span holds them (``_attributes``, a
     BoundedAttributes or dict; ``_events`` / ``_links``, a BoundedList or tuple), else
@@ -138,9 +141,6 @@ def _own(span: ReadableSpan, private: str, public: str) -> Any:
     the locked mapping, a tuple of a locked list); a finished span's are frozen."""
     own = getattr(span, private, _MISSING)
     return getattr(span, public) if own is _MISSING else own
-
-
-_MISSING = object()
 
 
 def _flags(context: Any) -> bytes:
