@@ -9,6 +9,7 @@ within the target and its cost; then its weighted objective at 0.92/0.08.
     python bench/router_configs.py --seeds 3 --embedder auto              # MiniLM features
     python bench/router_configs.py --seeds 3 --ideal                      # the idealised learners only
     python bench/router_configs.py --seeds 6 --usage                      # and the spend on usage alone
+    python bench/router_configs.py --seeds 12 --first-seed 12             # seeds 12-23: a fresh set
 
 ``--config NAME=VALUE`` sets a ``BanditConfig`` field (repeatable). ``--ideal`` instead runs
 reference learners that know each query's true domain
@@ -28,10 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import router_eval as bench  # noqa: E402
-import router_scores as scores  # noqa: E402
-from conduit_router import Objective  # noqa: E402
-from router_seeds import config_from  # noqa: E402
+import router_eval as bench
+import router_scores as scores
+from router_seeds import config_from
+
+from conduit_router import Objective
 
 STEPS = 4000
 
@@ -94,12 +96,13 @@ def ideal_lines(name: str, seeds: range) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed (the seeds follow it)")
     parser.add_argument("--embedder", default="hash")
     parser.add_argument("--config", action="append", default=[])
     parser.add_argument("--ideal", action="store_true")
     parser.add_argument("--usage", action="store_true", help="also the spend with the usage of 1 answer in 4 only")
     args = parser.parse_args()
-    seeds = range(args.seeds)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     for workload in ("published", "mixed"):
         if args.ideal:
             ideal_lines(workload, seeds)

@@ -46,10 +46,12 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from conduit_router import BanditConfig, ModelSpec, Objective, Query, Router
 from conduit_router.simulation import (
     Environment,
@@ -60,8 +62,8 @@ from conduit_router.simulation import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import router_scores as scores  # noqa: E402
-from router_workloads import Workload, mixed_workload  # noqa: E402
+import router_scores as scores
+from router_workloads import Workload, mixed_workload
 
 # name: (provider, $in, $out, latency ms, {benchmark: accuracy %})
 PUBLISHED: dict[str, tuple[str, float, float, float, dict[str, float]]] = {
@@ -558,11 +560,14 @@ USAGE_SHARE = 0.25  # without cost feedback: the share of answers whose token co
 
 
 async def learn_on(w: Workload, objective: Objective, steps: int, seed: int, embedder: str,
-                   config: BanditConfig | None = None, *, costs: bool = True, usage: float = 0.0) -> Router:
+                   config: BanditConfig | None = None, *, costs: bool = True, usage: float = 0.0,
+                   before: Callable[[Router], object] | None = None) -> Router:
     """One learning run on workload ``w`` (its drift event included); returns the router with
-    its report as ``router.report``."""
+    its report as ``router.report``. ``before`` is called with the router before the run."""
     env = w.environment(seed)
     router = Router(w.models(), objective=objective, embedder=embedder, seed=seed, config=config)
+    if before is not None:
+        before(router)
     if embedder != "hash":  # embed every text of the run in batches first: routing then hits the cache
         replay = w.environment(seed)
         await router.analyzer.warm([replay.sample()[0] for _ in range(steps)])

@@ -1,0 +1,201 @@
+"""Where the router's figures on bench/router_eval.py come from, by kind of query: for each
+true domain (and the domain the router's classifier filed it under), the share of queries
+within the "value" target and the models chosen, or, without cost feedback, how far the
+router's cost estimates were from the true costs.
+
+    python bench/router_domains.py value --workload mixed --seeds 3            # the quality target
+    python bench/router_domains.py value --workload mixed --config domain_ridge=20
+    python bench/router_domains.py spend --workload mixed --seeds 6            # usage of 1 answer in 4
+    python bench/router_domains.py ideal --workload mixed --seeds 6            # a learner told the domain
+
+``value`` runs ``Objective.parse("value")`` and counts, over queries 1,000–4,000, each
+(true domain, classified domain) cell's share within the target and its four most chosen
+models (maths split at the drift event). ``spend`` runs the spending limit with no cost
+reported and the usage of one answer in four (as the tables' usage-only row) and shows, per
+true domain, the estimated over the true cost of the strongest model (the budget's
+reference) and of the chosen one, and what the chosen one cost as a share of the strongest.
+``ideal`` runs, under the "value" target, learners that know each query's true domain and keep
+a Beta posterior of the right-answer rate per model and domain (the quality prior worth
+``strength`` answers, evidence discounted by ``forget`` per answer or not at all), choosing
+by quality alone, the best model being within the target by definition: a posterior draw
+(Thompson sampling), the posterior mean (greedy), or the mean unless the best draw's spread
+is above 0.05 (the router's rule). What they reach bounds what reading the query can win
+under the lexicographic score. ``--config NAME=VALUE`` sets a ``BanditConfig`` field
+(repeatable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np
+import router_eval as bench
+import router_scores as scores
+from router_seeds import config_from
+
+from conduit_router import Objective, Query
+from conduit_router.analysis import classify_domain
+from conduit_router.simulation import Environment, Report
+
+STEPS = 4000
+WARM = 1000
+
+
+class Recorder:
+    """Wraps a router's ``route`` to keep each decision's text and every model's estimated cost."""
+
+    def __init__(self, router: Any) -> None:
+        self.router = router
+        self.texts: list[str] = []
+        self.costs: list[dict[str, float]] = []
+        self._route = router.route
+        router.route = self.route
+
+    async def route(self, query: Query, **options: Any) -> Any:
+        decision = await self._route(query, **options)
+        self.texts.append(query.text)
+        self.costs.append({decision.selected_model: decision.estimated_cost,
+                           **{a.model: a.estimated_cost for a in decision.alternatives}})
+        return decision
+
+
+async def run(w: bench.Workload, objective: Objective, seed: int, embedder: str, config: Any, *,
+              costs: bool, usage: float) -> tuple[Report, Recorder, Environment]:
+    """One learning run (``router_eval.learn_on``) with its decisions recorded."""
+    recorders: list[Recorder] = []
+    router = await bench.learn_on(w, objective, STEPS, seed, embedder, config, costs=costs, usage=usage,
+                                  before=lambda r: recorders.append(Recorder(r)))
+    return router.report, recorders[0], w.environment(seed)
+
+
+async def value(w: bench.Workload, seeds: range, embedder: str, config: Any) -> None:
+    total: collections.Counter[tuple[str, str]] = collections.Counter()
+    within: collections.Counter[tuple[str, str]] = collections.Counter()
+    picks: dict[tuple[str, str], collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for seed in seeds:
+        report, recorder, _ = await run(w, Objective.parse("value"), seed, embedder, config, costs=True, usage=0.0)
+        for i in range(WARM, STEPS):
+            domain = report.domains[i]
+            if w.drift_step is not None and domain == "math":
+                domain += " (before the drift)" if i < w.drift_step else " (after)"
+            key = (domain, classify_domain(recorder.texts[i])[0])
+            total[key] += 1
+            within[key] += report.within_target[i]
+            picks[key][report.chosen[i]] += 1
+    n = sum(total.values())
+    print(f"{w.name}: within the target on {sum(within.values()) / n:.1%} of queries {WARM}-{STEPS}, seeds "
+          f"{seeds.start}-{seeds.stop - 1}")
+    print("true domain | classified as | share of queries | within the target | chosen")
+    for key in sorted(total):
+        chosen = ", ".join(f"{m} {c / total[key]:.0%}" for m, c in picks[key].most_common(4))
+        print(f"{key[0]} | {key[1]} | {total[key] / n:.1%} | {within[key] / total[key]:.1%} | {chosen}")
+
+
+async def spend(w: bench.Workload, seeds: range, embedder: str, config: Any) -> None:
+    budget = Objective(*bench.BUDGET_WEIGHTS, 0.0, cost_budget=w.budget)
+    sums: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for seed in seeds:
+        report, recorder, env = await run(w, budget, seed, embedder, config, costs=False, usage=bench.USAGE_SHARE)
+        for i in range(WARM, STEPS):
+            text, domain, estimates = recorder.texts[i], report.domains[i], recorder.costs[i]
+            s = sums[domain]
+            s["reference estimated"] += estimates[w.strongest]
+            s["reference"] += env.cost(w.strongest, text, domain)
+            s["chosen estimated"] += estimates[report.chosen[i]]
+            s["chosen"] += report.cost[i]
+    every: collections.Counter[str] = collections.Counter()
+    for s in sums.values():
+        every.update(s)
+    reference = every["reference"]
+    print(f"{w.name}: spending limit {w.budget:.0%} without cost feedback, usage of 1 answer in "
+          f"{round(1 / bench.USAGE_SHARE)}, queries {WARM}-{STEPS}, seeds {seeds.start}-{seeds.stop - 1}")
+    print("true domain | share of the reference's cost | reference estimated / true | chosen estimated / true "
+          "| chosen / reference (true)")
+    for domain, s in sorted(sums.items(), key=lambda kv: -kv[1]["reference"]):
+        print(f"{domain} | {s['reference'] / reference:.1%} | {s['reference estimated'] / s['reference']:.3f} | "
+              f"{s['chosen estimated'] / s['chosen']:.3f} | {s['chosen'] / s['reference']:.3f}")
+    print(f"all | 100% | {every['reference estimated'] / reference:.3f} | "
+          f"{every['chosen estimated'] / every['chosen']:.3f} | {every['chosen'] / reference:.3f} (estimated: "
+          f"{every['chosen estimated'] / every['reference estimated']:.3f})")
+
+
+IDEAL = (("Thompson sampling", "thompson", 3.0, None), ("greedy", "greedy", 3.0, None),
+         ("the router's rule", "unsettled", 3.0, None), ("greedy, forgetting 0.99", "greedy", 3.0, 0.99),
+         ("greedy, prior worth 20, forgetting 0.99", "greedy", 20.0, 0.99),
+         ("greedy, prior worth 20, forgetting 0.995", "greedy", 20.0, 0.995),
+         ("greedy, prior worth 50, forgetting 0.99", "greedy", 50.0, 0.99))
+
+
+def ideal_choices(t: scores.Trace, seed: int, prior: list[float], mode: str, strength: float,
+                  forget: float | None) -> np.ndarray:
+    """The choices of one idealised learner (see the module docstring) over trace ``t``."""
+    rng = np.random.default_rng(seed)
+    column = {d: i for i, d in enumerate(sorted(set(t.domains)))}
+    p0 = np.asarray(prior, dtype=float)
+    a0, b0 = p0 * strength, (1 - p0) * strength
+    a = np.tile(a0[:, None], (1, len(column)))
+    b = np.tile(b0[:, None], (1, len(column)))
+    chosen = np.empty(len(t.domains), dtype=int)
+    for step, domain in enumerate(t.domains):
+        d = column[domain]
+        mean = a[:, d] / (a[:, d] + b[:, d])
+        if mode == "greedy":
+            i = int(np.argmax(mean))
+        else:
+            draw = rng.beta(a[:, d], b[:, d])
+            i = int(np.argmax(draw))
+            spread = np.sqrt(mean * (1 - mean) / (a[:, d] + b[:, d] + 1))
+            if mode == "unsettled" and spread[i] <= 0.05:
+                i = int(np.argmax(mean))
+        chosen[step] = i
+        right = float(rng.random() < t.quality[step, i])
+        if forget is not None:
+            a[i, d] = a0[i] + forget * (a[i, d] - a0[i])
+            b[i, d] = b0[i] + forget * (b[i, d] - b0[i])
+        a[i, d] += right
+        b[i, d] += 1 - right
+    return chosen
+
+
+def ideal(w: bench.Workload, seeds: range) -> None:
+    target = Objective.parse("value").quality_target or 0.95
+    shares: dict[str, list[float]] = collections.defaultdict(list)
+    names: set[str] = set()
+    for seed in seeds:
+        env = w.environment(seed)
+        t = scores.trace(env, STEPS, w.events(env, STEPS))
+        singles = scores.per_model(t, WARM, STEPS, bench.WEIGHTED, target)
+        best = max(singles, key=lambda name: singles[name].within)
+        names.add(best)
+        shares["best single model in hindsight"].append(singles[best].within)
+        prior = [m.quality_prior or 0.6 for m in env.models]
+        for label, mode, strength, forget in IDEAL:
+            chosen = ideal_choices(t, seed, prior, mode, strength, forget)
+            shares[label].append(scores.chosen_window(t, chosen, WARM, STEPS, bench.WEIGHTED, target).within)
+    print(f"{w.name}: share of queries {WARM}-{STEPS} within the value target, seeds {seeds.start}-{seeds.stop - 1}")
+    for label, values in shares.items():
+        print(f"{label} | {scores.spread(values)}")
+    print(f"(the best single model by seed: {', '.join(sorted(names))})")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=("value", "spend", "ideal"))
+    parser.add_argument("--workload", choices=tuple(bench.WORKLOADS), default="mixed")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--embedder", default="hash")
+    parser.add_argument("--config", action="append", default=[])
+    args = parser.parse_args()
+    work = bench.WORKLOADS[args.workload](STEPS)
+    if args.what == "ideal":
+        ideal(work, range(args.seeds))
+    else:
+        job = value if args.what == "value" else spend
+        asyncio.run(job(work, range(args.seeds), args.embedder, config_from(args.config)))
