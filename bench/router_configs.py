@@ -8,6 +8,7 @@ within the target and its cost; then its weighted objective at 0.92/0.08.
     python bench/router_configs.py --seeds 3 --config exploration=0.5     # tempered sampling
     python bench/router_configs.py --seeds 3 --embedder auto              # MiniLM features
     python bench/router_configs.py --seeds 3 --ideal                      # the idealised learners only
+    python bench/router_configs.py --seeds 6 --ideal --strength 10        # ... with a prior worth 10 answers
     python bench/router_configs.py --seeds 6 --usage                      # and the spend on usage alone
     python bench/router_configs.py --seeds 12 --first-seed 12             # seeds 12-23: a fresh set
 
@@ -72,7 +73,7 @@ async def learner_line(name: str, seeds: range, embedder: str, config: object, l
           flush=True)
 
 
-def ideal_lines(name: str, seeds: range) -> None:
+def ideal_lines(name: str, seeds: range, strength: float) -> None:
     w = bench.WORKLOADS[name](STEPS)
     warm = STEPS // 4
     budget = Objective(*bench.BUDGET_WEIGHTS, 0.0, cost_budget=w.budget)
@@ -86,10 +87,11 @@ def ideal_lines(name: str, seeds: range) -> None:
         oracle = scores.chosen_window(t, choices, warm, STEPS, bench.WEIGHTED, 0.95)
         for mode in ("thompson", "greedy", "tempered 0.5", "tempered 0.25"):
             prior = [m.quality_prior or 0.6 for m in env.models]
-            got = scores.chosen_window(t, scores.ideal_learner(t, budget, seed, prior, mode),
+            got = scores.chosen_window(t, scores.ideal_learner(t, budget, seed, prior, mode, strength=strength),
                                        warm, STEPS, bench.WEIGHTED, 0.95)
             gaps.setdefault(mode, []).append((got.quality - mix.quality) / max(1e-9, oracle.quality - mix.quality))
-    print(f"{name:9s} idealised learner, share of the way from the best static mix to the budget oracle: "
+    print(f"{name:9s} idealised learner (prior worth {strength:g} answers), share of the way from the best "
+          "static mix to the budget oracle: "
           + ", ".join(f"{mode} {statistics.mean(v):.0%}" for mode, v in gaps.items()), flush=True)
 
 
@@ -100,12 +102,13 @@ if __name__ == "__main__":
     parser.add_argument("--embedder", default="hash")
     parser.add_argument("--config", action="append", default=[])
     parser.add_argument("--ideal", action="store_true")
+    parser.add_argument("--strength", type=float, default=3.0, help="--ideal: answers the quality prior is worth")
     parser.add_argument("--usage", action="store_true", help="also the spend with the usage of 1 answer in 4 only")
     args = parser.parse_args()
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     for workload in ("published", "mixed"):
         if args.ideal:
-            ideal_lines(workload, seeds)
+            ideal_lines(workload, seeds, args.strength)
         else:
             label = " ".join([args.embedder, *args.config])
             asyncio.run(learner_line(workload, seeds, args.embedder, config_from(args.config), label, args.usage))
