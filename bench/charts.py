@@ -3,7 +3,7 @@ chart beside its table.
 
     pip install -r bench/requirements.txt      # matplotlib
     python bench/charts.py                     # after a benchmark rewrote its section
-    python bench/charts.py --only bench-router # just that chart (names: --list)
+    python bench/charts.py --only bench-router-mixed  # just that chart (names: --list)
 
 The figures come from the Markdown tables themselves (what the benchmark scripts wrote), so a
 chart never disagrees with its table. A section written by a script between
@@ -44,6 +44,7 @@ class Chart:
     colours: tuple[tuple[str, str], ...] = ()  # (label prefix, colour): the first match colours a bar
     shorten: tuple[tuple[str, str], ...] = ()  # (regex, replacement) applied to the labels
     note: str | None = None  # a line under the chart
+    zoom: tuple[str, ...] = ()  # panels whose axis starts just under their smallest figure, not at 0
 
 
 CHARTS = [
@@ -51,27 +52,28 @@ CHARTS = [
           "<!-- bench/http/run.py: start -->", ("server",), ("req/s", "CPU µs/req", "p99 ms")),
     Chart("bench-otel", "conduit-otel overhead (bench/otel/run.py)",
           "<!-- bench/otel/run.py: start -->", ("variant",), ("req/s (median)", "p99 ms")),
-    Chart("bench-router", "LLM router vs. baselines (bench/router_eval.py)",
-          "## LLM router", ("policy",), ("quality", "cost / query", "objective"),
-          block="router, ",
-          colours=(("router, exploration", "#8fb0d9"), ("router", "#4c72b0"), ("previous learner", "#9a9a9a"),
-                   ("per-query oracle", "#55a868"), ("budget oracle", "#55a868"), ("", "#dd8452")),
-          shorten=((r"previous learner \([^)]*\)", "previous learner"),
-                   (r"budget oracle \([^)]*\)", "budget oracle (best fixed price)")),
-          note="Blocks: one objective each (weights of quality/cost/latency, or a cost budget with the price of "
-               "cost learned); the objective panel compares within a block. Previous learner: γ 0.99, ridge 2, "
-               "no pooling."),
+    *(Chart(f"bench-router-{workload}", f"LLM router under a spending limit, {title} workload (bench/router_eval.py)",
+            f'#### Workload "{workload}"', ("policy",), ("quality, % of strongest", "cost, % of strongest's"),
+            colours=(("router", "#4c72b0"), ("reference", "#9a9a9a"), ("budget oracle", "#55a868"),
+                     ("", "#dd8452")),
+            shorten=((r" \((?:best fixed price|Beta posterior)[^)]*\)", ""), (r", in hindsight per seed \([^)]*\)", ""),
+                     (r"reference: an idealised learner told each query's true domain.*", "learner told the true domain"),
+                     (r"no cost feedback, usage of 1 answer in 4", "usage of 1 answer in 4 only"),
+                     (r"neither cost nor usage reported", "nothing reported"),
+                     (r"best single model within the budget \(([^)]*)\)", r"best single model (\1)")),
+            zoom=("quality, % of strongest",),
+            note="Means over the seeds of the table beside it (hashed n-gram features); quality and cost as a share "
+                 "of always-strongest's over queries 1,000-4,000.")
+      for workload, title in (("published", "published-figures"), ("mixed", "mixed"))),
     Chart("bench-stack", "Production middleware stack (bench/stack/run.py)",
           "<!-- bench/stack/run.py: start -->", ("transport", "code", "variant"), ("req/s", "CPU µs/req")),
 ]
 
 
 def _number(cell: str) -> float:
-    text = re.sub(r"[*$,%×\s]", "", cell)
-    try:
-        return float(text)
-    except ValueError:
-        return math.nan
+    """The cell's leading figure ("96.2% (95.6%–96.8%)" is 96.2); NaN when it has none."""
+    found = re.match(r"[-−]?\d+(?:\.\d+)?", re.sub(r"[*$,%×\s]", "", cell))
+    return float(found.group().replace("−", "-")) if found else math.nan
 
 
 def find_table(lines: list[str], anchor: str) -> tuple[list[str], list[list[str]], int]:
@@ -133,11 +135,13 @@ def draw(chart: Chart, header: list[str], rows: list[list[str]]) -> Path:
     colours = [colour(chart, label) for label in labels]
     for ax, column in zip(axes[0], chart.values, strict=True):
         values = [_number(r[cols[column]]) for r in rows]
-        ax.barh(y, [0 if math.isnan(v) else v for v in values], color=colours)
+        present = [v for v in values if not math.isnan(v)]
+        origin = math.floor(min(present) - 1) if column in chart.zoom and present else 0
+        ax.barh(y, [0 if math.isnan(v) else v - origin for v in values], left=origin, color=colours)
         for yi, v in zip(y, values, strict=True):
             if not math.isnan(v):
                 ax.text(v, yi, f" {v:,.6g}", va="center", fontsize=7)
-        ax.set_title(column, fontsize=10)
+        ax.set_title(column if not origin else f"{column} (axis from {origin:g})", fontsize=10)
         ax.margins(x=0.18)
         ax.grid(axis="x", alpha=0.3)
         for hy, _ in headings[1:]:
