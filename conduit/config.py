@@ -51,12 +51,11 @@ class Setting:
         if isinstance(value, bool) and bool not in types:
             raise ConfigurationError(f"setting {name!r} from {source} must be a number, got {raw!r}")
         if self.choices is not None and value not in self.choices:
-            if isinstance(value, str) and value.lower() in self.choices:  # LOG_LEVEL=INFO
-                value = value.lower()
-        if self.choices is not None and value not in self.choices:
-            raise ConfigurationError(
-                f"setting {name!r} from {source} must be one of {', '.join(map(repr, self.choices))}; got {raw!r}"
-            )
+            if not (isinstance(value, str) and value.lower() in self.choices):
+                raise ConfigurationError(
+                    f"setting {name!r} from {source} must be one of {', '.join(map(repr, self.choices))}; got {raw!r}"
+                )
+            value = value.lower()  # LOG_LEVEL=INFO
         if self.minimum is not None and value is not None and value < self.minimum:
             raise ConfigurationError(f"setting {name!r} from {source} must be >= {self.minimum}; got {raw!r}")
         if self.maximum is not None and value is not None and value > self.maximum:
