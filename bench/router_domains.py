@@ -35,7 +35,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np
 import router_eval as bench
 import router_scores as scores
 from router_seeds import config_from
@@ -52,7 +51,6 @@ class Recorder:
     """Wraps a router's ``route`` to keep each decision's text and every model's estimated cost."""
 
     def __init__(self, router: Any) -> None:
-        self.router = router
         self.texts: list[str] = []
         self.costs: list[dict[str, float]] = []
         self._route = router.route
@@ -131,37 +129,7 @@ IDEAL = (("Thompson sampling", "thompson", 3.0, None), ("greedy", "greedy", 3.0,
          ("greedy, prior worth 20, forgetting 0.99", "greedy", 20.0, 0.99),
          ("greedy, prior worth 20, forgetting 0.995", "greedy", 20.0, 0.995),
          ("greedy, prior worth 50, forgetting 0.99", "greedy", 50.0, 0.99))
-
-
-def ideal_choices(t: scores.Trace, seed: int, prior: list[float], mode: str, strength: float,
-                  forget: float | None) -> np.ndarray:
-    """The choices of one idealised learner (see the module docstring) over trace ``t``."""
-    rng = np.random.default_rng(seed)
-    column = {d: i for i, d in enumerate(sorted(set(t.domains)))}
-    p0 = np.asarray(prior, dtype=float)
-    a0, b0 = p0 * strength, (1 - p0) * strength
-    a = np.tile(a0[:, None], (1, len(column)))
-    b = np.tile(b0[:, None], (1, len(column)))
-    chosen = np.empty(len(t.domains), dtype=int)
-    for step, domain in enumerate(t.domains):
-        d = column[domain]
-        mean = a[:, d] / (a[:, d] + b[:, d])
-        if mode == "greedy":
-            i = int(np.argmax(mean))
-        else:
-            draw = rng.beta(a[:, d], b[:, d])
-            i = int(np.argmax(draw))
-            spread = np.sqrt(mean * (1 - mean) / (a[:, d] + b[:, d] + 1))
-            if mode == "unsettled" and spread[i] <= 0.05:
-                i = int(np.argmax(mean))
-        chosen[step] = i
-        right = float(rng.random() < t.quality[step, i])
-        if forget is not None:
-            a[i, d] = a0[i] + forget * (a[i, d] - a0[i])
-            b[i, d] = b0[i] + forget * (b[i, d] - b0[i])
-        a[i, d] += right
-        b[i, d] += 1 - right
-    return chosen
+QUALITY_ONLY = Objective(1.0, 0.0, 0.0)  # the best model is within the target by definition
 
 
 def ideal(w: bench.Workload, seeds: range) -> None:
@@ -177,7 +145,7 @@ def ideal(w: bench.Workload, seeds: range) -> None:
         shares["best single model in hindsight"].append(singles[best].within)
         prior = [m.quality_prior or 0.6 for m in env.models]
         for label, mode, strength, forget in IDEAL:
-            chosen = ideal_choices(t, seed, prior, mode, strength, forget)
+            chosen = scores.ideal_learner(t, QUALITY_ONLY, seed, prior, mode, strength, forget)
             shares[label].append(scores.chosen_window(t, chosen, WARM, STEPS, bench.WEIGHTED, target).within)
     print(f"{w.name}: share of queries {WARM}-{STEPS} within the value target, seeds {seeds.start}-{seeds.stop - 1}")
     for label, values in shares.items():

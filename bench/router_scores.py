@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from conduit_router import Objective
 from conduit_router.simulation import Environment
 
@@ -173,23 +174,27 @@ def spread(values: Sequence[float], fmt: str = "{:.1%}") -> str:
 
 
 def ideal_learner(t: Trace, objective: Objective, seed: int, prior: Sequence[float], mode: str = "thompson",
-                  strength: float = 3.0) -> np.ndarray:
+                  strength: float = 3.0, forget: float | None = None) -> np.ndarray:
     """A reference learner that the router cannot be: it knows each query's true domain and
     learns, per model and domain, a Beta posterior of the right-answer rate from the same
     kind of feedback (a Bernoulli draw of the true quality), deciding on
     ``quality − price · cost/max_cost`` with the router's own pacer for a spending limit (or
     the objective's fixed weights without one). ``mode``: ``"thompson"`` (a posterior draw),
-    ``"greedy"`` (the posterior mean) or ``"tempered S"`` (the mean plus S posterior
-    standard deviations of noise). How far it gets bounds what reading the query better
-    can win on a workload."""
+    ``"greedy"`` (the posterior mean), ``"unsettled"`` (the mean, unless the best draw's
+    spread is above 0.05: the router's quality-target rule) or ``"tempered S"`` (the mean plus
+    S posterior standard deviations of noise). The quality prior is worth ``strength``
+    answers; ``forget`` (None: never) discounts a model's evidence for a domain towards it
+    at each answer. How far it gets bounds what reading the query better can win on a
+    workload."""
     from conduit_router.budget import BudgetPacer
 
     rng = np.random.default_rng(seed)
     domains = sorted(set(t.domains))
     column = {d: i for i, d in enumerate(domains)}
     p0 = np.asarray(prior, dtype=float)
-    a = np.tile((p0 * strength)[:, None], (1, len(domains)))
-    b = np.tile(((1 - p0) * strength)[:, None], (1, len(domains)))
+    a0, b0 = p0 * strength, (1 - p0) * strength
+    a = np.tile(a0[:, None], (1, len(domains)))
+    b = np.tile(b0[:, None], (1, len(domains)))
     pacer = BudgetPacer(objective) if objective.cost_budget is not None else None
     rel = t.cost / t.cost.max(axis=1, keepdims=True)
     chosen = np.empty(len(t.domains), dtype=int)
@@ -197,18 +202,23 @@ def ideal_learner(t: Trace, objective: Objective, seed: int, prior: Sequence[flo
         d = column[domain]
         weights = pacer.current() if pacer is not None else objective
         mean = a[:, d] / (a[:, d] + b[:, d])
-        if mode == "thompson":
+        sd = np.sqrt(mean * (1 - mean) / (a[:, d] + b[:, d] + 1))
+        if mode in ("thompson", "unsettled"):
             q = rng.beta(a[:, d], b[:, d])
+            if mode == "unsettled" and sd[int(np.argmax(q))] <= 0.05:
+                q = mean
         elif mode == "greedy":
             q = mean
         else:
-            sd = np.sqrt(mean * (1 - mean) / (a[:, d] + b[:, d] + 1))
             q = mean + float(mode.removeprefix("tempered ")) * sd * rng.standard_normal(len(mean))
         i = int(np.argmax(weights.quality * q - weights.cost * rel[step]))
         chosen[step] = i
         if pacer is not None:
             pacer.record(float(t.cost[step, i]), float(t.cost[step].max()))
         right = rng.random() < t.quality[step, i]
+        if forget is not None:
+            a[i, d] = a0[i] + forget * (a[i, d] - a0[i])
+            b[i, d] = b0[i] + forget * (b[i, d] - b0[i])
         a[i, d] += right
         b[i, d] += 1 - right
     return chosen
