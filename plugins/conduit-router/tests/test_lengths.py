@@ -78,6 +78,43 @@ def test_a_models_verbosity_is_not_inflated_by_the_queries_it_wins() -> None:
     assert math.isclose(lengths.ratio("large", [1.0]), 1.5, rel_tol=0.1)
 
 
+def _context(cell: int, feature: float) -> list[float]:
+    """A context of the router's layout in small: a feature, a one-hot of two cells, a bias."""
+    return [feature, float(cell == 0), float(cell == 1), 1.0]
+
+
+def test_each_cell_learns_its_own_kinds_of_query_and_each_model_its_verbosity_jointly() -> None:
+    # Cell 0 holds two kinds of query the feature tells apart (answers 1x and 4x the prior, as
+    # questions of fact and requests for a poem filed under "factual"); in cell 1 the same
+    # feature means the opposite (3x and 2x). The cheap model (writes 0.8x) answers nine in ten
+    # of cell 0, the flagship (1.3x) nine in ten of cell 1, each weighted by 1/propensity.
+    # One regression for both cells cannot fit this, and verbosities fitted one after the
+    # other take the cells' errors for the models' wordiness; fitted jointly per cell, every
+    # model's estimate on every kind is right.
+    truth = {(0, 0.0): 1.0, (0, 1.0): 4.0, (1, 0.0): 3.0, (1, 1.0): 2.0}
+    wordy = {"cheap": 0.8, "flagship": 1.3}
+    lengths = AnswerLengths(cells=slice(1, 3))
+    rng = random.Random(3)
+    for _ in range(3000):
+        cell, feature = rng.choice(list(truth))
+        p_flagship = 0.9 if cell == 1 else 0.1
+        model = "flagship" if rng.random() < p_flagship else "cheap"
+        propensity = p_flagship if model == "flagship" else 1 - p_flagship
+        lengths.observe(model, _context(cell, feature), 100, 100 * truth[cell, feature] * wordy[model],
+                        weight=1 / propensity)
+    for (cell, feature), ratio in truth.items():
+        for model, factor in wordy.items():
+            assert math.isclose(lengths.ratio(model, _context(cell, feature)) / lengths.ratio("cheap", _context(0, 0.0)),
+                                ratio * factor / 0.8, rel_tol=0.05), (model, cell, feature)
+    assert math.isclose(lengths.estimate("flagship", _context(0, 0.0), 100), 130, rel_tol=0.05)
+
+
+def test_a_context_without_the_cells_one_hot_is_ignored() -> None:
+    lengths = AnswerLengths(cells=slice(1, 3))
+    assert lengths.observe("cheap", [1.0], 100, 100) is False
+    assert lengths.to_dict() == {}
+
+
 @pytest.mark.parametrize("prior, tokens", [(0, 10), (400, -1), (400, math.nan), (math.inf, 10), (400, True)])
 def test_unusable_usage_is_ignored(prior: float, tokens: float) -> None:
     lengths = AnswerLengths()

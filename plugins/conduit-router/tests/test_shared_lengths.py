@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 from conduit_router import Query, QueryConstraints, Router
+from conduit_router.features import domain_slice
 from conduit_router.lengths import AnswerLengths
 from conduit_router.shared_lengths import SharedLengths
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
@@ -37,32 +38,31 @@ async def store(redis_url: str) -> AsyncIterator[RedisStateStore]:
     await store.close()
 
 
-def _state(lengths: AnswerLengths) -> tuple[np.ndarray, np.ndarray, dict[str, list[float]]]:
-    state = lengths.state()
-    return np.asarray(state["S"]), np.asarray(state["r"]), state["m"]
-
-
 async def test_the_lua_update_is_the_in_process_arithmetic(store: RedisStateStore) -> None:
-    dim = 4
-    local = AnswerLengths()
-    shared = SharedLengths(AnswerLengths(), store, f"{store.prefix}lengths", dim)
+    dim = 7  # two cells (a one-hot at 2:4) and five features
+    cells = slice(2, 4)
+    local = AnswerLengths(cells=cells)
+    shared = SharedLengths(AnswerLengths(cells=cells), store, f"{store.prefix}lengths", dim)
     rng = np.random.default_rng(5)
     for i in range(60):
-        x = np.append(rng.normal(size=dim - 1), 1.0)
+        x = np.concatenate([rng.normal(size=2), np.eye(2)[i % 2], rng.normal(size=2), [1.0]])
         model = ("small", "medium", "large")[i % 3]
         prior, tokens, weight = 200.0, float(rng.uniform(50, 900)), float(rng.uniform(1.0, 20.0))
-        # Both prepare the answer from the same figures, so both fold in the same sample.
-        sample = shared.lengths.prepare(model, x, prior, tokens, weight)
-        assert sample is not None
-        local.apply(sample)
-        await shared.observe(model, x, prior, tokens, weight=weight)
-        S, r, wordy = _state(shared.lengths)
-        S0, r0, wordy0 = _state(local)
-        assert np.allclose(S, S0, rtol=1e-9) and np.allclose(r, r0, rtol=1e-9), i
-        assert wordy.keys() == wordy0.keys()
-        for name in wordy:
-            assert wordy[name] == pytest.approx(wordy0[name], rel=1e-9)
+        assert local.observe(model, x, prior, tokens, weight=weight)
+        assert await shared.observe(model, x, prior, tokens, weight=weight)
+        pairs, expected = shared.lengths.pairs(), local.pairs()
+        assert pairs.keys() == expected.keys()
+        for key, pair in pairs.items():
+            assert np.allclose(pair.S, expected[key].S, rtol=1e-9) and pair.S.shape == (5, 5), i
+            assert np.allclose(pair.rho, expected[key].rho, rtol=1e-9), i
+            assert pair.w == pytest.approx(expected[key].w, rel=1e-9) and pair.n == expected[key].n
     assert shared.lengths.to_dict() == local.to_dict()
+    other = SharedLengths(AnswerLengths(cells=cells), store, shared.key, dim)
+    await other.refresh(force=True)  # a worker that saw none of them reads every pair, and fits alike
+    for model in ("small", "medium", "large"):
+        assert other.lengths.verbosity(model) == pytest.approx(shared.lengths.verbosity(model), rel=1e-3)
+        assert other.lengths.estimate(model, x, 200.0) == pytest.approx(shared.lengths.estimate(model, x, 200.0),
+                                                                         rel=1e-3)
 
 
 async def test_two_routers_sharing_one_redis_learn_one_length(store: RedisStateStore) -> None:
@@ -180,7 +180,8 @@ async def test_answers_learned_during_an_outage_reach_redis_when_it_answers_agai
         for decision in decisions[20:]:
             await router.feedback(decision.query_id, output_tokens=3000)
         assert router.shared_lengths.backlog == 0
-        other = SharedLengths(AnswerLengths(), direct, router.shared_lengths.key, router.analyzer.dimension)
+        dim = router.analyzer.dimension
+        other = SharedLengths(AnswerLengths(cells=domain_slice(dim)), direct, router.shared_lengths.key, dim)
         await other.refresh(force=True)
         assert other.lengths.to_dict()["medium"]["answers"] == 30  # none lost, none twice
     finally:

@@ -9,47 +9,54 @@ workloads. :class:`AnswerLengths` scales the prior by two learned factors:
 
     estimate = prior × base(x) × verbosity(model)
 
-``base(x)`` is a ridge regression of the ratio ``r = tokens / prior`` on the query's context
-vector ``x`` (the router's features: embedding projection, domain, complexity, length),
-pooled over every model's answers, each divided by its model's verbosity first: how much
-longer than the prior answers to this kind of query run, whoever writes them. Pooling
-matters: every answered query teaches it, so it is not biased by which queries the router
-happened to send to which model (a ratio kept per model and domain is: the flagship is
-chosen for the hardest, longest queries of a domain, and would then be expected to write
-long answers to all of them, which overstates the priciest model's cost a spending limit
-is measured against). ``verbosity(model)`` is the mean of ``r / base(x)`` over the model's
-answers, a prior of 1 worth ``prior_weight`` answers. Both are discounted by ``gamma`` per
-answer, so a model that changes is followed. Ratios (not their logarithms) are averaged,
-which keeps the estimated cost right on average: what a spending limit paced on estimates
-needs.
+``base(x)`` is how much longer than the prior answers to this kind of query run, whoever
+writes them: a ridge regression of the ratio ``r = tokens / prior`` on the query's context
+vector, one regression per *cell* (the domain the router's classifier gave the query: the
+context's one-hot), on the context without its one-hot (the embedding's projection,
+complexity, length, bias). Within a cell the regression separates the kinds of query the
+classifier files together (requests for a poem and questions of fact both land in
+"factual" when no rule matches; their answers differ fourfold), which one regression linear
+in the whole context could not. ``verbosity(model)`` is how much longer than that a model
+writes, one factor per model.
 
-Each answer is weighted, in the verbosity, by the inverse of the probability that the
-router chose its model for that query (``weight``, at most ``1 / MIN_PROPENSITY``). The
-regression cannot fit every kind of query exactly, and a router that sends a model the
-queries whose answers ``base(x)`` underestimates would otherwise read the shortfall as that
-model's verbosity: the winner's curse. Weighted, a model's verbosity is its mean over the
-queries of the traffic, not over those it won. The flagship's inflated verbosity mattered
-most: it is the budget's reference (what the priciest model would have cost), so a
-spending limit overspent by as much.
+Both are fitted *jointly*, by least squares of ``r ≈ verbosity(m) · base(x)`` over every
+answer seen, from sufficient statistics kept per (cell, model) pair: ``S = Σ w·z zᵀ``,
+``ρ = Σ w·r·z`` and ``W = Σ w`` (``z`` the cell's features, ``w`` the answer's weight). With
+the verbosities fixed, each cell's regression is a ridge solve of ``Σ_m v_m² S`` against
+``Σ_m v_m ρ``; with the regressions fixed, each verbosity is ``Σ β·ρ / Σ βᵀ S β`` over its
+cells (a prior of 1 worth ``prior_weight``). The alternation starts from the previous
+solution and stops when no verbosity moves by more than ``TOLERANCE`` (relative): after one
+more answer that is one or two steps. Fitted jointly, neither factor takes the other's
+error for its own: when the cheap models answer most of the questions of fact, a base read
+too high there would otherwise be "confirmed" by their verbosities read too low, and the
+priciest model, which answers few of them, would be estimated too wordy on them (the
+budget's reference, so a spending limit overspent by as much).
+
+Each answer is weighted by the inverse of the probability that the router chose its model
+for that query (``weight``, at most ``1 / MIN_PROPENSITY``): a router that sends a model the
+queries whose answers the regression underestimates would otherwise read the shortfall as
+that model's verbosity (the winner's curse). Each pair's sums are discounted by ``gamma``
+per answer of the pair, so a model that changes is followed. Ratios (not their logarithms)
+are fitted, which keeps the estimated cost right on average: what a spending limit paced on
+estimates needs. The verbosities are normalised to average 1 over the answers seen
+(weighted), so a model never seen is expected to write like the average answer.
 
 Usage comes from ``complete()`` (the provider's token counts), ``feedback(output_tokens=...)``
 and ``feedback(cost=...)`` (the answer tokens the cost implies at the model's prices). In
-memory the figures are kept per process; with Redis they are shared by every worker and
-host (:mod:`conduit_router.shared_lengths`). The verbosities are normalised to average 1
-over the answers seen (weighted), so the regression keeps the overall scale and a model
-never seen is expected to write like the average answer.
+memory the figures are kept per process; with Redis the pairs' sums are shared by every
+worker and host (:mod:`conduit_router.shared_lengths`) and each worker fits from them.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["AnswerLengths", "Sample"]
+__all__ = ["AnswerLengths", "Pair", "Sample"]
 
 
 def _usable(*values: Any) -> bool:
@@ -57,68 +64,85 @@ def _usable(*values: Any) -> bool:
 
 
 class Sample(NamedTuple):
-    """One answer, prepared for the update: ``ratio`` is tokens / prior, ``relative`` that
-    ratio over the pooled estimate ``base(x)``, ``weight`` the inverse propensity (capped)."""
+    """One answer, prepared for the update: its ``cell``, the cell's features ``z``, ``ratio``
+    (tokens / prior) and ``weight`` (the inverse propensity, capped)."""
 
     model: str
-    x: np.ndarray
+    cell: int
+    z: np.ndarray
     ratio: float
-    relative: float
     weight: float
 
 
+class Pair(NamedTuple):
+    """The discounted sums of one (cell, model) pair: ``S = Σ w·z zᵀ``, ``rho = Σ w·r·z``,
+    ``w = Σ w`` and ``n`` the answers seen (not discounted)."""
+
+    S: np.ndarray
+    rho: np.ndarray
+    w: float
+    n: int
+
+
 class AnswerLengths:
-    """Learned answer length as a ratio to the prior (see the module docstring)."""
+    """Learned answer length as a ratio to the prior (see the module docstring).
+
+    ``cells`` is where the context's one-hot of the query's domain sits (None: one cell, the
+    whole context its features); ``prior_weight`` what the verbosity's prior of 1 is worth;
+    ``ridge`` what each regression's prior (the ratio is 1: the last feature, the bias,
+    weighs 1) is worth."""
 
     PRIOR_WEIGHT = 5.0
+    RIDGE = 0.1
     MIN_PROPENSITY = 0.05
     GAMMA = 0.995
     MAX_RATIO = 50.0
     MIN_BASE = 0.05
+    MAX_ALTERNATIONS = 20
+    TOLERANCE = 1e-4
 
-    def __init__(self, *, prior_weight: float = PRIOR_WEIGHT, gamma: float = GAMMA) -> None:
-        if not (prior_weight > 0 and math.isfinite(prior_weight)) or not 0.5 <= gamma <= 1.0:
-            raise ValueError(f"prior_weight must be > 0 and gamma in [0.5, 1]; got {prior_weight!r}, {gamma!r}")
+    def __init__(self, *, cells: slice | None = None, prior_weight: float = PRIOR_WEIGHT, ridge: float = RIDGE,
+                 gamma: float = GAMMA) -> None:
+        if not (prior_weight > 0 and math.isfinite(prior_weight)) or not (ridge > 0 and math.isfinite(ridge)) \
+                or not 0.5 <= gamma <= 1.0:
+            raise ValueError(f"prior_weight and ridge must be > 0 and gamma in [0.5, 1]; got {prior_weight!r}, "
+                             f"{ridge!r}, {gamma!r}")
+        self.cells = cells
         self.prior_weight = float(prior_weight)
+        self.ridge = float(ridge)
         self.gamma = float(gamma)
-        self._S: np.ndarray | None = None  # Σ γ-discounted x xᵀ
-        self._r: np.ndarray | None = None  # Σ γ-discounted x · ratio
-        self._weights: np.ndarray | None = None  # the regression's weights, None when stale
-        self._wordy: dict[str, list[float]] = {}  # model -> [Σw, Σw·r/base, answers]
+        self._pairs: dict[tuple[int, str], Pair] = {}
+        self._beta: dict[int, np.ndarray] = {}  # cell -> the regression's weights
+        self._verbosity: dict[str, float] = {}
+        self._keep: dict[int, np.ndarray] = {}  # context size -> the indices of the cell's features
         self._lock = threading.Lock()
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def split(self, x: Sequence[float] | np.ndarray) -> tuple[int, np.ndarray]:
+        """The cell of a context and the cell's features (the context without the one-hot)."""
+        vec = np.asarray(x, dtype=float)
+        if self.cells is None:
+            return 0, vec
+        keep = self._keep.get(vec.size)
+        if keep is None:
+            if not range(vec.size)[self.cells]:
+                raise ValueError(f"a context of {vec.size} values has no cells at {self.cells}")
+            keep = self._keep[vec.size] = np.delete(np.arange(vec.size), np.arange(vec.size)[self.cells])
+        return int(np.argmax(vec[self.cells])), vec[keep]
 
     def base(self, x: Sequence[float] | np.ndarray) -> float:
         """How much longer than the prior answers to a query with context ``x`` run (1 unseen)."""
-        weights = self._solve(len(x))
-        if weights is None:
+        cell, z = self.split(x)
+        beta = self._beta.get(cell)
+        if beta is None or beta.size != z.size:
             return 1.0
-        return max(self.MIN_BASE, float(np.asarray(x, dtype=float) @ weights))
-
-    def _solve(self, dim: int) -> np.ndarray | None:
-        with self._lock:
-            if self._S is None or self._r is None or self._S.shape[0] != dim:
-                return None
-            if self._weights is None:
-                # Prior: the ratio is 1 (the bias, the last feature), worth prior_weight answers;
-                # the other weights 0 with the same precision.
-                prior = np.zeros(dim)
-                prior[-1] = 1.0
-                A = self._S + self.prior_weight * np.eye(dim)
-                self._weights = np.linalg.solve(A, self._r + self.prior_weight * prior)
-            return self._weights
-
-    def _raw(self, model: str) -> float:
-        sums = self._wordy.get(model)
-        return 1.0 if sums is None else (self.prior_weight + sums[1]) / (self.prior_weight + sums[0])
+        return max(self.MIN_BASE, float(z @ beta))
 
     def verbosity(self, model: str) -> float:
-        """How much longer than the pooled estimate ``model``'s answers run (1 unseen), relative
-        to the answer-weighted mean over models (1), so the pooled regression keeps the scale."""
-        total = sum(s[0] for s in self._wordy.values())
-        if total <= 0:
-            return 1.0
-        mean = sum(s[0] * self._raw(m) for m, s in self._wordy.items()) / total
-        return self._raw(model) / mean
+        """How much longer than the cell's estimate ``model``'s answers run (1: the average answer,
+        and a model never seen)."""
+        return self._verbosity.get(model, 1.0)
 
     def ratio(self, model: str, x: Sequence[float] | np.ndarray) -> float:
         """The expected ratio of ``model``'s answer length to the prior for context ``x``."""
@@ -128,17 +152,22 @@ class AnswerLengths:
         """Expected answer tokens of ``model`` for a query with context ``x`` and prior ``prior_tokens``."""
         return prior_tokens * self.ratio(model, x)
 
+    # --- learning ---------------------------------------------------------------------------------
+
     def prepare(self, model: str, x: Sequence[float] | np.ndarray, prior_tokens: float, tokens: float,
                 weight: float = 1.0) -> Sample | None:
-        """One answer as the update takes it (None when a figure is not usable): the context,
-        the ratio to the prior, the ratio to the pooled estimate and the answer's weight."""
+        """One answer as the update takes it (None when a figure is not usable)."""
         if not _usable(prior_tokens, tokens, weight) or prior_tokens <= 0 or tokens < 0 or weight <= 0:
             return None
         vec = np.asarray(x, dtype=float)
         if vec.ndim != 1 or vec.size == 0 or not np.all(np.isfinite(vec)):
             return None
+        try:
+            cell, z = self.split(vec)
+        except ValueError:
+            return None
         ratio = min(self.MAX_RATIO, tokens / prior_tokens)
-        return Sample(model, vec, ratio, ratio / self.base(vec), min(float(weight), 1.0 / self.MIN_PROPENSITY))
+        return Sample(model, cell, z, ratio, min(float(weight), 1.0 / self.MIN_PROPENSITY))
 
     def observe(self, model: str, x: Sequence[float] | np.ndarray, prior_tokens: float, tokens: float, *,
                 weight: float = 1.0) -> bool:
@@ -151,35 +180,86 @@ class AnswerLengths:
         self.apply(sample)
         return True
 
+    def fold(self, pair: Pair | None, sample: Sample) -> Pair:
+        """``pair`` with ``sample`` folded in (the arithmetic :mod:`conduit_router.shared_lengths`
+        repeats in Redis); a pair of another dimension starts again."""
+        z, w, g = sample.z, sample.weight, self.gamma
+        if pair is None or pair.rho.size != z.size:
+            return Pair(w * np.outer(z, z), w * sample.ratio * z, w, 1)
+        return Pair(g * pair.S + w * np.outer(z, z), g * pair.rho + w * sample.ratio * z, g * pair.w + w, pair.n + 1)
+
     def apply(self, sample: Sample) -> None:
-        """Fold a prepared answer in (the arithmetic :mod:`conduit_router.shared_lengths` repeats in Redis)."""
+        """Fold a prepared answer in and refit."""
         with self._lock:
-            wordy = self._wordy.setdefault(sample.model, [0.0, 0.0, 0])
-            wordy[0] = self.gamma * wordy[0] + sample.weight
-            wordy[1] = self.gamma * wordy[1] + sample.weight * sample.relative
-            wordy[2] += 1
-        verbosity = self.verbosity(sample.model)
-        vec = sample.x
-        with self._lock:
-            if self._S is None or self._r is None or self._S.shape[0] != vec.size:
-                self._S, self._r = np.zeros((vec.size, vec.size)), np.zeros(vec.size)
-            self._S = self.gamma * self._S + np.outer(vec, vec)
-            self._r = self.gamma * self._r + vec * (sample.ratio / verbosity)
-            self._weights = None
+            key = (sample.cell, sample.model)
+            self._pairs[key] = self.fold(self._pairs.get(key), sample)
+            self._fit()
 
-    def state(self) -> dict[str, Any]:
-        """The learned figures (what Redis keeps for every worker)."""
+    def take(self, pairs: Mapping[tuple[int, str], Pair], *, replace: bool = True) -> None:
+        """Take these pairs' sums (the shared ones) in place of the local ones (all of them when
+        ``replace``, else only these pairs), and refit."""
         with self._lock:
-            return {"S": None if self._S is None else self._S.tolist(), "r": None if self._r is None else self._r.tolist(),
-                    "m": {name: list(sums) for name, sums in self._wordy.items()}}
+            if replace:
+                self._pairs = dict(pairs)
+            else:
+                self._pairs.update(pairs)
+            self._fit()
 
-    def take(self, S: np.ndarray | None, r: np.ndarray | None, wordy: dict[str, list[float]]) -> None:
-        """Replace the learned figures (by the shared ones)."""
+    def _fit(self) -> None:
+        """One alternation of the joint least squares, from the previous verbosities (caller holds the lock)."""
+        dims = {pair.rho.size for pair in self._pairs.values()}
+        if len(dims) != 1:
+            self._beta, self._verbosity = {}, {}
+            return  # nothing seen yet (or figures of two layouts: wait for one)
+        k = dims.pop()
+        models = sorted({m for _, m in self._pairs})
+        cells = sorted({c for c, _ in self._pairs})
+        index = {m: i for i, m in enumerate(models)}
+        S = np.zeros((len(cells), len(models), k, k))
+        rho = np.zeros((len(cells), len(models), k))
+        W = np.zeros((len(cells), len(models)))
+        for ci, c in enumerate(cells):
+            for m in models:
+                pair = self._pairs.get((c, m))
+                if pair is not None:
+                    S[ci, index[m]], rho[ci, index[m]], W[ci, index[m]] = pair.S, pair.rho, pair.w
+        prior = np.zeros(k)
+        prior[-1] = 1.0
+        ridge = self.ridge * np.eye(k)
+
+        def regressions(v: np.ndarray) -> np.ndarray:
+            A = np.einsum("m,cmij->cij", v * v, S) + ridge
+            b = np.einsum("m,cmi->ci", v, rho) + self.ridge * prior
+            return np.linalg.solve(A, b[..., None])[..., 0]
+
+        answers = W.sum(axis=0)
+        v = np.array([self._verbosity.get(m, 1.0) for m in models])
+        beta = regressions(v)
+        for _ in range(self.MAX_ALTERNATIONS):
+            fitted = np.einsum("ci,cmi->m", beta, rho)
+            explained = np.einsum("ci,cmij,cj->m", beta, S, beta)
+            step = (self.prior_weight + fitted) / (self.prior_weight + explained)
+            if answers.sum() > 0:
+                step = step / (float(answers @ step) / float(answers.sum()))
+            beta = regressions(step)
+            settled = bool(np.all(np.abs(step - v) <= self.TOLERANCE * v))
+            v = step
+            if settled:
+                break
+        self._beta = {c: beta[ci] for ci, c in enumerate(cells)}
+        self._verbosity = {m: float(v[index[m]]) for m in models}
+
+    # --- figures ----------------------------------------------------------------------------------
+
+    def pairs(self) -> dict[tuple[int, str], Pair]:
+        """The learned sums (what Redis keeps for every worker)."""
         with self._lock:
-            self._S, self._r, self._weights = S, r, None
-            self._wordy = wordy
+            return dict(self._pairs)
 
     def to_dict(self) -> dict[str, Any]:
         """Per model: the answers seen and the learned verbosity."""
-        return {model: {"answers": int(sums[2]), "verbosity": round(self.verbosity(model), 4)}
-                for model, sums in sorted(self._wordy.items())}
+        with self._lock:
+            answers: dict[str, int] = {}
+            for (_, model), pair in self._pairs.items():
+                answers[model] = answers.get(model, 0) + pair.n
+        return {model: {"answers": n, "verbosity": round(self.verbosity(model), 4)} for model, n in sorted(answers.items())}

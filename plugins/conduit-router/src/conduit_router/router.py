@@ -128,7 +128,6 @@ class Router:
         self._by_name = {m.name: m for m in self.models}
         self.objective = Objective.parse(objective)
         self.budget = BudgetPacer(self.objective) if self.objective.cost_budget is not None else None
-        self.lengths = AnswerLengths()  # how long each model's answers run, from the usage seen
         self.config = config or BanditConfig()
         self.sampler = ThompsonSampler(self.config, seed=seed, policy=policy)
         self.store = resolve_store(state)
@@ -136,6 +135,8 @@ class Router:
         # One outage log for every Redis user of this router: one warning per outage, one line at its end.
         self.outages = OutageLog(logger, "Redis")
         self.analyzer = QueryAnalyzer(embedder, store=self.store, outages=self.outages)
+        # How long each model's answers run, from the usage seen: one regression per classified domain.
+        self.lengths = AnswerLengths(cells=domain_slice(self.analyzer.dimension))
         self._backend: PosteriorBackend | None = None
         self._shared_lengths: Any = None  # the answer lengths in Redis, for every worker and host
         self._refresh_interval = refresh_interval

@@ -1,25 +1,26 @@
 """Learned answer lengths shared by every worker and host: the figures in Redis.
 
 :class:`~conduit_router.lengths.AnswerLengths` learns how long each model's answers run from
-the usage the router sees. Per process, each worker learned from its own answers only, and
-a deployment of N workers learned the same lengths N times, each from a part of the traffic.
-With a Redis state store the figures (the pooled regression's sums, each model's verbosity
-sums) are one JSON value, ``<prefix>router:lengths:<feature space>``, and every answer updates
-it in one Lua script: the same arithmetic as ``AnswerLengths.apply``, atomic, so concurrent
-workers never lose an answer. The script returns the new figures, which the local
-``AnswerLengths`` takes over; decisions read that local copy, refreshed from Redis at most
-every ``refresh_interval`` seconds (one GET), so a decision costs no round trip most of the
-time.
+the usage the router sees, from sums kept per (cell, model) pair. Per process, each worker
+learned from its own answers only, and a deployment of N workers learned the same lengths N
+times, each from a part of the traffic. With a Redis state store the pairs' sums are the
+fields of one hash, ``<prefix>router:answer-lengths:<feature space>`` (field ``<cell>|<model>``,
+a JSON object: ``S``, the upper triangle of ``Σ w·z zᵀ`` row by row, ``r`` = ``Σ w·r·z``, ``w``
+and ``n``), and every answer updates its pair in one Lua script: the same arithmetic as
+``AnswerLengths.fold``, atomic, so concurrent workers never lose an answer. The script
+returns the pair's new sums, which the local ``AnswerLengths`` takes over (and refits from);
+the other pairs are re-read with one ``HGETALL`` at most every ``refresh_interval`` seconds,
+so a decision costs no round trip most of the time. Each worker fits the estimates from the
+sums (a few small solves), so Redis does no linear algebra.
 
-The worker prepares each answer (its ratio to the pooled estimate needs the regression's
-solution, which the script does not compute) from its copy, at most ``refresh_interval``
-old. When Redis does not answer, the answer is applied to the local copy (routing goes on,
-and this process keeps learning), queued (at most ``BACKLOG_LIMIT``), and sent in order once
+When Redis does not answer, the answer is applied to the local copy (routing goes on, and
+this process keeps learning), queued (at most ``BACKLOG_LIMIT``), and sent in order once
 Redis answers again; the router's outage log says so once.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import deque
@@ -28,71 +29,85 @@ from typing import Any
 import numpy as np
 import orjson
 
-from conduit_router.lengths import AnswerLengths, Sample
+from conduit_router.lengths import AnswerLengths, Pair, Sample
 from conduit_router.outage import OutageLog
 
 __all__ = ["UPDATE_SCRIPT", "SharedLengths", "lengths_key"]
 
 logger = logging.getLogger("conduit.router")
 
-# KEYS[1]: the figures (JSON: d, S (d*d, row-major), r (d), m: model -> [Σw, Σw·relative, answers]).
-# Figures of another dimension are replaced. ARGV: 1 dim, 2 gamma, 3 prior weight, 4 model,
-# 5 x (JSON list), 6 ratio, 7 relative, 8 weight.
+# KEYS[1]: the hash of pairs. ARGV: 1 k (the cell's features), 2 gamma, 3 field, 4 z (JSON
+# list), 5 ratio, 6 weight. A pair of another dimension starts again.
 UPDATE_SCRIPT = """
-local d = tonumber(ARGV[1])
-local g, pw = tonumber(ARGV[2]), tonumber(ARGV[3])
-local model = ARGV[4]
-local x = cjson.decode(ARGV[5])
-local ratio, rel, w = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local raw = redis.call('GET', KEYS[1])
-local st
+local k = tonumber(ARGV[1])
+local g = tonumber(ARGV[2])
+local z = cjson.decode(ARGV[4])
+local ratio, w = tonumber(ARGV[5]), tonumber(ARGV[6])
+local raw = redis.call('HGET', KEYS[1], ARGV[3])
+local p
 if raw then
-  st = cjson.decode(raw)
+  p = cjson.decode(raw)
 end
-if not st or tonumber(st.d) ~= d then
-  st = {d = d, S = {}, r = {}, m = {}}
-  for i = 1, d * d do st.S[i] = 0 end
-  for i = 1, d do st.r[i] = 0 end
+if not p or type(p.r) ~= 'table' or #p.r ~= k then
+  p = {S = {}, r = {}, w = 0, n = 0}
+  for i = 1, k * (k + 1) / 2 do p.S[i] = 0 end
+  for i = 1, k do p.r[i] = 0 end
 end
-local sums = st.m[model] or {0, 0, 0}
-sums[1] = g * sums[1] + w
-sums[2] = g * sums[2] + w * rel
-sums[3] = sums[3] + 1
-st.m[model] = sums
-local total, weighted = 0, 0
-for _, s in pairs(st.m) do
-  total = total + s[1]
-  weighted = weighted + s[1] * (pw + s[2]) / (pw + s[1])
-end
-local verbosity = ((pw + sums[2]) / (pw + sums[1])) / (weighted / total)
-local y = ratio / verbosity
-local S, r = st.S, st.r
-for i = 1, d do
-  local base = (i - 1) * d
-  for j = 1, d do
-    S[base + j] = g * S[base + j] + x[i] * x[j]
+local S, r = p.S, p.r
+local t = 1
+for i = 1, k do
+  local wz = w * z[i]
+  for j = i, k do
+    S[t] = g * S[t] + wz * z[j]
+    t = t + 1
   end
-  r[i] = g * r[i] + x[i] * y
+  r[i] = g * r[i] + w * ratio * z[i]
 end
-local out = cjson.encode(st)
-redis.call('SET', KEYS[1], out)
+p.w = g * p.w + w
+p.n = p.n + 1
+local out = cjson.encode(p)
+redis.call('HSET', KEYS[1], ARGV[3], out)
 return out
 """
 
 
 def lengths_key(store: Any, space: str) -> str:
-    """One value per feature space (the regression's dimension and meaning depend on it)."""
-    return f"{getattr(store, 'prefix', '')}router:lengths:{space}"
+    """One hash per feature space (the regressions' dimension and meaning depend on it)."""
+    return f"{getattr(store, 'prefix', '')}router:answer-lengths:{space}"
 
 
-def _figures(raw: Any, dim: int) -> tuple[np.ndarray, np.ndarray, dict[str, list[float]]] | None:
-    """The regression's sums and the verbosity sums from the stored JSON (None: another dimension)."""
-    data = orjson.loads(raw)
-    if int(data.get("d", -1)) != dim:
+def field(cell: int, model: str) -> str:
+    """The hash field of a (cell, model) pair."""
+    return f"{cell}|{model}"
+
+
+@functools.cache
+def _triangle(k: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    rows, cols = np.triu_indices(k)
+    return (rows, cols), (cols, rows)
+
+
+def _pair(raw: Any, k: int) -> Pair | None:
+    """A pair's sums from its stored JSON (None: another dimension, or not a pair)."""
+    try:
+        data = orjson.loads(raw)
+        tri, rho = np.asarray(data["S"], dtype=float), np.asarray(data["r"], dtype=float)
+        w, n = float(data["w"]), int(data["n"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
-    models = data.get("m") or {}  # Lua encodes an empty table as {}; be lenient with []
-    wordy = {str(name): [float(v) for v in sums] for name, sums in dict(models).items()}
-    return np.asarray(data["S"], dtype=float).reshape(dim, dim), np.asarray(data["r"], dtype=float), wordy
+    if rho.shape != (k,) or tri.shape != (k * (k + 1) // 2,):
+        return None
+    upper, lower = _triangle(k)
+    S = np.empty((k, k))
+    S[upper] = tri
+    S[lower] = tri
+    return Pair(S, rho, w, n)
+
+
+def _key(name: Any) -> tuple[int, str] | None:
+    text = name.decode() if isinstance(name, bytes) else str(name)
+    cell, _, model = text.partition("|")
+    return (int(cell), model) if cell.isdigit() and model else None
 
 
 class SharedLengths:
@@ -105,22 +120,39 @@ class SharedLengths:
         self.lengths = lengths
         self.key = key
         self.dim = dim
+        self.k = lengths.split(np.zeros(dim))[1].size  # the cells' features
         self.client = store.client
         self.refresh_interval = refresh_interval
         self._script = self.client.register_script(UPDATE_SCRIPT)
         self.outages = outages or OutageLog(logger)
         self._fetched_at = -1e18
         self._backlog: deque[Sample] = deque()
+        self._seen: dict[tuple[int, str], tuple[Any, Pair]] = {}  # the stored bytes last parsed, per pair
 
     def _errors(self) -> tuple[type[BaseException], ...]:
         from redis.exceptions import RedisError
 
         return (RedisError, OSError, TimeoutError)
 
-    def _take(self, raw: Any) -> None:
-        figures = _figures(raw, self.dim) if raw is not None else None
-        if figures is not None:
-            self.lengths.take(*figures)
+    def _take_all(self, raw: dict[Any, Any]) -> None:
+        if not raw:
+            return  # nothing shared yet: keep what this process learned
+        pairs, seen, changed = {}, {}, False
+        for name, value in raw.items():
+            key = _key(name)
+            if key is None:
+                continue
+            # A pair whose stored bytes did not change since the last read is not parsed again.
+            known = self._seen.get(key)
+            if known is not None and known[0] == value:
+                pair: Pair | None = known[1]
+            else:
+                pair, changed = _pair(value, self.k), True
+            if pair is not None:
+                pairs[key], seen[key] = pair, (value, pair)
+        if changed or seen.keys() != self._seen.keys():
+            self.lengths.take(pairs)
+        self._seen = seen
 
     async def refresh(self, *, force: bool = False) -> None:
         """Re-read the shared figures when the copy is older than ``refresh_interval``."""
@@ -130,21 +162,21 @@ class SharedLengths:
         self._fetched_at = now  # also when Redis is down: do not try on every decision
         try:
             await self._replay()
-            raw = await self.client.get(self.key)
+            raw = await self.client.hgetall(self.key)
         except self._errors() as exc:
             self.outages.failed("answer-length read", exc)
             return
         self.outages.recovered()
-        self._take(raw)
+        self._take_all(raw)
 
     def _args(self, sample: Sample) -> list[str]:
-        lengths = self.lengths
-        return [str(self.dim), repr(lengths.gamma), repr(lengths.prior_weight), sample.model,
-                orjson.dumps([float(v) for v in sample.x]).decode(), repr(sample.ratio), repr(sample.relative),
-                repr(sample.weight)]
+        return [str(self.k), repr(self.lengths.gamma), field(sample.cell, sample.model),
+                orjson.dumps([float(v) for v in sample.z]).decode(), repr(sample.ratio), repr(sample.weight)]
 
     async def _send(self, sample: Sample) -> None:
-        self._take(await self._script(keys=[self.key], args=self._args(sample)))
+        pair = _pair(await self._script(keys=[self.key], args=self._args(sample)), self.k)
+        if pair is not None:
+            self.lengths.take({(sample.cell, sample.model): pair}, replace=False)
 
     async def _replay(self) -> None:
         # Each entry leaves the backlog before it is sent, so concurrent replays never send one
