@@ -11,6 +11,7 @@ within the target and its cost; then its weighted objective at 0.92/0.08.
     python bench/router_configs.py --seeds 6 --ideal --strength 10        # ... with a prior worth 10 answers
     python bench/router_configs.py --seeds 6 --usage                      # and the spend on usage alone
     python bench/router_configs.py --seeds 12 --first-seed 12             # seeds 12-23: a fresh set
+    python bench/router_configs.py --seeds 6 --per-seed                   # and each seed's line
 
 ``--config NAME=VALUE`` sets a ``BanditConfig`` field (repeatable). ``--ideal`` instead runs
 reference learners that know each query's true domain
@@ -47,7 +48,8 @@ def _gap(f: dict, window: scores.Window, w: bench.Workload) -> float:
 USAGE_RUN = f"router, no cost feedback, usage of 1 answer in {round(1 / bench.USAGE_SHARE)}"
 
 
-async def learner_line(name: str, seeds: range, embedder: str, config: object, label: str, usage: bool) -> None:
+async def learner_line(name: str, seeds: range, embedder: str, config: object, label: str, usage: bool,
+                       per_seed: bool = False) -> None:
     w = bench.WORKLOADS[name](STEPS)
     bench.RUNS = {k: v for k, v in bench.RUNS.items()
                   if (v[2] == 0.0 and (v[1] or v[0] != "budget")) or (usage and k == USAGE_RUN)}
@@ -66,6 +68,10 @@ async def learner_line(name: str, seeds: range, embedder: str, config: object, l
         rows["util"].append(f["runs"]["weighted"]["after"].utility)
         if usage:
             rows["usage"].append(f["runs"][USAGE_RUN]["after"].cost / f["reference"].cost)
+        if per_seed:
+            print(f"{name:9s} seed {seed:<3d} gap {rows['gap'][-1]:6.1%} spend {rows['spend'][-1]:.1%} "
+                  f"early {rows['early'][-1]:.1%} late {rows['late'][-1]:.1%}"
+                  + (f" usage spend {rows['usage'][-1]:.1%}" if usage else ""), flush=True)
     m = {k: statistics.mean(v) for k, v in rows.items() if v}
     print(f"{name:9s} {label:40s} gap {m['gap']:6.1%} spend {m['spend']:.1%} early {m['early']:.1%} "
           f"late {m['late']:.1%} | within {m['within']:.1%} cost {m['cost']:.1%} | objective {m['util']:.4f}"
@@ -104,6 +110,7 @@ if __name__ == "__main__":
     parser.add_argument("--ideal", action="store_true")
     parser.add_argument("--strength", type=float, default=3.0, help="--ideal: answers the quality prior is worth")
     parser.add_argument("--usage", action="store_true", help="also the spend with the usage of 1 answer in 4 only")
+    parser.add_argument("--per-seed", action="store_true", help="a line per seed before the mean")
     args = parser.parse_args()
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     for workload in ("published", "mixed"):
@@ -111,4 +118,5 @@ if __name__ == "__main__":
             ideal_lines(workload, seeds, args.strength)
         else:
             label = " ".join([args.embedder, *args.config])
-            asyncio.run(learner_line(workload, seeds, args.embedder, config_from(args.config), label, args.usage))
+            asyncio.run(learner_line(workload, seeds, args.embedder, config_from(args.config), label, args.usage,
+                                     args.per_seed))
