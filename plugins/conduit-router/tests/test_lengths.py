@@ -171,3 +171,42 @@ async def test_a_budget_holds_without_cost_feedback_when_a_quarter_of_answers_re
     spent = (await run_router(router, _verbose(0), steps, costs=False, usage=0.25)).window(steps // 2)["cost"]
     priciest = run_static(_verbose(0), "strongest", steps).window(steps // 2)["cost"]
     assert 0.47 < spent / priciest < 0.53, spent / priciest
+
+
+# Requests for stories the domain classifier files partly under "factual" (no rule matches
+# them), beside real questions of fact: their answers are six times as long. The cheap model
+# answers most of the facts, the flagship most of the stories.
+_MIXED_TEMPLATES = {
+    "stories": ["Draft the opening scene of a radio play set {setting}.",
+                "Invent a myth that explains {scene}, told by a grandmother.",
+                "Compose a sonnet about {scene}, ending on a hopeful line."],
+    "facts": ["Which river flows through {city}?", "In what year did {event} happen?", "What currency is used in {nation}?"],
+    "code": ["Write a {lang} function that {task}.", "Implement a {lang} class that {task}, with unit tests."],
+}
+_MIXED_SLOTS = {
+    "setting": ["in a lift stuck between floors", "on a night ferry", "in a hospital waiting room"],
+    "scene": ["the first snow of the year", "a harbour at dawn", "why the sea is salty", "a train leaving at night"],
+    "city": ["Vienna", "Cairo", "Budapest", "Lyon", "Kyiv", "Basel"],
+    "event": ["the fall of the Berlin Wall", "the first Moon landing", "the opening of the Suez Canal"],
+    "nation": ["Switzerland", "Peru", "Vietnam", "Morocco", "Iceland"],
+}
+
+
+def _classifier_mixes(seed: int) -> Environment:
+    quality = {"small": {"stories": 0.70, "facts": 0.90, "code": 0.45},
+               "medium": {"stories": 0.80, "facts": 0.90, "code": 0.75},
+               "large": {"stories": 0.92, "facts": 0.92, "code": 0.92}}
+    return Environment(list(MODELS), quality, seed=seed, mix={"stories": 1, "facts": 1, "code": 1},
+                       output_tokens={"stories": 600, "facts": 100, "code": 800}, templates=_MIXED_TEMPLATES,
+                       slots=_MIXED_SLOTS, verbosity={"large": 1.3, "small": 0.8})
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+async def test_a_budget_holds_on_usage_when_the_classifier_files_long_answers_with_short_ones(seed: int) -> None:
+    # One length regression for every kind of query, with verbosities fitted one after the
+    # other, spent 52.0% and 52.3% of the flagship's cost here for a budget of 50%.
+    steps = 2000
+    router = Router(MODELS, embedder="hash", seed=seed, objective=Objective(0.9, 0.1, 0.0, cost_budget=0.5))
+    spent = (await run_router(router, _classifier_mixes(seed), steps, costs=False, usage=0.25)).window(steps // 2)
+    priciest = run_static(_classifier_mixes(seed), "strongest", steps).window(steps // 2)["cost"]
+    assert 0.485 < spent["cost"] / priciest < 0.515, spent["cost"] / priciest
