@@ -25,8 +25,9 @@ answer seen, from sufficient statistics kept per (cell, model) pair: ``S = Σ w�
 the verbosities fixed, each cell's regression is a ridge solve of ``Σ_m v_m² S`` against
 ``Σ_m v_m ρ``; with the regressions fixed, each verbosity is ``Σ β·ρ / Σ βᵀ S β`` over its
 cells (a prior of 1 worth ``prior_weight``). The alternation starts from the previous
-solution and stops when no verbosity moves by more than ``TOLERANCE`` (relative): after one
-more answer that is one or two steps. Fitted jointly, neither factor takes the other's
+solution and stops when no verbosity moves by more than ``TOLERANCE`` (relative): after a
+few more answers that is one or two steps. The fit is refitted once every few answers
+(:meth:`AnswerLengths._answered`), not after each. Fitted jointly, neither factor takes the other's
 error for its own: when the cheap models answer most of the questions of fact, a base read
 too high there would otherwise be "confirmed" by their verbosities read too low, and the
 priciest model, which answers few of them, would be estimated too wordy on them (the
@@ -100,6 +101,7 @@ class AnswerLengths:
     MIN_BASE = 0.05
     MAX_ALTERNATIONS = 20
     TOLERANCE = 1e-4
+    REFIT_EVERY = 32
 
     def __init__(self, *, cells: slice | None = None, prior_weight: float = PRIOR_WEIGHT, ridge: float = RIDGE,
                  gamma: float = GAMMA) -> None:
@@ -115,6 +117,8 @@ class AnswerLengths:
         self._beta: dict[int, np.ndarray] = {}  # cell -> the regression's weights
         self._verbosity: dict[str, float] = {}
         self._keep: dict[int, np.ndarray] = {}  # context size -> the indices of the cell's features
+        self._answers = 0  # answers folded in by this object
+        self._since_fit = 0
         self._lock = threading.Lock()
 
     # --- reading ----------------------------------------------------------------------------------
@@ -189,20 +193,36 @@ class AnswerLengths:
         return Pair(g * pair.S + w * np.outer(z, z), g * pair.rho + w * sample.ratio * z, g * pair.w + w, pair.n + 1)
 
     def apply(self, sample: Sample) -> None:
-        """Fold a prepared answer in and refit."""
+        """Fold a prepared answer in (and refit when it is time: :meth:`_answered`)."""
         with self._lock:
             key = (sample.cell, sample.model)
             self._pairs[key] = self.fold(self._pairs.get(key), sample)
-            self._fit()
+            self._answered()
 
     def take(self, pairs: Mapping[tuple[int, str], Pair], *, replace: bool = True) -> None:
-        """Take these pairs' sums (the shared ones) in place of the local ones (all of them when
-        ``replace``, else only these pairs), and refit."""
+        """Take these pairs' sums (the shared ones) in place of the local ones: all of them
+        when ``replace`` (refit), else only these pairs, one answer's update (refit when it is
+        time)."""
         with self._lock:
             if replace:
                 self._pairs = dict(pairs)
+                self._since_fit = 0
+                self._fit()
             else:
                 self._pairs.update(pairs)
+                self._answered()
+
+    def _answered(self) -> None:
+        """Count one answer; refit once every ``1 + answers / 50`` of them, at most
+        ``REFIT_EVERY`` (caller holds the lock). A fit solves one small system per cell a
+        few times over, far more than folding an answer in; the figures move little in one
+        answer, and every pair remembers about ``1 / (1 - gamma)`` of its own, so a fit
+        lagging a few dozen answers changes no estimate that matters, and a process that
+        learns from every answer of a busy service spends little on it."""
+        self._answers += 1
+        self._since_fit += 1
+        if self._since_fit >= min(self.REFIT_EVERY, 1 + self._answers // 50):
+            self._since_fit = 0
             self._fit()
 
     def _fit(self) -> None:
