@@ -6,7 +6,7 @@ learned from its own answers only, and a deployment of N workers learned the sam
 times, each from a part of the traffic. With a Redis state store the pairs' sums are the
 fields of one hash, ``<prefix>router:answer-lengths:<feature space>`` (field ``<cell>|<model>``,
 packed little-endian doubles: ``Σ w``, the answers seen, the upper triangle of ``Σ w·z zᵀ``
-row by row and ``Σ w·r·z``: about 1.7 KB a pair, read with no parsing beyond a copy), and
+row by row and ``Σ w·r·z``, read back with ``np.frombuffer``: no parsing), and
 every answer updates its pair in one Lua script: the same arithmetic as
 ``AnswerLengths.fold``, atomic, so concurrent workers never lose an answer. The script
 returns the pair's new sums, which the local ``AnswerLengths`` takes over (and refits from);
