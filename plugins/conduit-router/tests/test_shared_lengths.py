@@ -101,6 +101,23 @@ async def test_concurrent_answers_from_two_workers_are_all_counted(store: RedisS
     assert math.isclose(workers[0].lengths.estimate("medium", x, 100.0), 300.0, rel_tol=0.05)
 
 
+async def test_a_worker_sending_its_own_answers_still_reads_the_others(store: RedisStateStore) -> None:
+    # A send returns only the sender's pair, so the other pairs arrive by refresh alone: a
+    # worker whose own answers come faster than its refresh interval must still refresh.
+    key = f"{store.prefix}lengths"
+    busy = SharedLengths(AnswerLengths(), store, key, 3, refresh_interval=0.2)
+    other = SharedLengths(AnswerLengths(), store, key, 3)
+    x = [1.0, 0.0, 1.0]
+    await busy.refresh()
+    for _ in range(20):
+        await other.observe("large", x, 100.0, 300.0)
+    for _ in range(12):  # an answer every 0.05 s for 0.6 s, a decision's refresh before each
+        await busy.refresh()
+        await busy.observe("small", x, 100.0, 100.0)
+        await asyncio.sleep(0.05)
+    assert busy.lengths.to_dict().get("large", {}).get("answers") == 20
+
+
 async def test_without_redis_lengths_are_learned_in_this_process_and_decisions_go_on(
         caplog: pytest.LogCaptureFixture) -> None:
     # Nothing listens on this port: every Redis call of the router fails at once.

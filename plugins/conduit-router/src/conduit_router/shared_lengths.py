@@ -210,8 +210,8 @@ class SharedLengths:
             if len(self._backlog) < self.BACKLOG_LIMIT:
                 self._backlog.append(sample)
             return True
+        # The script returned this pair only: the refresh clock keeps running for the others.
         self.outages.recovered()
-        self._fetched_at = time.monotonic()
         return True
 
     @property
