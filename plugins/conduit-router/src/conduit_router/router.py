@@ -236,9 +236,10 @@ class Router:
 
     # --- routing -------------------------------------------------------------------------------
 
-    def _estimates(self, features: QueryFeatures, stats: Mapping[str, ModelStats]) -> tuple[dict[str, float], dict[str, float]]:
+    def _estimates(self, features: QueryFeatures, x: np.ndarray,
+                   stats: Mapping[str, ModelStats]) -> tuple[dict[str, float], dict[str, float]]:
         out_tokens = expected_output_tokens(features.domain, features.complexity)
-        base = out_tokens * self.lengths.base(features.context)
+        base = out_tokens * self.lengths.base(x)
         costs = {m.name: m.cost(features.token_estimate, base * self.lengths.verbosity(m.name)) for m in self.models}
         latencies = {m.name: predicted_latency(m, stats.get(m.name)) for m in self.models}
         return costs, latencies
@@ -289,7 +290,7 @@ class Router:
         stats = await backend.snapshot(self._by_name)
         if self.shared_lengths is not None:
             await self.shared_lengths.refresh()
-        costs, latencies = self._estimates(features, stats)
+        costs, latencies = self._estimates(features, x, stats)
         candidates, excluded = self._candidates(query, features, x, stats, costs, latencies, exclude)
         if not candidates:
             raise NoEligibleModelError(excluded)
