@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conduit_router import BanditConfig
-from conduit_router.posteriors import DriftTest, ModelStats, apply_update
+from conduit_router import BanditConfig, ModelSpec, Router
+from conduit_router.posteriors import DriftTest, LocalPosteriors, ModelStats, apply_update
 
 X = np.ones(1)
 
@@ -74,7 +74,7 @@ def test_an_alarm_keeps_only_recent_evidence_and_restarts_the_sums() -> None:
     while stats.dr == 0:
         apply_update(stats, X, 0.0, 1.0, 1.0, None, 1.0, 0.8, test)
     assert stats.n < 5 + 1 + 1e-9  # `keep` observations' worth, then this one
-    assert stats.dn == 0.0 and stats.up == 0.0
+    assert stats.dn == [0.0] and stats.up == [0.0]
 
 
 def test_threshold_zero_turns_it_off() -> None:
@@ -89,3 +89,56 @@ def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
     name, value = next(iter(kwargs.items()))
     with pytest.raises(ValueError, match="drift test"):
         BanditConfig(**{f"drift_{name}": value})
+
+
+@pytest.mark.anyio
+async def test_a_drop_on_one_kind_of_query_is_caught_though_the_model_does_well_on_the_others() -> None:
+    # A model that answers four code queries for each maths one fails on maths only, while its
+    # code answers come out a little better than predicted: in one pair of sums over all its
+    # answers the code evidence cancels the maths drop; per kind of query it is caught.
+    router = Router([ModelSpec("m", "p", 1.0, 1.0, quality_prior=0.9)], embedder="hash", seed=0)
+    code = await router.analyzer.analyze("Write a Python function that parses a CSV file and returns the rows")
+    maths = await router.analyzer.analyze("Solve the equation 3x^2 - 5x + 1 = 0 for x")
+    assert (code.domain, maths.domain) == ("code", "math")
+    rng = np.random.default_rng(1)
+
+    async def rounds(n: int, code_right: float, maths_right: float) -> None:
+        for _ in range(n):
+            for _ in range(4):
+                await router.observe("m", code.context, float(rng.random() < code_right))
+            await router.observe("m", maths.context, float(rng.random() < maths_right))
+
+    await rounds(300, 0.9, 0.9)
+    assert router.stats()["models"]["m"]["drifts"] == 0
+    await rounds(60, 0.93, 0.5)
+    assert router.stats()["models"]["m"]["drifts"] >= 1
+
+
+def test_each_kind_of_query_keeps_its_own_sums_and_an_alarm_restarts_them_all() -> None:
+    stats = ModelStats.empty(1)
+    test = DriftTest()
+    for _ in range(5):  # wrong where 0.9 was predicted, on kind 2: only its "down" sum grows
+        apply_update(stats, X, 0.0, 1.0, 1.0, None, 1.0, 0.9, test, cell=2)
+    assert stats.dn[:2] == [0.0, 0.0] and stats.dn[2] > 0 and stats.up == [0.0, 0.0, 0.0]
+    for _ in range(20):  # the same on kind 0 reaches the threshold on its own sum
+        apply_update(stats, X, 0.0, 1.0, 1.0, None, 1.0, 0.9, test, cell=0)
+        if stats.dr:
+            break
+    assert stats.dr == 1 and stats.dn == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("cell", [-1, 64, 1.5, "math"])
+@pytest.mark.anyio
+async def test_a_cell_outside_the_detectors_range_is_refused(cell: object) -> None:
+    with pytest.raises(ValueError, match="cell"):
+        await LocalPosteriors(1, drift=DriftTest()).update("m", X, 1.0, 1.0, None, 0.9, cell)  # type: ignore[arg-type]
+
+
+def test_sums_stored_by_an_earlier_version_restart() -> None:
+    data = ModelStats.empty(2).to_json()
+    data.update({"dn": 3.5, "up": 0.25})  # one pair over every kind of query, before cells
+    del data["dnc"], data["upc"]
+    stats = ModelStats.from_json(data)
+    assert stats.dn == [] and stats.up == []
+    apply_update(stats, np.ones(2), 0.0, 1.0, 1.0, None, 1.0, 0.9, DriftTest(), cell=1)
+    assert stats.dn[0] == 0.0 and stats.dn[1] > 0 and stats.dr == 0

@@ -67,13 +67,31 @@ async def test_lua_change_detector_matches_the_in_process_one(store: RedisStateS
         y = 0.0 if 20 <= i < 30 else float(rng.random() < expected)
         if i % 4 == 0:
             y = 0.5  # graded feedback
-        a = await shared.update("m", x, y, 1.0, None, None if i % 9 == 0 else expected)
-        b = await local.update("m", x, y, 1.0, None, None if i % 9 == 0 else expected)
-        assert a.dr == b.dr and a.dn == pytest.approx(b.dn) and a.up == pytest.approx(b.up)
+        cell = 1 if 20 <= i < 30 else i % 3  # each kind of query has its own sums
+        a = await shared.update("m", x, y, 1.0, None, None if i % 9 == 0 else expected, cell)
+        b = await local.update("m", x, y, 1.0, None, None if i % 9 == 0 else expected, cell)
+        assert a.dr == b.dr and a.dn == pytest.approx(b.dn) and a.up == pytest.approx(b.up), i
         assert a.n == pytest.approx(b.n)
+    assert len(a.dn) == len(a.up) == 3
     assert a.dr >= 1  # the run of low outcomes was detected...
     assert a.n < 60 - 5  # ...and the evidence before it scaled down to `keep` observations' worth
     assert np.allclose(a.S, b.S, rtol=1e-9, atol=1e-12) and np.allclose(a.r, b.r, rtol=1e-9, atol=1e-12)
+
+
+async def test_the_script_takes_over_sums_an_earlier_version_stored(store: RedisStateStore) -> None:
+    # Before the detector kept sums per kind of query, a model's record held one pair of
+    # numbers ("dn", "up"): the script drops them and starts a pair per kind of query.
+    dim = 2
+    shared = RedisPosteriors(store, "upgrade", dim, drift=DriftTest())
+    old = ModelStats.empty(dim).to_json()
+    del old["dnc"], old["upc"]
+    old.update({"dn": 6.5, "up": 0.5, "n": 20.0, "u": 20})
+    await store.client.set(shared.key("m"), orjson.dumps(old))
+    assert (await shared.snapshot(["m"]))["m"].dn == []
+    stats = await shared.update("m", np.ones(dim), 0.0, 1.0, None, 0.9, 2)
+    assert stats.dr == 0 and stats.dn[:2] == [0.0, 0.0] and stats.dn[2] > 0
+    stored = orjson.loads(await store.client.get(shared.key("m")))
+    assert "dn" not in stored and "up" not in stored and len(stored["dnc"]) == 3
 
 
 @pytest.mark.slow

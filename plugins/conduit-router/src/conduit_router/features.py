@@ -40,7 +40,7 @@ from conduit_router.models import DOMAINS, QueryFeatures
 from conduit_router.outage import OutageLog
 from conduit_router.telemetry import record_cache
 
-__all__ = ["PROJECTION_DIM", "QueryAnalyzer", "context_dimension", "context_layout", "domain_slice"]
+__all__ = ["PROJECTION_DIM", "QueryAnalyzer", "context_dimension", "context_layout", "domain_cell", "domain_slice"]
 
 logger = logging.getLogger("conduit.router")
 
@@ -60,6 +60,13 @@ def domain_slice(dim: int) -> slice:
     log-length and the bias."""
     start = dim - len(DOMAINS) - 3
     return slice(start, start + len(DOMAINS))
+
+
+def domain_cell(x: np.ndarray) -> int:
+    """The index of the domain a context vector's one-hot marks (0 for a context too short
+    to hold one): the kind of query the change detector keeps its sums for."""
+    cells = domain_slice(x.shape[0])
+    return int(np.argmax(x[cells])) if cells.start >= 0 else 0
 
 
 def context_layout(domains: Sequence[str] = DOMAINS) -> str:

@@ -24,7 +24,14 @@ risk-adjusted Bernoulli CUSUM of Steiner, Cook, Farewell and Treasure (Biostatis
 Bernoulli likelihood linearly). While outcomes agree with the posterior each step is
 negative on average (minus a Kullback-Leibler divergence), whatever ``p``; when one sum
 passes the threshold ``h`` the model has drifted: its quality evidence is scaled down to
-``keep`` observations' worth, both sums restart and ``dr`` counts the event.
+``keep`` observations' worth, every sum restarts and ``dr`` counts the event.
+
+The sums are kept per kind of query (``cell``: the router passes the context's domain), a
+pair each. A model can fail on one kind of query only (a provider's update that breaks its
+maths); in a single pair of sums over all its traffic, the drop's evidence would be
+diluted by its answers on every other kind, and, where those come out a little better than
+predicted, cancelled (docs/router.md measures both). Per kind, each sum hears only the
+outcomes it tests.
 
 Why likelihood ratios rather than standardised residuals ``(y − p)/sqrt(p(1 − p))`` with an
 allowance (the earlier detector): a right-or-wrong outcome is skewed, so a wrong answer from
@@ -53,7 +60,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["DriftTest", "LocalPosteriors", "ModelStats", "PosteriorBackend", "apply_update"]
+__all__ = ["MAX_CELLS", "DriftTest", "LocalPosteriors", "ModelStats", "PosteriorBackend", "apply_update",
+           "check_cell"]
+
+# The detector keeps a pair of sums per kind of query; a cell index must be below this.
+MAX_CELLS = 64
 
 
 @dataclass(frozen=True)
@@ -93,8 +104,8 @@ class ModelStats:
     ls: float = 0.0
     lu: int = 0
     v: int = 0
-    dn: float = 0.0
-    up: float = 0.0
+    dn: list[float] = field(default_factory=list)
+    up: list[float] = field(default_factory=list)
     dr: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -109,7 +120,7 @@ class ModelStats:
     def to_json(self) -> dict[str, Any]:
         return {"d": self.dim, "S": self.S.ravel().tolist(), "r": self.r.tolist(), "n": self.n, "yy": self.yy,
                 "u": self.u, "lw": self.lw, "ls": self.ls, "lu": self.lu, "v": self.v,
-                "dn": self.dn, "up": self.up, "dr": self.dr}
+                "dnc": self.dn, "upc": self.up, "dr": self.dr}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelStats:
@@ -119,12 +130,24 @@ class ModelStats:
             r=np.asarray(data["r"], dtype=np.float64),
             n=float(data["n"]), yy=float(data["yy"]), u=int(data["u"]),
             lw=float(data["lw"]), ls=float(data["ls"]), lu=int(data["lu"]), v=int(data["v"]),
-            dn=float(data.get("dn", 0.0)), up=float(data.get("up", 0.0)), dr=int(data.get("dr", 0)),
+            dn=_sums(data.get("dnc")), up=_sums(data.get("upc")), dr=int(data.get("dr", 0)),
         )
 
     def copy(self) -> ModelStats:
         return ModelStats(self.S.copy(), self.r.copy(), self.n, self.yy, self.u, self.lw, self.ls, self.lu, self.v,
-                          self.dn, self.up, self.dr)
+                          list(self.dn), list(self.up), self.dr)
+
+
+def check_cell(cell: int) -> None:
+    """Raise ValueError unless ``cell`` is a kind-of-query index the detector keeps sums for."""
+    if not (isinstance(cell, int) and 0 <= cell < MAX_CELLS):
+        raise ValueError(f"cell must be an integer in [0, {MAX_CELLS}), got {cell!r}")
+
+
+def _sums(value: Any) -> list[float]:
+    """The detector's sums as stored: a list (anything else, such as the single number an
+    earlier version kept or the empty object Lua writes for an empty list, restarts them)."""
+    return [float(v) for v in value] if isinstance(value, list) else []
 
 
 def apply_update(
@@ -137,24 +160,29 @@ def apply_update(
     latency_gamma: float,
     expected: float | None = None,
     drift: DriftTest | None = None,
+    cell: int = 0,
 ) -> ModelStats:
     """Fold one observation into ``stats`` in place (the Lua script does exactly this).
 
     ``expected`` is the quality the posterior predicted for this observation, for the change
-    detector (None: the observation does not count for it, e.g. weak implicit evidence)."""
+    detector (None: the observation does not count for it, e.g. weak implicit evidence);
+    ``cell`` the kind of query whose sums it adds to (0, 1, ...)."""
     if y is not None and x is not None:
         if expected is not None and drift is not None and drift.threshold > 0:
             down, up = drift.evidence(expected, y)
-            stats.dn = max(0.0, stats.dn + weight * down)
-            stats.up = max(0.0, stats.up + weight * up)
-            if stats.dn > drift.threshold or stats.up > drift.threshold:
+            for sums in (stats.dn, stats.up):
+                sums.extend([0.0] * (cell + 1 - len(sums)))
+            stats.dn[cell] = max(0.0, stats.dn[cell] + weight * down)
+            stats.up[cell] = max(0.0, stats.up[cell] + weight * up)
+            if stats.dn[cell] > drift.threshold or stats.up[cell] > drift.threshold:
                 if stats.n > drift.keep:
                     f = drift.keep / stats.n
                     stats.S *= f
                     stats.r *= f
                     stats.n *= f
                     stats.yy *= f
-                stats.dn = stats.up = 0.0
+                stats.dn = [0.0] * len(stats.dn)
+                stats.up = [0.0] * len(stats.up)
                 stats.dr += 1
         wx = weight * x
         stats.S *= gamma
@@ -184,9 +212,10 @@ class PosteriorBackend(Protocol):
         ...
 
     async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
-                     log_latency: float | None, expected: float | None = None) -> ModelStats:
+                     log_latency: float | None, expected: float | None = None, cell: int = 0) -> ModelStats:
         """Fold one observation into ``name``'s statistics atomically; return the result
-        (``expected``: the quality the posterior predicted, for the change detector, or None)."""
+        (``expected``: the quality the posterior predicted, for the change detector, or None;
+        ``cell``: the kind of query, whose sums of the detector it adds to)."""
         ...
 
     async def reset(self, names: Iterable[str]) -> None:
@@ -220,14 +249,15 @@ class LocalPosteriors:
             return dict(self._stats)
 
     async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
-                     log_latency: float | None, expected: float | None = None) -> ModelStats:
+                     log_latency: float | None, expected: float | None = None, cell: int = 0) -> ModelStats:
+        check_cell(cell)
         if x is not None and len(x) != self.dim:
             raise ValueError(f"the context vector has {len(x)} values; these posteriors take {self.dim}")
         with self._lock:
             # Copy-on-write: a snapshot handed out earlier is never mutated under a reader.
             current = self._stats.get(name)
             stats = current.copy() if current is not None else ModelStats.empty(self.dim)
-            apply_update(stats, x, y, weight, self.gamma, log_latency, self.latency_gamma, expected, self.drift)
+            apply_update(stats, x, y, weight, self.gamma, log_latency, self.latency_gamma, expected, self.drift, cell)
             self._stats[name] = stats
             return stats
 

@@ -33,7 +33,7 @@ import numpy as np
 import orjson
 
 from conduit_router.outage import OutageLog
-from conduit_router.posteriors import DriftTest, ModelStats, apply_update
+from conduit_router.posteriors import DriftTest, ModelStats, apply_update, check_cell
 
 __all__ = ["UPDATE_SCRIPT", "RedisPosteriors"]
 
@@ -46,7 +46,10 @@ logger = logging.getLogger("conduit.router")
 #       6 log latency ('' for none), 7 latency gamma,
 #       8 the expected quality, for the change detector ('' for none),
 #       9 odds, 10 threshold (0: no detector), 11 keep  (see conduit_router.posteriors:
-#       the same log-likelihood ratios as DriftTest.evidence)
+#       the same log-likelihood ratios as DriftTest.evidence), 12 the cell (kind of query)
+#       whose pair of sums the observation adds to, from 0
+# The sums are lists ("dnc", "upc"); the single numbers an earlier version kept ("dn", "up")
+# are dropped, and its script, still running during an upgrade, starts its own from 0.
 UPDATE_SCRIPT = """
 local d = tonumber(ARGV[1])
 local raw = redis.call('GET', KEYS[1])
@@ -71,16 +74,23 @@ if ARGV[4] ~= '' and ARGV[3] ~= '' then
   local x = cjson.decode(ARGV[3])
   local S = st.S
   local r = st.r
-  st.dn = tonumber(st.dn) or 0
-  st.up = tonumber(st.up) or 0
+  st.dn = nil
+  st.up = nil
+  if type(st.dnc) ~= 'table' then st.dnc = {} end
+  if type(st.upc) ~= 'table' then st.upc = {} end
+  local dn = st.dnc
+  local up = st.upc
   st.dr = tonumber(st.dr) or 0
   local h = tonumber(ARGV[10])
   if ARGV[8] ~= '' and h > 0 then
     local p = math.min(0.99, math.max(0.01, tonumber(ARGV[8])))
     local R = tonumber(ARGV[9])
-    st.dn = math.max(0, st.dn + w * (y * math.log(1 / R) - math.log(1 - p + p / R)))
-    st.up = math.max(0, st.up + w * (y * math.log(R) - math.log(1 - p + p * R)))
-    if st.dn > h or st.up > h then
+    local c = tonumber(ARGV[12]) + 1
+    for i = #dn + 1, c do dn[i] = 0 end
+    for i = #up + 1, c do up[i] = 0 end
+    dn[c] = math.max(0, dn[c] + w * (y * math.log(1 / R) - math.log(1 - p + p / R)))
+    up[c] = math.max(0, up[c] + w * (y * math.log(R) - math.log(1 - p + p * R)))
+    if dn[c] > h or up[c] > h then
       local keep = tonumber(ARGV[11])
       if st.n > keep then
         local f = keep / st.n
@@ -89,8 +99,8 @@ if ARGV[4] ~= '' and ARGV[3] ~= '' then
         st.n = st.n * f
         st.yy = st.yy * f
       end
-      st.dn = 0
-      st.up = 0
+      for i = 1, #dn do dn[i] = 0 end
+      for i = 1, #up do up[i] = 0 end
       st.dr = st.dr + 1
     end
   end
@@ -163,7 +173,8 @@ class RedisPosteriors:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._snapshot: dict[str, ModelStats] = {}
         self._fetched_at = -1e18
-        self._backlog: deque[tuple[str, list[float] | None, float | None, float, float | None, float | None]] = deque()
+        self._backlog: deque[tuple[str, list[float] | None, float | None, float, float | None, float | None, int]] = \
+            deque()
         self.outages = outages or OutageLog(logger)
         self.counters = {"updates": 0, "refreshes": 0, "errors": 0, "backlog_replayed": 0, "stale_layout": 0}
         self.legacy_space = legacy_space
@@ -236,19 +247,20 @@ class RedisPosteriors:
                 f"{self.store.prefix}router:post:{self.space}:", prefix)
 
     def _args(self, x: list[float] | None, y: float | None, weight: float, log_latency: float | None,
-              expected: float | None) -> list[str]:
+              expected: float | None, cell: int) -> list[str]:
         drift = self.drift or _NO_DRIFT
         return [
             str(self.dim), _fmt(self.gamma), orjson.dumps(x).decode() if x is not None else "",
             "" if y is None else _fmt(y), _fmt(weight),
             "" if log_latency is None else _fmt(log_latency), _fmt(self.latency_gamma),
             "" if expected is None else _fmt(expected), _fmt(drift.odds), _fmt(drift.threshold), _fmt(drift.keep),
+            str(cell),
         ]
 
     async def _run(self, name: str, x: list[float] | None, y: float | None, weight: float,
-                   log_latency: float | None, expected: float | None) -> ModelStats:
+                   log_latency: float | None, expected: float | None, cell: int) -> ModelStats:
         async with self._slots:
-            out = await self._script(keys=[self.key(name)], args=self._args(x, y, weight, log_latency, expected))
+            out = await self._script(keys=[self.key(name)], args=self._args(x, y, weight, log_latency, expected, cell))
         data = orjson.loads(out)
         if "replaced" in data:
             self._stale(name, int(data["replaced"]), "was replaced by this update")
@@ -270,20 +282,21 @@ class RedisPosteriors:
             self.counters["backlog_replayed"] += 1
 
     async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
-                     log_latency: float | None, expected: float | None = None) -> ModelStats:
+                     log_latency: float | None, expected: float | None = None, cell: int = 0) -> ModelStats:
+        check_cell(cell)
         if x is not None and len(x) != self.dim:
             raise ValueError(f"the context vector has {len(x)} values; these posteriors take {self.dim}")
         xs = None if x is None else [float(v) for v in x]
         try:
             await self._replay()
-            stats = await self._run(name, xs, y, weight, log_latency, expected)
+            stats = await self._run(name, xs, y, weight, log_latency, expected, cell)
         except self._errors() as exc:
             self._failed("update", exc)
             if len(self._backlog) < _BACKLOG_LIMIT:
-                self._backlog.append((name, xs, y, weight, log_latency, expected))
+                self._backlog.append((name, xs, y, weight, log_latency, expected, cell))
             local = self._snapshot.get(name)
             local = local.copy() if local is not None else ModelStats.empty(self.dim)
-            apply_update(local, x, y, weight, self.gamma, log_latency, self.latency_gamma, expected, self.drift)
+            apply_update(local, x, y, weight, self.gamma, log_latency, self.latency_gamma, expected, self.drift, cell)
             self._snapshot = {**self._snapshot, name: local}
             return local
         self.outages.recovered()

@@ -41,7 +41,7 @@ from conduit_router.errors import (
     NoEligibleModelError,
     UnknownQueryError,
 )
-from conduit_router.features import QueryAnalyzer, domain_slice
+from conduit_router.features import QueryAnalyzer, domain_cell, domain_slice
 from conduit_router.feedback import (
     IMPLICIT_SUCCESS_WEIGHT,
     SLOW_ANSWER_QUALITY,
@@ -472,12 +472,15 @@ class Router:
             raise ValueError(f"x must be a context vector of {self.analyzer.dimension} values (the analyser's), "
                              f"got shape {vec.shape}")
         expected = None
+        cell = 0
         if vec is not None and quality is not None and weight >= 1.0:
             # The change detector hears full-weight evidence only: an answer that merely
             # arrived (weight < 1, reward 1) says little about quality and would read as drift.
+            # It keeps its sums per domain, so a drop on one kind of query is not diluted.
             post = self.sampler.posteriors(self.models, self.backend.cached(), vec.shape[0])[spec.name]
             expected = post.predict(vec, self.config.noise)[0]
-        await self.backend.update(spec.name, vec, quality, weight, log_latency, expected)
+            cell = domain_cell(vec)
+        await self.backend.update(spec.name, vec, quality, weight, log_latency, expected, cell)
 
     async def feedback(
         self,
