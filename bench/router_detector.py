@@ -74,6 +74,45 @@ def main() -> None:
           [f"p {p:g}, right {t:g}" for p, t in stationary], detectors, stationary, false_alarms)
     table("\nA drop from the first outcome: observations until the alarm, median (90th percentile)",
           [f"{p:g} → {t:g}" for p, t in drops], detectors, drops, delay)
+    confined(current, args.runs)
+
+
+# (share of the model's answers on the kind that drops, its prediction, its accuracy after the
+# drop, the prediction on the other kinds, their accuracy)
+CONFINED = [(0.2, 0.9, 0.5, 0.9, 0.9), (0.2, 0.9, 0.5, 0.9, 0.93), (0.5, 0.86, 0.55, 0.7, 0.7),
+            (0.5, 0.86, 0.55, 0.7, 0.73)]
+
+
+def confined(test: DriftTest, runs: int, limit: int = 1000) -> None:
+    """A drop confined to one kind of query while the model's other answers go on as predicted
+    (or a little better): answers of the dropped kind until the alarm, with one pair of sums
+    over all the model's answers and with a pair per kind (what conduit-router keeps)."""
+    print("\nA drop on one kind of query only: answers of that kind until the alarm, median (90th percentile; "
+          f"{limit:,}: none by then)\n")
+    columns = [f"{share:.0%} of answers, {p:g} → {t:g}; the rest {po:g}, right {to:g}"
+               for share, p, t, po, to in CONFINED]
+    print("| sums | " + " | ".join(columns) + " |")
+    print("|---|" + "---:|" * len(columns))
+    for label, per_kind in (("one pair over all the model's answers (before)", False), ("a pair per kind (now)", True)):
+        cells = []
+        for k, (share, p, t, po, to) in enumerate(CONFINED):
+            rng = np.random.default_rng(2000 + k)
+            delays = []
+            for _ in range(runs):
+                sums = {0: [0.0, 0.0], 1: [0.0, 0.0]}
+                seen = 0
+                while seen < limit:
+                    dropped = rng.random() < share
+                    seen += dropped
+                    expected, right = (p, t) if dropped else (po, to)
+                    down, up = test.evidence(expected, float(rng.random() < right))
+                    pair = sums[int(dropped) if per_kind else 0]
+                    pair[0], pair[1] = max(0.0, pair[0] + down), max(0.0, pair[1] + up)
+                    if max(pair) > test.threshold:
+                        break
+                delays.append(seen)
+            cells.append(f"{statistics.median(delays):g} ({float(np.percentile(delays, 90)):g})")
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 def table(title: str, columns: list[str], detectors: dict[str, tuple[Step, float]],
