@@ -744,7 +744,7 @@ async def compare(args: argparse.Namespace) -> str:
     out = lines.append
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     config = None
-    for name in args.workload:
+    for name in [] if args.latency_only else args.workload:
         await workload_section(out, WORKLOADS[name](args.steps), seeds, args.steps, args.embedder, config)
     if args.latency:
         out("Decision latency (route(), features cached, embedding excluded, 5000 decisions, feedback on every 4th; "
@@ -780,6 +780,8 @@ if __name__ == "__main__":
     parser.add_argument("--long-steps", type=int, default=20000, help="--detail: queries of the longer runs that show "
                         "where learning ends up (0: skip them)")
     parser.add_argument("--long-only", action="store_true", help="only the longer runs' table")
+    parser.add_argument("--latency-only", action="store_true", help="only the decision-latency table (in a process "
+                        "of its own: the learning tables' figures replay exactly, the latency figures do not)")
     parser.add_argument("--embedder", default="hash", help="hash (fast) or auto (MiniLM from conduit-onnx)")
     parser.add_argument("--redis", default=None, help="redis:// URL for the shared-state latency run")
     parser.add_argument("--markdown", default=None, help="append the results as a section of this file")
