@@ -2,7 +2,7 @@
 
 ``ensure_redis()`` answers the URL of a Redis on 127.0.0.1:6379, starting
 ``redis-server`` there (no persistence) when nothing answers. ``RedisProcess`` runs a
-private, throw-away server on a free port, for tests that stop and restart Redis.
+private, throw-away server on a free port, for tests that stop, pause and restart Redis.
 Nothing here ever flushes a database: tests use a unique key prefix and
 :meth:`StateStore.clear`.
 """
@@ -10,6 +10,7 @@ Nothing here ever flushes a database: tests use a unique key prefix and
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -116,6 +117,7 @@ class RedisProcess:
 
     def stop(self) -> None:
         if self._proc is not None:
+            self._proc.send_signal(signal.SIGCONT)  # a paused server would not hear the SIGTERM
             self._proc.terminate()
             try:
                 self._proc.wait(timeout=10)
@@ -123,6 +125,17 @@ class RedisProcess:
                 self._proc.kill()
                 self._proc.wait()
             self._proc = None
+
+    def pause(self) -> None:
+        """Stop the server without closing its sockets (SIGSTOP): a Redis that has stalled.
+        Commands sent meanwhile wait, and are answered after :meth:`resume`."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server go on (SIGCONT)."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGCONT)
 
     def __enter__(self) -> RedisProcess:
         self.start()

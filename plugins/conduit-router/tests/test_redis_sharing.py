@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import anyio
 import numpy as np
 import orjson
 import pytest
@@ -149,6 +150,30 @@ async def test_routing_and_learning_survive_a_redis_outage() -> None:
         # The 5 updates made during the outage and the one after it are all in Redis (the
         # one made before it died with the restarted, non-persistent server).
         assert fresh.stats()["models"]["small"]["observations"] == 6
+        await store.clear()
+        await store.close()
+
+
+async def test_a_stale_snapshot_is_read_again_beside_the_decision_not_in_its_way() -> None:
+    with RedisProcess() as server:
+        store = RedisStateStore.from_url(server.url, prefix="stale:", socket_timeout=5, retries=0)
+        writer = RedisPosteriors(store, "space", 3)
+        reader = RedisPosteriors(store, "space", 3, refresh_interval=0.05)
+        x = np.ones(3)
+        await writer.update("m", x, 1.0, 1.0, None)
+        assert (await reader.snapshot(["m"]))["m"].u == 1  # the first read waits for Redis
+        await writer.update("m", x, 1.0, 1.0, None)
+        await anyio.sleep(0.06)
+        server.pause()  # Redis stalls: a read would wait for it
+        try:
+            with anyio.fail_after(1):
+                stale = await reader.snapshot(["m"])
+            assert stale["m"].u == 1 and reader._refresh.running  # noqa: SLF001 - the read goes on beside
+        finally:
+            server.resume()
+        with anyio.fail_after(5):
+            await reader._refresh.wait()  # noqa: SLF001
+        assert (await reader.snapshot(["m"]))["m"].u == 2
         await store.clear()
         await store.close()
 

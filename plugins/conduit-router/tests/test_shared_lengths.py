@@ -18,7 +18,7 @@ from conduit_router.shared_lengths import SharedLengths
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
 
 from conduit.storage import RedisStateStore
-from conduit.storage.testing import free_port, unique_prefix
+from conduit.storage.testing import RedisProcess, free_port, unique_prefix
 
 pytestmark = pytest.mark.anyio
 
@@ -116,6 +116,30 @@ async def test_a_worker_sending_its_own_answers_still_reads_the_others(store: Re
         await busy.observe("small", x, 100.0, 100.0)
         await asyncio.sleep(0.05)
     assert busy.lengths.to_dict().get("large", {}).get("answers") == 20
+
+
+async def test_a_stale_copy_is_read_again_beside_the_decision_not_in_its_way() -> None:
+    with RedisProcess() as server:
+        store = RedisStateStore.from_url(server.url, prefix="stale-lengths:", socket_timeout=5, retries=0)
+        key = f"{store.prefix}lengths"
+        reader = SharedLengths(AnswerLengths(), store, key, 3, refresh_interval=0.05)
+        writer = SharedLengths(AnswerLengths(), store, key, 3)
+        x = [1.0, 0.0, 1.0]
+        await writer.observe("large", x, 100.0, 300.0)
+        await reader.refresh()  # the first read waits for Redis
+        assert reader.lengths.to_dict()["large"]["answers"] == 1
+        await writer.observe("large", x, 100.0, 300.0)
+        await asyncio.sleep(0.06)
+        server.pause()  # Redis stalls: a read would wait for it
+        try:
+            await asyncio.wait_for(reader.refresh(), timeout=1)
+            assert reader.lengths.to_dict()["large"]["answers"] == 1
+        finally:
+            server.resume()
+        await asyncio.wait_for(reader.close(), timeout=5)  # waits for the read in flight
+        assert reader.lengths.to_dict()["large"]["answers"] == 2
+        await store.clear()
+        await store.close()
 
 
 async def test_without_redis_lengths_are_learned_in_this_process_and_decisions_go_on(

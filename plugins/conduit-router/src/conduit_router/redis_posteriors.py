@@ -4,8 +4,12 @@ Each model's statistics are one JSON value at ``<prefix>router:post:<space>:<mod
 An update (discount, add the observation, count it) runs as a single Lua script on the
 server, so concurrent feedback from any number of processes is applied one at a time and
 none is lost. Decisions read a local snapshot refreshed at most every
-``refresh_interval`` seconds (one MGET), so a decision costs no round trip most of the
-time; the script returns the new statistics, which refresh the snapshot at once.
+``refresh_interval`` seconds (one MGET), in the background once a first snapshot is in hand
+(:mod:`conduit_router.background`: the decision that finds it stale goes on with it), so a
+decision costs no round trip for it; the script returns the new statistics, which refresh the
+snapshot at once (an update answered while a read is in flight can be hidden by what the
+read returns until the next read, as when a decision read inline). With
+``refresh_interval=0`` every read waits for Redis.
 
 When Redis is unavailable, updates are applied to the local snapshot (routing keeps
 learning in this process) and kept in a bounded backlog that is replayed, in order, on
@@ -32,6 +36,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from conduit_router.background import Refresh
 from conduit_router.outage import OutageLog
 from conduit_router.posteriors import DriftTest, ModelStats, apply_update, check_cell
 
@@ -173,6 +178,8 @@ class RedisPosteriors:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._snapshot: dict[str, ModelStats] = {}
         self._fetched_at = -1e18
+        self._generation = 0  # reset() moves it: a read begun before then is dropped
+        self._refresh = Refresh("posterior read")
         self._backlog: deque[tuple[str, list[float] | None, float | None, float, float | None, float | None, int]] = \
             deque()
         self.outages = outages or OutageLog(logger)
@@ -194,6 +201,16 @@ class RedisPosteriors:
         if now - self._fetched_at < self.refresh_interval:
             return self._snapshot
         names = list(names)
+        if self.refresh_interval > 0 and self._fetched_at > -1e17:
+            self._refresh.start(lambda: self._read(names))  # this decision goes on with the copy it has
+            return self._snapshot
+        await self._read(names)
+        return self._snapshot
+
+    async def _read(self, names: list[str]) -> None:
+        """Replace the snapshot with what Redis holds for ``names`` (one MGET)."""
+        now = time.monotonic()
+        generation = self._generation
         try:
             await self._replay()
             async with self._slots:
@@ -201,7 +218,9 @@ class RedisPosteriors:
         except self._errors() as exc:
             self._failed("read", exc)
             self._fetched_at = now  # do not hammer a dead Redis on every decision
-            return self._snapshot
+            return
+        if generation != self._generation:
+            return  # reset() while the read was in flight: what it read is gone
         fresh: dict[str, ModelStats] = {}
         for name, raw in zip(names, raws):
             if raw is None:
@@ -217,7 +236,6 @@ class RedisPosteriors:
         self._snapshot = fresh
         self._fetched_at = now
         self.counters["refreshes"] += 1
-        return fresh
 
     def cached(self) -> dict[str, ModelStats]:
         return dict(self._snapshot)
@@ -316,11 +334,13 @@ class RedisPosteriors:
         keys = [self.key(n) for n in names]
         if keys:
             await self.client.delete(*keys)
+        self._generation += 1
         self._snapshot = {}
         self._fetched_at = -1e18
 
     async def close(self) -> None:
-        """Try once more to deliver updates made while Redis was away."""
+        """Finish the read in flight; try once more to deliver updates made while Redis was away."""
+        await self._refresh.wait()
         try:
             await self._replay()
         except self._errors() as exc:

@@ -11,7 +11,8 @@ every answer updates its pair in one Lua script: the same arithmetic as
 ``AnswerLengths.fold``, atomic, so concurrent workers never lose an answer. The script
 returns the pair's new sums, which the local ``AnswerLengths`` takes over (and refits from);
 the other pairs are re-read with one ``HGETALL`` at most every ``refresh_interval`` seconds,
-so a decision costs no round trip most of the time. Each worker fits the estimates from the
+in the background once a first read is in hand (:mod:`conduit_router.background`), so a
+decision costs no round trip for them (with ``refresh_interval=0`` every read waits). Each worker fits the estimates from the
 sums (a few small solves), so Redis does no linear algebra.
 
 When Redis does not answer, the answer is applied to the local copy (routing goes on, and
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from conduit_router.background import Refresh
 from conduit_router.lengths import AnswerLengths, Pair, Sample
 from conduit_router.outage import OutageLog
 
@@ -131,6 +133,7 @@ class SharedLengths:
         self._script = self.client.register_script(UPDATE_SCRIPT)
         self.outages = outages or OutageLog(logger)
         self._fetched_at = -1e18
+        self._refresh = Refresh("answer-length read")
         self._backlog: deque[Sample] = deque()
         self._seen: dict[tuple[int, str], tuple[Any, Pair]] = {}  # the stored bytes last parsed, per pair
 
@@ -160,11 +163,18 @@ class SharedLengths:
         self._seen = seen
 
     async def refresh(self, *, force: bool = False) -> None:
-        """Re-read the shared figures when the copy is older than ``refresh_interval``."""
+        """Re-read the shared figures when the copy is older than ``refresh_interval``: in the
+        background once a first read is done (``force``: now, and wait for it)."""
         now = time.monotonic()
         if not force and now - self._fetched_at < self.refresh_interval:
             return
-        self._fetched_at = now  # also when Redis is down: do not try on every decision
+        if not force and self.refresh_interval > 0 and self._fetched_at > -1e17:
+            self._refresh.start(self._read)  # the decision goes on with the figures it has
+            return
+        await self._read()
+
+    async def _read(self) -> None:
+        self._fetched_at = time.monotonic()  # also when Redis is down: do not try on every decision
         try:
             await self._replay()
             raw = await self.client.hgetall(self.key)
@@ -220,7 +230,8 @@ class SharedLengths:
         return len(self._backlog)
 
     async def close(self) -> None:
-        """Try once more to deliver answers learned while Redis was away."""
+        """Finish the read in flight; try once more to deliver answers learned while Redis was away."""
+        await self._refresh.wait()
         try:
             await self._replay()
         except self._errors() as exc:
