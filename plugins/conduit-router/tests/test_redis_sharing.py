@@ -127,6 +127,25 @@ async def test_a_worker_routes_with_what_another_worker_learned(store: RedisStat
     assert result.model == "small"
 
 
+async def test_a_decision_that_finds_the_shared_state_stale_has_it_read_after_it(store: RedisStateStore) -> None:
+    a = Router(MODELS, state=store, embedder="hash", seed=1)
+    b = Router(MODELS, state=store, embedder="hash", seed=2, refresh_interval=0.05)
+    only_small = QueryConstraints(allowed_models=("small",))
+    await b.route(Query(text="warm up", constraints=only_small))  # b's first read
+    for i in range(3):
+        d = await a.route(Query(text=f"Solve for x: {i}x + 3 = 12", constraints=only_small))
+        await a.feedback(d.query_id, quality=0.0, output_tokens=120)
+    await anyio.sleep(0.06)
+    assert "small" not in b.backend.cached()
+    await b.route(Query(text="a stale snapshot", constraints=only_small))  # decides with what it has...
+    assert "small" not in b.backend.cached()
+    with anyio.fail_after(5):  # ...and the reads it started bring the other worker's learning
+        await b.backend._refresh.wait()  # noqa: SLF001
+        await b.shared_lengths._refresh.wait()  # noqa: SLF001
+    assert b.backend.cached()["small"].u == 3
+    assert b.lengths.to_dict()["small"]["answers"] == 3
+
+
 async def test_routing_and_learning_survive_a_redis_outage() -> None:
     with RedisProcess() as server:
         store = RedisStateStore.from_url(server.url, prefix="outage:", socket_timeout=0.3,
@@ -168,6 +187,7 @@ async def test_a_stale_snapshot_is_read_again_beside_the_decision_not_in_its_way
         try:
             with anyio.fail_after(1):
                 stale = await reader.snapshot(["m"])
+                reader.start_due()  # as the router does once its decision is made
             assert stale["m"].u == 1 and reader._refresh.running  # noqa: SLF001 - the read goes on beside
         finally:
             server.resume()

@@ -113,6 +113,7 @@ async def test_a_worker_sending_its_own_answers_still_reads_the_others(store: Re
         await other.observe("large", x, 100.0, 300.0)
     for _ in range(12):  # an answer every 0.05 s for 0.6 s, a decision's refresh before each
         await busy.refresh()
+        busy.start_due()
         await busy.observe("small", x, 100.0, 100.0)
         await asyncio.sleep(0.05)
     assert busy.lengths.to_dict().get("large", {}).get("answers") == 20
@@ -133,6 +134,7 @@ async def test_a_stale_copy_is_read_again_beside_the_decision_not_in_its_way() -
         server.pause()  # Redis stalls: a read would wait for it
         try:
             await asyncio.wait_for(reader.refresh(), timeout=1)
+            reader.start_due()  # as the router does once its decision is made
             assert reader.lengths.to_dict()["large"]["answers"] == 1
         finally:
             server.resume()

@@ -4,9 +4,11 @@ Shared state (the posteriors, the answer lengths) is read from Redis at most eve
 ``refresh_interval`` seconds. Done inside the decision that finds the copy stale, that
 decision waits for the round trip and the parsing; at a few hundred decisions a second per
 worker it is one decision in a hundred or so, which is the p99. :class:`Refresh` runs the read
-as a task of the running event loop instead, and the decision goes on with the copy it has,
-at most one interval and one round trip older (stale-while-revalidate). One read runs at a
-time; a task of an event loop that is no longer running is forgotten, not waited for.
+as a task of the running event loop instead, started once the decision is made (a task
+started earlier would run inside the decision's own awaits), and the decision goes on with
+the copy it has, at most one interval and one round trip older (stale-while-revalidate).
+One read runs at a time; a task of an event loop that is no longer running is forgotten,
+not waited for.
 """
 
 from __future__ import annotations

@@ -5,11 +5,11 @@ An update (discount, add the observation, count it) runs as a single Lua script 
 server, so concurrent feedback from any number of processes is applied one at a time and
 none is lost. Decisions read a local snapshot refreshed at most every
 ``refresh_interval`` seconds (one MGET), in the background once a first snapshot is in hand
-(:mod:`conduit_router.background`: the decision that finds it stale goes on with it), so a
-decision costs no round trip for it; the script returns the new statistics, which refresh the
-snapshot at once (an update answered while a read is in flight can be hidden by what the
-read returns until the next read, as when a decision read inline). With
-``refresh_interval=0`` every read waits for Redis.
+(:mod:`conduit_router.background`: the decision that finds it stale goes on with it, and the
+read starts once that decision is made), so a decision costs no round trip for it. The
+script returns the new statistics, which refresh the snapshot at once (an update answered
+while a read is in flight can be hidden by what the read returns until the next read, as
+when a decision read inline). With ``refresh_interval=0`` every read waits for Redis.
 
 When Redis is unavailable, updates are applied to the local snapshot (routing keeps
 learning in this process) and kept in a bounded backlog that is replayed, in order, on
@@ -180,6 +180,7 @@ class RedisPosteriors:
         self._fetched_at = -1e18
         self._generation = 0  # reset() moves it: a read begun before then is dropped
         self._refresh = Refresh("posterior read")
+        self._due: list[str] | None = None
         self._backlog: deque[tuple[str, list[float] | None, float | None, float, float | None, float | None, int]] = \
             deque()
         self.outages = outages or OutageLog(logger)
@@ -202,10 +203,17 @@ class RedisPosteriors:
             return self._snapshot
         names = list(names)
         if self.refresh_interval > 0 and self._fetched_at > -1e17:
-            self._refresh.start(lambda: self._read(names))  # this decision goes on with the copy it has
+            self._due = names  # this decision goes on with the copy it has; start_due() reads
             return self._snapshot
         await self._read(names)
         return self._snapshot
+
+    def start_due(self) -> None:
+        """Start the read a stale :meth:`snapshot` asked for, as a task of the running loop (the
+        router calls this once its decision is made, so the read does not run inside it)."""
+        names, self._due = self._due, None
+        if names is not None:
+            self._refresh.start(lambda: self._read(names))
 
     async def _read(self, names: list[str]) -> None:
         """Replace the snapshot with what Redis holds for ``names`` (one MGET)."""

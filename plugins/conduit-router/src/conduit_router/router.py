@@ -288,8 +288,9 @@ class Router:
         x = np.asarray(features.context)
         backend = self.backend
         stats = await backend.snapshot(self._by_name)
-        if self.shared_lengths is not None:
-            await self.shared_lengths.refresh()
+        lengths = self.shared_lengths
+        if lengths is not None:
+            await lengths.refresh()
         costs, latencies = self._estimates(features, x, stats)
         candidates, excluded = self._candidates(query, features, x, stats, costs, latencies, exclude)
         if not candidates:
@@ -335,6 +336,12 @@ class Router:
             retried = await self.retry_detector.observe(query.user_id, query.id, np.asarray(features.embedding))
             if retried is not None:
                 await self._implicit(retried, "retry", 0.0, 1.0)
+        # Shared state found stale above is read now, beside the next requests, not in this one.
+        start_due = getattr(backend, "start_due", None)
+        if start_due is not None:
+            start_due()
+        if lengths is not None:
+            lengths.start_due()
         return decision
 
     def _quality_target(self, query: Query) -> float | None:

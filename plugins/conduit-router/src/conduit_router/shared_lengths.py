@@ -134,6 +134,7 @@ class SharedLengths:
         self.outages = outages or OutageLog(logger)
         self._fetched_at = -1e18
         self._refresh = Refresh("answer-length read")
+        self._due = False
         self._backlog: deque[Sample] = deque()
         self._seen: dict[tuple[int, str], tuple[Any, Pair]] = {}  # the stored bytes last parsed, per pair
 
@@ -163,15 +164,21 @@ class SharedLengths:
         self._seen = seen
 
     async def refresh(self, *, force: bool = False) -> None:
-        """Re-read the shared figures when the copy is older than ``refresh_interval``: in the
-        background once a first read is done (``force``: now, and wait for it)."""
+        """Re-read the shared figures when the copy is older than ``refresh_interval``: once a
+        first read is done, by :meth:`start_due` in the background (``force``: now, and wait)."""
         now = time.monotonic()
         if not force and now - self._fetched_at < self.refresh_interval:
             return
         if not force and self.refresh_interval > 0 and self._fetched_at > -1e17:
-            self._refresh.start(self._read)  # the decision goes on with the figures it has
+            self._due = True  # the decision goes on with the figures it has; start_due() reads
             return
         await self._read()
+
+    def start_due(self) -> None:
+        """Start the read a stale :meth:`refresh` asked for, as a task of the running loop."""
+        if self._due:
+            self._due = False
+            self._refresh.start(self._read)
 
     async def _read(self) -> None:
         self._fetched_at = time.monotonic()  # also when Redis is down: do not try on every decision
