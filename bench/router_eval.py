@@ -306,7 +306,9 @@ async def degradation(objective: Objective, seed: int, embedder: str, warmup: in
 
 
 async def latency(store_url: str | None, embedder: str, n: int = 5000,
-                  objective: Objective | None = None) -> dict[str, float]:
+                  objective: Objective | None = None, pause: float = 0.0) -> dict[str, float]:
+    """Decision latency over ``n`` decisions (``pause`` seconds idle after each: a worker
+    that is not saturated); feedback, with the answer's usage, on every 4th."""
     store = None
     if store_url:
         from conduit.storage import RedisStateStore
@@ -319,7 +321,7 @@ async def latency(store_url: str | None, embedder: str, n: int = 5000,
     await router.analyzer.warm(texts)  # features cached: the embedding is not part of a decision
     for text in texts[:200]:
         d = await router.route(Query(text=text))
-        await router.feedback(d.query_id, quality=1.0)
+        await router.feedback(d.query_id, quality=1.0, output_tokens=300)
     samples, cpu = [], []
     for i in range(n):
         query = Query(text=texts[i % len(texts)])
@@ -328,7 +330,9 @@ async def latency(store_url: str | None, embedder: str, n: int = 5000,
         cpu.append(time.thread_time() - started_cpu)
         samples.append(time.perf_counter() - started)
         if i % 4 == 0:
-            await router.feedback(d.query_id, quality=1.0)
+            await router.feedback(d.query_id, quality=1.0, output_tokens=200 + i % 300)
+        if pause:
+            await asyncio.sleep(pause)
     if store is not None:
         await store.clear()
         await store.close()
@@ -514,7 +518,8 @@ async def main(args: argparse.Namespace) -> str:
     out("Degradation (default learner): after warm-up the model with the most traffic loses half its accuracy "
         "on every domain.")
     out("")
-    out("| objective | seed | degraded model | share before | queries until share ≤ ¼ of before (window 50) | share over last 500 |")
+    out("| objective | seed | degraded model | share before | queries until share ≤ ¼ of before (window 50) "
+        "| share over last 500 |")
     out("|---|---|---|---|---|---|")
     for label, objective in {**OBJECTIVES, **BUDGETS, **TARGETS}.items():
         for seed in seeds:
@@ -523,7 +528,8 @@ async def main(args: argparse.Namespace) -> str:
                 f"{d['queries_to_quarter_share'] if d['queries_to_quarter_share'] is not None else '> 1500'} | "
                 f"{d['share_after']:.1%} |")
     out("")
-    out("Decision latency (route(), features cached, embedding excluded, 5000 decisions, feedback on every 4th; "
+    out("Decision latency (route(), features cached, embedding excluded, 5000 decisions back to back, "
+        "feedback with usage on every 4th; "
         f"three runs each, 1-minute load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start):")
     out("")
     out("| state, objective | wall p50 (3 runs) | wall p99 (3 runs) | CPU p50 | CPU p99 |")
@@ -747,7 +753,8 @@ async def compare(args: argparse.Namespace) -> str:
     for name in [] if args.latency_only else args.workload:
         await workload_section(out, WORKLOADS[name](args.steps), seeds, args.steps, args.embedder, config)
     if args.latency:
-        out("Decision latency (route(), features cached, embedding excluded, 5000 decisions, feedback on every 4th; "
+        out("Decision latency (route(), features cached, embedding excluded, 5000 decisions back to back, "
+            "feedback with usage on every 4th; "
             f"three runs each, 1-minute load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start):")
         out("")
         out("| state, objective | wall p50 (3 runs) | wall p99 (3 runs) | CPU p50 | CPU p99 |")
@@ -760,6 +767,13 @@ async def compare(args: argparse.Namespace) -> str:
                           ("cost budget 0.45", Objective(*BUDGET_WEIGHTS, 0.0, cost_budget=0.45)))]:
             runs = [await latency(url, args.embedder, objective=objective) for _ in range(3)]
             out(f"| {name}, {objective_name} | " + " / ".join(f"{r['p50']:.3f}" for r in runs) + " ms | "
+                + " / ".join(f"{r['p99']:.3f}" for r in runs) + f" ms | {statistics.median(r['cpu_p50'] for r in runs):.3f} ms | "
+                f"{statistics.median(r['cpu_p99'] for r in runs):.3f} ms |")
+        budget = Objective(*BUDGET_WEIGHTS, 0.0, cost_budget=0.45)
+        for name, url in stores:  # a worker that is not saturated: idle 50 ms after each decision
+            runs = [await latency(url, args.embedder, n=600, objective=budget, pause=0.05) for _ in range(3)]
+            out(f"| {name}, cost budget 0.45, one decision every 50 ms (600) | "
+                + " / ".join(f"{r['p50']:.3f}" for r in runs) + " ms | "
                 + " / ".join(f"{r['p99']:.3f}" for r in runs) + f" ms | {statistics.median(r['cpu_p50'] for r in runs):.3f} ms | "
                 f"{statistics.median(r['cpu_p99'] for r in runs):.3f} ms |")
         out("")
