@@ -127,7 +127,7 @@ def test_each_kind_of_query_keeps_its_own_sums_and_an_alarm_restarts_them_all() 
     assert stats.dr == 1 and stats.dn == [0.0, 0.0, 0.0]
 
 
-@pytest.mark.parametrize("cell", [-1, 64, 1.5, "math"])
+@pytest.mark.parametrize("cell", [-1, 64, 1.5, "math", True])
 @pytest.mark.anyio
 async def test_a_cell_outside_the_detectors_range_is_refused(cell: object) -> None:
     with pytest.raises(ValueError, match="cell"):

@@ -140,7 +140,7 @@ class ModelStats:
 
 def check_cell(cell: int) -> None:
     """Raise ValueError unless ``cell`` is a kind-of-query index the detector keeps sums for."""
-    if not (isinstance(cell, int) and 0 <= cell < MAX_CELLS):
+    if isinstance(cell, bool) or not (isinstance(cell, int) and 0 <= cell < MAX_CELLS):
         raise ValueError(f"cell must be an integer in [0, {MAX_CELLS}), got {cell!r}")
 
 

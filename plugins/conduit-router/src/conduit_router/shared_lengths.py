@@ -12,8 +12,9 @@ every answer updates its pair in one Lua script: the same arithmetic as
 returns the pair's new sums, which the local ``AnswerLengths`` takes over (and refits from);
 the other pairs are re-read with one ``HGETALL`` at most every ``refresh_interval`` seconds,
 in the background once a first read is in hand (:mod:`conduit_router.background`), so a
-decision costs no round trip for them (with ``refresh_interval=0`` every read waits). Each worker fits the estimates from the
-sums (a few small solves), so Redis does no linear algebra.
+decision costs no round trip for them (with ``refresh_interval=0`` every read waits). Each
+worker fits the estimates from the sums (a few small solves), so Redis does no linear
+algebra.
 
 When Redis does not answer, the answer is applied to the local copy (routing goes on, and
 this process keeps learning), queued (at most ``BACKLOG_LIMIT``), and sent in order once
