@@ -82,3 +82,44 @@ def test_a_read_left_on_another_event_loop_is_not_waited_for() -> None:
         first.run_until_complete(asyncio.gather(pending, return_exceptions=True))
     finally:
         first.close()
+
+
+@pytest.mark.anyio
+async def test_the_first_read_waits_a_stale_copy_is_read_after_the_caller_and_a_reset_waits_again() -> None:
+    refresh = Refresh("test read", interval=0.02)
+    reads = []
+
+    async def read() -> None:
+        reads.append(1)
+
+    await refresh.ensure(read)  # the first read of all: now
+    await refresh.ensure(read)  # fresh: nothing
+    assert len(reads) == 1
+    await asyncio.sleep(0.03)
+    await refresh.ensure(read)  # stale: due, the caller goes on
+    assert len(reads) == 1
+    refresh.start_due()
+    await refresh.wait()
+    assert len(reads) == 2
+    refresh.start_due()  # nothing due any more
+    await refresh.ensure(read)  # the background read counts from its start: still fresh
+    await refresh.wait()
+    assert len(reads) == 2
+    await refresh.ensure(read, wait=True)  # asked for now
+    assert len(reads) == 3
+    refresh.forget()
+    await refresh.ensure(read)  # the copy was dropped: now again
+    assert len(reads) == 4
+
+
+@pytest.mark.anyio
+async def test_an_interval_of_zero_reads_and_waits_every_time() -> None:
+    refresh = Refresh("test read")
+    reads = []
+
+    async def read() -> None:
+        reads.append(1)
+
+    for _ in range(3):
+        await refresh.ensure(read)
+    assert len(reads) == 3 and not refresh.running

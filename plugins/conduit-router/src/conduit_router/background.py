@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 
 __all__ = ["Refresh"]
@@ -23,11 +25,43 @@ logger = logging.getLogger("conduit.router")
 
 
 class Refresh:
-    """At most one background read at a time (``what`` names it in the log)."""
+    """When a shared copy is read again, and the background read itself: ``interval`` seconds
+    at most between reads (0: every :meth:`ensure` reads and waits); ``what`` names the read in
+    the log."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, interval: float = 0.0) -> None:
         self.what = what
+        self.interval = interval
+        self._read_at = -math.inf  # when the last read started
+        self._due: Callable[[], Awaitable[None]] | None = None
         self._task: asyncio.Task[None] | None = None
+
+    async def ensure(self, read: Callable[[], Awaitable[None]], *, wait: bool = False) -> None:
+        """Keep the copy no older than ``interval``. When it is older: the first read of all, a
+        ``wait``, or every read with an interval of 0 runs ``read()`` now; otherwise the read is
+        marked due for :meth:`start_due` and the caller goes on with the copy it has. A read
+        counts from when it starts, failed or not, so a dead Redis is not asked on every call."""
+        now = time.monotonic()
+        if not wait and now - self._read_at < self.interval:
+            return
+        if not wait and self.interval > 0 and self._read_at > -math.inf:
+            self._due = read
+            return
+        self._read_at = now
+        await read()
+
+    def start_due(self) -> None:
+        """Start the read :meth:`ensure` marked due, as a task of the running loop (call it once
+        the caller's own work is done: a task started earlier runs inside that work's awaits)."""
+        read, self._due = self._due, None
+        if read is not None and self._current() is None:
+            self._read_at = time.monotonic()
+            self.start(read)
+
+    def forget(self) -> None:
+        """The copy was dropped (a reset): the next :meth:`ensure` reads and waits."""
+        self._read_at = -math.inf
+        self._due = None
 
     def _current(self) -> asyncio.Task[None] | None:
         task = self._task

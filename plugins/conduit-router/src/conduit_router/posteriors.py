@@ -203,8 +203,15 @@ def apply_update(
 class PosteriorBackend(Protocol):
     """Where the statistics live. Every update is atomic with respect to every reader."""
 
-    async def snapshot(self, names: Iterable[str]) -> dict[str, ModelStats]:
-        """The current statistics of ``names`` (models never updated are absent)."""
+    async def snapshot(self, names: Iterable[str], *, wait: bool = False) -> dict[str, ModelStats]:
+        """The current statistics of ``names`` (models never updated are absent); a backend
+        that keeps a copy of shared state may answer from it and read again later
+        (:meth:`start_due`), or now with ``wait``."""
+        ...
+
+    def start_due(self) -> None:
+        """Start a read :meth:`snapshot` left due, beside the caller (nothing to do here when
+        the statistics are in this process)."""
         ...
 
     def cached(self) -> dict[str, ModelStats]:
@@ -241,8 +248,11 @@ class LocalPosteriors:
         self._stats: dict[str, ModelStats] = {}
         self._lock = threading.Lock()
 
-    async def snapshot(self, names: Iterable[str]) -> dict[str, ModelStats]:
+    async def snapshot(self, names: Iterable[str], *, wait: bool = False) -> dict[str, ModelStats]:
         return self.cached()
+
+    def start_due(self) -> None:
+        return None
 
     def cached(self) -> dict[str, ModelStats]:
         with self._lock:

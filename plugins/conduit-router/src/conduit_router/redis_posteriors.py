@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
@@ -177,10 +176,8 @@ class RedisPosteriors:
         # Bursts of feedback wait here rather than exhaust the client's connection pool.
         self._slots = asyncio.Semaphore(max_concurrency)
         self._snapshot: dict[str, ModelStats] = {}
-        self._fetched_at = -1e18
         self._generation = 0  # reset() moves it: a read begun before then is dropped
-        self._refresh = Refresh("posterior read")
-        self._due: list[str] | None = None
+        self._refresh = Refresh("posterior read", refresh_interval)
         self._backlog: deque[tuple[str, list[float] | None, float | None, float, float | None, float | None, int]] = \
             deque()
         self.outages = outages or OutageLog(logger)
@@ -197,27 +194,20 @@ class RedisPosteriors:
 
         return (RedisError, OSError, TimeoutError)
 
-    async def snapshot(self, names: Iterable[str]) -> dict[str, ModelStats]:
-        now = time.monotonic()
-        if now - self._fetched_at < self.refresh_interval:
-            return self._snapshot
-        names = list(names)
-        if self.refresh_interval > 0 and self._fetched_at > -1e17:
-            self._due = names  # this decision goes on with the copy it has; start_due() reads
-            return self._snapshot
-        await self._read(names)
+    async def snapshot(self, names: Iterable[str], *, wait: bool = False) -> dict[str, ModelStats]:
+        """The statistics of ``names`` as last read; a stale copy is read again by
+        :meth:`start_due` (the first read, and one with ``wait``, are awaited here)."""
+        listed = list(names)
+        await self._refresh.ensure(lambda: self._read(listed), wait=wait)
         return self._snapshot
 
     def start_due(self) -> None:
         """Start the read a stale :meth:`snapshot` asked for, as a task of the running loop (the
         router calls this once its decision is made, so the read does not run inside it)."""
-        names, self._due = self._due, None
-        if names is not None:
-            self._refresh.start(lambda: self._read(names))
+        self._refresh.start_due()
 
     async def _read(self, names: list[str]) -> None:
         """Replace the snapshot with what Redis holds for ``names`` (one MGET)."""
-        now = time.monotonic()
         generation = self._generation
         try:
             await self._replay()
@@ -225,7 +215,6 @@ class RedisPosteriors:
                 raws = await self.client.mget([self.key(n) for n in names])
         except self._errors() as exc:
             self._failed("read", exc)
-            self._fetched_at = now  # do not hammer a dead Redis on every decision
             return
         if generation != self._generation:
             return  # reset() while the read was in flight: what it read is gone
@@ -242,7 +231,6 @@ class RedisPosteriors:
             await self._check_legacy(names)
         self.outages.recovered()
         self._snapshot = fresh
-        self._fetched_at = now
         self.counters["refreshes"] += 1
 
     def cached(self) -> dict[str, ModelStats]:
@@ -344,7 +332,7 @@ class RedisPosteriors:
             await self.client.delete(*keys)
         self._generation += 1
         self._snapshot = {}
-        self._fetched_at = -1e18
+        self._refresh.forget()
 
     async def close(self) -> None:
         """Finish the read in flight; try once more to deliver updates made while Redis was away."""

@@ -337,9 +337,7 @@ class Router:
             if retried is not None:
                 await self._implicit(retried, "retry", 0.0, 1.0)
         # Shared state found stale above is read now, beside the next requests, not in this one.
-        start_due = getattr(backend, "start_due", None)
-        if start_due is not None:
-            start_due()
+        backend.start_due()
         if lengths is not None:
             lengths.start_due()
         return decision
@@ -760,10 +758,7 @@ class Router:
     async def refresh(self) -> None:
         """Re-read shared posteriors and answer lengths now (``stats()`` then shows other
         workers' learning)."""
-        backend = self.backend
-        if hasattr(backend, "_fetched_at"):
-            backend._fetched_at = -1e18
-        await backend.snapshot(self._by_name)
+        await self.backend.snapshot(self._by_name, wait=True)
         if self.shared_lengths is not None:
             await self.shared_lengths.refresh(force=True)
 

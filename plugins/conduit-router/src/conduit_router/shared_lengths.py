@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from collections import deque
 from typing import Any
 
@@ -133,9 +132,7 @@ class SharedLengths:
         self.refresh_interval = refresh_interval
         self._script = self.client.register_script(UPDATE_SCRIPT)
         self.outages = outages or OutageLog(logger)
-        self._fetched_at = -1e18
-        self._refresh = Refresh("answer-length read")
-        self._due = False
+        self._refresh = Refresh("answer-length read", refresh_interval)
         self._backlog: deque[Sample] = deque()
         self._seen: dict[tuple[int, str], tuple[Any, Pair]] = {}  # the stored bytes last parsed, per pair
 
@@ -167,22 +164,13 @@ class SharedLengths:
     async def refresh(self, *, force: bool = False) -> None:
         """Re-read the shared figures when the copy is older than ``refresh_interval``: once a
         first read is done, by :meth:`start_due` in the background (``force``: now, and wait)."""
-        now = time.monotonic()
-        if not force and now - self._fetched_at < self.refresh_interval:
-            return
-        if not force and self.refresh_interval > 0 and self._fetched_at > -1e17:
-            self._due = True  # the decision goes on with the figures it has; start_due() reads
-            return
-        await self._read()
+        await self._refresh.ensure(self._read, wait=force)
 
     def start_due(self) -> None:
         """Start the read a stale :meth:`refresh` asked for, as a task of the running loop."""
-        if self._due:
-            self._due = False
-            self._refresh.start(self._read)
+        self._refresh.start_due()
 
     async def _read(self) -> None:
-        self._fetched_at = time.monotonic()  # also when Redis is down: do not try on every decision
         try:
             await self._replay()
             raw = await self.client.hgetall(self.key)
