@@ -7,6 +7,7 @@ router's cost estimates were from the true costs.
     python bench/router_domains.py value --workload mixed --config domain_ridge=20
     python bench/router_domains.py spend --workload mixed --seeds 6            # usage of 1 answer in 4
     python bench/router_domains.py ideal --workload mixed --seeds 6            # a learner told the domain
+    python bench/router_domains.py drift --workload mixed --seeds 6            # after the drift event
 
 ``value`` runs ``Objective.parse("value")`` and counts, over queries 1,000–4,000, each
 (true domain, classified domain) cell's share within the target and its four most chosen
@@ -20,8 +21,11 @@ a Beta posterior of the right-answer rate per model and domain (the quality prio
 by quality alone, the best model being within the target by definition: a posterior draw
 (Thompson sampling), the posterior mean (greedy), or the mean unless the best draw's spread
 is above 0.05 (the router's rule). What they reach bounds what reading the query can win
-under the lexicographic score. ``--config NAME=VALUE`` sets a ``BanditConfig`` field
-(repeatable).
+under the lexicographic score. ``drift`` runs the spending limit with cost feedback and
+shows, per seed, the change detector's alarms per model and, in windows of 500 queries from
+the workload's drift event, the models chosen for the queries of ``--domain`` (true domain;
+maths by default, the mixed workload's drifting kind). ``--config NAME=VALUE`` sets a
+``BanditConfig`` field (repeatable).
 """
 
 from __future__ import annotations
@@ -96,6 +100,22 @@ async def value(w: bench.Workload, seeds: range, embedder: str, config: Any) -> 
         print(f"{key[0]} | {key[1]} | {total[key] / n:.1%} | {within[key] / total[key]:.1%} | {chosen}")
 
 
+async def drift(w: bench.Workload, seeds: range, embedder: str, config: Any, domain: str) -> None:
+    budget = Objective(*bench.BUDGET_WEIGHTS, 0.0, cost_budget=w.budget)
+    start = w.drift_step if w.drift_step is not None else WARM
+    for seed in seeds:
+        router = await bench.learn_on(w, budget, STEPS, seed, embedder, config)
+        report: Report = router.report  # type: ignore[attr-defined]
+        alarms = {m: s.dr for m, s in router.backend.cached().items() if s.dr}
+        print(f"seed {seed}: alarms {alarms or 'none'}")
+        for lo in range(start, STEPS, 500):
+            picks = collections.Counter(c for c, d in zip(report.chosen[lo:lo + 500], report.domains[lo:lo + 500])
+                                        if d == domain)
+            n = sum(picks.values()) or 1
+            print(f"  {domain} queries {lo}-{min(lo + 500, STEPS)}: "
+                  + ", ".join(f"{m} {c / n:.0%}" for m, c in picks.most_common(3)))
+
+
 async def spend(w: bench.Workload, seeds: range, embedder: str, config: Any) -> None:
     budget = Objective(*bench.BUDGET_WEIGHTS, 0.0, cost_budget=w.budget)
     sums: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
@@ -155,7 +175,8 @@ def ideal(w: bench.Workload, seeds: range) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("value", "spend", "ideal"))
+    parser.add_argument("what", choices=("value", "spend", "ideal", "drift"))
+    parser.add_argument("--domain", default="math", help="drift: the true domain whose choices are shown")
     parser.add_argument("--workload", choices=tuple(bench.WORKLOADS), default="mixed")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--embedder", default="hash")
@@ -164,6 +185,8 @@ if __name__ == "__main__":
     work = bench.WORKLOADS[args.workload](STEPS)
     if args.what == "ideal":
         ideal(work, range(args.seeds))
+    elif args.what == "drift":
+        asyncio.run(drift(work, range(args.seeds), args.embedder, config_from(args.config), args.domain))
     else:
         job = value if args.what == "value" else spend
         asyncio.run(job(work, range(args.seeds), args.embedder, config_from(args.config)))
