@@ -322,7 +322,7 @@ async def latency(store_url: str | None, embedder: str, n: int = 5000,
     for text in texts[:200]:
         d = await router.route(Query(text=text))
         await router.feedback(d.query_id, quality=1.0, output_tokens=300)
-    samples, cpu = [], []
+    samples, cpu, feedback = [], [], []
     for i in range(n):
         query = Query(text=texts[i % len(texts)])
         started, started_cpu = time.perf_counter(), time.thread_time()
@@ -330,15 +330,42 @@ async def latency(store_url: str | None, embedder: str, n: int = 5000,
         cpu.append(time.thread_time() - started_cpu)
         samples.append(time.perf_counter() - started)
         if i % 4 == 0:
+            started = time.perf_counter()
             await router.feedback(d.query_id, quality=1.0, output_tokens=200 + i % 300)
+            feedback.append(time.perf_counter() - started)
         if pause:
             await asyncio.sleep(pause)
     if store is not None:
         await store.clear()
         await store.close()
-    ms, cpu_ms = np.array(samples) * 1000, np.array(cpu) * 1000
+    ms, cpu_ms, feedback_ms = np.array(samples) * 1000, np.array(cpu) * 1000, np.array(feedback) * 1000
     return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
-            "cpu_p50": float(np.percentile(cpu_ms, 50)), "cpu_p99": float(np.percentile(cpu_ms, 99))}
+            "cpu_p50": float(np.percentile(cpu_ms, 50)), "cpu_p99": float(np.percentile(cpu_ms, 99)),
+            "feedback_p99": float(np.percentile(feedback_ms, 99))}
+
+
+async def latency_table(out: Any, args: argparse.Namespace, objectives: dict[str, Objective | None]) -> None:
+    """The decision-latency table: each store × objective back to back, then each store with
+    a spending limit at one decision every 50 ms (a worker that is not saturated)."""
+    out("Decision latency (route(), features cached, embedding excluded, 5000 decisions back to back, "
+        "feedback with usage on every 4th; "
+        f"three runs each, 1-minute load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start):")
+    out("")
+    out("| state, objective | wall p50 (3 runs) | wall p99 (3 runs) | CPU p50 | CPU p99 | feedback wall p99 |")
+    out("|---|---|---|---|---|---|")
+    stores = [("in-process (memory)", None)] + ([(f"Redis ({args.redis.split('@')[-1]})", args.redis)]
+                                                if args.redis else [])
+    budget = Objective(*BUDGET_WEIGHTS, 0.0, cost_budget=0.45)
+    rows = [(f"{store}, {label}", url, objective, {}) for store, url in stores for label, objective in objectives.items()]
+    rows += [(f"{store}, cost budget 0.45, one decision every 50 ms (600)", url, budget, {"n": 600, "pause": 0.05})
+             for store, url in stores]
+    for name, url, objective, pacing in rows:
+        runs = [await latency(url, args.embedder, objective=objective, **pacing) for _ in range(3)]
+        out(f"| {name} | " + " / ".join(f"{r['p50']:.3f}" for r in runs) + " ms | "
+            + " / ".join(f"{r['p99']:.3f}" for r in runs) + " ms | "
+            + " | ".join(f"{statistics.median(r[key] for r in runs):.3f} ms" for key in ("cpu_p50", "cpu_p99", "feedback_p99"))
+            + " |")
+    out("")
 
 
 async def long_rows(seeds: range, steps: int, embedder: str, top: str, objective: Objective,
@@ -528,24 +555,8 @@ async def main(args: argparse.Namespace) -> str:
                 f"{d['queries_to_quarter_share'] if d['queries_to_quarter_share'] is not None else '> 1500'} | "
                 f"{d['share_after']:.1%} |")
     out("")
-    out("Decision latency (route(), features cached, embedding excluded, 5000 decisions back to back, "
-        "feedback with usage on every 4th; "
-        f"three runs each, 1-minute load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start):")
-    out("")
-    out("| state, objective | wall p50 (3 runs) | wall p99 (3 runs) | CPU p50 | CPU p99 |")
-    out("|---|---|---|---|---|")
-    stores = [("in-process (memory)", None)] + ([(f"Redis ({args.redis.split('@')[-1]})", args.redis)] if args.redis else [])
-    for (name, url), (objective_name, objective) in [(store, o) for store in stores for o in
-                                                     (("balanced", None), ("quality_target 0.95", TARGETS[next(iter(TARGETS))]),
-                                                      ("cost budget 0.45", BUDGETS[next(iter(BUDGETS))]))]:
-        name = f"{name}, {objective_name}"
-        runs = [await latency(url, args.embedder, objective=objective) for _ in range(3)]
-        p50 = " / ".join(f"{r['p50']:.3f}" for r in runs)
-        p99 = " / ".join(f"{r['p99']:.3f}" for r in runs)
-        cpu50 = statistics.median(r["cpu_p50"] for r in runs)
-        cpu99 = statistics.median(r["cpu_p99"] for r in runs)
-        out(f"| {name} | {p50} ms | {p99} ms | {cpu50:.3f} ms | {cpu99:.3f} ms |")
-    out("")
+    await latency_table(out, args, {"balanced": None, "quality_target 0.95": TARGETS[next(iter(TARGETS))],
+                                     "cost budget 0.45": BUDGETS[next(iter(BUDGETS))]})
     out("Wall-clock time includes the scheduler: on a shared machine (load above the core count) a decision is "
         "sometimes preempted for a few ms, which sets the wall p99; CPU time is this thread's own work "
         "(with Redis, the round trip is waiting, not CPU).")
@@ -753,30 +764,8 @@ async def compare(args: argparse.Namespace) -> str:
     for name in [] if args.latency_only else args.workload:
         await workload_section(out, WORKLOADS[name](args.steps), seeds, args.steps, args.embedder, config)
     if args.latency:
-        out("Decision latency (route(), features cached, embedding excluded, 5000 decisions back to back, "
-            "feedback with usage on every 4th; "
-            f"three runs each, 1-minute load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start):")
-        out("")
-        out("| state, objective | wall p50 (3 runs) | wall p99 (3 runs) | CPU p50 | CPU p99 |")
-        out("|---|---|---|---|---|")
-        stores = [("in-process (memory)", None)] + ([(f"Redis ({args.redis.split('@')[-1]})", args.redis)]
-                                                    if args.redis else [])
-        for (name, url), (objective_name, objective) in [
-                (store, o) for store in stores
-                for o in (("balanced", None), ("value", Objective.parse("value")),
-                          ("cost budget 0.45", Objective(*BUDGET_WEIGHTS, 0.0, cost_budget=0.45)))]:
-            runs = [await latency(url, args.embedder, objective=objective) for _ in range(3)]
-            out(f"| {name}, {objective_name} | " + " / ".join(f"{r['p50']:.3f}" for r in runs) + " ms | "
-                + " / ".join(f"{r['p99']:.3f}" for r in runs) + f" ms | {statistics.median(r['cpu_p50'] for r in runs):.3f} ms | "
-                f"{statistics.median(r['cpu_p99'] for r in runs):.3f} ms |")
-        budget = Objective(*BUDGET_WEIGHTS, 0.0, cost_budget=0.45)
-        for name, url in stores:  # a worker that is not saturated: idle 50 ms after each decision
-            runs = [await latency(url, args.embedder, n=600, objective=budget, pause=0.05) for _ in range(3)]
-            out(f"| {name}, cost budget 0.45, one decision every 50 ms (600) | "
-                + " / ".join(f"{r['p50']:.3f}" for r in runs) + " ms | "
-                + " / ".join(f"{r['p99']:.3f}" for r in runs) + f" ms | {statistics.median(r['cpu_p50'] for r in runs):.3f} ms | "
-                f"{statistics.median(r['cpu_p99'] for r in runs):.3f} ms |")
-        out("")
+        await latency_table(out, args, {"balanced": None, "value": Objective.parse("value"),
+                                        "cost budget 0.45": Objective(*BUDGET_WEIGHTS, 0.0, cost_budget=0.45)})
     return "\n".join(lines)
 
 

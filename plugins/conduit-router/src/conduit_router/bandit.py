@@ -276,15 +276,19 @@ def _confident_cheapest(first: np.ndarray, means: np.ndarray, stds: np.ndarray, 
     return int(min(eligible, key=lambda i: (cheap[i], -likely[i]))), likely
 
 
-def _exploration_scale(stds: np.ndarray, cfg: BanditConfig, floor: float) -> np.ndarray:
+def _exploration_scale(stds: Sequence[float], cfg: BanditConfig, floor: float) -> list[float]:
     """How widely each candidate's posterior is sampled: ``exploration``, tempered down to
     ``floor`` × it as the evidence for this query grows (half-way at ``exploration_half``
     observations' worth; ``floor`` 1: no tempering)."""
     if floor >= 1.0:
-        return np.full(stds.shape, cfg.exploration)
-    evidence = np.where(stds > 0, (cfg.noise / np.maximum(stds, 1e-12)) ** 2, np.inf)
-    keep = cfg.exploration_half / (cfg.exploration_half + evidence)
-    return cfg.exploration * (floor + (1.0 - floor) * keep)
+        return [cfg.exploration] * len(stds)
+    out = []
+    for sd in stds:
+        # The evidence for this query, in observations: (noise / sd)², none left to temper at sd 0.
+        ratio = cfg.noise / max(sd, 1e-12)
+        keep = cfg.exploration_half / (cfg.exploration_half + ratio * ratio) if sd > 0 else 0.0
+        out.append(cfg.exploration * (floor + (1.0 - floor) * keep))
+    return out
 
 
 class ThompsonSampler:
@@ -304,6 +308,10 @@ class ThompsonSampler:
         self._posteriors: dict[str, Posterior] = {}
         self._key: tuple[object, ...] = ()
         self.shared = np.zeros(0)
+        # Every posterior's mean and inverse precision stacked, for one product per decision.
+        self._index: dict[str, int] = {}
+        self._means = np.zeros((0, 0))
+        self._invs = np.zeros((0, 0, 0))
 
     def posteriors(self, specs: Sequence[ModelSpec], stats: Mapping[str, ModelStats], dim: int) -> dict[str, Posterior]:
         """Every model's posterior, each recomputed only when its statistics changed, and
@@ -329,11 +337,23 @@ class ThompsonSampler:
                 post.set_shared(self.shared)
         self._posteriors = out
         self._key = key
+        self._index = {name: i for i, name in enumerate(out)}
+        self._means = np.stack([post.mean for post in out.values()]) if out else np.zeros((0, dim))
+        self._invs = np.stack([post.inv for post in out.values()]) if out else np.zeros((0, dim, dim))
         return out
 
     def forget(self) -> None:
         self._posteriors = {}
         self._key = ()
+
+    def predict(self, x: np.ndarray, names: Sequence[str]) -> tuple[list[float], list[float]]:
+        """Mean and standard deviation of each named model's predicted quality for context
+        ``x`` (:meth:`Posterior.predict` for all at once, after :meth:`posteriors`)."""
+        means = (self._means @ x).tolist()
+        spreads = np.einsum("kij,i,j->k", self._invs, x, x).tolist()
+        noise = self.config.noise
+        rows = [self._index[name] for name in names]
+        return [means[i] for i in rows], [math.sqrt(max(spreads[i] * noise * noise, 0.0)) for i in rows]
 
     def choose(
         self,
@@ -360,36 +380,40 @@ class ThompsonSampler:
         priced by a spending limit (``paced_exploration_floor`` tempers the sampling)."""
         cfg = self.config
         k = len(candidates)
-        means = np.empty(k)
-        stds = np.empty(k)
-        posts = self.posteriors(catalogue if catalogue is not None else candidates, stats, x.shape[0])
-        for i, spec in enumerate(candidates):
-            means[i], stds[i] = posts[spec.name].predict(x, cfg.noise)
-        cost = np.array([costs[s.name] for s in candidates]) / (max_cost or 1.0)
-        lat = np.array([latencies[s.name] for s in candidates]) / (max_latency or 1.0)
+        names = [spec.name for spec in candidates]
+        self.posteriors(catalogue if catalogue is not None else candidates, stats, x.shape[0])
+        # Per-candidate figures are plain floats: numpy only where the draws are (candidates × draws).
+        means, stds = self.predict(x, names)
+        cost = [costs[name] / (max_cost or 1.0) for name in names]
+        lat = [latencies[name] / (max_latency or 1.0) for name in names]
         noise = self.rng.standard_normal((k, cfg.draws))
         target = objective.quality_target if quality_target is None else quality_target
         # The target rule explores by its own measure (target_settled_sd); the weighted score tempers.
         floor = cfg.paced_exploration_floor if paced else cfg.exploration_floor
         scale = _exploration_scale(stds, cfg, floor) if target is None or cfg.target_confidence == 0 \
-            else cfg.exploration
-        draws = means[:, None] + (stds * scale)[:, None] * noise
+            else [cfg.exploration] * k
+        draws = noise * np.array([sd * sc for sd, sc in zip(stds, scale)])[:, None]
+        draws += np.array(means)[:, None]
+        within: list[bool]
         if target is None:
-            penalty = objective.cost * cost + objective.latency * lat
-            scores = objective.quality * draws - penalty[:, None]  # unclipped: clipping at 1 makes ties
-            winners = np.argmax(scores, axis=0)
-            first = scores[:, 0]
-            within = np.zeros(k, dtype=bool)
-            cheap = np.zeros(k)
+            penalty = [objective.cost * c + objective.latency * la for c, la in zip(cost, lat)]
+            scores = objective.quality * draws
+            scores -= np.array(penalty)[:, None]  # unclipped: clipping at 1 makes ties
+            winners = scores.argmax(axis=0)
+            first = scores[:, 0].tolist()
+            within = [False] * k
+            cheap = [0.0] * k
         else:
             w_cost, w_latency = objective.cheapness()
-            cheap = w_cost * cost + w_latency * lat
-            winners, first, kept = _cheapest_within(np.clip(draws, 0.0, 1.0), cheap, target)
-            within = kept[:, 0]
-        share = np.bincount(winners, minlength=k) / cfg.draws
+            cheap = [w_cost * c + w_latency * la for c, la in zip(cost, lat)]
+            winners, relative, kept = _cheapest_within(np.clip(draws, 0.0, 1.0), np.array(cheap), target)
+            first = relative.tolist()
+            within = kept[:, 0].tolist()
+        share = (np.bincount(winners, minlength=k) / cfg.draws).tolist()
         if self.policy == "thompson" and target is not None and cfg.target_confidence > 0:
-            chosen, share = _confident_cheapest(draws[:, 0], means, stds, cheap, target, cfg.target_confidence,
-                                                cfg.target_settled_sd)
+            chosen, likely = _confident_cheapest(draws[:, 0], np.array(means), np.array(stds), np.array(cheap),
+                                                 target, cfg.target_confidence, cfg.target_settled_sd)
+            share = likely.tolist()
         elif self.policy == "thompson":
             chosen = int(winners[0])
         elif self.policy == "strongest":
@@ -402,7 +426,7 @@ class ThompsonSampler:
         order = [chosen] + sorted((i for i in range(k) if i != chosen),
                                   key=lambda i: (not within[i], cheap[i] if within[i] else 0.0, -first[i]))
         return [
-            Scored(candidates[i], float(np.clip(means[i], 0.0, 1.0)), float(stds[i]), float(costs[candidates[i].name]),
-                   float(latencies[candidates[i].name]), float(first[i]), float(share[i]))
+            Scored(candidates[i], min(max(means[i], 0.0), 1.0), stds[i], float(costs[candidates[i].name]),
+                   float(latencies[candidates[i].name]), first[i], share[i])
             for i in order
         ]

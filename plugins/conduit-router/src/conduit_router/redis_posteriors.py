@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -163,8 +163,11 @@ class RedisPosteriors:
         max_concurrency: int = 16,
         outages: OutageLog | None = None,
         legacy_space: str | None = None,
+        on_read: Callable[[dict[str, ModelStats]], None] | None = None,
     ) -> None:
         self.store = store
+        # Called with each snapshot read (the router re-fits its posteriors there, not in a decision).
+        self.on_read = on_read
         self.client = store.client
         self.space = space
         self.dim = dim
@@ -232,6 +235,8 @@ class RedisPosteriors:
         self.outages.recovered()
         self._snapshot = fresh
         self.counters["refreshes"] += 1
+        if self.on_read is not None:
+            self.on_read(fresh)
 
     def cached(self) -> dict[str, ModelStats]:
         return dict(self._snapshot)

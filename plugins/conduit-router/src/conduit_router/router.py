@@ -191,7 +191,7 @@ class Router:
                 self._backend = RedisPosteriors(self.store, self.analyzer.space, dim, gamma=self.config.gamma,
                                                 latency_gamma=self.config.latency_gamma, drift=self.config.drift,
                                                 refresh_interval=self._refresh_interval, outages=self.outages,
-                                                legacy_space=self.analyzer.legacy_space)
+                                                legacy_space=self.analyzer.legacy_space, on_read=self._refit)
             else:
                 self._backend = LocalPosteriors(dim, gamma=self.config.gamma, latency_gamma=self.config.latency_gamma,
                                                 drift=self.config.drift)
@@ -382,7 +382,7 @@ class Router:
                         propensity: float = 1.0) -> None:
         c = query.constraints
         record = {
-            "m": decision.selected_model, "x": [round(float(v), 7) for v in x], "d": decision.features.domain,
+            "m": decision.selected_model, "x": [round(v, 7) for v in x.tolist()], "d": decision.features.domain,
             "c": decision.estimated_cost, "u": query.user_id, "ts": time.time(), "mc": max_cost,
             "i": decision.features.token_estimate,
             "o": expected_output_tokens(decision.features.domain, decision.features.complexity),
@@ -486,6 +486,12 @@ class Router:
             expected = post.predict(vec, self.config.noise)[0]
             cell = domain_cell(vec)
         await self.backend.update(spec.name, vec, quality, weight, log_latency, expected, cell)
+        self._refit(self.backend.cached())
+
+    def _refit(self, stats: Mapping[str, ModelStats]) -> None:
+        """Fit the posteriors to statistics that just changed (an update, a read of the shared
+        ones), so that the next decision finds them fitted instead of fitting them itself."""
+        self.sampler.posteriors(self.models, stats, self.analyzer.dimension)
 
     async def feedback(
         self,
