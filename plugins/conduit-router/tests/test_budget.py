@@ -13,6 +13,7 @@ import pytest
 from conduit_router import Objective, Query, QueryConstraints, Router
 from conduit_router.bandit import BanditConfig, ThompsonSampler
 from conduit_router.budget import BudgetPacer
+from conduit_router.features import DOMAINS, domain_slice
 from conduit_router.models import ModelSpec
 from conduit_router.posteriors import ModelStats, apply_update
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
@@ -246,3 +247,56 @@ def test_the_budget_comes_from_settings_and_shows_in_stats() -> None:
     bad = Conduit(plugins=["router"], router_embedder="hash", router_objective="cost_budget=2", router_history="none")
     with pytest.raises(ConfigurationError, match=r"router_objective.*cost_budget must be a number in \(0, 1\]"):
         bad.prepare()
+
+
+def _domain_stats(dim: int, answers: list[tuple[str, float]]) -> ModelStats:
+    stats = ModelStats.empty(dim)
+    for domain, quality in answers:
+        apply_update(stats, _context(dim, domain), quality, 1.0, 1.0, None, 1.0)
+    return stats
+
+
+def _context(dim: int, domain: str) -> np.ndarray:
+    x = np.zeros(dim)
+    x[domain_slice(dim).start + DOMAINS.index(domain)] = 1.0
+    x[-1] = 1.0
+    return x
+
+
+def test_under_a_spending_limit_a_model_with_few_answers_of_a_kind_is_still_tried() -> None:
+    # The strong model answered two maths questions, both wrong (bad luck: it is strong
+    # elsewhere); its maths estimate fell to ~0.3 against the cheap model's 0.74. Tempered,
+    # it is almost never tried on maths again and its estimate never recovers; with fewer
+    # than paced_domain_evidence maths answers, while maths has fewer than
+    # paced_domain_window answers in all, it is sampled as widely as the prior allows.
+    dim = 26
+    specs = [ModelSpec("strong", "openai", 5.0, 20.0, quality_prior=0.85),
+             ModelSpec("cheap", "openai", 0.1, 0.4, quality_prior=0.6)]
+    cheap = _domain_stats(dim, [("math", float(i % 4 != 0)) for i in range(40)])
+
+    def strong_share(config: BanditConfig, paced: bool, wrong: int = 2) -> tuple[float, float]:
+        stats = {"strong": _domain_stats(dim, [("math", 0.0)] * wrong + [("factual", 1.0)] * 30), "cheap": cheap}
+        sampler = ThompsonSampler(config, seed=0)
+        scored = [sampler.choose(_context(dim, "math"), specs, {"strong": 0.0, "cheap": 0.0},
+                                 {"strong": 1.0, "cheap": 1.0}, stats, Objective(1.0, 0.0, 0.0), max_cost=1.0,
+                                 max_latency=1.0, paced=paced) for _ in range(1000)]
+        strong = [s for ranked in scored for s in ranked if s.spec.name == "strong"]
+        return sum(ranked[0].spec.name == "strong" for ranked in scored) / len(scored), strong[0].std_quality
+
+    tried, reported = strong_share(BanditConfig(), paced=True)
+    assert tried > 0.01
+    untried, reported_off = strong_share(BanditConfig(paced_domain_evidence=0), paced=True)
+    assert untried < tried / 5
+    assert reported == reported_off  # the widening is in the sampling; the reported spread is the posterior's
+    # Without a spending limit the setting does nothing (the same draws, the same picks).
+    assert strong_share(BanditConfig(), paced=False) == strong_share(BanditConfig(paced_domain_evidence=0), paced=False)
+    assert strong_share(BanditConfig(), paced=True, wrong=6)[0] < tried / 5  # six answers: evidence enough
+    # Once the kind of query is well known (42 maths answers over both models), tempering decides again.
+    assert strong_share(BanditConfig(paced_domain_window=42), paced=True) == (untried, reported)
+
+
+@pytest.mark.parametrize("name", ["paced_domain_evidence", "paced_domain_window"])
+@pytest.mark.parametrize("value", [-1, float("nan"), float("inf"), "6"])
+def test_a_paced_domain_setting_that_is_not_a_count_is_refused(name: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be a number of answers"):
+        BanditConfig(**{name: value})  # type: ignore[arg-type]

@@ -7,6 +7,8 @@ import anyio
 import numpy as np
 import pytest
 from conduit_router import Query, Router, bandit
+from conduit_router.features import domain_cell
+from conduit_router.models import DOMAINS
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
 
 from conduit.storage import RedisStateStore
@@ -105,3 +107,11 @@ async def test_with_redis_what_other_workers_learned_is_fitted_by_the_read_not_a
     finally:
         await store.clear()
         await store.close()
+
+
+async def test_the_domain_a_decision_passes_is_the_one_hot_of_its_context() -> None:
+    # route() hands choose() the domain's index instead of reading it off the context again.
+    router = Router(MODELS, embedder="hash")
+    for text in TEXTS + ["Tell me a joke", "Write a poem about rain", "What causes tides?"]:
+        features = await router.analyzer.analyze(text)
+        assert DOMAINS.index(features.domain) == domain_cell(np.asarray(features.context))

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conduit_router.features import domain_slice
+from conduit_router.features import domain_cell, domain_slice
 from conduit_router.models import ModelSpec, Objective
 from conduit_router.posteriors import DriftTest, ModelStats
 
@@ -86,7 +86,12 @@ class BanditConfig:
     ``exploration``, half-way at ``exploration_half`` observations' worth (the quality-target
     rule keeps its own exploration); ``paced_exploration_floor`` replaces ``exploration_floor``
     for decisions under a spending limit (:class:`~conduit_router.budget.BudgetPacer`: on
-    by default there, off otherwise).
+    by default there, off otherwise). Under a spending limit, while the query's domain has
+    fewer than ``paced_domain_window`` answers' worth of evidence over all models, a
+    candidate with fewer than ``paced_domain_evidence`` of them is sampled untempered and at
+    least as widely as the domain prior alone allows (``noise / √domain_ridge``): two unlucky
+    early answers do not end the exploration of a model on a kind of query, which left a
+    limit underspent (``paced_domain_evidence`` 0: off).
     """
 
     noise: float = 0.3
@@ -107,6 +112,8 @@ class BanditConfig:
     exploration_floor: float = 1.0
     exploration_half: float = 20.0
     paced_exploration_floor: float = 0.3
+    paced_domain_evidence: float = 6.0
+    paced_domain_window: float = 150.0
 
     def __post_init__(self) -> None:
         for name in ("noise", "prior_strength", "ridge", "domain_ridge", "embedding_ridge", "exploration"):
@@ -128,6 +135,10 @@ class BanditConfig:
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
         if not self.exploration_half > 0:
             raise ValueError(f"exploration_half must be > 0, got {self.exploration_half!r}")
+        for name in ("paced_domain_evidence", "paced_domain_window"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be a number of answers >= 0, got {value!r}")
         DriftTest(self.drift_odds, self.drift_threshold, self.drift_keep)  # validates
 
     @property
@@ -143,7 +154,7 @@ class Posterior:
     the shared context effects elsewhere); ``inv``, ``info`` and ``pull`` depend only on
     the model's own statistics, so a new shared prior costs one matrix-vector product."""
 
-    __slots__ = ("b", "info", "inv", "mean", "observations", "precision", "prior", "pull", "version")
+    __slots__ = ("b", "info", "inv", "mean", "observations", "precision", "prior", "pull", "seen", "version")
 
     def __init__(self, spec: ModelSpec, stats: ModelStats | None, dim: int, config: BanditConfig) -> None:
         prior_precision = _prior_precision(dim, config)
@@ -163,6 +174,8 @@ class Posterior:
         self.pull = prior_precision * (self.inv @ self.b)
         self.version = -1 if stats is None else stats.v
         self.observations = 0 if stats is None else stats.u
+        # Answers' worth of evidence per feature (for a one-hot: per kind of query).
+        self.seen = np.zeros(dim) if stats is None else np.diag(stats.S).copy()
         self.mean = self.inv @ (self.b + self._prior_vector(np.zeros(dim - 1)) * prior_precision)
 
     def _prior_vector(self, shared: np.ndarray) -> np.ndarray:
@@ -312,6 +325,7 @@ class ThompsonSampler:
         self._index: dict[str, int] = {}
         self._means = np.zeros((0, 0))
         self._invs = np.zeros((0, 0, 0))
+        self._seen_by_cell: list[list[float]] = []
 
     def posteriors(self, specs: Sequence[ModelSpec], stats: Mapping[str, ModelStats], dim: int) -> dict[str, Posterior]:
         """Every model's posterior, each recomputed only when its statistics changed, and
@@ -340,6 +354,10 @@ class ThompsonSampler:
         self._index = {name: i for i, name in enumerate(out)}
         self._means = np.stack([post.mean for post in out.values()]) if out else np.zeros((0, dim))
         self._invs = np.stack([post.inv for post in out.values()]) if out else np.zeros((0, dim, dim))
+        # Each model's answers' worth per kind of query, one list per kind (plain floats for choose).
+        cells = domain_slice(dim)
+        self._seen_by_cell = np.stack([post.seen[cells] for post in out.values()]).T.tolist() \
+            if out and cells.start >= 0 else []
         return out
 
     def forget(self) -> None:
@@ -355,6 +373,26 @@ class ThompsonSampler:
         rows = [self._index[name] for name in names]
         return [means[i] for i in rows], [math.sqrt(max(spreads[i] * noise * noise, 0.0)) for i in rows]
 
+    def _unsettled(self, x: np.ndarray, cell: int | None, names: Sequence[str], stds: list[float],
+                   scale: list[float]) -> tuple[list[float], list[float]]:
+        """The sampling spread and scale of each candidate under a spending limit: while the
+        query's domain has fewer than ``paced_domain_window`` answers' worth of evidence, those
+        with fewer than ``paced_domain_evidence`` of them are sampled untempered and at least
+        as widely as the domain prior allows (after :meth:`posteriors`)."""
+        cfg = self.config
+        cells = domain_slice(x.shape[0])
+        if cfg.paced_domain_evidence <= 0 or cells.start < 0:
+            return stds, scale
+        seen = self._seen_by_cell[domain_cell(x) if cell is None else cell]
+        if sum(seen) >= cfg.paced_domain_window:
+            return stds, scale  # the kind of query is well known: tempering alone decides
+        prior_sd = cfg.noise / math.sqrt(cfg.domain_ridge)
+        spread, widths = list(stds), list(scale)
+        for i, name in enumerate(names):
+            if seen[self._index[name]] < cfg.paced_domain_evidence:
+                spread[i], widths[i] = max(spread[i], prior_sd), cfg.exploration
+        return spread, widths
+
     def choose(
         self,
         x: np.ndarray,
@@ -369,6 +407,7 @@ class ThompsonSampler:
         catalogue: Sequence[ModelSpec] | None = None,
         quality_target: float | None = None,
         paced: bool = False,
+        cell: int | None = None,
     ) -> list[Scored]:
         """Every candidate scored, the chosen one first, the rest by score (``catalogue``:
         every model, for the shared effects; the candidates when None).
@@ -377,7 +416,10 @@ class ThompsonSampler:
         rule; a candidate's score is then its first-draw quality relative to the best
         first draw, and the fallback order is the rule's (the others within the target,
         cheapest first), then the rest by that score. ``paced``: the objective's cost is
-        priced by a spending limit (``paced_exploration_floor`` tempers the sampling)."""
+        priced by a spending limit (``paced_exploration_floor`` tempers the sampling,
+        ``paced_domain_evidence`` keeps it wide where a model has few answers of the kind;
+        ``cell``: the query's domain, its index in the context's one-hot, when the caller
+        knows it)."""
         cfg = self.config
         k = len(candidates)
         names = [spec.name for spec in candidates]
@@ -392,7 +434,10 @@ class ThompsonSampler:
         floor = cfg.paced_exploration_floor if paced else cfg.exploration_floor
         scale = _exploration_scale(stds, cfg, floor) if target is None or cfg.target_confidence == 0 \
             else [cfg.exploration] * k
-        draws = noise * np.array([sd * sc for sd, sc in zip(stds, scale)])[:, None]
+        spread = stds
+        if paced and target is None:
+            spread, scale = self._unsettled(x, cell, names, stds, scale)
+        draws = noise * np.array([sd * sc for sd, sc in zip(spread, scale)])[:, None]
         draws += np.array(means)[:, None]
         within: list[bool]
         if target is None:
@@ -409,7 +454,7 @@ class ThompsonSampler:
             winners, relative, kept = _cheapest_within(np.clip(draws, 0.0, 1.0), np.array(cheap), target)
             first = relative.tolist()
             within = kept[:, 0].tolist()
-        share = (np.bincount(winners, minlength=k) / cfg.draws).tolist()
+        share = [wins / cfg.draws for wins in np.bincount(winners, minlength=k).tolist()]
         if self.policy == "thompson" and target is not None and cfg.target_confidence > 0:
             chosen, likely = _confident_cheapest(draws[:, 0], np.array(means), np.array(stds), np.array(cheap),
                                                  target, cfg.target_confidence, cfg.target_settled_sd)

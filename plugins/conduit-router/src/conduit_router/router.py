@@ -300,7 +300,8 @@ class Router:
         max_cost = max(costs.values())
         scored = self.sampler.choose(x, candidates, costs, latencies, stats, objective,
                                      max_cost=max_cost, max_latency=max(latencies.values()),
-                                     catalogue=self.models, quality_target=target, paced=self.budget is not None)
+                                     catalogue=self.models, quality_target=target, paced=self.budget is not None,
+                                     cell=DOMAINS.index(features.domain))
         best = scored[0]
         if self._shared_budget is not None:
             await self._shared_budget.record(best.cost, max_cost)
