@@ -69,6 +69,22 @@ async def test_feedback_refits_the_posteriors_so_the_next_decision_does_not(monk
     assert decision.expected_quality == pytest.approx(min(max(post.predict(x, router.config.noise)[0], 0.0), 1.0))
 
 
+async def test_a_burst_of_answers_costs_one_fit_each_and_the_next_decision_none(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each answer was fitted before as well (its predicted quality, for the change detector,
+    # needs the posteriors of the statistics it updates): the fit after the update makes the
+    # next answer's a no-op, so moving the fit out of the decision adds none.
+    router = Router(MODELS, embedder="hash", seed=3)
+    await _taught(router, rounds=3)
+    fits = _count_fits(monkeypatch)
+    decisions = [await router.route(Query(text=text)) for text in TEXTS]
+    for d in decisions:
+        await router.feedback(d.query_id, quality=1.0, latency_ms=500.0)
+    assert fits == [len(MODELS)] * len(decisions)
+    await router.route(Query(text=TEXTS[0]))
+    assert fits == [len(MODELS)] * len(decisions)
+
+
 async def test_with_redis_a_workers_own_feedback_refits_before_its_next_decision(
         redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     store = RedisStateStore.from_url(redis_url, prefix=unique_prefix("router-sampler"))
