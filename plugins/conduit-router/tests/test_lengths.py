@@ -107,6 +107,9 @@ def test_each_cell_learns_its_own_kinds_of_query_and_each_model_its_verbosity_jo
             assert math.isclose(lengths.ratio(model, _context(cell, feature)) / lengths.ratio("cheap", _context(0, 0.0)),
                                 ratio * factor / 0.8, rel_tol=0.05), (model, cell, feature)
     assert math.isclose(lengths.estimate("flagship", _context(0, 0.0), 100), 130, rel_tol=0.05)
+    # A caller that knows the cell (the router, from the query's domain) gets the same figure.
+    for cell, feature in truth:
+        assert lengths.base(_context(cell, feature), cell) == lengths.base(_context(cell, feature))
 
 
 def test_a_context_without_the_cells_one_hot_is_ignored() -> None:

@@ -437,13 +437,13 @@ class ThompsonSampler:
         spread = stds
         if paced and target is None:
             spread, scale = self._unsettled(x, cell, names, stds, scale)
-        draws = noise * np.array([sd * sc for sd, sc in zip(spread, scale)])[:, None]
-        draws += np.array(means)[:, None]
+        draws = noise * np.array([[sd * sc] for sd, sc in zip(spread, scale)])  # columns built as such
+        draws += np.array([[mean] for mean in means])
         within: list[bool]
         if target is None:
             penalty = [objective.cost * c + objective.latency * la for c, la in zip(cost, lat)]
             scores = objective.quality * draws
-            scores -= np.array(penalty)[:, None]  # unclipped: clipping at 1 makes ties
+            scores -= np.array([[p] for p in penalty])  # unclipped: clipping at 1 makes ties
             winners = scores.argmax(axis=0)
             first = scores[:, 0].tolist()
             within = [False] * k

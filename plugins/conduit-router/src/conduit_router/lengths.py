@@ -123,8 +123,9 @@ class AnswerLengths:
 
     # --- reading ----------------------------------------------------------------------------------
 
-    def split(self, x: Sequence[float] | np.ndarray) -> tuple[int, np.ndarray]:
-        """The cell of a context and the cell's features (the context without the one-hot)."""
+    def split(self, x: Sequence[float] | np.ndarray, cell: int | None = None) -> tuple[int, np.ndarray]:
+        """The cell of a context and the cell's features (the context without the one-hot);
+        ``cell``: the cell when the caller knows it (the index of the one-hot's 1)."""
         vec = np.asarray(x, dtype=float)
         if self.cells is None:
             return 0, vec
@@ -133,11 +134,12 @@ class AnswerLengths:
             if not range(vec.size)[self.cells]:
                 raise ValueError(f"a context of {vec.size} values has no cells at {self.cells}")
             keep = self._keep[vec.size] = np.delete(np.arange(vec.size), np.arange(vec.size)[self.cells])
-        return int(np.argmax(vec[self.cells])), vec[keep]
+        return int(np.argmax(vec[self.cells])) if cell is None else cell, vec[keep]
 
-    def base(self, x: Sequence[float] | np.ndarray) -> float:
-        """How much longer than the prior answers to a query with context ``x`` run (1 unseen)."""
-        cell, z = self.split(x)
+    def base(self, x: Sequence[float] | np.ndarray, cell: int | None = None) -> float:
+        """How much longer than the prior answers to a query with context ``x`` run (1 unseen;
+        ``cell`` as for :meth:`split`)."""
+        cell, z = self.split(x, cell)
         beta = self._beta.get(cell)
         if beta is None or beta.size != z.size:
             return 1.0

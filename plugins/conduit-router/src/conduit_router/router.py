@@ -236,10 +236,10 @@ class Router:
 
     # --- routing -------------------------------------------------------------------------------
 
-    def _estimates(self, features: QueryFeatures, x: np.ndarray,
-                   stats: Mapping[str, ModelStats]) -> tuple[dict[str, float], dict[str, float]]:
+    def _estimates(self, features: QueryFeatures, x: np.ndarray, stats: Mapping[str, ModelStats],
+                   cell: int | None = None) -> tuple[dict[str, float], dict[str, float]]:
         out_tokens = expected_output_tokens(features.domain, features.complexity)
-        base = out_tokens * self.lengths.base(x)
+        base = out_tokens * self.lengths.base(x, cell)
         costs = {m.name: m.cost(features.token_estimate, base * self.lengths.verbosity(m.name)) for m in self.models}
         latencies = {m.name: predicted_latency(m, stats.get(m.name)) for m in self.models}
         return costs, latencies
@@ -291,7 +291,8 @@ class Router:
         lengths = self.shared_lengths
         if lengths is not None:
             await lengths.refresh()
-        costs, latencies = self._estimates(features, x, stats)
+        cell = DOMAINS.index(features.domain)  # the one-hot's 1 in x: read once, not off x again
+        costs, latencies = self._estimates(features, x, stats, cell)
         candidates, excluded = self._candidates(query, features, x, stats, costs, latencies, exclude)
         if not candidates:
             raise NoEligibleModelError(excluded)
@@ -301,7 +302,7 @@ class Router:
         scored = self.sampler.choose(x, candidates, costs, latencies, stats, objective,
                                      max_cost=max_cost, max_latency=max(latencies.values()),
                                      catalogue=self.models, quality_target=target, paced=self.budget is not None,
-                                     cell=DOMAINS.index(features.domain))
+                                     cell=cell)
         best = scored[0]
         if self._shared_budget is not None:
             await self._shared_budget.record(best.cost, max_cost)
