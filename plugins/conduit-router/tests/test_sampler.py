@@ -3,6 +3,8 @@ posteriors re-fitted when feedback arrives, not by the decision after it."""
 
 from __future__ import annotations
 
+import math
+
 import anyio
 import numpy as np
 import pytest
@@ -48,7 +50,8 @@ async def test_the_stacked_prediction_is_each_posteriors_own() -> None:
         x = np.asarray((await router.analyzer.analyze(text)).context)
         means, stds = router.sampler.predict(x, names)
         for name, mean, std in zip(names, means, stds):
-            expected = posts[name].predict(x, router.config.noise)
+            post = posts[name]  # the Gaussian prediction of one posterior: N(x·μ, σ² xᵀA⁻¹x)
+            expected = (float(x @ post.mean), math.sqrt(float(x @ post.inv @ x)) * router.config.noise)
             assert mean == pytest.approx(expected[0], abs=1e-12)
             assert std == pytest.approx(expected[1], abs=1e-12)
 
@@ -66,7 +69,7 @@ async def test_feedback_refits_the_posteriors_so_the_next_decision_does_not(monk
     # The decision used the re-fitted posteriors: its expected quality is the refit's prediction.
     x = np.asarray(decision.features.context)
     post = router.sampler.posteriors(router.models, router.backend.cached(), x.shape[0])[decision.selected_model]
-    assert decision.expected_quality == pytest.approx(min(max(post.predict(x, router.config.noise)[0], 0.0), 1.0))
+    assert decision.expected_quality == pytest.approx(min(max(float(x @ post.mean), 0.0), 1.0))
 
 
 async def test_a_burst_of_answers_costs_one_fit_each_and_the_next_decision_none(

@@ -185,11 +185,6 @@ class Posterior:
         """Use ``shared`` as the prior mean of the context weights (the bias keeps its prior)."""
         self.mean = self.inv @ (self.b + self._prior_vector(shared) * self.precision)
 
-    def predict(self, x: np.ndarray, noise: float) -> tuple[float, float]:
-        """Mean and standard deviation of the predicted quality for context ``x``."""
-        m = float(x @ self.mean)
-        var = float(x @ self.inv @ x) * noise * noise
-        return m, math.sqrt(max(var, 0.0))
 
 
 def _prior_precision(dim: int, config: BanditConfig) -> np.ndarray:
@@ -366,7 +361,8 @@ class ThompsonSampler:
 
     def predict(self, x: np.ndarray, names: Sequence[str]) -> tuple[list[float], list[float]]:
         """Mean and standard deviation of each named model's predicted quality for context
-        ``x`` (:meth:`Posterior.predict` for all at once, after :meth:`posteriors`)."""
+        ``x``: ``N(x·μ, σ² xᵀA⁻¹x)`` for every model at once, from the stacked posteriors of
+        the last :meth:`posteriors` (the one way the router predicts)."""
         means = (self._means @ x).tolist()
         spreads = np.einsum("kij,i,j->k", self._invs, x, x).tolist()
         noise = self.config.noise

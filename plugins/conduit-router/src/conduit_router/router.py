@@ -237,7 +237,7 @@ class Router:
     # --- routing -------------------------------------------------------------------------------
 
     def _estimates(self, features: QueryFeatures, x: np.ndarray, stats: Mapping[str, ModelStats],
-                   cell: int | None = None) -> tuple[dict[str, float], dict[str, float]]:
+                   cell: int) -> tuple[dict[str, float], dict[str, float]]:
         out_tokens = expected_output_tokens(features.domain, features.complexity)
         base = out_tokens * self.lengths.base(x, cell)
         costs = {m.name: m.cost(features.token_estimate, base * self.lengths.verbosity(m.name)) for m in self.models}
@@ -258,6 +258,7 @@ class Router:
         skip = set(exclude)
         needed = features.token_estimate + expected_output_tokens(features.domain, features.complexity)
         kept: list[ModelSpec] = []
+        expected: dict[str, float] | None = None  # the posterior means, for a min_quality
         for m in self.models:
             if m.name in skip:
                 excluded[m.name] = "excluded by the caller"
@@ -272,7 +273,9 @@ class Router:
             elif c is not None and c.max_latency_ms is not None and latencies[m.name] > c.max_latency_ms:
                 excluded[m.name] = f"predicted latency {latencies[m.name]:.0f} ms > max_latency_ms {c.max_latency_ms:.0f}"
             elif c is not None and c.min_quality is not None:
-                mean, _ = self.sampler.posteriors(self.models, stats, x.shape[0])[m.name].predict(x, self.config.noise)
+                if expected is None:
+                    expected = dict(zip(self._by_name, self._expected_quality(list(self._by_name), x, stats)))
+                mean = expected[m.name]
                 if mean < c.min_quality:
                     excluded[m.name] = f"expected quality {mean:.2f} < min_quality {c.min_quality:.2f}"
                 else:
@@ -484,11 +487,15 @@ class Router:
             # The change detector hears full-weight evidence only: an answer that merely
             # arrived (weight < 1, reward 1) says little about quality and would read as drift.
             # It keeps its sums per domain, so a drop on one kind of query is not diluted.
-            post = self.sampler.posteriors(self.models, self.backend.cached(), vec.shape[0])[spec.name]
-            expected = post.predict(vec, self.config.noise)[0]
+            expected = self._expected_quality([spec.name], vec, self.backend.cached())[0]
             cell = domain_cell(vec)
         await self.backend.update(spec.name, vec, quality, weight, log_latency, expected, cell)
         self._refit(self.backend.cached())
+
+    def _expected_quality(self, names: Sequence[str], x: np.ndarray, stats: Mapping[str, ModelStats]) -> list[float]:
+        """Each named model's posterior mean quality for context ``x`` (as a decision predicts it)."""
+        self.sampler.posteriors(self.models, stats, x.shape[0])
+        return self.sampler.predict(x, names)[0]
 
     def _refit(self, stats: Mapping[str, ModelStats]) -> None:
         """Fit the posteriors to statistics that just changed (an update, a read of the shared
