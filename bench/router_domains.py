@@ -8,6 +8,7 @@ router's cost estimates were from the true costs.
     python bench/router_domains.py spend --workload mixed --seeds 6            # usage of 1 answer in 4
     python bench/router_domains.py ideal --workload mixed --seeds 6            # a learner told the domain
     python bench/router_domains.py drift --workload mixed --seeds 6            # after the drift event
+    python bench/router_domains.py bound --workload mixed --seeds 6            # answers given for free
 
 ``value`` runs ``Objective.parse("value")`` and counts, over queries 1,000–4,000, each
 (true domain, classified domain) cell's share within the target and its four most chosen
@@ -24,7 +25,13 @@ is above 0.05 (the router's rule). What they reach bounds what reading the query
 under the lexicographic score. ``drift`` runs the spending limit with cost feedback and
 shows, per seed, the change detector's alarms per model and, in windows of 500 queries from
 the workload's drift event, the models chosen for the queries of ``--domain`` (true domain;
-maths by default, the mixed workload's drifting kind). ``--config NAME=VALUE`` sets a
+maths by default, the mixed workload's drifting kind). ``bound`` asks what a learner could reach
+if answers were free: told each query's true domain and given, before the run, ``n``
+right-or-wrong answers of every model on every kind of query (or only of the two models the
+budget oracle rates best per kind, the other figures told exactly), it decides as the oracles
+do on the estimated figures (the budget oracle's price of cost, spending on true costs; the
+model with the best estimate under the quality target). A learner of a run has 4,000 answers
+in all, 1,000 of them before the measurement, each paid for in the run. ``--config NAME=VALUE`` sets a
 ``BanditConfig`` field (repeatable).
 """
 
@@ -33,9 +40,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -173,9 +183,85 @@ def ideal(w: bench.Workload, seeds: range) -> None:
     print(f"(the best single model by seed: {', '.join(sorted(names))})")
 
 
+BOUND_ANSWERS = (30, 100, 300, 1000)
+BOUND_DRAWS = 20
+
+
+def _contested(t: scores.Trace, price: float, keep: int) -> set[tuple[str, int, float]]:
+    """Per kind of query (and per figure, after a drift event) the ``keep`` models the budget
+    oracle rates best at its price: the (domain, model column, true quality) whose figures decide."""
+    rel = t.cost / t.cost.max(axis=1, keepdims=True)
+    groups: dict[tuple[str, tuple[float, ...]], list[int]] = collections.defaultdict(list)
+    for row, domain in enumerate(t.domains):
+        groups[(domain, tuple(t.quality[row].tolist()))].append(row)
+    out = set()
+    for (domain, quality), rows in groups.items():
+        value = (t.quality[rows] - price * rel[rows]).mean(axis=0)
+        out.update((domain, int(m), quality[m]) for m in np.argsort(-value)[:keep])
+    return out
+
+
+def bound(w: bench.Workload, seeds: range) -> None:
+    """What a learner could reach if it were given answers for free: told each query's true
+    domain and, before the run, ``n`` right-or-wrong answers of every model on every kind of
+    query (or only of the two the oracle rates best per kind, the rest told exactly), it
+    decides as the oracles do on the estimated figures. No learner of a run can know more."""
+    target = Objective.parse("value").quality_target or 0.95
+    gap: dict[tuple[str, int], list[float]] = collections.defaultdict(list)
+    reach: dict[tuple[str, int], list[bool]] = collections.defaultdict(list)
+    within: dict[tuple[str, int], list[float]] = collections.defaultdict(list)
+    beats: dict[tuple[str, int], list[bool]] = collections.defaultdict(list)
+    best_names: set[str] = set()
+    best_within: list[float] = []
+    for seed in seeds:
+        env = w.environment(seed)
+        t = scores.trace(env, STEPS, w.events(env, STEPS))
+        rows, sl = np.arange(STEPS), slice(WARM, STEPS)
+        singles = scores.per_model(t, WARM, STEPS, bench.WEIGHTED, target)
+        reference = singles[w.strongest]
+        _, mix = scores.best_mix(singles, w.budget * reference.cost, lambda x: x.quality)
+        price, oracle = scores.budget_oracle(t, WARM, STEPS, w.budget, w.strongest, bench.WEIGHTED)
+        oracle_quality = float(t.quality[rows, oracle][sl].mean())
+        contested = _contested(t, price, 2)
+        best_name, best = scores.best_lexicographic(singles)
+        best_names.add(best_name)
+        best_within.append(best.within)
+        ok = t.quality >= target * t.quality.max(axis=1, keepdims=True) - 1e-12
+        for n in BOUND_ANSWERS:
+            rng = np.random.default_rng([seed, n])
+            for _ in range(BOUND_DRAWS):
+                for label, only in (("every", None), ("two", contested)):
+                    estimate = scores.sampled_quality(t, n, rng, only)
+                    _, chosen = scores.budget_oracle(t, WARM, STEPS, w.budget, w.strongest, bench.WEIGHTED, estimate)
+                    share = (float(t.quality[rows, chosen][sl].mean()) - mix.quality) / max(1e-9, oracle_quality - mix.quality)
+                    gap[(label, n)].append(share)
+                    reach[(label, n)].append(share >= 0.8)
+                    if label == "every":
+                        pick = np.argmax(estimate, axis=1)
+                        win = scores.Window(float(t.quality[rows, pick][sl].mean()), float(t.cost[rows, pick][sl].mean()),
+                                            0.0, float(ok[rows, pick][sl].mean()))
+                        within[("every", n)].append(win.within)
+                        beats[("every", n)].append(scores.lexicographic_better(win, best))
+    draws = f"{len(seeds)} seeds × {BOUND_DRAWS} draws of the free answers"
+    print(f"{w.name}: a spending limit of {w.budget:.0%}, queries {WARM}-{STEPS}, {draws}; share of the way from the "
+          "best static mix to the budget oracle (mean, lowest and highest draw), and the draws reaching 80%")
+    print("free answers per model and kind | every model's figures estimated | only the two best per kind "
+          "estimated, the rest told")
+    for n in BOUND_ANSWERS:
+        cells = [f"{statistics.fmean(gap[(k, n)]):.1%} ({min(gap[(k, n)]):.0%}–{max(gap[(k, n)]):.0%}), "
+                 f"{statistics.fmean(reach[(k, n)]):.0%} reach 80%" for k in ("every", "two")]
+        print(f"{n} | " + " | ".join(cells))
+    print(f"{w.name}: the quality target {target:.0%}, {draws}; the model with the best estimate per query, "
+          f"against the best single model by the score ({', '.join(sorted(best_names))}: "
+          f"{statistics.fmean(best_within):.1%} within)")
+    print("free answers per model and kind | within the target | draws beating the best single model")
+    for n in BOUND_ANSWERS:
+        print(f"{n} | {statistics.fmean(within[('every', n)]):.1%} | {statistics.fmean(beats[('every', n)]):.0%}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("value", "spend", "ideal", "drift"))
+    parser.add_argument("what", choices=("value", "spend", "ideal", "drift", "bound"))
     parser.add_argument("--domain", default="math", help="drift: the true domain whose choices are shown")
     parser.add_argument("--workload", choices=tuple(bench.WORKLOADS), default="mixed")
     parser.add_argument("--seeds", type=int, default=3)
@@ -185,6 +271,8 @@ if __name__ == "__main__":
     work = bench.WORKLOADS[args.workload](STEPS)
     if args.what == "ideal":
         ideal(work, range(args.seeds))
+    elif args.what == "bound":
+        bound(work, range(args.seeds))
     elif args.what == "drift":
         asyncio.run(drift(work, range(args.seeds), args.embedder, config_from(args.config), args.domain))
     else:

@@ -12,7 +12,7 @@ expectation (share ``p`` of one model's figures plus ``1 - p`` of the other's).
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from conduit_router import Objective
 from conduit_router.simulation import Environment
 
 __all__ = ["Trace", "Window", "best_lexicographic", "best_mix", "best_single", "budget_oracle", "chosen_window",
-           "lexicographic_better", "per_model", "spread", "target_oracle", "trace"]
+           "lexicographic_better", "per_model", "sampled_quality", "spread", "target_oracle", "trace"]
 
 @dataclass
 class Trace:
@@ -123,15 +123,17 @@ def best_mix(models: dict[str, Window], spend: float, value: Callable[[Window], 
 
 
 def budget_oracle(t: Trace, start: int, end: int, budget: float, reference: str,
-                  objective: Objective) -> tuple[float, np.ndarray]:
+                  objective: Objective, quality: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """The fixed price of cost at which choosing per query with true figures spends ``budget`` ×
-    the ``reference`` model's cost over ``start:end`` (bisection); the price and its choices."""
+    the ``reference`` model's cost over ``start:end`` (bisection); the price and its choices.
+    ``quality``: choose on these figures instead of the true ones (the spend stays true)."""
     sl = slice(start, end)
     limit = budget * t.cost[sl, t.names.index(reference)].mean()
     rel = t.cost / t.cost.max(axis=1, keepdims=True)
+    judged = t.quality if quality is None else quality
 
     def choose(price: float) -> np.ndarray:
-        return np.argmax(t.quality - price * rel, axis=1)
+        return np.argmax(judged - price * rel, axis=1)
 
     def spend(price: float) -> float:
         idx = choose(price)
@@ -145,6 +147,23 @@ def budget_oracle(t: Trace, start: int, end: int, budget: float, reference: str,
         else:
             high = mid
     return high, choose(high)
+
+
+def sampled_quality(t: Trace, answers: int, rng: np.random.Generator,
+                    only: Collection[tuple[str, int, float]] | None = None) -> np.ndarray:
+    """Estimated figures of the trace: each model's quality on each kind of query (and, after a
+    drift event, on each new figure) replaced by the share of ``answers`` right-or-wrong answers
+    drawn from it that were right; ``only``: the (domain, model column, true quality) figures to
+    estimate, the rest kept exact (None: every figure). One estimate per distinct figure."""
+    drawn: dict[tuple[str, int, float], float] = {}
+    out = np.empty_like(t.quality)
+    for row, domain in enumerate(t.domains):
+        for m, q in enumerate(t.quality[row].tolist()):
+            key = (domain, m, q)
+            if key not in drawn:
+                drawn[key] = rng.binomial(answers, q) / answers if only is None or key in only else q
+            out[row, m] = drawn[key]
+    return out
 
 
 def target_oracle(t: Trace, target: float) -> np.ndarray:
