@@ -69,13 +69,17 @@ async def test_lua_change_detector_matches_the_in_process_one(store: RedisStateS
         if i % 4 == 0:
             y = 0.5  # graded feedback
         cell = 1 if 20 <= i < 30 else i % 3  # each kind of query has its own sums
-        a = await shared.update("m", x, y, 1.0, None, None if i % 9 == 0 else expected, cell)
-        b = await local.update("m", x, y, 1.0, None, None if i % 9 == 0 else expected, cell)
+        # The noise's sums count an answer with its prediction's spread (not every 5th here).
+        spread = None if i % 5 == 0 else 0.1 + 0.01 * i
+        a = await shared.update("m", x, y, 1.0, None, None if i % 9 == 0 else expected, cell, spread)
+        b = await local.update("m", x, y, 1.0, None, None if i % 9 == 0 else expected, cell, spread)
         assert a.dr == b.dr and a.dn == pytest.approx(b.dn) and a.up == pytest.approx(b.up), i
         assert a.n == pytest.approx(b.n)
+        assert a.ee == pytest.approx(b.ee, rel=1e-12) and a.ev == pytest.approx(b.ev, rel=1e-12), i
     assert len(a.dn) == len(a.up) == 3
     assert a.dr >= 1  # the run of low outcomes was detected...
     assert a.n < 60 - 5  # ...and the evidence before it scaled down to `keep` observations' worth
+    assert 0 < a.ev < 60 - 5  # the noise's sums with it
     assert np.allclose(a.S, b.S, rtol=1e-9, atol=1e-12) and np.allclose(a.r, b.r, rtol=1e-9, atol=1e-12)
 
 

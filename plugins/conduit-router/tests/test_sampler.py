@@ -51,7 +51,7 @@ async def test_the_stacked_prediction_is_each_posteriors_own() -> None:
         means, stds = router.sampler.predict(x, names)
         for name, mean, std in zip(names, means, stds):
             post = posts[name]  # the Gaussian prediction of one posterior: N(x·μ, σ² xᵀA⁻¹x)
-            expected = (float(x @ post.mean), math.sqrt(float(x @ post.inv @ x)) * router.config.noise)
+            expected = (float(x @ post.mean), math.sqrt(float(x @ post.inv @ x)) * router.sampler.noise)
             assert mean == pytest.approx(expected[0], abs=1e-12)
             assert std == pytest.approx(expected[1], abs=1e-12)
 

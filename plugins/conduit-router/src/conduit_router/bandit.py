@@ -28,6 +28,16 @@ instead: Thompson sampling of which model is best, so an unlucky start is correc
 ``target_confidence=0`` the per-draw rule decides (in each draw the cheapest candidate within
 ``t`` of that draw's best; the first draw decides), which keeps choosing a cheap model whose
 true quality sits just under the target about as often as not.
+The noise ``σ`` (how far one quality answer strays from its model's true quality) is
+learned from the full-weight answers, pooled over every model: each answer's squared error
+against the quality predicted before it, over ``1 + v`` with ``σ²·v`` that prediction's
+variance (the sums ``ee``, ``ev`` of :mod:`conduit_router.posteriors`), with
+``config.noise`` as a prior worth ``NOISE_PRIOR_ANSWERS`` answers, taken about two standard
+errors high and never above ``config.noise`` (:func:`learned_noise`). Implicit evidence (an
+answer that merely arrived, weight below 1) does not count: it says nothing of the noise. Right-or-wrong answers
+leave it there (their spread is 0.3–0.5); graded answers (a judge's score, a rating) with
+less noise narrow every posterior spread, so the router needs fewer of them to tell two
+models apart. Only the spreads move: the posterior means do not depend on ``σ``.
 Latency is learned per model as a discounted mean of log latency with the model's
 ``expected_latency_ms`` as a prior worth ``LATENCY_PRIOR_WEIGHT`` observations.
 """
@@ -36,7 +46,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,12 +61,15 @@ __all__ = [
     "Posterior",
     "Scored",
     "ThompsonSampler",
+    "learned_noise",
     "predicted_latency",
     "shared_effects",
     "within_probability",
 ]
 
 LATENCY_PRIOR_WEIGHT = 3.0
+NOISE_PRIOR_ANSWERS = 20.0  # answers' worth of the configured noise in the learned estimate
+NOISE_FLOOR = 0.01
 DEFAULT_QUALITY_PRIOR = 0.6
 DEFAULT_LATENCY_MS = 1000.0
 POLICIES = ("thompson", "strongest", "cheapest", "random")
@@ -91,7 +104,9 @@ class BanditConfig:
     candidate with fewer than ``paced_domain_evidence`` of them is sampled untempered and at
     least as widely as the domain prior alone allows (``noise / √domain_ridge``): two unlucky
     early answers do not end the exploration of a model on a kind of query, which left a
-    limit underspent (``paced_domain_evidence`` 0: off).
+    limit underspent (``paced_domain_evidence`` 0: off). ``learn_noise`` lowers ``noise``
+    to what the answers show when they vary less (graded feedback; :func:`learned_noise`):
+    ``noise`` is then the most the router assumes.
     """
 
     noise: float = 0.3
@@ -114,6 +129,7 @@ class BanditConfig:
     paced_exploration_floor: float = 0.3
     paced_domain_evidence: float = 6.0
     paced_domain_window: float = 150.0
+    learn_noise: bool = True
 
     def __post_init__(self) -> None:
         for name in ("noise", "prior_strength", "ridge", "domain_ridge", "embedding_ridge", "exploration"):
@@ -139,6 +155,8 @@ class BanditConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
                 raise ValueError(f"{name} must be a number of answers >= 0, got {value!r}")
+        if not isinstance(self.learn_noise, bool):
+            raise ValueError(f"learn_noise must be true or false, got {self.learn_noise!r}")
         DriftTest(self.drift_odds, self.drift_threshold, self.drift_keep)  # validates
 
     @property
@@ -221,6 +239,22 @@ def shared_effects(posteriors: Sequence[Posterior], ridge: float) -> np.ndarray:
     return np.linalg.solve(precision, vector)
 
 
+def learned_noise(stats: Iterable[ModelStats | None], config: BanditConfig) -> float:
+    """The standard deviation of a quality answer around its model's prediction, as the
+    answers show it, at most ``config.noise`` (see the module docstring)."""
+    if not config.learn_noise:
+        return config.noise
+    errors, worth = NOISE_PRIOR_ANSWERS * config.noise * config.noise, NOISE_PRIOR_ANSWERS
+    for st in stats:
+        if st is not None:
+            errors += st.ee
+            worth += st.ev
+    # About two standard errors above the estimate (s²/σ² spreads by √(2/ν)): the noise is
+    # lowered only once the answers show it is lower (worth ≥ NOISE_PRIOR_ANSWERS > 8).
+    upper = errors / worth / (1.0 - 2.0 * math.sqrt(2.0 / worth))
+    return min(config.noise, max(NOISE_FLOOR, math.sqrt(upper)))
+
+
 def predicted_latency(spec: ModelSpec, stats: ModelStats | None) -> float:
     """Milliseconds: the geometric mean of observed latencies, pulled towards the prior."""
     prior = math.log(spec.expected_latency_ms or DEFAULT_LATENCY_MS)
@@ -284,7 +318,7 @@ def _confident_cheapest(first: np.ndarray, means: np.ndarray, stds: np.ndarray, 
     return int(min(eligible, key=lambda i: (cheap[i], -likely[i]))), likely
 
 
-def _exploration_scale(stds: Sequence[float], cfg: BanditConfig, floor: float) -> list[float]:
+def _exploration_scale(stds: Sequence[float], cfg: BanditConfig, floor: float, noise: float) -> list[float]:
     """How widely each candidate's posterior is sampled: ``exploration``, tempered down to
     ``floor`` × it as the evidence for this query grows (half-way at ``exploration_half``
     observations' worth; ``floor`` 1: no tempering)."""
@@ -293,7 +327,7 @@ def _exploration_scale(stds: Sequence[float], cfg: BanditConfig, floor: float) -
     out = []
     for sd in stds:
         # The evidence for this query, in observations: (noise / sd)², none left to temper at sd 0.
-        ratio = cfg.noise / max(sd, 1e-12)
+        ratio = noise / max(sd, 1e-12)
         keep = cfg.exploration_half / (cfg.exploration_half + ratio * ratio) if sd > 0 else 0.0
         out.append(cfg.exploration * (floor + (1.0 - floor) * keep))
     return out
@@ -321,6 +355,7 @@ class ThompsonSampler:
         self._means = np.zeros((0, 0))
         self._invs = np.zeros((0, 0, 0))
         self._seen_by_cell: list[list[float]] = []
+        self.noise = config.noise  # the feedback's noise as learned (at most config.noise)
 
     def posteriors(self, specs: Sequence[ModelSpec], stats: Mapping[str, ModelStats], dim: int) -> dict[str, Posterior]:
         """Every model's posterior, each recomputed only when its statistics changed, and
@@ -349,6 +384,7 @@ class ThompsonSampler:
         self._index = {name: i for i, name in enumerate(out)}
         self._means = np.stack([post.mean for post in out.values()]) if out else np.zeros((0, dim))
         self._invs = np.stack([post.inv for post in out.values()]) if out else np.zeros((0, dim, dim))
+        self.noise = learned_noise((stats.get(name) for name in out), self.config)
         # Each model's answers' worth per kind of query, one list per kind (plain floats for choose).
         cells = domain_slice(dim)
         self._seen_by_cell = np.stack([post.seen[cells] for post in out.values()]).T.tolist() \
@@ -365,7 +401,7 @@ class ThompsonSampler:
         the last :meth:`posteriors` (the one way the router predicts)."""
         means = (self._means @ x).tolist()
         spreads = np.einsum("kij,i,j->k", self._invs, x, x).tolist()
-        noise = self.config.noise
+        noise = self.noise
         rows = [self._index[name] for name in names]
         return [means[i] for i in rows], [math.sqrt(max(spreads[i] * noise * noise, 0.0)) for i in rows]
 
@@ -382,7 +418,7 @@ class ThompsonSampler:
         seen = self._seen_by_cell[domain_cell(x) if cell is None else cell]
         if sum(seen) >= cfg.paced_domain_window:
             return stds, scale  # the kind of query is well known: tempering alone decides
-        prior_sd = cfg.noise / math.sqrt(cfg.domain_ridge)
+        prior_sd = self.noise / math.sqrt(cfg.domain_ridge)
         spread, widths = list(stds), list(scale)
         for i, name in enumerate(names):
             if seen[self._index[name]] < cfg.paced_domain_evidence:
@@ -428,7 +464,7 @@ class ThompsonSampler:
         target = objective.quality_target if quality_target is None else quality_target
         # The target rule explores by its own measure (target_settled_sd); the weighted score tempers.
         floor = cfg.paced_exploration_floor if paced else cfg.exploration_floor
-        scale = _exploration_scale(stds, cfg, floor) if target is None or cfg.target_confidence == 0 \
+        scale = _exploration_scale(stds, cfg, floor, self.noise) if target is None or cfg.target_confidence == 0 \
             else [cfg.exploration] * k
         spread = stds
         if paced and target is None:

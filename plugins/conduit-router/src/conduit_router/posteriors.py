@@ -5,10 +5,14 @@ Per model and feature space the router keeps, for the Bayesian linear model of q
 
     S  = Σ γ^age · w · x xᵀ      r  = Σ γ^age · w · x y      n = Σ γ^age · w
     yy = Σ γ^age · w · y²        u  = number of quality updates (never discounted)
+    ee = Σ γ^age · w · (y − p)²  ev = Σ γ^age · w · (1 + v)   (full-weight answers only)
 
 and for latency the discounted count and sum of ``log(latency_ms)`` (``lw``, ``ls``,
 ``lu``). An update multiplies the old statistics by the discount ``γ`` and adds the new
-observation. Priors are not stored: they are added when the posterior is computed
+observation. ``ee`` and ``ev`` hold the answers' errors against what the posterior predicted
+before them (``p``, with variance ``σ²·v``): ``E[(y − p)²] = σ²(1 + v)``, so ``ee / ev``
+estimates the feedback's noise ``σ²`` (:func:`conduit_router.bandit.learned_noise`).
+Priors are not stored: they are added when the posterior is computed
 (:mod:`conduit_router.bandit`), so a catalogue's priors can change without touching data.
 
 Forgetting is driven by a change detector, so evidence piles up while nothing changes and
@@ -107,6 +111,8 @@ class ModelStats:
     dn: list[float] = field(default_factory=list)
     up: list[float] = field(default_factory=list)
     dr: int = 0
+    ee: float = 0.0
+    ev: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -120,7 +126,7 @@ class ModelStats:
     def to_json(self) -> dict[str, Any]:
         return {"d": self.dim, "S": self.S.ravel().tolist(), "r": self.r.tolist(), "n": self.n, "yy": self.yy,
                 "u": self.u, "lw": self.lw, "ls": self.ls, "lu": self.lu, "v": self.v,
-                "dnc": self.dn, "upc": self.up, "dr": self.dr}
+                "dnc": self.dn, "upc": self.up, "dr": self.dr, "ee": self.ee, "ev": self.ev}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelStats:
@@ -131,11 +137,12 @@ class ModelStats:
             n=float(data["n"]), yy=float(data["yy"]), u=int(data["u"]),
             lw=float(data["lw"]), ls=float(data["ls"]), lu=int(data["lu"]), v=int(data["v"]),
             dn=_sums(data.get("dnc")), up=_sums(data.get("upc")), dr=int(data.get("dr", 0)),
+            ee=float(data.get("ee", 0.0)), ev=float(data.get("ev", 0.0)),  # absent: written by an earlier version
         )
 
     def copy(self) -> ModelStats:
         return ModelStats(self.S.copy(), self.r.copy(), self.n, self.yy, self.u, self.lw, self.ls, self.lu, self.v,
-                          list(self.dn), list(self.up), self.dr)
+                          list(self.dn), list(self.up), self.dr, self.ee, self.ev)
 
 
 def check_cell(cell: int) -> None:
@@ -161,12 +168,15 @@ def apply_update(
     expected: float | None = None,
     drift: DriftTest | None = None,
     cell: int = 0,
+    spread: float | None = None,
 ) -> ModelStats:
     """Fold one observation into ``stats`` in place (the Lua script does exactly this).
 
     ``expected`` is the quality the posterior predicted for this observation, for the change
     detector (None: the observation does not count for it, e.g. weak implicit evidence);
-    ``cell`` the kind of query whose sums it adds to (0, 1, ...)."""
+    ``cell`` the kind of query whose sums it adds to (0, 1, ...); ``spread`` the variance of
+    that prediction over σ² (``xᵀA⁻¹x``), with ``expected`` for the noise's sums (None: not
+    counted)."""
     if y is not None and x is not None:
         if expected is not None and drift is not None and drift.threshold > 0:
             down, up = drift.evidence(expected, y)
@@ -181,6 +191,8 @@ def apply_update(
                     stats.r *= f
                     stats.n *= f
                     stats.yy *= f
+                    stats.ee *= f
+                    stats.ev *= f
                 stats.dn = [0.0] * len(stats.dn)
                 stats.up = [0.0] * len(stats.up)
                 stats.dr += 1
@@ -191,6 +203,11 @@ def apply_update(
         stats.r += wx * y
         stats.n = gamma * stats.n + weight
         stats.yy = gamma * stats.yy + weight * y * y
+        stats.ee *= gamma
+        stats.ev *= gamma
+        if expected is not None and spread is not None:
+            stats.ee += weight * (y - expected) ** 2
+            stats.ev += weight * (1.0 + spread)
         stats.u += 1
     if log_latency is not None:
         stats.lw = latency_gamma * stats.lw + 1.0
@@ -219,10 +236,12 @@ class PosteriorBackend(Protocol):
         ...
 
     async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
-                     log_latency: float | None, expected: float | None = None, cell: int = 0) -> ModelStats:
+                     log_latency: float | None, expected: float | None = None, cell: int = 0,
+                     spread: float | None = None) -> ModelStats:
         """Fold one observation into ``name``'s statistics atomically; return the result
         (``expected``: the quality the posterior predicted, for the change detector, or None;
-        ``cell``: the kind of query, whose sums of the detector it adds to)."""
+        ``cell``: the kind of query, whose sums of the detector it adds to; ``spread``: the
+        prediction's variance over σ², for the noise's sums; see :func:`apply_update`)."""
         ...
 
     async def reset(self, names: Iterable[str]) -> None:
@@ -259,7 +278,8 @@ class LocalPosteriors:
             return dict(self._stats)
 
     async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
-                     log_latency: float | None, expected: float | None = None, cell: int = 0) -> ModelStats:
+                     log_latency: float | None, expected: float | None = None, cell: int = 0,
+                     spread: float | None = None) -> ModelStats:
         check_cell(cell)
         if x is not None and len(x) != self.dim:
             raise ValueError(f"the context vector has {len(x)} values; these posteriors take {self.dim}")
@@ -267,7 +287,8 @@ class LocalPosteriors:
             # Copy-on-write: a snapshot handed out earlier is never mutated under a reader.
             current = self._stats.get(name)
             stats = current.copy() if current is not None else ModelStats.empty(self.dim)
-            apply_update(stats, x, y, weight, self.gamma, log_latency, self.latency_gamma, expected, self.drift, cell)
+            apply_update(stats, x, y, weight, self.gamma, log_latency, self.latency_gamma, expected, self.drift, cell,
+                         spread)
             self._stats[name] = stats
             return stats
 

@@ -51,7 +51,8 @@ logger = logging.getLogger("conduit.router")
 #       8 the expected quality, for the change detector ('' for none),
 #       9 odds, 10 threshold (0: no detector), 11 keep  (see conduit_router.posteriors:
 #       the same log-likelihood ratios as DriftTest.evidence), 12 the cell (kind of query)
-#       whose pair of sums the observation adds to, from 0
+#       whose pair of sums the observation adds to, from 0, 13 the expected quality's
+#       variance over sigma^2, for the noise's sums ('' for none; with 8)
 # The sums are lists ("dnc", "upc"); the single numbers an earlier version kept ("dn", "up")
 # are dropped, and its script, still running during an upgrade, starts its own from 0.
 UPDATE_SCRIPT = """
@@ -102,6 +103,8 @@ if ARGV[4] ~= '' and ARGV[3] ~= '' then
         for i = 1, d do r[i] = r[i] * f end
         st.n = st.n * f
         st.yy = st.yy * f
+        st.ee = (tonumber(st.ee) or 0) * f
+        st.ev = (tonumber(st.ev) or 0) * f
       end
       for i = 1, #dn do dn[i] = 0 end
       for i = 1, #up do up[i] = 0 end
@@ -118,6 +121,13 @@ if ARGV[4] ~= '' and ARGV[3] ~= '' then
   end
   st.n = g * st.n + w
   st.yy = g * st.yy + w * y * y
+  st.ee = g * (tonumber(st.ee) or 0)
+  st.ev = g * (tonumber(st.ev) or 0)
+  if ARGV[8] ~= '' and ARGV[13] ~= '' then
+    local e = y - tonumber(ARGV[8])
+    st.ee = st.ee + w * e * e
+    st.ev = st.ev + w * (1 + tonumber(ARGV[13]))
+  end
   st.u = st.u + 1
 end
 if ARGV[6] ~= '' then
@@ -181,7 +191,8 @@ class RedisPosteriors:
         self._snapshot: dict[str, ModelStats] = {}
         self._generation = 0  # reset() moves it: a read begun before then is dropped
         self._refresh = Refresh("posterior read", refresh_interval)
-        self._backlog: deque[tuple[str, list[float] | None, float | None, float, float | None, float | None, int]] = \
+        self._backlog: deque[tuple[str, list[float] | None, float | None, float, float | None, float | None, int,
+                                   float | None]] = \
             deque()
         self.outages = outages or OutageLog(logger)
         self.counters = {"updates": 0, "refreshes": 0, "errors": 0, "backlog_replayed": 0, "stale_layout": 0}
@@ -266,20 +277,21 @@ class RedisPosteriors:
                 f"{self.store.prefix}router:post:{self.space}:", prefix)
 
     def _args(self, x: list[float] | None, y: float | None, weight: float, log_latency: float | None,
-              expected: float | None, cell: int) -> list[str]:
+              expected: float | None, cell: int, spread: float | None) -> list[str]:
         drift = self.drift or _NO_DRIFT
         return [
             str(self.dim), _fmt(self.gamma), orjson.dumps(x).decode() if x is not None else "",
             "" if y is None else _fmt(y), _fmt(weight),
             "" if log_latency is None else _fmt(log_latency), _fmt(self.latency_gamma),
             "" if expected is None else _fmt(expected), _fmt(drift.odds), _fmt(drift.threshold), _fmt(drift.keep),
-            str(cell),
+            str(cell), "" if spread is None else _fmt(spread),
         ]
 
     async def _run(self, name: str, x: list[float] | None, y: float | None, weight: float,
-                   log_latency: float | None, expected: float | None, cell: int) -> ModelStats:
+                   log_latency: float | None, expected: float | None, cell: int, spread: float | None) -> ModelStats:
         async with self._slots:
-            out = await self._script(keys=[self.key(name)], args=self._args(x, y, weight, log_latency, expected, cell))
+            out = await self._script(keys=[self.key(name)],
+                                     args=self._args(x, y, weight, log_latency, expected, cell, spread))
         data = orjson.loads(out)
         if "replaced" in data:
             self._stale(name, int(data["replaced"]), "was replaced by this update")
@@ -301,21 +313,23 @@ class RedisPosteriors:
             self.counters["backlog_replayed"] += 1
 
     async def update(self, name: str, x: np.ndarray | None, y: float | None, weight: float,
-                     log_latency: float | None, expected: float | None = None, cell: int = 0) -> ModelStats:
+                     log_latency: float | None, expected: float | None = None, cell: int = 0,
+                     spread: float | None = None) -> ModelStats:
         check_cell(cell)
         if x is not None and len(x) != self.dim:
             raise ValueError(f"the context vector has {len(x)} values; these posteriors take {self.dim}")
         xs = None if x is None else [float(v) for v in x]
         try:
             await self._replay()
-            stats = await self._run(name, xs, y, weight, log_latency, expected, cell)
+            stats = await self._run(name, xs, y, weight, log_latency, expected, cell, spread)
         except self._errors() as exc:
             self._failed("update", exc)
             if len(self._backlog) < _BACKLOG_LIMIT:
-                self._backlog.append((name, xs, y, weight, log_latency, expected, cell))
+                self._backlog.append((name, xs, y, weight, log_latency, expected, cell, spread))
             local = self._snapshot.get(name)
             local = local.copy() if local is not None else ModelStats.empty(self.dim)
-            apply_update(local, x, y, weight, self.gamma, log_latency, self.latency_gamma, expected, self.drift, cell)
+            apply_update(local, x, y, weight, self.gamma, log_latency, self.latency_gamma, expected, self.drift, cell,
+                         spread)
             self._snapshot = {**self._snapshot, name: local}
             return local
         self.outages.recovered()

@@ -481,15 +481,18 @@ class Router:
         if vec is not None and vec.shape != (self.analyzer.dimension,):
             raise ValueError(f"x must be a context vector of {self.analyzer.dimension} values (the analyser's), "
                              f"got shape {vec.shape}")
-        expected = None
+        expected = spread = None
         cell = 0
         if vec is not None and quality is not None and weight >= 1.0:
             # The change detector hears full-weight evidence only: an answer that merely
             # arrived (weight < 1, reward 1) says little about quality and would read as drift.
             # It keeps its sums per domain, so a drop on one kind of query is not diluted.
-            expected = self._expected_quality([spec.name], vec, self.backend.cached())[0]
+            # The same answers, against the prediction and its spread, teach the noise.
+            self.sampler.posteriors(self.models, self.backend.cached(), vec.shape[0])
+            means, stds = self.sampler.predict(vec, [spec.name])
+            expected, spread = means[0], (stds[0] / self.sampler.noise) ** 2
             cell = domain_cell(vec)
-        await self.backend.update(spec.name, vec, quality, weight, log_latency, expected, cell)
+        await self.backend.update(spec.name, vec, quality, weight, log_latency, expected, cell, spread)
         self._refit(self.backend.cached())
 
     def _expected_quality(self, names: Sequence[str], x: np.ndarray, stats: Mapping[str, ModelStats]) -> list[float]:
@@ -759,6 +762,7 @@ class Router:
             "rule": self.objective.rule,
             "budget": None if self.budget is None else self.budget.to_dict(),
             "answer_lengths": self.lengths.to_dict(),
+            "feedback_noise": round(self.sampler.noise, 4),
             "decisions": total,
             "decisions_with_quality_target": self._target_decisions,
             "domains": dict(self._domain_counts),

@@ -95,7 +95,9 @@ class Environment:
     length per domain used for the true cost, times ``verbosity`` per model (1 for a model
     not named: some models write longer answers than others); ``latency_ms`` per model (their
     ``expected_latency_ms`` otherwise); ``templates`` and ``slots`` replace or extend
-    :data:`TEMPLATES` (domains need not be the analyser's: the router only sees text).
+    :data:`TEMPLATES` (domains need not be the analyser's: the router only sees text);
+    ``graded`` makes the feedback a score (the true quality plus Gaussian noise of that
+    standard deviation, as a judge's score) instead of right or wrong.
     """
 
     models: Sequence[ModelSpec]
@@ -109,6 +111,7 @@ class Environment:
     templates: Mapping[str, list[str]] | None = None
     slots: Mapping[str, list[str]] | None = None
     verbosity: Mapping[str, float] | None = None
+    graded: float | None = None
 
     def output_length(self, domain: str, model: str | None = None) -> int:
         """Answer tokens for a query of ``domain`` (by ``model``, when given)."""
@@ -138,7 +141,10 @@ class Environment:
         return self.quality[model][domain]
 
     def feedback(self, model: str, domain: str) -> float:
-        """One observed quality: 1 (a good answer) with the model's true probability, else 0."""
+        """One observed quality: 1 (a good answer) with the model's true probability, else 0;
+        with ``graded``, the true quality plus Gaussian noise of that spread, within [0, 1]."""
+        if self.graded is not None:
+            return min(1.0, max(0.0, self.true_quality(model, domain) + self.outcomes.gauss(0.0, self.graded)))
         return 1.0 if self.outcomes.random() < self.true_quality(model, domain) else 0.0
 
     def cost(self, model: str, text: str, domain: str) -> float:
