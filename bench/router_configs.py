@@ -12,6 +12,7 @@ within the target and its cost; then its weighted objective at 0.92/0.08.
     python bench/router_configs.py --seeds 6 --usage                      # and the spend on usage alone
     python bench/router_configs.py --seeds 12 --first-seed 12             # seeds 12-23: a fresh set
     python bench/router_configs.py --seeds 6 --per-seed                   # and each seed's line
+    python bench/router_configs.py --seeds 6 --graded 0.1                 # feedback as a score, spread 0.1
 
 ``--config NAME=VALUE`` sets a ``BanditConfig`` field (repeatable). ``--ideal`` instead runs
 reference learners that know each query's true domain
@@ -19,6 +20,8 @@ reference learners that know each query's true domain
 pacer), deciding by Thompson sampling, by the posterior mean, or by tempered sampling: what
 a learner could win if it read the query perfectly. ``--usage`` adds what the spending limit
 spends with no cost reported and the usage of one answer in four (the line's ``usage``).
+``--graded SD`` gives each answer's quality as a score (its model's true quality plus
+Gaussian noise of spread SD, within [0, 1]: a judge's score) instead of right or wrong.
 """
 
 from __future__ import annotations
@@ -49,8 +52,8 @@ USAGE_RUN = f"router, no cost feedback, usage of 1 answer in {round(1 / bench.US
 
 
 async def learner_line(name: str, seeds: range, embedder: str, config: object, label: str, usage: bool,
-                       per_seed: bool = False) -> None:
-    w = bench.WORKLOADS[name](STEPS)
+                       per_seed: bool = False, graded: float | None = None) -> None:
+    w = bench.WORKLOADS[name](STEPS).graded(graded)
     bench.RUNS = {k: v for k, v in bench.RUNS.items()
                   if (v[2] == 0.0 and (v[1] or v[0] != "budget")) or (usage and k == USAGE_RUN)}
     rows: dict[str, list[float]] = {"gap": [], "spend": [], "early": [], "late": [], "within": [], "cost": [],
@@ -111,12 +114,14 @@ if __name__ == "__main__":
     parser.add_argument("--strength", type=float, default=3.0, help="--ideal: answers the quality prior is worth")
     parser.add_argument("--usage", action="store_true", help="also the spend with the usage of 1 answer in 4 only")
     parser.add_argument("--per-seed", action="store_true", help="a line per seed before the mean")
+    parser.add_argument("--graded", type=float, default=None, metavar="SD",
+                        help="feedback as a score (true quality plus noise of this spread) instead of right or wrong")
     args = parser.parse_args()
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     for workload in ("published", "mixed"):
         if args.ideal:
             ideal_lines(workload, seeds, args.strength)
         else:
-            label = " ".join([args.embedder, *args.config])
+            label = " ".join([args.embedder, *args.config] + ([f"graded {args.graded:g}"] if args.graded else []))
             asyncio.run(learner_line(workload, seeds, args.embedder, config_from(args.config), label, args.usage,
-                                     args.per_seed))
+                                     args.per_seed, args.graded))

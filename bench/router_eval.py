@@ -20,6 +20,9 @@ feedback. For each workload, over ``--seeds`` seeds (means with the lowest and h
   spend and the per-query oracle;
 * decision latency p50/p99 in-process and with Redis (features cached, embedding excluded).
 
+``--graded SD`` makes each answer's feedback a score instead (its model's true quality plus
+Gaussian noise of spread SD, within [0, 1]: what a judge model's grade gives).
+
 ``--detail`` gives the earlier, longer report on the published workload (learner variants,
 the target sweep, cumulative regret, degradation, ``--long-steps`` runs).
 
@@ -762,7 +765,8 @@ async def compare(args: argparse.Namespace) -> str:
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     config = None
     for name in [] if args.latency_only else args.workload:
-        await workload_section(out, WORKLOADS[name](args.steps), seeds, args.steps, args.embedder, config)
+        await workload_section(out, WORKLOADS[name](args.steps).graded(args.graded), seeds, args.steps, args.embedder,
+                               config)
     if args.latency:
         await latency_table(out, args, {"balanced": None, "value": Objective.parse("value"),
                                         "cost budget 0.45": Objective(*BUDGET_WEIGHTS, 0.0, cost_budget=0.45)})
@@ -788,6 +792,8 @@ if __name__ == "__main__":
     parser.add_argument("--embedder", default="hash", help="hash (fast) or auto (MiniLM from conduit-onnx)")
     parser.add_argument("--redis", default=None, help="redis:// URL for the shared-state latency run")
     parser.add_argument("--markdown", default=None, help="append the results as a section of this file")
+    parser.add_argument("--graded", type=float, default=None, metavar="SD", help="feedback as a score (the true "
+                        "quality plus Gaussian noise of this spread, within [0, 1]) instead of right or wrong")
     args = parser.parse_args()
     args.workload = args.workload or ["published", "mixed"]
     started = time.time()

@@ -44,7 +44,7 @@ router's test templates), so the router's domain classifier sees text it was not
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conduit_router import ModelSpec
@@ -67,6 +67,20 @@ class Workload:
     drift: Callable[[Environment], None] | None = None
     notes: str = ""
     strongest: str = field(default="")
+
+    def graded(self, sd: float | None) -> Workload:
+        """This workload with feedback graded by a score of spread ``sd`` (None: right or wrong)."""
+        if sd is None:
+            return self
+        make = self.environment
+
+        def environment(seed: int) -> Environment:
+            env = make(seed)
+            env.graded = sd
+            return env
+
+        return replace(self, environment=environment,
+                       title=f"{self.title}; feedback a score (true quality plus noise of spread {sd:g}), not right or wrong")
 
     def events(self, env: Environment, steps: int) -> dict[int, Any] | None:
         """The drift event as ``run_router``/``run_static`` events for a run of ``steps``."""
