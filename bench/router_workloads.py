@@ -75,9 +75,7 @@ class Workload:
         make = self.environment
 
         def environment(seed: int) -> Environment:
-            env = make(seed)
-            env.graded = sd
-            return env
+            return replace(make(seed), graded=sd)
 
         return replace(self, environment=environment,
                        title=f"{self.title}; feedback a score (true quality plus noise of spread {sd:g}), not right or wrong")

@@ -8,6 +8,7 @@ Seeds are fixed, so these are exact replays."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from conduit_router import BanditConfig, Query, Router
 from conduit_router.bandit import NOISE_PRIOR_ANSWERS, learned_noise
 from conduit_router.posteriors import ModelStats
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
+from conduit_router.simulation import Environment
 from conduit_router.simulation import run_router
 from conduit_router.simulation import synthetic_environment as make_env
 
@@ -26,10 +28,8 @@ pytestmark = pytest.mark.anyio
 STEPS = 600
 
 
-def _env(seed: int, graded: float | None):  # type: ignore[no-untyped-def]
-    env = make_env(seed)
-    env.graded = graded
-    return env
+def _env(seed: int, graded: float | None) -> Environment:
+    return replace(make_env(seed), graded=graded)
 
 
 async def test_right_or_wrong_answers_leave_the_noise_as_configured() -> None:
@@ -109,9 +109,12 @@ async def test_answers_that_merely_arrived_do_not_lower_the_noise() -> None:
     assert router.sampler.noise == 0.3
 
 
-def test_learn_noise_must_be_a_bool() -> None:
+def test_learn_noise_must_be_a_bool_and_scores_a_positive_spread() -> None:
     with pytest.raises(ValueError, match="learn_noise"):
         BanditConfig(learn_noise="yes")  # type: ignore[arg-type]
+    for bad in (0.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="graded"):
+            _env(0, bad)
 
 
 async def test_with_redis_every_worker_learns_the_same_noise(redis_url: str) -> None:

@@ -34,10 +34,11 @@ against the quality predicted before it, over ``1 + v`` with ``σ²·v`` that pr
 variance (the sums ``ee``, ``ev`` of :mod:`conduit_router.posteriors`), with
 ``config.noise`` as a prior worth ``NOISE_PRIOR_ANSWERS`` answers, taken about two standard
 errors high and never above ``config.noise`` (:func:`learned_noise`). Implicit evidence (an
-answer that merely arrived, weight below 1) does not count: it says nothing of the noise. Right-or-wrong answers
-leave it there (their spread is 0.3–0.5); graded answers (a judge's score, a rating) with
-less noise narrow every posterior spread, so the router needs fewer of them to tell two
-models apart. Only the spreads move: the posterior means do not depend on ``σ``.
+answer that merely arrived, weight below 1) does not count: it says nothing of the noise.
+Right-or-wrong answers leave it there (their spread is 0.3–0.5); graded answers (a judge's
+score, a rating) with less noise narrow every posterior spread, so the router needs fewer of
+them to tell two models apart. Only the spreads move: the posterior means do not depend on
+``σ``.
 Latency is learned per model as a discounted mean of log latency with the model's
 ``expected_latency_ms`` as a prior worth ``LATENCY_PRIOR_WEIGHT`` observations.
 """
@@ -69,7 +70,7 @@ __all__ = [
 
 LATENCY_PRIOR_WEIGHT = 3.0
 NOISE_PRIOR_ANSWERS = 20.0  # answers' worth of the configured noise in the learned estimate
-NOISE_FLOOR = 0.01
+NOISE_FLOOR = 0.01  # the least noise assumed, however alike the answers
 DEFAULT_QUALITY_PRIOR = 0.6
 DEFAULT_LATENCY_MS = 1000.0
 POLICIES = ("thompson", "strongest", "cheapest", "random")

@@ -274,7 +274,7 @@ class Router:
                 excluded[m.name] = f"predicted latency {latencies[m.name]:.0f} ms > max_latency_ms {c.max_latency_ms:.0f}"
             elif c is not None and c.min_quality is not None:
                 if expected is None:
-                    expected = dict(zip(self._by_name, self._expected_quality(list(self._by_name), x, stats)))
+                    expected = dict(zip(self._by_name, self._predicted(list(self._by_name), x, stats)[0]))
                 mean = expected[m.name]
                 if mean < c.min_quality:
                     excluded[m.name] = f"expected quality {mean:.2f} < min_quality {c.min_quality:.2f}"
@@ -488,17 +488,18 @@ class Router:
             # arrived (weight < 1, reward 1) says little about quality and would read as drift.
             # It keeps its sums per domain, so a drop on one kind of query is not diluted.
             # The same answers, against the prediction and its spread, teach the noise.
-            self.sampler.posteriors(self.models, self.backend.cached(), vec.shape[0])
-            means, stds = self.sampler.predict(vec, [spec.name])
+            means, stds = self._predicted([spec.name], vec, self.backend.cached())
             expected, spread = means[0], (stds[0] / self.sampler.noise) ** 2
             cell = domain_cell(vec)
         await self.backend.update(spec.name, vec, quality, weight, log_latency, expected, cell, spread)
         self._refit(self.backend.cached())
 
-    def _expected_quality(self, names: Sequence[str], x: np.ndarray, stats: Mapping[str, ModelStats]) -> list[float]:
-        """Each named model's posterior mean quality for context ``x`` (as a decision predicts it)."""
+    def _predicted(self, names: Sequence[str], x: np.ndarray,
+                   stats: Mapping[str, ModelStats]) -> tuple[list[float], list[float]]:
+        """Each named model's posterior mean quality for context ``x`` and its spread (as a
+        decision predicts them)."""
         self.sampler.posteriors(self.models, stats, x.shape[0])
-        return self.sampler.predict(x, names)[0]
+        return self.sampler.predict(x, names)
 
     def _refit(self, stats: Mapping[str, ModelStats]) -> None:
         """Fit the posteriors to statistics that just changed (an update, a read of the shared

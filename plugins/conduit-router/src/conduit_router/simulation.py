@@ -14,6 +14,7 @@ draw of the true quality (an answer is right or wrong).
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -128,6 +129,8 @@ class Environment:
         weights = self.mix or {d: 1.0 for d in self._domains}
         self._weights = [weights.get(d, 0.0) for d in self._domains]
         self.by_name = {m.name: m for m in self.models}
+        if self.graded is not None and not (self.graded > 0 and math.isfinite(self.graded)):
+            raise ValueError(f"graded must be a positive spread of the scores, got {self.graded!r}")
         for name in self.quality:
             if name not in self.by_name:
                 raise ValueError(f"quality given for unknown model {name!r}")
