@@ -198,6 +198,23 @@ def test_the_official_openai_client_uses_the_router_unchanged(app: Conduit, stan
             client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}], temperature=7)
 
 
+def test_graded_quality_over_http_lowers_the_feedback_noise_in_stats(app: Conduit) -> None:
+    # A judge's scores (0..1, varying little around each model's level) sent to /v1/feedback
+    # over a socket: /v1/stats reports the noise the router learned from them, under the 0.3
+    # it starts from. Thumbs would leave it at 0.3 (test_noise.py).
+    texts = ["Write a Python function that parses a CSV file", "What is the capital of Peru?",
+             "Solve for x: 3x + 3 = 12", "Explain why the sky is blue"]
+    with LiveServer(app) as server, httpx.Client(base_url=server.url) as http:
+        assert http.get("/v1/stats").json()["feedback_noise"] == 0.3
+        for i in range(160):
+            decision = http.post("/v1/route", json={"text": texts[i % 4]}).json()
+            score = 0.6 + 0.05 * ((i * 7) % 5 - 2) / 2  # 0.55..0.65
+            r = http.post("/v1/feedback", json={"query_id": decision["query_id"], "quality": score})
+            assert r.status_code == 200, r.text
+        noise = http.get("/v1/stats").json()["feedback_noise"]
+    assert 0.01 <= noise < 0.2
+
+
 V1_ROUTES = [("POST", "/v1/route"), ("POST", "/v1/complete"), ("POST", "/v1/feedback"), ("GET", "/v1/stats"),
              ("GET", "/v1/models"), ("POST", "/v1/chat/completions")]
 
