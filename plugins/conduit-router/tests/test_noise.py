@@ -12,16 +12,15 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+
+from conduit.storage import RedisStateStore
+from conduit.storage.testing import unique_prefix
 from conduit_router import BanditConfig, Query, Router
 from conduit_router.bandit import NOISE_PRIOR_ANSWERS, learned_noise
 from conduit_router.posteriors import ModelStats
 from conduit_router.simulation import SYNTHETIC_MODELS as MODELS
-from conduit_router.simulation import Environment
-from conduit_router.simulation import run_router
+from conduit_router.simulation import Environment, run_router
 from conduit_router.simulation import synthetic_environment as make_env
-
-from conduit.storage import RedisStateStore
-from conduit.storage.testing import unique_prefix
 
 pytestmark = pytest.mark.anyio
 
