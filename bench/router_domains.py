@@ -205,7 +205,8 @@ def bound(w: bench.Workload, seeds: range) -> None:
     """What a learner could reach if it were given answers for free: told each query's true
     domain and, before the run, ``n`` right-or-wrong answers of every model on every kind of
     query (or only of the two the oracle rates best per kind, the rest told exactly), it
-    decides as the oracles do on the estimated figures. No learner of a run can know more."""
+    decides as the oracles do on the estimated figures. A learner of a run has 4,000 answers,
+    1,000 before the measurement, each paid for."""
     target = Objective.parse("value").quality_target or 0.95
     gap: dict[tuple[str, int], list[float]] = collections.defaultdict(list)
     reach: dict[tuple[str, int], list[bool]] = collections.defaultdict(list)
