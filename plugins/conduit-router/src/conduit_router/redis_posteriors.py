@@ -30,7 +30,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -146,6 +146,19 @@ end
 return out
 """
 
+class _Update(NamedTuple):
+    """One update as the script takes it (its ARGV, above), kept while Redis is away."""
+
+    name: str
+    x: list[float] | None
+    y: float | None
+    weight: float
+    log_latency: float | None
+    expected: float | None
+    cell: int
+    spread: float | None
+
+
 _BACKLOG_LIMIT = 10_000
 _NO_DRIFT = DriftTest(threshold=0.0)
 
@@ -191,9 +204,7 @@ class RedisPosteriors:
         self._snapshot: dict[str, ModelStats] = {}
         self._generation = 0  # reset() moves it: a read begun before then is dropped
         self._refresh = Refresh("posterior read", refresh_interval)
-        self._backlog: deque[tuple[str, list[float] | None, float | None, float, float | None, float | None, int,
-                                   float | None]] = \
-            deque()
+        self._backlog: deque[_Update] = deque()
         self.outages = outages or OutageLog(logger)
         self.counters = {"updates": 0, "refreshes": 0, "errors": 0, "backlog_replayed": 0, "stale_layout": 0}
         self.legacy_space = legacy_space
@@ -276,27 +287,24 @@ class RedisPosteriors:
                 "version runs.", len(found), ", ".join(sorted(found)), "/".join(map(str, dims)) or "?", self.dim,
                 f"{self.store.prefix}router:post:{self.space}:", prefix)
 
-    def _args(self, x: list[float] | None, y: float | None, weight: float, log_latency: float | None,
-              expected: float | None, cell: int, spread: float | None) -> list[str]:
+    def _args(self, u: _Update) -> list[str]:
         drift = self.drift or _NO_DRIFT
         return [
-            str(self.dim), _fmt(self.gamma), orjson.dumps(x).decode() if x is not None else "",
-            "" if y is None else _fmt(y), _fmt(weight),
-            "" if log_latency is None else _fmt(log_latency), _fmt(self.latency_gamma),
-            "" if expected is None else _fmt(expected), _fmt(drift.odds), _fmt(drift.threshold), _fmt(drift.keep),
-            str(cell), "" if spread is None else _fmt(spread),
+            str(self.dim), _fmt(self.gamma), orjson.dumps(u.x).decode() if u.x is not None else "",
+            "" if u.y is None else _fmt(u.y), _fmt(u.weight),
+            "" if u.log_latency is None else _fmt(u.log_latency), _fmt(self.latency_gamma),
+            "" if u.expected is None else _fmt(u.expected), _fmt(drift.odds), _fmt(drift.threshold),
+            _fmt(drift.keep), str(u.cell), "" if u.spread is None else _fmt(u.spread),
         ]
 
-    async def _run(self, name: str, x: list[float] | None, y: float | None, weight: float,
-                   log_latency: float | None, expected: float | None, cell: int, spread: float | None) -> ModelStats:
+    async def _run(self, u: _Update) -> ModelStats:
         async with self._slots:
-            out = await self._script(keys=[self.key(name)],
-                                     args=self._args(x, y, weight, log_latency, expected, cell, spread))
+            out = await self._script(keys=[self.key(u.name)], args=self._args(u))
         data = orjson.loads(out)
         if "replaced" in data:
-            self._stale(name, int(data["replaced"]), "was replaced by this update")
+            self._stale(u.name, int(data["replaced"]), "was replaced by this update")
         stats = ModelStats.from_json(data)
-        self._snapshot = {**self._snapshot, name: stats}
+        self._snapshot = {**self._snapshot, u.name: stats}
         return stats
 
     async def _replay(self) -> None:
@@ -306,7 +314,7 @@ class RedisPosteriors:
         while self._backlog:
             entry = self._backlog.popleft()
             try:
-                await self._run(*entry)
+                await self._run(entry)
             except BaseException:
                 self._backlog.appendleft(entry)
                 raise
@@ -318,14 +326,15 @@ class RedisPosteriors:
         check_cell(cell)
         if x is not None and len(x) != self.dim:
             raise ValueError(f"the context vector has {len(x)} values; these posteriors take {self.dim}")
-        xs = None if x is None else [float(v) for v in x]
+        pending = _Update(name, None if x is None else [float(v) for v in x], y, weight, log_latency, expected, cell,
+                          spread)
         try:
             await self._replay()
-            stats = await self._run(name, xs, y, weight, log_latency, expected, cell, spread)
+            stats = await self._run(pending)
         except self._errors() as exc:
             self._failed("update", exc)
             if len(self._backlog) < _BACKLOG_LIMIT:
-                self._backlog.append((name, xs, y, weight, log_latency, expected, cell, spread))
+                self._backlog.append(pending)
             local = self._snapshot.get(name)
             local = local.copy() if local is not None else ModelStats.empty(self.dim)
             apply_update(local, x, y, weight, self.gamma, log_latency, self.latency_gamma, expected, self.drift, cell,
