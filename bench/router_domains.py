@@ -9,6 +9,7 @@ router's cost estimates were from the true costs.
     python bench/router_domains.py ideal --workload mixed --seeds 6            # a learner told the domain
     python bench/router_domains.py drift --workload mixed --seeds 6            # after the drift event
     python bench/router_domains.py bound --workload mixed --seeds 6            # answers given for free
+    python bench/router_domains.py gap --workload mixed --seeds 6 --graded 0.1 # where quality is lost
 
 ``value`` runs ``Objective.parse("value")`` and counts, over queries 1,000–4,000, each
 (true domain, classified domain) cell's share within the target and its four most chosen
@@ -31,7 +32,10 @@ right-or-wrong answers of every model on every kind of query (or only of the two
 budget oracle rates best per kind, the other figures told exactly), it decides as the oracles
 do on the estimated figures (the budget oracle's price of cost, spending on true costs; the
 model with the best estimate under the quality target). A learner of a run has 4,000 answers
-in all, 1,000 of them before the measurement, each paid for in the run. ``--config NAME=VALUE`` sets a
+in all, 1,000 of them before the measurement, each paid for in the run. ``gap`` runs the
+spending limit with cost feedback and splits the quality the router falls short of the budget
+oracle by (true domain, classified domain) cell. ``--graded SD`` makes the feedback a score
+(``Workload.graded``). ``--config NAME=VALUE`` sets a
 ``BanditConfig`` field (repeatable).
 """
 
@@ -124,6 +128,32 @@ async def drift(w: bench.Workload, seeds: range, embedder: str, config: Any, dom
             n = sum(picks.values()) or 1
             print(f"  {domain} queries {lo}-{min(lo + 500, STEPS)}: "
                   + ", ".join(f"{m} {c / n:.0%}" for m, c in picks.most_common(3)))
+
+
+async def gap(w: bench.Workload, seeds: range, embedder: str, config: Any) -> None:
+    budget = Objective(*bench.BUDGET_WEIGHTS, 0.0, cost_budget=w.budget)
+    short: collections.Counter[tuple[str, str]] = collections.Counter()
+    count: collections.Counter[tuple[str, str]] = collections.Counter()
+    for seed in seeds:
+        report, recorder, _ = await run(w, budget, seed, embedder, config, costs=True, usage=0.0)
+        env = w.environment(seed)
+        t = scores.trace(env, STEPS, w.events(env, STEPS))
+        _, oracle = scores.budget_oracle(t, WARM, STEPS, w.budget, w.strongest, bench.WEIGHTED)
+        chosen = t.index(report.chosen)
+        for i in range(WARM, STEPS):
+            domain = report.domains[i]
+            if w.drift_step is not None and domain == "math":
+                domain += " (before the drift)" if i < w.drift_step else " (after)"
+            key = (domain, classify_domain(recorder.texts[i])[0])
+            short[key] += float(t.quality[i, oracle[i]] - t.quality[i, chosen[i]])
+            count[key] += 1
+    total = sum(short.values())
+    print(f"{w.name}: the budget oracle's quality over the router's, queries {WARM}-{STEPS}, seeds "
+          f"{seeds.start}-{seeds.stop - 1}, spending limit {w.budget:.0%} with cost feedback: "
+          f"{total / sum(count.values()):.4f} per query")
+    print("true domain | classified as | share of queries | share of the quality short of the oracle")
+    for key in sorted(short, key=lambda k: -short[k]):
+        print(f"{key[0]} | {key[1]} | {count[key] / sum(count.values()):.1%} | {short[key] / total:.0%}")
 
 
 async def spend(w: bench.Workload, seeds: range, embedder: str, config: Any) -> None:
@@ -262,14 +292,16 @@ def bound(w: bench.Workload, seeds: range) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("value", "spend", "ideal", "drift", "bound"))
+    parser.add_argument("what", choices=("value", "spend", "ideal", "drift", "bound", "gap"))
     parser.add_argument("--domain", default="math", help="drift: the true domain whose choices are shown")
     parser.add_argument("--workload", choices=tuple(bench.WORKLOADS), default="mixed")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--embedder", default="hash")
     parser.add_argument("--config", action="append", default=[])
+    parser.add_argument("--graded", type=float, default=None, metavar="SD",
+                        help="feedback as a score (true quality plus noise of this spread) instead of right or wrong")
     args = parser.parse_args()
-    work = bench.WORKLOADS[args.workload](STEPS)
+    work = bench.WORKLOADS[args.workload](STEPS).graded(args.graded)
     if args.what == "ideal":
         ideal(work, range(args.seeds))
     elif args.what == "bound":
@@ -277,5 +309,5 @@ if __name__ == "__main__":
     elif args.what == "drift":
         asyncio.run(drift(work, range(args.seeds), args.embedder, config_from(args.config), args.domain))
     else:
-        job = value if args.what == "value" else spend
+        job = {"value": value, "spend": spend, "gap": gap}[args.what]
         asyncio.run(job(work, range(args.seeds), args.embedder, config_from(args.config)))
